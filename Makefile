@@ -1,0 +1,58 @@
+# Praisewall: `make run` to try it, `make test` to check it.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+export FLASK_APP := webapp
+
+.PHONY: run test test-sqlite test-postgres demo worker chromium clean
+
+$(BIN)/flask: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.test-deps: requirements-test.txt requirements.txt $(BIN)/flask
+	$(BIN)/pip install --quiet -r requirements-test.txt
+	touch $@
+
+run: $(BIN)/flask
+	$(BIN)/flask db upgrade
+	@echo "Praisewall is running at http://127.0.0.1:$(PORT)  (Ctrl-C stops it)"
+	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
+
+demo: $(BIN)/flask
+	$(BIN)/flask db upgrade
+	$(BIN)/flask demo-data
+
+# Debian's Chromium for the browser tests; installed here when missing and we may.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian's chromium for the browser tests..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "Chromium is missing and can't be installed here: browser tests will be skipped."; \
+	  fi; \
+	fi
+
+test: $(VENV)/.test-deps chromium
+	$(MAKE) --no-print-directory test-sqlite
+	@if [ "$$CI" = "true" ] || $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(subst +psycopg,,$(PG_TEST_URL))', connect_timeout=3).close()" 2>/dev/null; then \
+	  $(MAKE) --no-print-directory test-postgres; \
+	else \
+	  echo "PostgreSQL is not reachable at 127.0.0.1:5432: skipping the PostgreSQL run (CI runs it)."; \
+	fi
+
+test-sqlite: $(VENV)/.test-deps
+	@echo "== test suite on SQLite =="
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-postgres: $(VENV)/.test-deps
+	@echo "== test suite on PostgreSQL =="
+	TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-artifacts

@@ -1,0 +1,7 @@
+# Copy to instance/config.py to change settings on this machine; it is never committed.
+# Secrets are generated into instance/ on first run, or come from the environment
+# (WEBAPP_SECRET_KEY, DATABASE_URL, REDIS_URL).
+
+# SQLALCHEMY_DATABASE_URI = "postgresql+psycopg://praisewall@127.0.0.1:5432/praisewall"
+# LOGIN_RATE_LIMIT = "10 per minute;50 per hour"
+# SESSION_COOKIE_SECURE = True   # behind https; also set REMEMBER_COOKIE_SECURE

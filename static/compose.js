@@ -1,0 +1,88 @@
+// Compose enhancements: business type-ahead and a live character count. The form works without it.
+(function () {
+  "use strict";
+  var input = document.querySelector("[data-typeahead]");
+  var form = document.getElementById("compose");
+  if (!input || !form) { return; }
+  var list = document.getElementById("business-options");
+  var hidden = form.querySelector("input[name=business_id][type=hidden]");
+  if (!hidden) {
+    hidden = document.createElement("input");
+    hidden.type = "hidden";
+    hidden.name = "business_id";
+    input.after(hidden);
+  }
+  var timer = null;
+  var active = -1;
+
+  function close() {
+    list.hidden = true;
+    list.textContent = "";
+    input.setAttribute("aria-expanded", "false");
+    active = -1;
+  }
+
+  function choose(item) {
+    input.value = item.name;
+    hidden.value = item.id;
+    close();
+  }
+
+  function show(results) {
+    list.textContent = "";
+    results.forEach(function (item, i) {
+      var li = document.createElement("li");
+      li.id = "business-option-" + i;
+      li.setAttribute("role", "option");
+      li.textContent = item.name;
+      li.addEventListener("mousedown", function (event) { event.preventDefault(); choose(item); });
+      li.dataItem = item;
+      list.appendChild(li);
+    });
+    var add = document.createElement("li");
+    add.setAttribute("role", "option");
+    add.textContent = "Add “" + input.value + "” as a new business";
+    add.addEventListener("mousedown", function (event) {
+      event.preventDefault();
+      var details = form.querySelector(".new-business");
+      details.open = true;
+      form.querySelector("[name=new_business_name]").value = input.value;
+      close();
+      form.querySelector("[name=new_business_website]").focus();
+    });
+    list.appendChild(add);
+    list.hidden = false;
+    input.setAttribute("aria-expanded", "true");
+  }
+
+  function search() {
+    var q = input.value.trim();
+    if (!q) { close(); return; }
+    fetch(input.dataset.typeahead + "?q=" + encodeURIComponent(q), { headers: { Accept: "application/json" } })
+      .then(function (response) { return response.ok ? response.json() : { results: [] }; })
+      .then(function (data) { if (input.value.trim() === q) { show(data.results); } })
+      .catch(close);
+  }
+
+  input.addEventListener("input", function () {
+    hidden.value = "";
+    clearTimeout(timer);
+    timer = setTimeout(search, 150);
+  });
+  input.addEventListener("keydown", function (event) {
+    var items = list.querySelectorAll("li");
+    if (list.hidden || !items.length) { return; }
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      event.preventDefault();
+      active = (active + (event.key === "ArrowDown" ? 1 : items.length - 1)) % items.length;
+      items.forEach(function (li, i) { li.setAttribute("aria-selected", i === active ? "true" : "false"); });
+      input.setAttribute("aria-activedescendant", items[active].id || "");
+    } else if (event.key === "Enter" && active >= 0) {
+      event.preventDefault();
+      items[active].dispatchEvent(new MouseEvent("mousedown"));
+    } else if (event.key === "Escape") {
+      close();
+    }
+  });
+  input.addEventListener("blur", function () { setTimeout(close, 100); });
+})();

@@ -1,0 +1,201 @@
+"""Shared fixtures: an app per test on SQLite (or PostgreSQL), a client, and data factories."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Iterator
+from datetime import date
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from webapp import create_app
+from webapp.extensions import db
+from webapp.models import Business, Kind, Post, User
+from webapp.services import accounts, businesses, challenge
+
+PASSWORD = "correct horse battery"
+ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+
+
+def base_config(**overrides: Any) -> dict[str, Any]:
+    """Return the settings every test app starts from."""
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-only-secret",
+        "SQLALCHEMY_DATABASE_URI": TEST_DATABASE_URL or "sqlite://",
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "SERVER_NAME": "praisewall.test",
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail any test that connects anywhere but this machine's loopback."""
+    real_connect = socket.socket.connect
+
+    def guarded_connect(sock: socket.socket, address: Any) -> Any:
+        host = address[0] if isinstance(address, tuple) else address
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and host not in (
+            "127.0.0.1",
+            "::1",
+            "localhost",
+        ):
+            raise AssertionError(f"test tried to reach {host!r}; tests stay on loopback")
+        return real_connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+
+
+@pytest.fixture(scope="session")
+def database_ready() -> Iterator[None]:
+    """Create the tables once on PostgreSQL; SQLite gets a fresh in-memory database per test."""
+    if not TEST_DATABASE_URL:
+        yield
+        return
+    app = create_app(base_config())
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        db.engine.dispose()
+    yield
+    with app.app_context():
+        db.drop_all()
+        db.engine.dispose()
+
+
+def empty_tables() -> None:
+    """Delete every row, children first, so the next test starts clean."""
+    for table in reversed(db.metadata.sorted_tables):
+        db.session.execute(table.delete())
+    db.session.commit()
+
+
+@pytest.fixture
+def make_app(database_ready: None) -> Iterator[Callable[..., Flask]]:
+    """Return a factory for test apps with extra settings."""
+    apps: list[Flask] = []
+
+    def factory(*, with_tables: bool = True, **overrides: Any) -> Flask:
+        app = create_app(base_config(**overrides))
+        if with_tables and not TEST_DATABASE_URL:
+            with app.app_context():
+                db.create_all()
+        apps.append((app, with_tables))
+        return app
+
+    yield factory
+    for app, with_tables in apps:
+        with app.app_context():
+            db.session.remove()
+            if with_tables and TEST_DATABASE_URL:
+                empty_tables()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Iterator[Flask]:
+    """Return the app under test, with its context pushed so tests can read the database."""
+    app = make_app()
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """Return a test client."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    """Return a runner for the app's commands."""
+    return app.test_cli_runner()
+
+
+class AuthActions:
+    """Register, log in and log out through the real forms."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self._client = client
+
+    def register(self, username: str = "alice", password: str = PASSWORD):
+        """Sign up through the form."""
+        return self._client.post(
+            "/register", data={"username": username, "password": password, "confirm": password}
+        )
+
+    def login(self, username: str = "alice", password: str = PASSWORD, remember: bool = False):
+        """Log in through the form."""
+        data = {"username": username, "password": password}
+        if remember:
+            data["remember"] = "y"
+        return self._client.post("/login", data=data)
+
+    def logout(self):
+        """Log out."""
+        return self._client.post("/logout")
+
+
+@pytest.fixture
+def auth(client: FlaskClient) -> AuthActions:
+    """Return helpers that log in through the real forms."""
+    return AuthActions(client)
+
+
+@pytest.fixture
+def make_user(app: Flask) -> Callable[..., User]:
+    """Return a factory for users (password: PASSWORD)."""
+
+    def factory(username: str = "alice", *, is_admin: bool = False, password: str = PASSWORD) -> User:
+        user = accounts.create_user(username, password, is_admin=is_admin)
+        db.session.commit()
+        return user
+
+    return factory
+
+
+@pytest.fixture
+def make_business(app: Flask) -> Callable[..., Business]:
+    """Return a factory for businesses."""
+
+    def factory(name: str = "Corner Bakery", **kwargs: Any) -> Business:
+        business = businesses.create_business(name, **kwargs)
+        db.session.commit()
+        return business
+
+    return factory
+
+
+@pytest.fixture
+def make_post(app: Flask) -> Callable[..., Post]:
+    """Return a factory for posts, written as the compose form would."""
+
+    def factory(author: User, business: Business, **kwargs: Any) -> Post:
+        fields: dict[str, Any] = {
+            "kind": Kind.PRAISE,
+            "body": "They were lovely.",
+            "happened_on": date.today(),
+            "channel": "in_person",
+            "is_on_wall": True,
+            "shows_name": True,
+        }
+        fields.update(kwargs)
+        if fields["kind"] == Kind.COMPLAINT:
+            fields.setdefault("complaint_status", "open")
+        post = Post(author=author, business=business, **fields)
+        db.session.add(post)
+        db.session.flush()
+        challenge.record_praise(post)
+        db.session.commit()
+        return post
+
+    return factory

@@ -1,0 +1,26 @@
+"""Small helpers for tests."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+
+from webapp.extensions import db
+
+def utc(*args: int) -> datetime:
+    """Build an aware UTC datetime."""
+    return datetime(*args, tzinfo=timezone.utc)
+
+
+def count(model: type) -> int:
+    """Count the rows of a model."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+def csrf_token(html: str) -> str:
+    """Pull the CSRF token out of a rendered form."""
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)

@@ -1,0 +1,107 @@
+"""Praisewall: say in public when a business served you well or badly."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from werkzeug.routing import IntegerConverter
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the application: settings, extensions, blueprints and commands."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=os.environ.get("WEBAPP_INSTANCE_PATH", str(ROOT / "instance")),
+        instance_relative_config=True,
+    )
+    app.config.from_object("webapp.config.DefaultConfig")
+    if test_config is None:
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        app.config.from_pyfile("config.py", silent=True)
+        if os.environ.get("DATABASE_URL"):
+            app.config["SQLALCHEMY_DATABASE_URI"] = database_url(os.environ["DATABASE_URL"])
+        if os.environ.get("REDIS_URL"):
+            app.config["RATELIMIT_STORAGE_URI"] = os.environ["REDIS_URL"]
+        app.config.from_prefixed_env("WEBAPP")
+        if not app.config.get("SECRET_KEY"):
+            app.config["SECRET_KEY"] = instance_secret(app, "secret_key")
+    else:
+        app.config.update(test_config)
+
+    from webapp import errors, extensions, security
+
+    app.url_map.converters["int"] = DatabaseId
+
+    extensions.db.init_app(app)
+    extensions.migrate.init_app(app, extensions.db, directory=str(ROOT / "webapp" / "migrations"))
+    extensions.csrf.init_app(app)
+    extensions.limiter.init_app(app)
+    extensions.login_manager.init_app(app)
+    extensions.login_manager.login_view = "auth.login"
+    extensions.login_manager.login_message = "Please log in to do that."
+    extensions.login_manager.login_message_category = "info"
+    security.init_app(app)
+    errors.init_app(app)
+
+    from webapp import db_setup
+
+    db_setup.init_app(app)
+
+    from webapp.api.routes import bp as api_bp
+    from webapp.auth.routes import bp as auth_bp
+    from webapp.businesses.routes import bp as businesses_bp
+    from webapp.challenge.routes import bp as challenge_bp
+    from webapp.main.routes import bp as main_bp
+    from webapp.moderation.routes import bp as moderation_bp
+    from webapp.posts.routes import bp as posts_bp
+    from webapp.settings.routes import bp as settings_bp
+
+    for blueprint in (
+        main_bp,
+        auth_bp,
+        posts_bp,
+        businesses_bp,
+        challenge_bp,
+        moderation_bp,
+        settings_bp,
+    ):
+        app.register_blueprint(blueprint)
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
+
+    from webapp import cli, template_helpers
+
+    cli.init_app(app)
+    template_helpers.init_app(app)
+    return app
+
+
+class DatabaseId(IntegerConverter):
+    """An <int:...> URL part that fits a database id, so huge numbers are a 404, not a crash."""
+
+    def __init__(self, url_map, fixed_digits=0, min=None, max=2**31 - 1, signed=False):
+        super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+def database_url(url: str) -> str:
+    """Point a plain postgres:// URL at the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def instance_secret(app: Flask, name: str) -> str:
+    """Read a secret from instance/, generating it on first use."""
+    path = Path(app.instance_path) / name
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()

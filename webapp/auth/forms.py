@@ -1,0 +1,75 @@
+"""Forms for registering, logging in and changing a password."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
+
+from webapp.services import accounts
+
+
+class RegisterForm(FlaskForm):
+    """Sign up with a username and password."""
+
+    username = StringField(
+        "Username",
+        filters=[lambda v: accounts.normalize_username(v) if v else v],
+        validators=[DataRequired(message="Choose a username."), Length(max=30)],
+    )
+    password = PasswordField("Password", validators=[DataRequired(message="Choose a password.")])
+    confirm = PasswordField(
+        "Password again",
+        validators=[EqualTo("password", message="The two passwords don't match.")],
+    )
+
+    def validate_username(self, field: StringField) -> None:
+        """Refuse malformed and taken usernames."""
+        problem = accounts.username_problem(field.data)
+        if problem:
+            raise ValidationError(problem)
+
+    def validate_password(self, field: PasswordField) -> None:
+        """Refuse weak passwords."""
+        problem = accounts.password_problem(field.data, self.username.data or "")
+        if problem:
+            raise ValidationError(problem)
+
+
+class LoginForm(FlaskForm):
+    """Log in with a username and password."""
+
+    username = StringField("Username", validators=[DataRequired(message="Enter your username.")])
+    password = PasswordField("Password", validators=[DataRequired(message="Enter your password.")])
+    remember = BooleanField("Remember me")
+
+
+class ChangePasswordForm(FlaskForm):
+    """Change a password, proving the old one first."""
+
+    current = PasswordField(
+        "Current password", validators=[DataRequired(message="Enter your current password.")]
+    )
+    password = PasswordField(
+        "New password", validators=[DataRequired(message="Choose a new password.")]
+    )
+    confirm = PasswordField(
+        "New password again",
+        validators=[EqualTo("password", message="The two passwords don't match.")],
+    )
+
+    def __init__(self, user, *args, **kwargs) -> None:
+        """Keep the user whose password is changing."""
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def validate_current(self, field: PasswordField) -> None:
+        """Check the current password."""
+        if not self.user.check_password(field.data):
+            raise ValidationError("That isn't your current password.")
+
+    def validate_password(self, field: PasswordField) -> None:
+        """Refuse weak passwords."""
+        problem = accounts.password_problem(field.data, self.user.username)
+        if problem:
+            raise ValidationError(problem)

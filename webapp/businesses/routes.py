@@ -1,0 +1,53 @@
+"""A business's wall and finding a business."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, render_template, request
+
+from webapp.extensions import db
+from webapp.models import Business, Kind
+from webapp.pagination import keyset_page
+from webapp.main.routes import page_of
+from webapp.services import businesses, posts, stats
+
+bp = Blueprint("businesses", __name__)
+
+
+@bp.get("/b/<slug>")
+def wall(slug: str):
+    """Show a business's praise (or complaints) and its numbers."""
+    business = db.one_or_404(
+        db.select(Business).where(Business.slug == slug),
+        description="We don't know a business at that address.",
+    )
+    tab = Kind.COMPLAINT if request.args.get("tab") == "complaints" else Kind.PRAISE
+    return render_template(
+        "businesses/wall.html",
+        business=business,
+        tab=tab,
+        numbers=stats.business_numbers(business),
+        page=page_of(posts.business_posts(business, tab)),
+    )
+
+
+@bp.get("/businesses")
+def index():
+    """Find a business by name, or browse them all A to Z."""
+    q = request.args.get("q", "").strip()[:120]
+    per_page = current_app.config["PER_PAGE"]
+    if q:
+        stmt = businesses.search_query(q)
+        results = db.session.scalars(stmt.limit(per_page)).all() if stmt is not None else []
+        page = None
+    else:
+        page = keyset_page(
+            db.select(Business),
+            Business.normalized_name,
+            Business.id,
+            request.args.get("cursor"),
+            per_page,
+            descending=False,
+            key_type=str,
+        )
+        results = page.items
+    return render_template("businesses/index.html", q=q, results=results, page=page)

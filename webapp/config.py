@@ -1,0 +1,26 @@
+"""Safe defaults for every setting; secrets come from instance/ or the environment."""
+
+from __future__ import annotations
+
+
+class DefaultConfig:
+    """Settings that suit a laptop: SQLite in instance/, memory rate limits."""
+
+    SQLALCHEMY_DATABASE_URI = "sqlite:///praisewall.db"
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_RATE_LIMIT = "10 per minute;50 per hour"
+    # A post is at most a few kilobytes; anything near this is abuse.
+    MAX_CONTENT_LENGTH = 256 * 1024
+    MAX_FORM_MEMORY_SIZE = 256 * 1024
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = False
+    WTF_CSRF_TIME_LIMIT = None
+    PER_PAGE = 20
+    REPORTS_TO_HIDE = 3
+    CHALLENGE_GOAL = 3

@@ -1,0 +1,34 @@
+"""Per-connection database settings and the user loader."""
+
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy import event
+
+from webapp.extensions import db, login_manager
+
+
+def init_app(app: Flask) -> None:
+    """Turn on SQLite's foreign keys and WAL, and teach Flask-Login to load users."""
+    with app.app_context():
+        engine = db.engine
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+
+
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+    """Enforce foreign keys (off by default in SQLite) and let readers run beside a writer."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+@login_manager.user_loader
+def load_user(user_id: str):
+    """Load the signed-in user from the id kept in the session."""
+    from webapp.models import User
+
+    return db.session.get(User, int(user_id))
+

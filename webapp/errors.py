@@ -1,0 +1,58 @@
+"""Error pages: a friendly HTML page, or JSON for the API."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from webapp.extensions import db
+
+MESSAGES = {
+    400: "That request didn't make sense to us.",
+    403: "You can't do that.",
+    404: "We couldn't find that page.",
+    405: "That page doesn't take that kind of request.",
+    413: "That was far too much to send. Posts are at most 2,000 characters.",
+    429: "Too many tries. Please wait a minute and try again.",
+    500: "Something went wrong on our side. Nothing you typed was saved twice; please try again.",
+}
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers."""
+    app.register_error_handler(CSRFError, handle_csrf_error)
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(InternalServerError, handle_server_error)
+
+
+def wants_json() -> bool:
+    """Tell whether the caller is the JSON API."""
+    return request.path.startswith("/api/")
+
+
+def render_error(status: int, message: str):
+    """Render an error as JSON for the API or as a page for people."""
+    if wants_json():
+        return jsonify(error=message, status=status), status
+    return render_template("error.html", status=status, message=message), status
+
+
+def handle_http_error(error: HTTPException):
+    """Show an HTTP error with a plain explanation."""
+    status = error.code or 500
+    message = MESSAGES.get(status) if error.description == type(error).description else None
+    return render_error(status, message or error.description or MESSAGES.get(status, ""))
+
+
+def handle_csrf_error(error: CSRFError):
+    """Explain an expired or missing form token."""
+    return render_error(
+        400, "This form expired or came from somewhere else. Go back, reload and try again."
+    )
+
+
+def handle_server_error(error: Exception):
+    """Roll back whatever the request left and apologise."""
+    db.session.rollback()
+    return render_error(500, MESSAGES[500])

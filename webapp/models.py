@@ -1,0 +1,246 @@
+"""The database: people, businesses, posts, challenge rounds and reports."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime, timezone
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask_login import UserMixin
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from webapp.extensions import db
+
+
+def utcnow() -> datetime:
+    """Return the current time as an aware UTC datetime."""
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """A timestamp stored in UTC and always read back timezone-aware.
+
+    SQLite keeps no zone, so without this a value would come back naive there
+    and aware on PostgreSQL.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        """Store the value converted to UTC (naive values are taken as UTC)."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value, dialect):
+        """Read the value back as an aware UTC datetime."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Kind(enum.StrEnum):
+    """What a post says about a business."""
+
+    PRAISE = "praise"
+    COMPLAINT = "complaint"
+
+
+class Channel(enum.StrEnum):
+    """Where the service happened."""
+
+    IN_PERSON = "in_person"
+    PHONE = "phone"
+    ONLINE = "online"
+    SOCIAL = "social"
+
+    @property
+    def label(self) -> str:
+        """Return the words shown to people."""
+        return CHANNEL_LABELS[self]
+
+
+CHANNEL_LABELS = {
+    Channel.IN_PERSON: "In person",
+    Channel.PHONE: "Phone",
+    Channel.ONLINE: "Online",
+    Channel.SOCIAL: "Social media",
+}
+
+
+class ComplaintStatus(enum.StrEnum):
+    """Where a complaint stands: open, answered by the business, or fixed."""
+
+    OPEN = "open"
+    REPLIED = "replied"
+    RESOLVED = "resolved"
+
+    @property
+    def label(self) -> str:
+        """Return the words shown to people."""
+        return {"open": "Open", "replied": "Business replied", "resolved": "Resolved"}[self]
+
+
+class Moderation(enum.StrEnum):
+    """A post's standing with the moderators."""
+
+    OK = "ok"
+    PENDING = "pending"  # hidden automatically after enough reports
+    HIDDEN = "hidden"  # an admin agreed with the reports
+    RESTORED = "restored"  # an admin overruled the reports
+
+
+VISIBLE_MODERATION = (Moderation.OK, Moderation.RESTORED)
+
+
+class User(UserMixin, db.Model):
+    """A person with a local account."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    username: so.Mapped[str] = so.mapped_column(sa.String(30), unique=True)
+    password_hash: so.Mapped[str | None] = so.mapped_column(sa.String(256))
+    is_admin: so.Mapped[bool] = so.mapped_column(default=False)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    posts: so.WriteOnlyMapped[Post] = so.relationship(
+        back_populates="author", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    def set_password(self, password: str) -> None:
+        """Store a salted hash of the password."""
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        """Tell whether the password matches the stored hash."""
+        return self.password_hash is not None and check_password_hash(
+            self.password_hash, password
+        )
+
+    def __repr__(self) -> str:
+        return f"<User {self.username}>"
+
+
+class Business(db.Model):
+    """A company or shop that people praise or complain about."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(120))
+    slug: so.Mapped[str] = so.mapped_column(sa.String(140), unique=True)
+    normalized_name: so.Mapped[str] = so.mapped_column(sa.String(120), unique=True)
+    website: so.Mapped[str | None] = so.mapped_column(sa.String(300))
+    domain: so.Mapped[str | None] = so.mapped_column(sa.String(253), unique=True)
+    handle: so.Mapped[str | None] = so.mapped_column(sa.String(320))
+    category: so.Mapped[str | None] = so.mapped_column(sa.String(60))
+    created_by_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL"), index=True
+    )
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    created_by: so.Mapped[User | None] = so.relationship()
+
+    def __repr__(self) -> str:
+        return f"<Business {self.slug}>"
+
+
+class Post(db.Model):
+    """One person's praise or complaint about one business."""
+
+    __table_args__ = (
+        sa.Index("ix_post_wall", "kind", "created_at", "id"),
+        sa.Index("ix_post_business_kind", "business_id", "kind", "created_at", "id"),
+        sa.Index("ix_post_author_created", "author_id", "created_at", "id"),
+        sa.CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating_range"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    author_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"))
+    business_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("business.id"))
+    kind: so.Mapped[str] = so.mapped_column(sa.String(16))
+    body: so.Mapped[str] = so.mapped_column(sa.Text)
+    rating: so.Mapped[int | None]
+    happened_on: so.Mapped[date]
+    channel: so.Mapped[str] = so.mapped_column(sa.String(16))
+    is_on_wall: so.Mapped[bool] = so.mapped_column(default=True)
+    shows_name: so.Mapped[bool] = so.mapped_column(default=True)
+    make_right: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    complaint_status: so.Mapped[str | None] = so.mapped_column(sa.String(16))
+    resolved_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    resolution_note: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    fixes_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("post.id", ondelete="SET NULL"), index=True
+    )
+    moderation: so.Mapped[str] = so.mapped_column(sa.String(16), default=Moderation.OK)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    updated_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime, onupdate=utcnow)
+
+    author: so.Mapped[User] = so.relationship(back_populates="posts")
+    business: so.Mapped[Business] = so.relationship()
+    fixes: so.Mapped[Post | None] = so.relationship(remote_side=[id])
+
+    @property
+    def is_praise(self) -> bool:
+        """Tell whether this post is praise."""
+        return self.kind == Kind.PRAISE
+
+    @property
+    def is_public(self) -> bool:
+        """Tell whether anyone may see this post."""
+        return self.is_on_wall and self.moderation in VISIBLE_MODERATION
+
+    @property
+    def shown_author(self) -> str | None:
+        """Return the author's name as the public sees it, None for "a customer"."""
+        return self.author.username if self.shows_name else None
+
+    @property
+    def status_label(self) -> str:
+        """Return the complaint's state in words."""
+        return ComplaintStatus(self.complaint_status).label if self.complaint_status else ""
+
+    @property
+    def channel_label(self) -> str:
+        """Return the channel in words."""
+        return Channel(self.channel).label
+
+    def __repr__(self) -> str:
+        return f"<Post {self.id} {self.kind}>"
+
+
+class ChallengeRound(db.Model):
+    """One attempt at the three-praise challenge; progress is counted from posts."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="CASCADE"), index=True
+    )
+    goal: so.Mapped[int] = so.mapped_column(default=3)
+    started_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    completed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+
+    user: so.Mapped[User] = so.relationship()
+
+
+class Report(db.Model):
+    """A person's flag on a public post they think breaks the rules."""
+
+    __table_args__ = (sa.UniqueConstraint("post_id", "reporter_id", name="uq_report_once"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    post_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("post.id", ondelete="CASCADE"), index=True
+    )
+    reporter_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="CASCADE"), index=True
+    )
+    reason: so.Mapped[str] = so.mapped_column(sa.String(32))
+    detail: so.Mapped[str | None] = so.mapped_column(sa.String(500))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    post: so.Mapped[Post] = so.relationship()
+    reporter: so.Mapped[User] = so.relationship()

@@ -1,0 +1,211 @@
+"""The compose form and the small forms behind post buttons."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import sqlalchemy as sa
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+
+from webapp.extensions import db
+from webapp.models import CHANNEL_LABELS, Business, Kind
+from webapp.services import businesses
+
+BODY_MAX = 2000
+MAX_ID = 2**31 - 1  # the largest id a PostgreSQL integer column holds
+RATING_CHOICES = [SelectChoice("", "No rating")] + [
+    SelectChoice(str(n), f"{n} of 5") for n in range(1, 6)
+]
+# Nobody anywhere is further ahead of UTC than this, so "today" there is not the future.
+LATEST_TIMEZONE = timedelta(hours=14)
+
+
+def latest_today() -> date:
+    """Return the latest date that is today somewhere on Earth."""
+    return (datetime.now(timezone.utc) + LATEST_TIMEZONE).date()
+
+
+def strip_text(value: str | None) -> str | None:
+    """Trim surrounding whitespace and drop characters that only hide text."""
+    if not isinstance(value, str):
+        return value
+    value = value.replace("\x00", "").replace("\r\n", "\n")
+    return value.strip()
+
+
+class PostForm(FlaskForm):
+    """Praise or a complaint about one business."""
+
+    kind = RadioField(
+        "What kind of story?",
+        choices=[SelectChoice(Kind.PRAISE.value, "Praise"), SelectChoice(Kind.COMPLAINT.value, "Complaint")],
+        default=Kind.PRAISE.value,
+        validators=[InputRequired(message="Choose praise or complaint.")],
+    )
+    business = StringField(
+        "Business", filters=[strip_text], validators=[Optional(), Length(max=120)]
+    )
+    business_id = HiddenField()
+    new_business_name = StringField(
+        "Name", filters=[strip_text], validators=[Optional(), Length(max=120)]
+    )
+    new_business_website = StringField(
+        "Website (optional)", filters=[strip_text], validators=[Optional(), Length(max=300)]
+    )
+    new_business_handle = StringField(
+        "Fediverse handle (optional)",
+        filters=[strip_text],
+        validators=[Optional(), Length(max=320)],
+        description="Like @support@brand.example",
+    )
+    body = TextAreaField(
+        "What happened?",
+        filters=[strip_text],
+        validators=[
+            DataRequired(message="Tell us what happened."),
+            Length(max=BODY_MAX, message=f"Keep it under {BODY_MAX:,} characters."),
+        ],
+    )
+    make_right = TextAreaField(
+        "What would make it right?",
+        filters=[strip_text],
+        validators=[Optional(), Length(max=1000, message="Keep it under 1,000 characters.")],
+    )
+    rating = SelectField("Rating (optional)", choices=RATING_CHOICES, default="")
+    happened_on = DateField(
+        "When did it happen?",
+        default=lambda: datetime.now(timezone.utc).date(),
+        validators=[InputRequired(message="Give the date it happened.")],
+    )
+    channel = SelectField(
+        "Where?",
+        choices=[SelectChoice(c.value, label) for c, label in CHANNEL_LABELS.items()],
+        default="in_person",
+    )
+    is_on_wall = BooleanField("Show on the public wall", default=True)
+    shows_name = BooleanField("Show my name (otherwise “a customer”)", default=True)
+    fixes = HiddenField()
+
+    def __init__(self, *args, **kwargs) -> None:
+        """Remember which business the form settles on while validating."""
+        super().__init__(*args, **kwargs)
+        self.chosen_business: Business | None = None
+        self.suggestions: list[Business] = []
+
+    def validate_happened_on(self, field: DateField) -> None:
+        """Refuse dates in the future and before the web existed."""
+        if field.data and field.data > latest_today():
+            raise ValidationError("That date is in the future. When did it happen?")
+        if field.data and field.data.year < 1990:
+            raise ValidationError("That date is too long ago.")
+
+    def validate_new_business_website(self, field: StringField) -> None:
+        """Check the website looks like one."""
+        if field.data and businesses.parse_website(field.data) is None:
+            raise ValidationError("That doesn't look like a website. Try brand.example.")
+
+    def validate_new_business_handle(self, field: StringField) -> None:
+        """Check the handle looks like @user@server."""
+        if field.data and businesses.parse_handle(field.data) is None:
+            raise ValidationError("A handle looks like @support@brand.example.")
+
+    def validate_rating(self, field: SelectField) -> None:
+        """Turn the rating into a number or None."""
+        field.data = int(field.data) if field.data else None
+
+    def validate(self, extra_validators=None) -> bool:
+        """Run the field checks, then settle which business the post is about."""
+        fields_ok = super().validate(extra_validators)
+        business_ok = self._settle_business()
+        return fields_ok and business_ok
+
+    def _settle_business(self) -> bool:
+        """Pick the tagged business: a chosen id, a new one, or an exact name match."""
+        if self.business_id.data:
+            return self._settle_chosen_business()
+        if self.new_business_name.data:
+            return self._settle_new_business()
+        if not self.business.data:
+            self.business.errors.append("Which business was it? Search for it or add it as new.")
+            return False
+        exact = db.session.scalar(
+            sa.select(Business).where(
+                Business.normalized_name == businesses.normalize_name(self.business.data)
+            )
+        )
+        if exact is not None:
+            self.chosen_business = exact
+            self.business_id.data = str(exact.id)
+            return True
+        self.suggestions = businesses.search(self.business.data, limit=5)
+        if self.suggestions:
+            self.business.errors.append("Pick one of these, or add it as a new business below.")
+        else:
+            self.new_business_name.data = self.business.data
+            self.business.errors.append(
+                "We don't know that business yet. Check the details below and add it."
+            )
+        return False
+
+    def _settle_chosen_business(self) -> bool:
+        """Use the business picked from the list, if it exists."""
+        try:
+            wanted = int(self.business_id.data)
+        except ValueError:
+            wanted = 0
+        business = db.session.get(Business, wanted) if 0 < wanted <= MAX_ID else None
+        if business is None:
+            self.business_id.data = ""
+            self.business.errors.append(
+                "We couldn't find that business. Search again or add it as new."
+            )
+            return False
+        self.chosen_business = business
+        self.business.data = business.name
+        return True
+
+    def _settle_new_business(self) -> bool:
+        """Catch a new business that is already here under its name or website."""
+        site = businesses.parse_website(self.new_business_website.data or "")
+        duplicate = businesses.find_duplicate(
+            self.new_business_name.data, site[1] if site else None
+        )
+        if duplicate is not None:
+            self.business.data = duplicate.name
+            self.business_id.data = str(duplicate.id)
+            self.new_business_name.data = ""
+            self.new_business_website.data = ""
+            self.new_business_handle.data = ""
+            self.business.errors.append(
+                f"“{duplicate.name}” is already here, so we picked it for you. Check and post."
+            )
+            return False
+        if not businesses.normalize_name(self.new_business_name.data):
+            self.new_business_name.errors.append("Give the business a name with letters in it.")
+            return False
+        return True
+
+
+class ResolveForm(FlaskForm):
+    """Mark a complaint resolved, with an optional note."""
+
+    note = TextAreaField(
+        "How was it fixed? (optional)",
+        filters=[strip_text],
+        validators=[Optional(), Length(max=1000, message="Keep it under 1,000 characters.")],
+    )
+
+
+class EmptyForm(FlaskForm):
+    """A button that changes something: just the CSRF token."""

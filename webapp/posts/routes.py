@@ -1,0 +1,168 @@
+"""Compose, read, edit and delete posts; resolve and reopen complaints."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from webapp.extensions import db
+from webapp.models import Business, Kind, Post
+from webapp.posts.forms import PostForm, ResolveForm
+from webapp.services import posts, tone
+from webapp.services.moderation import REPORT_REASONS
+
+bp = Blueprint("posts", __name__)
+
+
+def get_post(post_id: int, check_author: bool = True) -> Post:
+    """Fetch a post the current user may see.
+
+    :param check_author: also require that the current user wrote it.
+    :raise 404: if the post doesn't exist or the user may not see it.
+    :raise 403: if check_author is set and the user isn't the author.
+    """
+    post = db.get_or_404(Post, post_id)
+    if not posts.can_view(post, current_user):
+        abort(404)
+    if check_author and post.author_id != current_user.id:
+        abort(403)
+    return post
+
+
+def goal() -> int:
+    """Return how many praise posts finish a challenge round."""
+    return current_app.config["CHALLENGE_GOAL"]
+
+
+def prefill(form: PostForm) -> None:
+    """Fill a fresh compose form from ?kind=, ?business= and ?fixes=."""
+    if request.args.get("kind") in (Kind.PRAISE, Kind.COMPLAINT):
+        form.kind.data = request.args["kind"]
+    slug = request.args.get("business")
+    if slug:
+        business = db.session.scalar(db.select(Business).where(Business.slug == slug))
+        if business is not None:
+            form.business.data = business.name
+            form.business_id.data = str(business.id)
+    complaint = posts.fixable_complaint(current_user, request.args.get("fixes"))
+    if complaint is not None:
+        form.kind.data = Kind.PRAISE
+        form.fixes.data = str(complaint.id)
+        form.business.data = complaint.business.name
+        form.business_id.data = str(complaint.business_id)
+
+
+def saved_fields(post: Post) -> dict:
+    """Return a post's fields as the compose form expects them."""
+    return {
+        "kind": post.kind,
+        "business": post.business.name,
+        "business_id": str(post.business_id),
+        "body": post.body,
+        "make_right": post.make_right or "",
+        "rating": str(post.rating or ""),
+        "happened_on": post.happened_on,
+        "channel": post.channel,
+        "is_on_wall": post.is_on_wall,
+        "shows_name": post.shows_name,
+    }
+
+
+def flash_tone(post: Post) -> None:
+    """Offer calmer wording for a heated complaint, without blocking it."""
+    if post.kind == Kind.COMPLAINT:
+        for suggestion in tone.tone_suggestions(post.body):
+            flash(suggestion, "tone")
+
+
+@bp.route("/posts/new", methods=["GET", "POST"])
+@login_required
+def new():
+    """Write praise or a complaint."""
+    form = PostForm()
+    if request.method == "GET":
+        prefill(form)
+    elif form.validate_on_submit():
+        post = posts.create_post(current_user, form, goal())
+        db.session.commit()
+        flash("Posted. Thank you for saying it in public.", "success")
+        flash_tone(post)
+        return redirect(url_for("posts.show", post_id=post.id))
+    status = 422 if form.errors else 200
+    return render_template("posts/new.html", form=form, editing=None), status
+
+
+def render_post(post: Post, resolve_form: ResolveForm | None = None, status: int = 200):
+    """Render a post's page with the forms its reader may use."""
+    return (
+        render_template(
+            "posts/show.html",
+            post=post,
+            resolve_form=resolve_form or ResolveForm(),
+            follow_ups=posts.follow_ups(post) if post.kind == Kind.COMPLAINT else [],
+            report_reasons=REPORT_REASONS,
+        ),
+        status,
+    )
+
+
+@bp.get("/posts/<int:post_id>")
+def show(post_id: int):
+    """Show one post."""
+    return render_post(get_post(post_id, check_author=False))
+
+
+@bp.route("/posts/<int:post_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(post_id: int):
+    """Edit my own post."""
+    post = get_post(post_id)
+    form = PostForm(data=saved_fields(post)) if request.method == "GET" else PostForm()
+    if request.method == "POST" and form.validate_on_submit():
+        posts.update_post(post, form, goal())
+        db.session.commit()
+        flash("Saved.", "success")
+        flash_tone(post)
+        return redirect(url_for("posts.show", post_id=post.id))
+    status = 422 if form.errors else 200
+    return render_template("posts/new.html", form=form, editing=post), status
+
+
+@bp.post("/posts/<int:post_id>/delete")
+@login_required
+def delete(post_id: int):
+    """Delete my own post."""
+    post = get_post(post_id)
+    posts.delete_post(post)
+    db.session.commit()
+    flash("Deleted.", "info")
+    return redirect(url_for("main.me"))
+
+
+@bp.post("/posts/<int:post_id>/resolve")
+@login_required
+def resolve(post_id: int):
+    """Mark my complaint resolved."""
+    post = get_post(post_id)
+    if post.kind != Kind.COMPLAINT:
+        abort(400, description="Only complaints can be resolved.")
+    form = ResolveForm()
+    if not form.validate():
+        return render_post(post, form, 422)
+    posts.resolve_complaint(post, form.note.data)
+    db.session.commit()
+    flash("Marked resolved. Glad it got fixed!", "success")
+    return redirect(url_for("posts.show", post_id=post.id))
+
+
+@bp.post("/posts/<int:post_id>/reopen")
+@login_required
+def reopen(post_id: int):
+    """Reopen my resolved complaint."""
+    post = get_post(post_id)
+    if post.kind != Kind.COMPLAINT:
+        abort(400, description="Only complaints can be reopened.")
+    posts.reopen_complaint(post)
+    db.session.commit()
+    flash("Reopened.", "info")
+    return redirect(url_for("posts.show", post_id=post.id))

@@ -1,0 +1,122 @@
+"""The three-praise challenge: rounds and progress counted from posts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from webapp.extensions import db
+from webapp.models import (
+    VISIBLE_MODERATION,
+    ChallengeRound,
+    Kind,
+    Post,
+    User,
+    utcnow,
+)
+
+
+@dataclass
+class Progress:
+    """Where a round stands: the posts that counted and the goal."""
+
+    round: ChallengeRound
+    posts: list[Post]
+
+    @property
+    def count(self) -> int:
+        """Return how many posts counted, at most the goal."""
+        return min(len(self.posts), self.round.goal)
+
+    @property
+    def is_complete(self) -> bool:
+        """Tell whether the round reached its goal."""
+        return self.round.completed_at is not None
+
+    @property
+    def fraction(self) -> float:
+        """Return progress as a share of the goal, for the ring."""
+        return self.count / self.round.goal
+
+
+def counting_posts(round_: ChallengeRound) -> sa.Select:
+    """Select the posts that count for a round: public praise tagging a business, since it began."""
+    stmt = sa.select(Post).where(
+        Post.author_id == round_.user_id,
+        Post.kind == Kind.PRAISE,
+        Post.is_on_wall.is_(True),
+        Post.moderation.in_(VISIBLE_MODERATION),
+        Post.business_id.is_not(None),
+        Post.created_at >= round_.started_at,
+    )
+    if round_.completed_at is not None:
+        stmt = stmt.where(Post.created_at <= round_.completed_at)
+    return stmt.order_by(Post.created_at, Post.id)
+
+
+def current_round(user: User) -> ChallengeRound | None:
+    """Return the user's latest round, finished or not."""
+    return db.session.scalars(
+        sa.select(ChallengeRound)
+        .where(ChallengeRound.user_id == user.id)
+        .order_by(ChallengeRound.started_at.desc(), ChallengeRound.id.desc())
+        .limit(1)
+    ).first()
+
+
+def progress(round_: ChallengeRound) -> Progress:
+    """Count the round's progress from the user's posts."""
+    posts = list(db.session.scalars(counting_posts(round_).limit(round_.goal)))
+    return Progress(round_, posts)
+
+
+def start_round(user: User, goal: int = 3) -> ChallengeRound:
+    """Start a new round now, unless one is already under way."""
+    latest = current_round(user)
+    if latest is not None and latest.completed_at is None:
+        return latest
+    round_ = ChallengeRound(user_id=user.id, goal=goal, started_at=utcnow())
+    db.session.add(round_)
+    db.session.flush()
+    return round_
+
+
+def record_praise(post: Post, goal: int = 3) -> Progress | None:
+    """Let a newly public praise start or advance its author's round; return the new progress."""
+    if not (post.kind == Kind.PRAISE and post.is_public):
+        return None
+    latest = current_round(post.author)
+    if latest is None or latest.completed_at is not None:
+        latest = ChallengeRound(user_id=post.author_id, goal=goal, started_at=post.created_at)
+        db.session.add(latest)
+        db.session.flush()
+    return check_completion(latest)
+
+
+def check_completion(round_: ChallengeRound) -> Progress:
+    """Mark the round complete when its posts reach the goal, and return its progress."""
+    result = progress(round_)
+    if round_.completed_at is None and len(result.posts) >= round_.goal:
+        round_.completed_at = result.posts[round_.goal - 1].created_at
+    return result
+
+
+def completed_rounds(user: User) -> int:
+    """Count the user's finished rounds."""
+    return db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(ChallengeRound)
+        .where(ChallengeRound.user_id == user.id, ChallengeRound.completed_at.is_not(None))
+    )
+
+
+def community_totals() -> dict[str, int]:
+    """Count everyone who has taken part and every finished round."""
+    participants, completed = db.session.execute(
+        sa.select(
+            sa.func.count(sa.distinct(ChallengeRound.user_id)),
+            sa.func.count(ChallengeRound.completed_at),
+        )
+    ).one()
+    return {"participants": participants, "completed": completed}

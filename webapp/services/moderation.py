@@ -1,0 +1,74 @@
+"""Reports on public posts, and what admins decide about them."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from webapp.extensions import db
+from webapp.models import Moderation, Post, Report, User
+
+REPORT_REASONS = {
+    "spam": "Spam or advertising",
+    "abuse": "Abusive or hateful",
+    "personal": "Shares someone's personal details",
+    "false": "Not true, or not about this business",
+    "other": "Something else",
+}
+
+
+class ReportRefused(Exception):
+    """A report that can't be taken, with the reason in plain words."""
+
+
+def report_post(post: Post, reporter: User, reason: str, detail: str | None, threshold: int) -> None:
+    """File a report; enough distinct reports hide the post until an admin decides."""
+    if reason not in REPORT_REASONS:
+        raise ReportRefused("Choose a reason from the list.")
+    if post.author_id == reporter.id:
+        raise ReportRefused("You can't report your own post. You can edit or delete it.")
+    already = db.session.scalar(
+        sa.select(Report.id).where(Report.post_id == post.id, Report.reporter_id == reporter.id)
+    )
+    if already is not None:
+        raise ReportRefused("You've already reported this post. Thanks, we'll look at it.")
+    db.session.add(Report(post=post, reporter=reporter, reason=reason, detail=detail or None))
+    db.session.flush()
+    if post.moderation == Moderation.OK and report_count(post) >= threshold:
+        post.moderation = Moderation.PENDING
+
+
+def report_count(post: Post) -> int:
+    """Count the distinct people who reported a post."""
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(Report).where(Report.post_id == post.id)
+    )
+
+
+def reported_posts() -> list[tuple[Post, list[Report]]]:
+    """List reported posts with their reports, those awaiting a decision first."""
+    reports = db.session.scalars(
+        sa.select(Report)
+        .options(
+            so.joinedload(Report.reporter),
+            so.joinedload(Report.post).joinedload(Post.author),
+            so.joinedload(Report.post).joinedload(Post.business),
+        )
+        .order_by(Report.created_at)
+    ).all()
+    by_post: dict[int, list[Report]] = {}
+    for item in reports:
+        by_post.setdefault(item.post_id, []).append(item)
+    rows = [(items[0].post, items) for items in by_post.values()]
+    rows.sort(key=lambda row: (row[0].moderation != Moderation.PENDING, -len(row[1]), -row[0].id))
+    return rows
+
+
+def hide(post: Post) -> None:
+    """Hide a post from every wall (an admin's decision)."""
+    post.moderation = Moderation.HIDDEN
+
+
+def restore(post: Post) -> None:
+    """Show a reported post again (an admin's decision)."""
+    post.moderation = Moderation.RESTORED

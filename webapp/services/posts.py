@@ -1,0 +1,152 @@
+"""Posts: writing, editing and deleting them, the complaint lifecycle, and who may see what."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from webapp.extensions import db
+from webapp.models import (
+    VISIBLE_MODERATION,
+    Business,
+    ComplaintStatus,
+    Kind,
+    Post,
+    User,
+    utcnow,
+)
+from webapp.services import businesses, challenge
+
+
+def with_people(stmt: sa.Select) -> sa.Select:
+    """Load each post's author and business in the same query."""
+    return stmt.options(so.joinedload(Post.author), so.joinedload(Post.business))
+
+
+def public_posts() -> sa.Select:
+    """Select the posts anyone may see, with their authors and businesses."""
+    return with_people(
+        sa.select(Post).where(Post.is_on_wall.is_(True), Post.moderation.in_(VISIBLE_MODERATION))
+    )
+
+
+def wall_posts() -> sa.Select:
+    """Select everyone's public praise."""
+    return public_posts().where(Post.kind == Kind.PRAISE)
+
+
+def business_posts(business: Business, kind: str) -> sa.Select:
+    """Select a business's public praise or complaints."""
+    return public_posts().where(Post.business_id == business.id, Post.kind == kind)
+
+
+def profile_posts(user: User) -> sa.Select:
+    """Select a person's public posts that carry their name."""
+    return public_posts().where(Post.author_id == user.id, Post.shows_name.is_(True))
+
+
+def my_posts(user: User) -> sa.Select:
+    """Select all of a person's own posts."""
+    return with_people(sa.select(Post).where(Post.author_id == user.id))
+
+
+def can_view(post: Post, user: User | None) -> bool:
+    """Tell whether this user may open the post's page."""
+    if post.is_public:
+        return True
+    if user is None or not user.is_authenticated:
+        return False
+    return post.author_id == user.id or user.is_admin
+
+
+def fixable_complaint(user: User, complaint_id: str | int | None) -> Post | None:
+    """Return the user's own resolved complaint that a new praise may follow up."""
+    try:
+        wanted = int(complaint_id or 0)
+    except ValueError:
+        return None
+    post = db.session.get(Post, wanted) if 0 < wanted < 2**31 else None
+    if post is None or post.author_id != user.id or post.kind != Kind.COMPLAINT:
+        return None
+    if post.complaint_status != ComplaintStatus.RESOLVED:
+        return None
+    return post
+
+
+def business_for(form, author: User) -> Business:
+    """Return the business a validated form settled on, creating a new one if asked."""
+    if form.chosen_business is not None:
+        return form.chosen_business
+    return businesses.create_business(
+        form.new_business_name.data,
+        website=form.new_business_website.data,
+        handle=form.new_business_handle.data,
+        created_by=author,
+    )
+
+
+def fill_post(post: Post, form, author: User) -> None:
+    """Copy a validated form onto a post."""
+    post.kind = form.kind.data
+    post.business = business_for(form, author)
+    post.body = form.body.data
+    post.rating = form.rating.data
+    post.happened_on = form.happened_on.data
+    post.channel = form.channel.data
+    post.is_on_wall = form.is_on_wall.data
+    post.shows_name = form.shows_name.data
+    if post.kind == Kind.COMPLAINT:
+        post.make_right = form.make_right.data or None
+        post.complaint_status = post.complaint_status or ComplaintStatus.OPEN
+        post.fixes = None
+    else:
+        post.make_right = None
+        post.complaint_status = None
+        post.resolved_at = None
+        post.resolution_note = None
+
+
+def create_post(author: User, form, goal: int = 3) -> Post:
+    """Write a new post from a validated form, and count it toward the challenge."""
+    post = Post()
+    fill_post(post, form, author)
+    if post.kind == Kind.PRAISE:
+        post.fixes = fixable_complaint(author, form.fixes.data)
+    post.author = author
+    db.session.add(post)
+    db.session.flush()
+    challenge.record_praise(post, goal)
+    return post
+
+
+def update_post(post: Post, form, goal: int = 3) -> Post:
+    """Apply an edit from a validated form."""
+    fill_post(post, form, post.author)
+    db.session.flush()
+    challenge.record_praise(post, goal)
+    return post
+
+
+def delete_post(post: Post) -> None:
+    """Delete a post; challenge progress drops with it because it is counted, not stored."""
+    db.session.delete(post)
+    db.session.flush()
+
+
+def resolve_complaint(post: Post, note: str | None) -> None:
+    """Mark a complaint resolved now."""
+    post.complaint_status = ComplaintStatus.RESOLVED
+    post.resolved_at = utcnow()
+    post.resolution_note = note or None
+
+
+def reopen_complaint(post: Post) -> None:
+    """Put a resolved complaint back to open."""
+    post.complaint_status = ComplaintStatus.OPEN
+    post.resolved_at = None
+    post.resolution_note = None
+
+
+def follow_ups(complaint: Post) -> list[Post]:
+    """Return the public praise that followed up a complaint."""
+    return list(db.session.scalars(public_posts().where(Post.fixes_id == complaint.id)))

@@ -1,0 +1,79 @@
+"""Filters and globals for the templates."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from flask import Flask, request, url_for
+
+from webapp.posts.forms import latest_today
+from webapp.services.challenge import Progress
+
+
+def init_app(app: Flask) -> None:
+    """Register the filters and globals."""
+    app.jinja_env.filters["ago"] = ago
+    app.jinja_env.filters["day"] = day
+    app.jinja_env.filters["percent"] = percent
+    app.jinja_env.filters["days"] = days
+    app.jinja_env.globals["page_url"] = page_url
+    app.jinja_env.globals["ring"] = ring
+    app.jinja_env.globals["latest_today"] = latest_today
+
+
+def ago(when: datetime | None) -> str:
+    """Say how long ago something was, roughly."""
+    if when is None:
+        return ""
+    seconds = (datetime.now(timezone.utc) - when).total_seconds()
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = int(seconds // size)
+            if unit == "day" and n > 30:
+                return day(when)
+            return f"{n} {unit}{'s' if n != 1 else ''} ago"
+    return "just now"
+
+
+def day(when: date | datetime | None) -> str:
+    """Format a date like "3 Nov 2026"."""
+    if when is None:
+        return ""
+    return f"{when.day} {when:%b %Y}"
+
+
+def percent(share: float | None) -> str:
+    """Format a share as a whole percentage, or a dash when unknown."""
+    return "–" if share is None else f"{round(share * 100)}%"
+
+
+def days(value: float | None) -> str:
+    """Format a number of days for people."""
+    if value is None:
+        return "–"
+    if value < 1:
+        hours = round(value * 24)
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    rounded = round(value, 1)
+    text = f"{rounded:g}"
+    return f"{text} day{'s' if rounded != 1 else ''}"
+
+
+def page_url(cursor: str) -> str:
+    """Link to the next page of the current list, keeping the other query arguments."""
+    args = {k: v for k, v in request.args.items() if k != "cursor"}
+    return url_for(request.endpoint, **(request.view_args or {}), **args, cursor=cursor)
+
+
+def ring(progress: Progress | None, size: int = 120) -> dict:
+    """Work out the arcs of the progress ring for a round."""
+    radius = size / 2 - 10
+    circumference = 2 * 3.14159265 * radius
+    fraction = progress.fraction if progress else 0
+    return {
+        "size": size,
+        "center": size / 2,
+        "radius": radius,
+        "circumference": round(circumference, 2),
+        "filled": round(circumference * fraction, 2),
+    }
