@@ -41,8 +41,10 @@ def render_error(status: int, message: str):
 def handle_http_error(error: HTTPException):
     """Show an HTTP error with a plain explanation."""
     status = error.code or 500
-    message = MESSAGES.get(status) if error.description == type(error).description else None
-    return render_error(status, message or error.description or MESSAGES.get(status, ""))
+    # Our own abort(..., description=...) calls speak to people; library defaults don't.
+    custom = error.description != type(error).description and status not in (413, 429)
+    message = error.description if custom else MESSAGES.get(status, error.description)
+    return render_error(status, message)
 
 
 def handle_csrf_error(error: CSRFError):

@@ -36,6 +36,13 @@ def latest_today() -> date:
     return (datetime.now(timezone.utc) + LATEST_TIMEZONE).date()
 
 
+def optional_int(value: str | int | None) -> int | None:
+    """Read an optional whole number from a form ("" means none)."""
+    if value is None or value == "":
+        return None
+    return int(value)
+
+
 def strip_text(value: str | None) -> str | None:
     """Trim surrounding whitespace and drop characters that only hide text."""
     if not isinstance(value, str):
@@ -82,7 +89,9 @@ class PostForm(FlaskForm):
         filters=[strip_text],
         validators=[Optional(), Length(max=1000, message="Keep it under 1,000 characters.")],
     )
-    rating = SelectField("Rating (optional)", choices=RATING_CHOICES, default="")
+    rating = SelectField(
+        "Rating (optional)", choices=RATING_CHOICES, coerce=optional_int, default=None
+    )
     happened_on = DateField(
         "When did it happen?",
         default=lambda: datetime.now(timezone.utc).date(),
@@ -119,10 +128,6 @@ class PostForm(FlaskForm):
         """Check the handle looks like @user@server."""
         if field.data and businesses.parse_handle(field.data) is None:
             raise ValidationError("A handle looks like @support@brand.example.")
-
-    def validate_rating(self, field: SelectField) -> None:
-        """Turn the rating into a number or None."""
-        field.data = int(field.data) if field.data else None
 
     def validate(self, extra_validators=None) -> bool:
         """Run the field checks, then settle which business the post is about."""

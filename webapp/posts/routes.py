@@ -60,7 +60,7 @@ def saved_fields(post: Post) -> dict:
         "business_id": str(post.business_id),
         "body": post.body,
         "make_right": post.make_right or "",
-        "rating": str(post.rating or ""),
+        "rating": post.rating,
         "happened_on": post.happened_on,
         "channel": post.channel,
         "is_on_wall": post.is_on_wall,

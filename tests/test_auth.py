@@ -1,0 +1,140 @@
+"""Registering, logging in and out, and the limit on login attempts."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from conftest import PASSWORD
+
+from webapp.extensions import db
+from webapp.models import User
+
+
+def test_register_logs_in_and_opens_compose(client, auth):
+    """A new account is logged in and sent to write its first post."""
+    response = auth.register("maria_k")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/posts/new")
+    assert "Log out" in client.get("/me").text
+    user = db.session.scalar(sa.select(User).where(User.username == "maria_k"))
+    assert user is not None and user.password_hash != PASSWORD
+
+
+def test_usernames_are_case_insensitive(client, auth, make_user):
+    """Registering "Alice" when "alice" exists is refused; logging in as "ALICE" works."""
+    make_user("alice")
+    response = auth.register("Alice")
+    assert response.status_code == 422
+    assert "That username is taken" in response.text
+    assert auth.login("ALICE").status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("username", "password", "confirm", "message"),
+    [
+        ("", PASSWORD, PASSWORD, "Choose a username."),
+        ("ab", PASSWORD, PASSWORD, "Use 3 to 30 letters, digits or underscores."),
+        ("no spaces", PASSWORD, PASSWORD, "Use 3 to 30 letters, digits or underscores."),
+        ("<script>", PASSWORD, PASSWORD, "Use 3 to 30 letters, digits or underscores."),
+        ("bob", "", "", "Choose a password."),
+        ("bob", "short", "short", "Use at least 10 characters."),
+        ("bob", "password123", "password123", "too easy to guess"),
+        ("bob", "aaaaaaaaaaaa", "aaaaaaaaaaaa", "too easy to guess"),
+        ("bobthebuilder", "bobthebuilder99", "bobthebuilder99", "Don&#39;t put your username"),
+        ("bob", PASSWORD, PASSWORD + "x", "The two passwords don&#39;t match."),
+    ],
+)
+def test_register_explains_what_is_wrong(client, username, password, confirm, message):
+    """Each bad sign-up gets its own plain message, the username kept, and a 422."""
+    response = client.post(
+        "/register", data={"username": username, "password": password, "confirm": confirm}
+    )
+    assert response.status_code == 422
+    assert message in response.text
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 0
+
+
+def test_login_and_logout(client, auth, make_user):
+    """Logging in shows my pages; logging out hides them again."""
+    make_user("alice")
+    assert auth.login().status_code == 302
+    assert client.get("/me").status_code == 200
+    assert auth.logout().status_code == 302
+    response = client.get("/me")
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize(
+    ("username", "password"),
+    [("alice", "wrong password here"), ("nobody", PASSWORD)],
+)
+def test_wrong_login_is_refused_plainly(client, auth, make_user, username, password):
+    """A wrong username or password gets the same message and a 401."""
+    make_user("alice")
+    response = auth.login(username, password)
+    assert response.status_code == 401
+    assert "That username and password don&#39;t match." in response.text
+    assert f'value="{username}"' in response.text
+
+
+def test_remember_me_sets_a_lasting_cookie(client, auth, make_user):
+    """Ticking "remember me" sets an HttpOnly remember cookie; not ticking it doesn't."""
+    make_user("alice")
+    auth.login(remember=False)
+    assert client.get_cookie("remember_token") is None
+    auth.logout()
+    response = auth.login(remember=True)
+    cookie = next(
+        h for h in response.headers.getlist("Set-Cookie") if h.startswith("remember_token=")
+    )
+    assert "HttpOnly" in cookie and "Expires=" in cookie
+
+
+def test_login_redirects_only_to_local_pages(client, auth, make_user):
+    """?next= may send me back to a page here but never to another site."""
+    make_user("alice")
+    response = client.post(
+        "/login?next=/challenge", data={"username": "alice", "password": PASSWORD}
+    )
+    assert response.headers["Location"].endswith("/challenge")
+    client.post("/logout")
+    for evil in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
+        response = client.post(
+            "/login", query_string={"next": evil}, data={"username": "alice", "password": PASSWORD}
+        )
+        assert "evil.example" not in response.headers["Location"]
+        client.post("/logout")
+
+
+def test_failed_logins_are_rate_limited(make_app, make_user):
+    """After the allowed number of failed attempts, the login form answers 429."""
+    app = make_app(LOGIN_RATE_LIMIT="3 per minute")
+    client = app.test_client()
+    with app.app_context():
+        make_user("alice")
+    bad = {"username": "alice", "password": "not the password"}
+    assert [client.post("/login", data=bad).status_code for _ in range(3)] == [401, 401, 401]
+    response = client.post("/login", data=bad)
+    assert response.status_code == 429
+    assert "Too many tries" in response.text
+    # Even the right password waits until the window passes.
+    assert client.post("/login", data={"username": "alice", "password": PASSWORD}).status_code == 429
+
+
+def test_successful_logins_do_not_use_up_the_limit(make_app, make_user):
+    """Logging in and out repeatedly is not punished."""
+    app = make_app(LOGIN_RATE_LIMIT="2 per minute")
+    client = app.test_client()
+    with app.app_context():
+        make_user("alice")
+    for _ in range(4):
+        assert client.post("/login", data={"username": "alice", "password": PASSWORD}).status_code == 302
+        client.post("/logout")
+
+
+def test_logged_in_visitors_skip_the_forms(client, auth):
+    """Register and login pages send a logged-in person onwards."""
+    auth.register()
+    assert client.get("/register").status_code == 302
+    assert client.get("/login").status_code == 302
