@@ -83,14 +83,19 @@ def start_round(user: User, goal: int = 3) -> ChallengeRound:
 
 
 def record_praise(post: Post, goal: int = 3) -> Progress | None:
-    """Let a newly public praise start or advance its author's round; return the new progress."""
+    """Let a public praise start its author's first round or advance the current one.
+
+    Only the first round starts by itself; later rounds start with "start a new round".
+    """
     if not (post.kind == Kind.PRAISE and post.is_public):
         return None
     latest = current_round(post.author)
-    if latest is None or latest.completed_at is not None:
+    if latest is None:
         latest = ChallengeRound(user_id=post.author_id, goal=goal, started_at=post.created_at)
         db.session.add(latest)
         db.session.flush()
+    elif latest.completed_at is not None:
+        return None
     return check_completion(latest)
 
 

@@ -110,8 +110,9 @@ def create_post(author: User, form, goal: int = 3) -> Post:
     """Write a new post from a validated form, and count it toward the challenge."""
     post = Post()
     fill_post(post, form, author)
-    if post.kind == Kind.PRAISE:
-        post.fixes = fixable_complaint(author, form.fixes.data)
+    complaint = fixable_complaint(author, form.fixes.data) if post.kind == Kind.PRAISE else None
+    if complaint is not None and complaint.business_id == post.business.id:
+        post.fixes = complaint
     post.author = author
     db.session.add(post)
     db.session.flush()

@@ -1,0 +1,254 @@
+"""The public walls, business pages and their numbers, finding businesses, and paging."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from helpers import utc
+
+from webapp.extensions import db
+from webapp.models import Post
+
+
+@pytest.fixture
+def bob(make_user):
+    """Bob, who posts."""
+    return make_user("bob")
+
+
+@pytest.fixture
+def shop(make_business):
+    """A business people talk about."""
+    return make_business("Corner Bakery", website="cornerbakery.example")
+
+
+def bodies(html: str) -> list[str]:
+    """Return the post texts on a page, in order."""
+    return re.findall(r'<p class="body">(.*?)</p>', html, re.S)
+
+
+def test_wall_shows_public_praise_only(client, bob, shop, make_post):
+    """/wall lists public praise; complaints, private and hidden posts stay off it."""
+    make_post(bob, shop, body="Public praise")
+    make_post(bob, shop, body="A complaint", kind="complaint")
+    make_post(bob, shop, body="Private praise", is_on_wall=False)
+    make_post(bob, shop, body="Hidden praise", moderation="hidden")
+    make_post(bob, shop, body="Pending praise", moderation="pending")
+    make_post(bob, shop, body="Restored praise", moderation="restored")
+    assert bodies(client.get("/wall").text) == ["Restored praise", "Public praise"]
+
+
+def test_front_page_shows_latest_praise(client, bob, shop, make_post):
+    """The front page says what this is and shows recent praise."""
+    make_post(bob, shop, body="Lovely croissants")
+    page = client.get("/").text
+    assert "Log a win" in page and "Lovely croissants" in page
+
+
+def test_business_wall_tabs_and_numbers(client, bob, shop, make_user, make_post):
+    """/b/<slug> shows praise by default, complaints on their tab, and the numbers."""
+    carol = make_user("carol")
+    made = utc(2026, 1, 1, 12)
+    make_post(bob, shop, body="Great", rating=5)
+    make_post(carol, shop, body="Good", rating=4)
+    make_post(carol, shop, body="Private", rating=1, is_on_wall=False)
+    make_post(
+        bob, shop, body="Late order", kind="complaint", rating=2, created_at=made,
+        complaint_status="resolved", resolved_at=made + timedelta(days=2),
+    )
+    make_post(
+        carol, shop, body="Rude", kind="complaint", rating=1, created_at=made,
+        complaint_status="resolved", resolved_at=made + timedelta(days=4),
+    )
+    make_post(bob, shop, body="Cold coffee", kind="complaint", rating=3)
+    make_post(bob, shop, body="Burnt toast", kind="complaint", complaint_status="replied")
+
+    page = client.get("/b/corner-bakery").text
+    assert set(bodies(page)) == {"Great", "Good"}
+    numbers = dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", page))
+    assert numbers == {
+        "Praise": "2",
+        "Complaints": "4",
+        "Resolved": "50%",
+        "Median time to resolve": "3 days",
+        "Average rating": "3.0",
+    }
+    complaints = client.get("/b/corner-bakery?tab=complaints").text
+    assert set(bodies(complaints)) == {"Late order", "Rude", "Cold coffee", "Burnt toast"}
+    assert "Resolved after 2 days" in complaints
+    assert "Business replied" in complaints and "Open" in complaints
+
+
+def test_a_business_with_no_posts_has_honest_numbers(client, shop):
+    """No posts means zeros and dashes, not errors."""
+    page = client.get("/b/corner-bakery").text
+    numbers = dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", page))
+    assert numbers["Praise"] == "0" and numbers["Resolved"] == "–"
+    assert numbers["Average rating"] == "–"
+    assert "No praise yet" in page
+
+
+def test_unknown_business_is_404(client):
+    """A slug nobody has is a 404 with a plain message."""
+    response = client.get("/b/no-such-shop")
+    assert response.status_code == 404
+    assert "We don&#39;t know a business at that address." in response.text
+
+
+def test_profile_shows_named_public_posts_and_badges(client, bob, shop, make_post):
+    """/u/<name> shows public posts that carry the name, and finished challenge rounds."""
+    for body in ("One", "Two", "Three"):
+        make_post(bob, shop, body=body)
+    make_post(bob, shop, body="Anonymous", shows_name=False)
+    make_post(bob, shop, body="Private", is_on_wall=False)
+    page = client.get("/u/bob").text
+    assert bodies(page) == ["Three", "Two", "One"]
+    assert "Three-praise challenge × 1" in page
+    assert client.get("/u/nobody").status_code == 404
+
+
+def test_anonymous_posts_never_name_their_author(client, bob, shop, make_post):
+    """A post with "show my name" off says "a customer" everywhere."""
+    post = make_post(bob, shop, body="Quietly grateful", shows_name=False)
+    for path in ("/wall", "/b/corner-bakery", f"/posts/{post.id}"):
+        page = client.get(path).text
+        assert "a customer" in page and "/u/bob" not in page
+
+
+def test_wall_pages_by_cursor(app, client, bob, shop, make_post):
+    """Paging follows a cursor: every post once, in order, even with equal timestamps."""
+    app.config["PER_PAGE"] = 3
+    same_moment = utc(2026, 3, 1, 9)
+    for n in range(4):
+        make_post(bob, shop, body=f"Same {n}", created_at=same_moment)
+    for n in range(4):
+        make_post(bob, shop, body=f"Day {n}", created_at=utc(2026, 3, 2 + n))
+    offsets: list[str] = []
+
+    def record_offsets(conn, cursor, sql, params, *args):
+        # SQLite always writes "OFFSET 0" after a LIMIT; any other offset would be paging by OFFSET.
+        if "OFFSET" in sql.upper() and not (isinstance(params, tuple) and params[-1] == 0):
+            offsets.append(sql)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record_offsets)
+    seen, url = [], "/wall"
+    while url:
+        page = client.get(url).text
+        seen += bodies(page)
+        more = re.search(r'rel="next" href="([^"]+)"', page)
+        url = more.group(1).replace("&amp;", "&") if more else None
+    assert offsets == []
+    assert seen == [f"Day {n}" for n in (3, 2, 1, 0)] + [f"Same {n}" for n in (3, 2, 1, 0)]
+
+
+@pytest.mark.parametrize("cursor", ["garbage", "W10", "WyJ4IiwgMV0", "!!!", "eyJhIjogMX0"])
+def test_a_broken_cursor_is_a_400(client, cursor):
+    """A tampered page link gets a 400 with a way back, never a 500."""
+    response = client.get("/wall", query_string={"cursor": cursor})
+    assert response.status_code == 400
+    assert "That page link is broken" in response.text
+
+
+def test_queries_per_wall_page_do_not_grow_with_posts(client, bob, shop, make_user, make_post):
+    """Authors and businesses load with the posts: one page costs the same queries for 2 or 20."""
+
+    def queries_for(path: str) -> int:
+        statements: list[str] = []
+
+        def record(conn, cursor, statement, *args):
+            statements.append(statement)
+
+        sa.event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            client.get(path)
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", record)
+        return len(statements)
+
+    make_post(bob, shop)
+    make_post(make_user("carol"), shop)
+    few = {path: queries_for(path) for path in ("/wall", "/b/corner-bakery", "/u/bob")}
+    for n in range(18):
+        make_post(make_user(f"user{n}"), shop, body=f"Post {n}")
+    many = {path: queries_for(path) for path in ("/wall", "/b/corner-bakery", "/u/bob")}
+    assert many == few
+    assert max(many.values()) <= 5
+
+
+def test_businesses_search_page(client, make_business):
+    """/businesses?q= finds by prefix and by word; empty q lists A to Z."""
+    for name in ("Corner Bakery", "Bakery on the Corner", "Bike Hub", "Café Zürich"):
+        make_business(name)
+    found = client.get("/businesses?q=bak").text
+    assert found.index("Bakery on the Corner") < found.index("Corner Bakery")
+    assert "Bike Hub" not in found
+    assert "Café Zürich" in client.get("/businesses?q=zurich").text
+    everything = client.get("/businesses").text
+    names = re.findall(r'<a href="/b/[^"]+">(.*?)</a>', everything)
+    assert names == ["Bakery on the Corner", "Bike Hub", "Café Zürich", "Corner Bakery"]
+    assert "No business matches" in client.get("/businesses?q=zzz").text
+
+
+def test_businesses_list_pages_by_cursor(app, client, make_business):
+    """The A-to-Z list pages by cursor too."""
+    app.config["PER_PAGE"] = 2
+    for name in ("Alpha", "Bravo", "Charlie", "Delta", "Echo"):
+        make_business(name)
+    seen, url = [], "/businesses"
+    while url:
+        page = client.get(url).text
+        seen += re.findall(r'<a href="/b/[^"]+">(.*?)</a>', page)
+        more = re.search(r'rel="next" href="([^"]+)"', page)
+        url = more.group(1).replace("&amp;", "&") if more else None
+    assert seen == ["Alpha", "Bravo", "Charlie", "Delta", "Echo"]
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("corner", ["Corner Bakery", "Corner Shop Co", "The Corner Cafe"]),
+        ("CORNER bak", ["Corner Bakery"]),
+        ("cafe", ["Café Central", "The Corner Cafe"]),
+        ("joes", ["Joe's Garage"]),
+        ("joe's", ["Joe's Garage"]),
+        ("  ", []),
+        ("%", []),
+        ("zzz", []),
+    ],
+)
+def test_business_type_ahead_api(client, make_business, q, expected):
+    """GET /api/v1/businesses?q= matches prefixes and words of the normalized name, best first."""
+    for name in ("The Corner Cafe", "Corner Bakery", "Café Central", "Joe's Garage", "Corner Shop Co"):
+        make_business(name)
+    response = client.get("/api/v1/businesses", query_string={"q": q})
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    assert [b["name"] for b in response.json["results"]] == expected
+
+
+def test_type_ahead_gives_what_compose_needs(client, make_business):
+    """Each result has the id compose posts and the slug for links."""
+    shop = make_business("Corner Bakery", handle="@hello@cornerbakery.example")
+    result = client.get("/api/v1/businesses?q=cor").json["results"][0]
+    assert result["id"] == shop.id and result["slug"] == "corner-bakery"
+    assert result["handle"] == "@hello@cornerbakery.example"
+
+
+def test_api_errors_are_json(client):
+    """An unknown API path answers JSON, not a web page."""
+    response = client.get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.json["status"] == 404
+
+
+def test_posts_keep_their_order_after_edits(client, bob, shop, make_post):
+    """Editing does not move a post up the wall: it is ordered by when it was written."""
+    first = make_post(bob, shop, body="First", created_at=utc(2026, 1, 1))
+    make_post(bob, shop, body="Second", created_at=utc(2026, 1, 2))
+    first.body = "First, edited"
+    db.session.commit()
+    assert bodies(client.get("/wall").text) == ["Second", "First, edited"]
+    assert db.session.get(Post, first.id).updated_at is not None
