@@ -21,6 +21,7 @@ class DefaultConfig:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = False
     WTF_CSRF_TIME_LIMIT = None
+    PASSWORD_HASH_METHOD = "scrypt"
     PER_PAGE = 20
     REPORTS_TO_HIDE = 3
     CHALLENGE_GOAL = 3
