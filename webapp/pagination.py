@@ -60,11 +60,11 @@ def keyset_page(
     """Return the page of stmt that follows cursor, ordered by (key, id)."""
     if cursor:
         last_key, last_id = decode_cursor(cursor, key_type)
-        if descending:
-            after = sa.or_(key < last_key, sa.and_(key == last_key, row_id < last_id))
-        else:
-            after = sa.or_(key > last_key, sa.and_(key == last_key, row_id > last_id))
-        stmt = stmt.where(after)
+        # A row-value comparison lets the (key, id) index seek straight to the cursor.
+        position, last = sa.tuple_(key, row_id), sa.tuple_(
+            sa.literal(last_key, key.type), sa.literal(last_id)
+        )
+        stmt = stmt.where(position < last if descending else position > last)
     order = (key.desc(), row_id.desc()) if descending else (key.asc(), row_id.asc())
     rows = list(db.session.scalars(stmt.order_by(*order).limit(per_page + 1)).unique())
     items = rows[:per_page]
