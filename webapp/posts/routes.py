@@ -29,6 +29,14 @@ def get_post(post_id: int, check_author: bool = True) -> Post:
     return post
 
 
+def get_complaint(post_id: int) -> Post:
+    """Fetch my own complaint; praise has no lifecycle, so it is a 400."""
+    post = get_post(post_id)
+    if post.kind != Kind.COMPLAINT:
+        abort(400, description="Only complaints can be resolved or reopened.")
+    return post
+
+
 def goal() -> int:
     """Return how many praise posts finish a challenge round."""
     return current_app.config["CHALLENGE_GOAL"]
@@ -143,9 +151,7 @@ def delete(post_id: int):
 @login_required
 def resolve(post_id: int):
     """Mark my complaint resolved."""
-    post = get_post(post_id)
-    if post.kind != Kind.COMPLAINT:
-        abort(400, description="Only complaints can be resolved.")
+    post = get_complaint(post_id)
     form = ResolveForm()
     if not form.validate():
         return render_post(post, form, 422)
@@ -159,9 +165,7 @@ def resolve(post_id: int):
 @login_required
 def reopen(post_id: int):
     """Reopen my resolved complaint."""
-    post = get_post(post_id)
-    if post.kind != Kind.COMPLAINT:
-        abort(400, description="Only complaints can be reopened.")
+    post = get_complaint(post_id)
     posts.reopen_complaint(post)
     db.session.commit()
     flash("Reopened.", "info")
