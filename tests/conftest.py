@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, g
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from webapp import create_app
@@ -88,6 +88,9 @@ def make_app(database_ready: None) -> Iterator[Callable[..., Flask]]:
 
     def factory(*, with_tables: bool = True, **overrides: Any) -> Flask:
         app = create_app(base_config(**overrides))
+        # Tests keep an app context open, which Flask reuses for every request; clear `g`
+        # after each request so the logged-in user doesn't carry over, as in production.
+        app.teardown_request(lambda exc: g.__dict__.clear())
         if with_tables and not TEST_DATABASE_URL:
             with app.app_context():
                 db.create_all()

@@ -37,17 +37,21 @@ def create_admin(name: str, password: str | None) -> None:
     else:
         user.is_admin = True
         click.echo(f"{user.username} is now an admin.")
+        if password is not None:
+            click.echo("Their password is unchanged; they can change it in /settings.", err=True)
     db.session.commit()
 
 
 @click.command("demo-data")
-@click.option("--seed", default=2026, show_default=True, help="Random seed, for a repeatable community.")
+@click.option("--seed", default=2026, show_default=True, help="Random seed for a repeatable run.")
 def demo_data(seed: int) -> None:
     """Fill an empty database with a believable community."""
     from webapp.services import demo
 
     if db.session.scalar(sa.select(sa.func.count()).select_from(Post)):
-        raise click.ClickException("The database already has posts; demo data goes only into an empty one.")
+        raise click.ClickException(
+            "The database already has posts; demo data goes only into an empty one."
+        )
     counts = demo.fill(seed)
     db.session.commit()
     click.echo(

@@ -46,7 +46,7 @@ def report(post_id: int):
         )
     except moderation.ReportRefused as refusal:
         flash(str(refusal), "error")
-        return render_post(post, status=409)
+        return render_post(post, status=refusal.status)
     db.session.commit()
     flash("Thanks for reporting. An admin will look at it.", "success")
     return redirect(url_for("posts.show", post_id=post.id))

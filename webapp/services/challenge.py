@@ -26,7 +26,9 @@ class Progress:
 
     @property
     def count(self) -> int:
-        """Return how many posts counted, at most the goal."""
+        """Return how many posts counted, at most the goal; a finished round stays finished."""
+        if self.is_complete:
+            return self.round.goal
         return min(len(self.posts), self.round.goal)
 
     @property

@@ -18,20 +18,24 @@ REPORT_REASONS = {
 
 
 class ReportRefused(Exception):
-    """A report that can't be taken, with the reason in plain words."""
+    """A report that can't be taken, with the reason in plain words and an HTTP status."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def report_post(post: Post, reporter: User, reason: str, detail: str | None, threshold: int) -> None:
     """File a report; enough distinct reports hide the post until an admin decides."""
     if reason not in REPORT_REASONS:
-        raise ReportRefused("Choose a reason from the list.")
+        raise ReportRefused("Choose a reason from the list.", 422)
     if post.author_id == reporter.id:
-        raise ReportRefused("You can't report your own post. You can edit or delete it.")
+        raise ReportRefused("You can't report your own post. You can edit or delete it.", 403)
     already = db.session.scalar(
         sa.select(Report.id).where(Report.post_id == post.id, Report.reporter_id == reporter.id)
     )
     if already is not None:
-        raise ReportRefused("You've already reported this post. Thanks, we'll look at it.")
+        raise ReportRefused("You've already reported this post. Thanks, we'll look at it.", 409)
     db.session.add(Report(post=post, reporter=reporter, reason=reason, detail=detail or None))
     db.session.flush()
     if post.moderation == Moderation.OK and report_count(post) >= threshold:
