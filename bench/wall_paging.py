@@ -15,7 +15,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -34,11 +34,12 @@ def fill(n_posts: int) -> None:
     rng = random.Random(1)
     users = [User(username=f"user{i}", password_hash="x") for i in range(50)]
     shops = [
-        Business(name=f"Shop {i}", slug=f"shop-{i}", normalized_name=f"shop {i}") for i in range(200)
+        Business(name=f"Shop {i}", slug=f"shop-{i}", normalized_name=f"shop {i}")
+        for i in range(200)
     ]
     db.session.add_all(users + shops)
     db.session.flush()
-    start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2025, 1, 1, tzinfo=UTC)
     rows = [
         {
             "author_id": rng.choice(users).id,

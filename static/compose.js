@@ -40,6 +40,7 @@
       list.appendChild(li);
     });
     var add = document.createElement("li");
+    add.id = "business-option-new";
     add.setAttribute("role", "option");
     add.textContent = "Add “" + input.value + "” as a new business";
     add.addEventListener("mousedown", function (event) {
@@ -60,7 +61,7 @@
     if (!q) { close(); return; }
     fetch(input.dataset.typeahead + "?q=" + encodeURIComponent(q), { headers: { Accept: "application/json" } })
       .then(function (response) { return response.ok ? response.json() : { results: [] }; })
-      .then(function (data) { if (input.value.trim() === q) { show(data.results); } })
+      .then(function (data) { if (input.value.trim() === q && document.activeElement === input) { show(data.results); } })
       .catch(close);
   }
 

@@ -9,7 +9,6 @@ from datetime import date
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from flask import Flask, g
 from flask.testing import FlaskClient, FlaskCliRunner
 
@@ -167,7 +166,9 @@ def auth(client: FlaskClient) -> AuthActions:
 def make_user(app: Flask) -> Callable[..., User]:
     """Return a factory for users (password: PASSWORD)."""
 
-    def factory(username: str = "alice", *, is_admin: bool = False, password: str = PASSWORD) -> User:
+    def factory(
+        username: str = "alice", *, is_admin: bool = False, password: str = PASSWORD
+    ) -> User:
         user = accounts.create_user(username, password, is_admin=is_admin)
         db.session.commit()
         return user

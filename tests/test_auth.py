@@ -119,7 +119,9 @@ def test_failed_logins_are_rate_limited(make_app, make_user):
     assert response.status_code == 429
     assert "Too many tries" in response.text
     # Even the right password waits until the window passes.
-    assert client.post("/login", data={"username": "alice", "password": PASSWORD}).status_code == 429
+    assert (
+        client.post("/login", data={"username": "alice", "password": PASSWORD}).status_code == 429
+    )
 
 
 def test_successful_logins_do_not_use_up_the_limit(make_app, make_user):
@@ -129,7 +131,10 @@ def test_successful_logins_do_not_use_up_the_limit(make_app, make_user):
     with app.app_context():
         make_user("alice")
     for _ in range(4):
-        assert client.post("/login", data={"username": "alice", "password": PASSWORD}).status_code == 302
+        assert (
+            client.post("/login", data={"username": "alice", "password": PASSWORD}).status_code
+            == 302
+        )
         client.post("/logout")
 
 
@@ -138,3 +143,17 @@ def test_logged_in_visitors_skip_the_forms(client, auth):
     auth.register()
     assert client.get("/register").status_code == 302
     assert client.get("/login").status_code == 302
+
+
+def test_guessing_one_account_from_many_addresses_is_limited(make_app, make_user):
+    """Failed logins for one username are limited even when each comes from a new address."""
+    app = make_app(LOGIN_RATE_LIMIT="3 per minute")
+    with app.app_context():
+        make_user("alice")
+        client = app.test_client()
+        bad = {"username": "alice", "password": "not the password"}
+        statuses = [
+            client.post("/login", data=bad, environ_base={"REMOTE_ADDR": f"10.0.0.{n}"}).status_code
+            for n in range(4)
+        ]
+        assert statuses == [401, 401, 401, 429]

@@ -398,3 +398,22 @@ def test_profile_without_finished_rounds_has_no_badge(client, make_user, make_po
     response = client.get("/u/ana")
     assert response.status_code == 200
     assert "Three-praise challenge" not in response.text
+
+
+def test_restoring_a_hidden_praise_can_finish_the_round(client, auth, make_user, make_post, shops):
+    """When an admin restores a praise that was hidden, it counts again and can finish the round."""
+    alice = make_user("alice")
+    make_user("admin", is_admin=True)
+    make_post(alice, shops[0], created_at=utc(2026, 1, 1))
+    hidden = make_post(alice, shops[1], created_at=utc(2026, 1, 2), moderation="hidden")
+    make_post(alice, shops[2], created_at=utc(2026, 1, 3))
+    auth.login("alice")
+    assert 'aria-label="2 of 3"' in client.get("/challenge").text
+    auth.logout()
+    auth.login("admin")
+    assert client.post(f"/admin/posts/{hidden.id}/restore").status_code == 302
+    auth.logout()
+    auth.login("alice")
+    response = client.get("/challenge")
+    assert 'aria-label="3 of 3"' in response.text
+    assert "Challenge complete!" in page_text(response)

@@ -157,16 +157,28 @@ def test_duplicate_businesses_are_caught(client, alice, shop, name, website):
         ({"channel": "carrier-pigeon"}, "Not a valid choice"),
         ({"happened_on": ""}, "Give the date it happened."),
         ({"happened_on": "not a date"}, "Not a valid date value."),
-        ({"happened_on": (date.today() + timedelta(days=2)).isoformat()}, "That date is in the future."),
+        (
+            {"happened_on": (date.today() + timedelta(days=2)).isoformat()},
+            "That date is in the future.",
+        ),
         ({"happened_on": "1901-01-01"}, "That date is too long ago."),
         ({"business_id": "999999"}, "We couldn&#39;t find that business."),
         ({"business_id": "99999999999999999999"}, "We couldn&#39;t find that business."),
         ({"business_id": "abc"}, "We couldn&#39;t find that business."),
         ({"business_id": ""}, "Which business was it?"),
         ({"business_id": "", "new_business_name": "!!!"}, "Give the business a name with letters"),
-        ({"business_id": "", "new_business_name": "Acme", "new_business_website": "not a site"}, "doesn&#39;t look like a website"),
-        ({"business_id": "", "new_business_name": "Acme", "new_business_handle": "acme"}, "A handle looks like @support@brand.example."),
-        ({"business_id": "", "new_business_name": "Acme", "new_business_handle": "@a@b"}, "A handle looks like @support@brand.example."),
+        (
+            {"business_id": "", "new_business_name": "Acme", "new_business_website": "not a site"},
+            "doesn&#39;t look like a website",
+        ),
+        (
+            {"business_id": "", "new_business_name": "Acme", "new_business_handle": "acme"},
+            "A handle looks like @support@brand.example.",
+        ),
+        (
+            {"business_id": "", "new_business_name": "Acme", "new_business_handle": "@a@b"},
+            "A handle looks like @support@brand.example.",
+        ),
         ({"make_right": "y" * 1001}, "Keep it under 1,000 characters."),
     ],
 )
@@ -248,7 +260,8 @@ def test_complaint_asks_what_would_make_it_right(client, alice, shop):
 def test_tone_check_suggests_but_never_blocks(client, alice, shop, body, hint):
     """A heated complaint is posted, with a friendly suggestion on the page."""
     response = client.post(
-        "/posts/new", data=form(kind="complaint", business_id=str(shop.id), body=body),
+        "/posts/new",
+        data=form(kind="complaint", business_id=str(shop.id), body=body),
         follow_redirects=True,
     )
     assert response.status_code == 200
@@ -371,7 +384,7 @@ def test_praise_cannot_be_resolved(client, alice, shop):
 
 
 def test_a_fixed_complaint_leads_to_linked_praise(client, alice, shop):
-    """"Post a win about how they fixed it" pre-fills praise that links back to the complaint."""
+    """ "Post a win about how they fixed it" pre-fills praise that links back to the complaint."""
     client.post("/posts/new", data=form(kind="complaint", business_id=str(shop.id)))
     complaint = only_post()
     client.post(f"/posts/{complaint.id}/resolve", data={"note": "Sorted"})
@@ -408,3 +421,76 @@ def test_me_lists_my_posts_newest_first_with_their_state(client, alice, shop, ma
     assert "Bob&#39;s post" not in page
     assert page.index("A complaint") < page.index("A private one") < page.index("First praise")
     assert "Private" in page and "Open" in page
+
+
+def test_a_suggestion_picked_without_javascript_is_used(client, alice, shop, make_business):
+    """Choosing a "did you mean" radio posts about that business."""
+    make_business("Corner Shop")
+    response = client.post("/posts/new", data=form(business="Corner", business_choice=str(shop.id)))
+    assert response.status_code == 302
+    assert only_post().business_id == shop.id
+
+
+def test_a_name_changed_after_an_error_is_followed_without_javascript(
+    client, alice, shop, make_business
+):
+    """A kept business id doesn't win over a business name typed afresh after an error."""
+    other = make_business("Zebra Cycles")
+    response = client.post(
+        "/posts/new", data=form(business="Zebra Cycles", business_id=str(shop.id))
+    )
+    assert response.status_code == 302
+    assert only_post().business_id == other.id
+
+
+def test_resolving_twice_keeps_the_first_resolution(client, alice, shop):
+    """A repeated "mark resolved" doesn't move the date or wipe the note."""
+    client.post("/posts/new", data=form(kind="complaint", business_id=str(shop.id)))
+    post = only_post()
+    client.post(f"/posts/{post.id}/resolve", data={"note": "Refunded"})
+    db.session.refresh(post)
+    first = post.resolved_at
+    client.post(f"/posts/{post.id}/resolve", data={"note": ""})
+    db.session.refresh(post)
+    assert (post.resolved_at, post.resolution_note) == (first, "Refunded")
+
+
+@pytest.mark.parametrize("body", ["\u200b\u200b\u200b", "\u200d", "\u00a0 \u2003", "\ufeff"])
+def test_invisible_text_is_no_story(client, alice, shop, body):
+    """A body of only invisible characters counts as empty."""
+    response = client.post("/posts/new", data=form(business_id=str(shop.id), body=body))
+    assert response.status_code == 422
+    assert "Tell us what happened." in response.text
+
+
+@pytest.mark.parametrize(
+    ("complaint_named", "praise_named", "linked"),
+    [(True, True, True), (False, False, True), (False, True, False), (True, False, False)],
+)
+def test_fixed_it_links_never_unmask_an_anonymous_post(
+    client, alice, shop, complaint_named, praise_named, linked
+):
+    """A complaint and its follow-up link to each other only if both show the name, or neither."""
+    client.post(
+        "/posts/new",
+        data=form(
+            kind="complaint", business_id=str(shop.id), shows_name="y" if complaint_named else None
+        ),
+    )
+    complaint = only_post()
+    client.post(f"/posts/{complaint.id}/resolve")
+    response = client.post(
+        "/posts/new",
+        data=form(
+            business_id=str(shop.id),
+            fixes=str(complaint.id),
+            body="They fixed it",
+            shows_name="y" if praise_named else None,
+        ),
+    )
+    praise_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    client.post("/logout")
+    praise_page = client.get(f"/posts/{praise_id}").text
+    complaint_page = client.get(f"/posts/{complaint.id}").text
+    assert ("a complaint that got fixed" in praise_page) is linked
+    assert ("Fixed, and praised afterwards" in complaint_page) is linked

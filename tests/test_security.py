@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from conftest import PASSWORD
 from helpers import count, csrf_token
@@ -71,9 +73,7 @@ def test_every_state_changing_route_requires_csrf(csrf_app, make_user, make_busi
     token = csrf_token(client.get("/login").text)
     login = {"username": "alice", "password": PASSWORD, "csrf_token": token}
     assert client.post("/login", data=login).status_code == 302
-    posting_rules = [
-        rule for rule in csrf_app.url_map.iter_rules() if "POST" in rule.methods
-    ]
+    posting_rules = [rule for rule in csrf_app.url_map.iter_rules() if "POST" in rule.methods]
     assert len(posting_rules) >= 12
     for rule in posting_rules:
         path = rule.rule.replace("<int:post_id>", str(post.id))
@@ -158,3 +158,148 @@ def test_private_posts_are_404_to_others(client, auth, make_user, make_business,
         auth.login(who)
         assert client.get(f"/posts/{post.id}").status_code == status, who
         auth.logout()
+
+
+def test_a_deleted_account_never_hands_its_session_to_a_newcomer(app, make_user):
+    """Ids are never reused, and a session outlives nothing it belonged to."""
+    alice = make_user("alice")
+    old_id = alice.id
+    phone, laptop = app.test_client(), app.test_client()
+    for device in (phone, laptop):
+        assert (
+            device.post("/login", data={"username": "alice", "password": PASSWORD}).status_code
+            == 302
+        )
+    phone.post("/settings/delete", data={"password": PASSWORD})
+    newcomer = make_user("mallory")
+    assert newcomer.id != old_id
+    response = laptop.get("/me")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_a_new_password_logs_out_other_devices(app, make_user):
+    """Changing the password ends other sessions and remember-me cookies, but not this one."""
+    make_user("alice")
+    phone, laptop = app.test_client(), app.test_client()
+    login = {"username": "alice", "password": PASSWORD, "remember": "y"}
+    for device in (phone, laptop):
+        assert device.post("/login", data=login).status_code == 302
+    new = "a brand new sentence"
+    response = phone.post(
+        "/settings/password", data={"current": PASSWORD, "password": new, "confirm": new}
+    )
+    assert response.status_code == 302
+    assert phone.get("/me").status_code == 200
+    assert laptop.get("/me").status_code == 302
+    laptop.delete_cookie("session", domain="praisewall.test")
+    assert laptop.get("/me").status_code == 302, "the old remember-me cookie must not log in"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "data"),
+    [
+        ("get", "/u/ali%00ce", None),
+        ("get", "/b/x%00", None),
+        ("get", "/posts/new?business=a%00", None),
+        ("get", "/businesses?q=%00", None),
+        ("post", "/login", {"username": "ali\x00ce", "password": PASSWORD}),
+        ("post", "/register", {"username": "a\x00b", "password": PASSWORD, "confirm": PASSWORD}),
+    ],
+)
+def test_nul_characters_are_refused_plainly(client, method, path, data):
+    """A NUL byte anywhere in a request is a 400 (PostgreSQL can't store one), never a 500."""
+    response = getattr(client, method)(path, data=data)
+    assert response.status_code == 400
+    assert "NUL character" in response.text
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '["2026-01-01T00:00:00+00:00", 1180591620717411303424]',
+        '["9999-12-31T23:59:59-14:00", 1]',
+        '["0001-01-01T00:00:00+01:00", 1]',
+        '["2026-01-01T00:00:00+00:00", -5]',
+        '["2026-01-01T00:00:00+00:00", true]',
+        '["not a date", 1]',
+        "[1, 2, 3]",
+        '{"a": 1}',
+    ],
+)
+@pytest.mark.parametrize("path", ["/wall", "/u/alice", "/b/corner-bakery", "/me"])
+def test_crafted_cursors_are_a_400(client, make_user, make_business, raw, path):
+    """A hand-made cursor with absurd values gets a 400, not a crash."""
+    make_user("alice")
+    make_business("Corner Bakery")
+    client.post("/login", data={"username": "alice", "password": PASSWORD})
+    cursor = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    response = client.get(path, query_string={"cursor": cursor})
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "extra", ["endpoint=x", "slug=x", "username=bob", "_external=1", "_anchor=x"]
+)
+def test_next_page_links_survive_odd_query_arguments(
+    app, client, make_user, make_business, make_post, extra
+):
+    """Extra query arguments are carried along, never trip up the "Older" link."""
+    app.config["PER_PAGE"] = 1
+    alice = make_user("alice")
+    shop = make_business("Corner Bakery")
+    make_post(alice, shop)
+    make_post(alice, shop)
+    for path in ("/wall", "/b/corner-bakery", "/u/alice"):
+        response = client.get(f"{path}?{extra}")
+        assert response.status_code == 200, path
+        assert f'href="{path}?{extra}&amp;cursor=' in response.text
+
+
+def test_wrong_method_says_which_are_allowed(client):
+    """A GET to a POST-only address is a 405 with an Allow header."""
+    response = client.get("/logout")
+    assert response.status_code == 405
+    assert "POST" in response.headers["Allow"]
+
+
+def test_remember_cookie_is_secure_under_https(client, make_user):
+    """Over https the remember-me cookie is Secure too."""
+    make_user("alice")
+    response = client.post(
+        "/login",
+        base_url="https://praisewall.test",
+        data={"username": "alice", "password": PASSWORD, "remember": "y"},
+    )
+    cookies = response.headers.getlist("Set-Cookie")
+    assert cookies and all("Secure" in cookie for cookie in cookies)
+
+
+@pytest.mark.parametrize("raw", ["[1, 1]", '["a", 1180591620717411303424]', '["a\\u0000", 1]'])
+def test_crafted_business_list_cursors_are_a_400(client, raw):
+    """The A-to-Z list's cursor is checked just as strictly."""
+    cursor = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    assert client.get("/businesses", query_string={"cursor": cursor}).status_code == 400
+
+
+def test_behind_a_trusted_proxy_https_and_addresses_are_believed(make_app, make_user):
+    """With PROXY_FIX_HOPS, X-Forwarded-Proto makes cookies Secure; limits key on the client."""
+    proxied = make_app(PROXY_FIX_HOPS=1, LOGIN_RATE_LIMIT="2 per minute")
+    with proxied.app_context():
+        make_user("alice")
+        client = proxied.test_client()
+        for n in range(2):
+            bad = {"username": f"nobody{n}", "password": "wrong password here"}
+            client.post("/login", data=bad, headers={"X-Forwarded-For": "203.0.113.1"})
+        blocked = client.post(
+            "/login",
+            data={"username": "alice", "password": PASSWORD},
+            headers={"X-Forwarded-For": "203.0.113.1"},
+        )
+        assert blocked.status_code == 429
+        fine = client.post(
+            "/login",
+            data={"username": "alice", "password": PASSWORD},
+            headers={"X-Forwarded-For": "198.51.100.7", "X-Forwarded-Proto": "https"},
+        )
+        assert fine.status_code == 302
+        assert all("Secure" in c for c in fine.headers.getlist("Set-Cookie"))

@@ -86,17 +86,33 @@ def test_settings_page_offers_password_export_and_delete(client, alice):
 @pytest.mark.parametrize(
     ("current", "password", "confirm", "message"),
     [
-        pytest.param("not my password", NEW_PASSWORD, NEW_PASSWORD,
-                     "That isn't your current password.", id="wrong current"),
-        pytest.param("", NEW_PASSWORD, NEW_PASSWORD,
-                     "Enter your current password.", id="no current"),
+        pytest.param(
+            "not my password",
+            NEW_PASSWORD,
+            NEW_PASSWORD,
+            "That isn't your current password.",
+            id="wrong current",
+        ),
+        pytest.param(
+            "", NEW_PASSWORD, NEW_PASSWORD, "Enter your current password.", id="no current"
+        ),
         pytest.param(PASSWORD, "", "", "Choose a new password.", id="no new"),
         pytest.param(PASSWORD, "short", "short", "Use at least 10 characters.", id="too short"),
         pytest.param(PASSWORD, "password123", "password123", "too easy to guess", id="common"),
-        pytest.param(PASSWORD, "alice in wonderland", "alice in wonderland",
-                     "Don't put your username in your password.", id="has username"),
-        pytest.param(PASSWORD, NEW_PASSWORD, NEW_PASSWORD + "!",
-                     "The two passwords don't match.", id="mismatch"),
+        pytest.param(
+            PASSWORD,
+            "alice in wonderland",
+            "alice in wonderland",
+            "Don't put your username in your password.",
+            id="has username",
+        ),
+        pytest.param(
+            PASSWORD,
+            NEW_PASSWORD,
+            NEW_PASSWORD + "!",
+            "The two passwords don't match.",
+            id="mismatch",
+        ),
     ],
 )
 def test_change_password_explains_what_is_wrong(

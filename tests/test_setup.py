@@ -80,7 +80,9 @@ def test_settings_come_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("WEBAPP_SECRET_KEY", '"from-env"')
     monkeypatch.setenv("WEBAPP_PER_PAGE", "7")
     app = create_app()
-    assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://someone@db.internal/praise"
+    assert (
+        app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://someone@db.internal/praise"
+    )
     assert app.config["SECRET_KEY"] == "from-env" and app.config["PER_PAGE"] == 7
     assert not (tmp_path / "secret_key").exists()
     assert database_url("sqlite:///x.db") == "sqlite:///x.db"

@@ -56,12 +56,24 @@ def test_business_wall_tabs_and_numbers(client, bob, shop, make_user, make_post)
     make_post(carol, shop, body="Good", rating=4)
     make_post(carol, shop, body="Private", rating=1, is_on_wall=False)
     make_post(
-        bob, shop, body="Late order", kind="complaint", rating=2, created_at=made,
-        complaint_status="resolved", resolved_at=made + timedelta(days=2),
+        bob,
+        shop,
+        body="Late order",
+        kind="complaint",
+        rating=2,
+        created_at=made,
+        complaint_status="resolved",
+        resolved_at=made + timedelta(days=2),
     )
     make_post(
-        carol, shop, body="Rude", kind="complaint", rating=1, created_at=made,
-        complaint_status="resolved", resolved_at=made + timedelta(days=4),
+        carol,
+        shop,
+        body="Rude",
+        kind="complaint",
+        rating=1,
+        created_at=made,
+        complaint_status="resolved",
+        resolved_at=made + timedelta(days=4),
     )
     make_post(bob, shop, body="Cold coffee", kind="complaint", rating=3)
     make_post(bob, shop, body="Burnt toast", kind="complaint", complaint_status="replied")
@@ -221,7 +233,13 @@ def test_businesses_list_pages_by_cursor(app, client, make_business):
 )
 def test_business_type_ahead_api(client, make_business, q, expected):
     """GET /api/v1/businesses?q= matches prefixes and words of the normalized name, best first."""
-    for name in ("The Corner Cafe", "Corner Bakery", "Café Central", "Joe's Garage", "Corner Shop Co"):
+    for name in (
+        "The Corner Cafe",
+        "Corner Bakery",
+        "Café Central",
+        "Joe's Garage",
+        "Corner Shop Co",
+    ):
         make_business(name)
     response = client.get("/api/v1/businesses", query_string={"q": q})
     assert response.status_code == 200

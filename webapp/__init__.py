@@ -40,6 +40,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.url_map.converters["int"] = DatabaseId
 
+    # First, so its after-request hooks run last and see every cookie set.
+    security.init_app(app)
     extensions.db.init_app(app)
     extensions.migrate.init_app(app, extensions.db, directory=str(ROOT / "webapp" / "migrations"))
     extensions.csrf.init_app(app)
@@ -48,7 +50,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     extensions.login_manager.login_view = "auth.login"
     extensions.login_manager.login_message = "Please log in to do that."
     extensions.login_manager.login_message_category = "info"
-    security.init_app(app)
     errors.init_app(app)
 
     from webapp import db_setup
@@ -86,8 +87,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 class DatabaseId(IntegerConverter):
     """An <int:...> URL part that fits a database id, so huge numbers are a 404, not a crash."""
 
-    def __init__(self, url_map, fixed_digits=0, min=None, max=2**31 - 1, signed=False):
-        super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+    regex = r"[0-9]+"
+
+    def __init__(self, url_map, fixed_digits=0, min=None, max=None, signed=False):
+        """Cap the number at the largest database id."""
+        from webapp.models import MAX_ID
+
+        super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=MAX_ID, signed=signed)
 
 
 def database_url(url: str) -> str:

@@ -22,6 +22,7 @@ class DefaultConfig:
     REMEMBER_COOKIE_SECURE = False
     WTF_CSRF_TIME_LIMIT = None
     PASSWORD_HASH_METHOD = "scrypt"
+    # How many proxies in front of the app set X-Forwarded-*; 0 trusts none.
+    PROXY_FIX_HOPS = 0
     PER_PAGE = 20
     REPORTS_TO_HIDE = 3
-    CHALLENGE_GOAL = 3

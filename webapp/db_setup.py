@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from flask import Flask
 from sqlalchemy import event
 
@@ -26,9 +28,13 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
 
 
 @login_manager.user_loader
-def load_user(user_id: str):
-    """Load the signed-in user from the id kept in the session."""
-    from webapp.models import User
+def load_user(cookie_id: str):
+    """Load the user from "id:token"; a stale token (new password, deleted user) is nobody."""
+    from webapp.models import User, parse_id
 
-    return db.session.get(User, int(user_id))
-
+    user_id, _, token = cookie_id.partition(":")
+    number = parse_id(user_id)
+    user = db.session.get(User, number) if number else None
+    if user is None or not secrets.compare_digest(user.session_token, token):
+        return None
+    return user

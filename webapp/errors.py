@@ -44,7 +44,9 @@ def handle_http_error(error: HTTPException):
     # Our own abort(..., description=...) calls speak to people; library defaults don't.
     custom = error.description != type(error).description and status not in (413, 429)
     message = error.description if custom else MESSAGES.get(status, error.description)
-    return render_error(status, message)
+    body, status = render_error(status, message)
+    allowed = getattr(error, "valid_methods", None)
+    return body, status, {"Allow": ", ".join(allowed)} if allowed else {}
 
 
 def handle_csrf_error(error: CSRFError):

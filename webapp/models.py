@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime, timezone
+import secrets
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -13,10 +14,29 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.extensions import db
 
+CHALLENGE_GOAL = 3  # praise posts that finish a round
+
+# The largest id a PostgreSQL integer column holds; bigger numbers can name no row.
+MAX_ID = 2**31 - 1
+
+
+def parse_id(value: object) -> int | None:
+    """Read a row id from user input, or None when it can't be one."""
+    try:
+        number = int(str(value), 10)
+    except ValueError:
+        return None
+    return number if 0 < number <= MAX_ID else None
+
+
+def new_session_token() -> str:
+    """Return a fresh random token that signs a user's sessions."""
+    return secrets.token_urlsafe(16)
+
 
 def utcnow() -> datetime:
     """Return the current time as an aware UTC datetime."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class UTCDateTime(sa.types.TypeDecorator):
@@ -43,8 +63,8 @@ def as_utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 class Kind(enum.StrEnum):
@@ -97,6 +117,19 @@ class Moderation(enum.StrEnum):
     HIDDEN = "hidden"  # an admin agreed with the reports
     RESTORED = "restored"  # an admin overruled the reports
 
+    @property
+    def label(self) -> str:
+        """Return the standing in words, for the admins' page."""
+        return MODERATION_LABELS[self]
+
+
+MODERATION_LABELS = {
+    Moderation.OK: "Visible",
+    Moderation.PENDING: "Hidden, awaiting you",
+    Moderation.HIDDEN: "Hidden",
+    Moderation.RESTORED: "Restored",
+}
+
 
 VISIBLE_MODERATION = (Moderation.OK, Moderation.RESTORED)
 
@@ -104,9 +137,13 @@ VISIBLE_MODERATION = (Moderation.OK, Moderation.RESTORED)
 class User(UserMixin, db.Model):
     """A person with a local account."""
 
+    # Never reuse a deleted user's id: old cookies and links must not reach a newcomer.
+    __table_args__ = {"sqlite_autoincrement": True}
+
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     username: so.Mapped[str] = so.mapped_column(sa.String(30), unique=True)
     password_hash: so.Mapped[str | None] = so.mapped_column(sa.String(256))
+    session_token: so.Mapped[str] = so.mapped_column(sa.String(32), default=new_session_token)
     is_admin: so.Mapped[bool] = so.mapped_column(default=False)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
@@ -118,14 +155,18 @@ class User(UserMixin, db.Model):
         """Store a salted hash of the password."""
         method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
         self.password_hash = generate_password_hash(password, method=method)
+        self.session_token = new_session_token()
 
     def check_password(self, password: str) -> bool:
         """Tell whether the password matches the stored hash."""
-        return self.password_hash is not None and check_password_hash(
-            self.password_hash, password
-        )
+        return self.password_hash is not None and check_password_hash(self.password_hash, password)
+
+    def get_id(self) -> str:
+        """Identify the user in cookies by id and token, so a new password ends old sessions."""
+        return f"{self.id}:{self.session_token}"
 
     def __repr__(self) -> str:
+        """Show the username when debugging."""
         return f"<User {self.username}>"
 
 
@@ -148,6 +189,7 @@ class Business(db.Model):
     created_by: so.Mapped[User | None] = so.relationship()
 
     def __repr__(self) -> str:
+        """Show the slug when debugging."""
         return f"<Business {self.slug}>"
 
 
@@ -159,6 +201,8 @@ class Post(db.Model):
         sa.Index("ix_post_business_kind", "business_id", "kind", "created_at", "id"),
         sa.Index("ix_post_author_created", "author_id", "created_at", "id"),
         sa.CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating_range"),
+        # Permalinks are shared: a deleted post's id must never name a later one.
+        {"sqlite_autoincrement": True},
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
@@ -202,6 +246,11 @@ class Post(db.Model):
         return self.author.username if self.shows_name else None
 
     @property
+    def moderation_label(self) -> str:
+        """Return the post's standing with the moderators in words."""
+        return Moderation(self.moderation).label
+
+    @property
     def status_label(self) -> str:
         """Return the complaint's state in words."""
         return ComplaintStatus(self.complaint_status).label if self.complaint_status else ""
@@ -212,6 +261,7 @@ class Post(db.Model):
         return Channel(self.channel).label
 
     def __repr__(self) -> str:
+        """Show the id and kind when debugging."""
         return f"<Post {self.id} {self.kind}>"
 
 
@@ -222,7 +272,7 @@ class ChallengeRound(db.Model):
     user_id: so.Mapped[int] = so.mapped_column(
         sa.ForeignKey("user.id", ondelete="CASCADE"), index=True
     )
-    goal: so.Mapped[int] = so.mapped_column(default=3)
+    goal: so.Mapped[int] = so.mapped_column(default=CHALLENGE_GOAL)
     started_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     completed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
 

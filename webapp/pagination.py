@@ -10,9 +10,10 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import abort
+from flask import abort, current_app, request
 
 from webapp.extensions import db
+from webapp.models import Post, as_utc, parse_id
 
 
 @dataclass
@@ -37,12 +38,12 @@ def decode_cursor(cursor: str, key_type: type) -> tuple[Any, int]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         key, row_id = json.loads(raw)
         if key_type is datetime:
-            key = datetime.fromisoformat(key)
-        elif not isinstance(key, key_type):
+            key = as_utc(datetime.fromisoformat(key))
+        elif not isinstance(key, key_type) or "\x00" in key:
             raise ValueError
-        if not isinstance(row_id, int):
+        if not isinstance(row_id, int) or parse_id(row_id) is None:
             raise ValueError
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+    except (ValueError, TypeError, OverflowError, binascii.Error):
         abort(400, description="That page link is broken. Go back to the first page.")
     return key, row_id
 
@@ -61,8 +62,9 @@ def keyset_page(
     if cursor:
         last_key, last_id = decode_cursor(cursor, key_type)
         # A row-value comparison lets the (key, id) index seek straight to the cursor.
-        position, last = sa.tuple_(key, row_id), sa.tuple_(
-            sa.literal(last_key, key.type), sa.literal(last_id)
+        position, last = (
+            sa.tuple_(key, row_id),
+            sa.tuple_(sa.literal(last_key, key.type), sa.literal(last_id)),
         )
         stmt = stmt.where(position < last if descending else position > last)
     order = (key.desc(), row_id.desc()) if descending else (key.asc(), row_id.asc())
@@ -73,3 +75,10 @@ def keyset_page(
         last = items[-1]
         next_cursor = encode_cursor(getattr(last, key.key), getattr(last, row_id.key))
     return Page(items, next_cursor)
+
+
+def newest_posts_page(stmt: sa.Select) -> Page:
+    """Return the page of posts, newest first, that follows ?cursor=."""
+    return keyset_page(
+        stmt, Post.created_at, Post.id, request.args.get("cursor"), current_app.config["PER_PAGE"]
+    )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
+from urllib.parse import urlencode
 
-from flask import Flask, request, url_for
+from flask import Flask, request
 
 from webapp.posts.forms import latest_today
 from webapp.services.challenge import Progress
@@ -25,7 +26,7 @@ def ago(when: datetime | None) -> str:
     """Say how long ago something was, roughly."""
     if when is None:
         return ""
-    seconds = (datetime.now(timezone.utc) - when).total_seconds()
+    seconds = (datetime.now(UTC) - when).total_seconds()
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds >= size:
             n = int(seconds // size)
@@ -61,8 +62,8 @@ def days(value: float | None) -> str:
 
 def page_url(cursor: str) -> str:
     """Link to the next page of the current list, keeping the other query arguments."""
-    args = {k: v for k, v in request.args.items() if k != "cursor"}
-    return url_for(request.endpoint, **(request.view_args or {}), **args, cursor=cursor)
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "cursor"]
+    return f"{request.path}?{urlencode([*args, ('cursor', cursor)])}"
 
 
 def ring(progress: Progress | None, size: int = 120) -> dict:

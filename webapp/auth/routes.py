@@ -45,12 +45,19 @@ def register():
     return render_template("auth/register.html", form=form), status
 
 
+def failed(response) -> bool:
+    """Count only failed logins against the limits."""
+    return response.status_code != 302
+
+
+def username_key() -> str:
+    """Key the second limit by the username tried, so guessing from many addresses is slowed too."""
+    return "login:" + accounts.normalize_username(request.form.get("username", ""))[:30]
+
+
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(
-    login_limit,
-    methods=["POST"],
-    deduct_when=lambda response: response.status_code != 302,
-)
+@limiter.limit(login_limit, methods=["POST"], deduct_when=failed)
+@limiter.limit(login_limit, methods=["POST"], deduct_when=failed, key_func=username_key)
 def login():
     """Log in with a username and password."""
     if current_user.is_authenticated:

@@ -6,8 +6,7 @@ from flask import Blueprint, current_app, render_template, request
 
 from webapp.extensions import db
 from webapp.models import Business, Kind
-from webapp.pagination import keyset_page
-from webapp.main.routes import page_of
+from webapp.pagination import keyset_page, newest_posts_page
 from webapp.services import businesses, posts, stats
 
 bp = Blueprint("businesses", __name__)
@@ -26,7 +25,7 @@ def wall(slug: str):
         business=business,
         tab=tab,
         numbers=stats.business_numbers(business),
-        page=page_of(posts.business_posts(business, tab)),
+        page=newest_posts_page(posts.business_posts(business, tab)),
     )
 
 

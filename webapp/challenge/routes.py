@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from webapp.extensions import db
@@ -27,7 +27,11 @@ def show():
 @login_required
 def start():
     """Take the challenge: start a round now (or a new one after finishing)."""
-    challenge.start_round(current_user, current_app.config["CHALLENGE_GOAL"])
+    latest = challenge.current_round(current_user)
+    if latest is not None and latest.completed_at is None:
+        flash("Your round is already under way.", "info")
+        return redirect(url_for("challenge.show"))
+    challenge.start_round(current_user)
     db.session.commit()
     flash("You're in! The next three times a company impresses you, say so here.", "success")
     return redirect(url_for("challenge.show"))

@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, abort, render_template
 from flask_login import current_user, login_required
 
 from webapp.extensions import db
 from webapp.models import Post
-from webapp.pagination import keyset_page
+from webapp.pagination import newest_posts_page
 from webapp.services import accounts, challenge, posts
 
 bp = Blueprint("main", __name__)
-
-
-def page_of(stmt: sa.Select):
-    """Return the page of posts, newest first, that follows ?cursor=."""
-    return keyset_page(
-        stmt, Post.created_at, Post.id, request.args.get("cursor"), current_app.config["PER_PAGE"]
-    )
 
 
 @bp.get("/")
@@ -33,7 +26,7 @@ def index():
 @bp.get("/wall")
 def wall():
     """Show everyone's latest public praise."""
-    return render_template("main/wall.html", page=page_of(posts.wall_posts()))
+    return render_template("main/wall.html", page=newest_posts_page(posts.wall_posts()))
 
 
 @bp.get("/me")
@@ -43,7 +36,7 @@ def me():
     round_ = challenge.current_round(current_user)
     progress = challenge.progress(round_) if round_ else None
     return render_template(
-        "main/me.html", page=page_of(posts.my_posts(current_user)), progress=progress
+        "main/me.html", page=newest_posts_page(posts.my_posts(current_user)), progress=progress
     )
 
 
@@ -52,11 +45,11 @@ def profile(username: str):
     """Show a person's public posts and finished challenge rounds."""
     user = accounts.find_user(username)
     if user is None:
-        return render_template("error.html", status=404, message="Nobody goes by that name here."), 404
+        abort(404, description="Nobody goes by that name here.")
     return render_template(
         "main/profile.html",
         user=user,
-        page=page_of(posts.profile_posts(user)),
+        page=newest_posts_page(posts.profile_posts(user)),
         completed=challenge.completed_rounds(user),
     )
 
@@ -70,5 +63,3 @@ def healthz():
         db.session.rollback()
         return {"status": "error", "database": "unreachable"}, 503
     return {"status": "ok", "database": "ok"}
-
-

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+import unicodedata
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask_wtf import FlaskForm
@@ -19,11 +20,10 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from webapp.extensions import db
-from webapp.models import CHANNEL_LABELS, Business, Kind
+from webapp.models import CHANNEL_LABELS, Business, Kind, parse_id
 from webapp.services import businesses
 
 BODY_MAX = 2000
-MAX_ID = 2**31 - 1  # the largest id a PostgreSQL integer column holds
 RATING_CHOICES = [SelectChoice("", "No rating")] + [
     SelectChoice(str(n), f"{n} of 5") for n in range(1, 6)
 ]
@@ -33,7 +33,7 @@ LATEST_TIMEZONE = timedelta(hours=14)
 
 def latest_today() -> date:
     """Return the latest date that is today somewhere on Earth."""
-    return (datetime.now(timezone.utc) + LATEST_TIMEZONE).date()
+    return (datetime.now(UTC) + LATEST_TIMEZONE).date()
 
 
 def optional_int(value: str | int | None) -> int | None:
@@ -47,8 +47,11 @@ def strip_text(value: str | None) -> str | None:
     """Trim surrounding whitespace and drop characters that only hide text."""
     if not isinstance(value, str):
         return value
-    value = value.replace("\x00", "").replace("\r\n", "\n")
-    return value.strip()
+    value = value.replace("\x00", "").replace("\r\n", "\n").strip()
+    # Text made only of invisible characters (zero-width spaces and the like) is empty.
+    if all(unicodedata.category(ch) in ("Cf", "Zs", "Cc") for ch in value):
+        return ""
+    return value
 
 
 class PostForm(FlaskForm):
@@ -56,7 +59,10 @@ class PostForm(FlaskForm):
 
     kind = RadioField(
         "What kind of story?",
-        choices=[SelectChoice(Kind.PRAISE.value, "Praise"), SelectChoice(Kind.COMPLAINT.value, "Complaint")],
+        choices=[
+            SelectChoice(Kind.PRAISE.value, "Praise"),
+            SelectChoice(Kind.COMPLAINT.value, "Complaint"),
+        ],
         default=Kind.PRAISE.value,
         validators=[InputRequired(message="Choose praise or complaint.")],
     )
@@ -64,6 +70,7 @@ class PostForm(FlaskForm):
         "Business", filters=[strip_text], validators=[Optional(), Length(max=120)]
     )
     business_id = HiddenField()
+    business_choice = HiddenField()  # a "did you mean" pick, sent by radio buttons
     new_business_name = StringField(
         "Name", filters=[strip_text], validators=[Optional(), Length(max=120)]
     )
@@ -94,7 +101,7 @@ class PostForm(FlaskForm):
     )
     happened_on = DateField(
         "When did it happen?",
-        default=lambda: datetime.now(timezone.utc).date(),
+        default=lambda: datetime.now(UTC).date(),
         validators=[InputRequired(message="Give the date it happened.")],
     )
     channel = SelectField(
@@ -136,9 +143,11 @@ class PostForm(FlaskForm):
         return fields_ok and business_ok
 
     def _settle_business(self) -> bool:
-        """Pick the tagged business: a chosen id, a new one, or an exact name match."""
-        if self.business_id.data:
-            return self._settle_chosen_business()
+        """Pick the tagged business: a chosen one, a new one, or an exact name match."""
+        if self.business_choice.data or self.business_id.data:
+            settled = self._settle_chosen_business()
+            if settled is not None:
+                return settled
         if self.new_business_name.data:
             return self._settle_new_business()
         if not self.business.data:
@@ -150,8 +159,7 @@ class PostForm(FlaskForm):
             )
         )
         if exact is not None:
-            self.chosen_business = exact
-            self.business_id.data = str(exact.id)
+            self._choose(exact)
             return True
         self.suggestions = businesses.search(self.business.data, limit=5)
         if self.suggestions:
@@ -163,22 +171,30 @@ class PostForm(FlaskForm):
             )
         return False
 
-    def _settle_chosen_business(self) -> bool:
-        """Use the business picked from the list, if it exists."""
-        try:
-            wanted = int(self.business_id.data)
-        except ValueError:
-            wanted = 0
-        business = db.session.get(Business, wanted) if 0 < wanted <= MAX_ID else None
+    def _settle_chosen_business(self) -> bool | None:
+        """Use the business picked from a list; None when the typed name has moved on from it."""
+        wanted = parse_id(self.business_choice.data or self.business_id.data)
+        business = db.session.get(Business, wanted) if wanted else None
         if business is None:
             self.business_id.data = ""
             self.business.errors.append(
                 "We couldn't find that business. Search again or add it as new."
             )
             return False
+        typed = businesses.normalize_name(self.business.data or "")
+        if self.business_choice.data or not typed or typed == business.normalized_name:
+            self._choose(business)
+            return True
+        # Without JavaScript a kept id can't follow a name edited after an error.
+        self.business_id.data = ""
+        return None
+
+    def _choose(self, business: Business) -> None:
+        """Settle on a business and show it in the form."""
         self.chosen_business = business
         self.business.data = business.name
-        return True
+        self.business_id.data = str(business.id)
+        self.business_choice.data = ""
 
     def _settle_new_business(self) -> bool:
         """Catch a new business that is already here under its name or website."""
@@ -196,8 +212,12 @@ class PostForm(FlaskForm):
                 f"“{duplicate.name}” is already here, so we picked it for you. Check and post."
             )
             return False
-        if not businesses.normalize_name(self.new_business_name.data):
+        normalized = businesses.normalize_name(self.new_business_name.data)
+        if not normalized:
             self.new_business_name.errors.append("Give the business a name with letters in it.")
+            return False
+        if len(normalized) > businesses.NAME_MAX:
+            self.new_business_name.errors.append("That name is too long. Try a shorter form.")
             return False
         return True
 

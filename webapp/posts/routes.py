@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from webapp.extensions import db
@@ -35,11 +35,6 @@ def get_complaint(post_id: int) -> Post:
     if post.kind != Kind.COMPLAINT:
         abort(400, description="Only complaints can be resolved or reopened.")
     return post
-
-
-def goal() -> int:
-    """Return how many praise posts finish a challenge round."""
-    return current_app.config["CHALLENGE_GOAL"]
 
 
 def prefill(form: PostForm) -> None:
@@ -91,7 +86,7 @@ def new():
     if request.method == "GET":
         prefill(form)
     elif form.validate_on_submit():
-        post = posts.create_post(current_user, form, goal())
+        post = posts.create_post(current_user, form)
         db.session.commit()
         flash("Posted. Thank you for saying it in public.", "success")
         flash_tone(post)
@@ -108,6 +103,7 @@ def render_post(post: Post, resolve_form: ResolveForm | None = None, status: int
             post=post,
             resolve_form=resolve_form or ResolveForm(),
             follow_ups=posts.follow_ups(post) if post.kind == Kind.COMPLAINT else [],
+            fixed_complaint=posts.fixed_complaint(post) if post.fixes_id else None,
             report_reasons=REPORT_REASONS,
         ),
         status,
@@ -127,7 +123,7 @@ def edit(post_id: int):
     post = get_post(post_id)
     form = PostForm(data=saved_fields(post)) if request.method == "GET" else PostForm()
     if request.method == "POST" and form.validate_on_submit():
-        posts.update_post(post, form, goal())
+        posts.update_post(post, form)
         db.session.commit()
         flash("Saved.", "success")
         flash_tone(post)

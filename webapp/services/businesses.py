@@ -17,6 +17,9 @@ HANDLE_RE = re.compile(
 )
 DOMAIN_RE = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 SEARCH_LIMIT = 10
+NAME_MAX = 120
+WEBSITE_MAX = 300
+DOMAIN_MAX = 253
 
 
 def normalize_name(name: str) -> str:
@@ -65,6 +68,8 @@ def parse_website(value: str) -> tuple[str, str] | None:
     except ValueError:
         return None
     if parts.scheme not in ("http", "https") or not DOMAIN_RE.match(host):
+        return None
+    if len(value) > WEBSITE_MAX or len(host) > DOMAIN_MAX:
         return None
     domain = host.removeprefix("www.")
     return value, domain

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 
 from webapp.extensions import db
 from webapp.models import (
@@ -44,13 +45,16 @@ class Progress:
 
 def counting_posts(round_: ChallengeRound) -> sa.Select:
     """Select the posts that count for a round: public praise tagging a business, since it began."""
-    stmt = sa.select(Post).where(
-        Post.author_id == round_.user_id,
-        Post.kind == Kind.PRAISE,
-        Post.is_on_wall.is_(True),
-        Post.moderation.in_(VISIBLE_MODERATION),
-        Post.business_id.is_not(None),
-        Post.created_at >= round_.started_at,
+    stmt = (
+        sa.select(Post)
+        .options(so.joinedload(Post.business))
+        .where(
+            Post.author_id == round_.user_id,
+            Post.kind == Kind.PRAISE,
+            Post.is_on_wall.is_(True),
+            Post.moderation.in_(VISIBLE_MODERATION),
+            Post.created_at >= round_.started_at,
+        )
     )
     if round_.completed_at is not None:
         stmt = stmt.where(Post.created_at <= round_.completed_at)
@@ -73,18 +77,18 @@ def progress(round_: ChallengeRound) -> Progress:
     return Progress(round_, posts)
 
 
-def start_round(user: User, goal: int = 3) -> ChallengeRound:
+def start_round(user: User) -> ChallengeRound:
     """Start a new round now, unless one is already under way."""
     latest = current_round(user)
     if latest is not None and latest.completed_at is None:
         return latest
-    round_ = ChallengeRound(user_id=user.id, goal=goal, started_at=utcnow())
+    round_ = ChallengeRound(user_id=user.id, started_at=utcnow())
     db.session.add(round_)
     db.session.flush()
     return round_
 
 
-def record_praise(post: Post, goal: int = 3) -> Progress | None:
+def record_praise(post: Post) -> Progress | None:
     """Let a public praise start its author's first round or advance the current one.
 
     Only the first round starts by itself; later rounds start with "start a new round".
@@ -93,7 +97,7 @@ def record_praise(post: Post, goal: int = 3) -> Progress | None:
         return None
     latest = current_round(post.author)
     if latest is None:
-        latest = ChallengeRound(user_id=post.author_id, goal=goal, started_at=post.created_at)
+        latest = ChallengeRound(user_id=post.author_id, started_at=post.created_at)
         db.session.add(latest)
         db.session.flush()
     elif latest.completed_at is not None:

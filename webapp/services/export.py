@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 
 from webapp.extensions import db
 from webapp.models import Business, ChallengeRound, Post, User
@@ -19,7 +20,11 @@ def post_json(post: Post) -> dict:
     return {
         "id": post.id,
         "kind": post.kind,
-        "business": {"id": post.business_id, "name": post.business.name, "slug": post.business.slug},
+        "business": {
+            "id": post.business_id,
+            "name": post.business.name,
+            "slug": post.business.slug,
+        },
         "body": post.body,
         "rating": post.rating,
         "happened_on": iso(post.happened_on),
@@ -41,7 +46,7 @@ def export_user(user: User) -> dict:
     user_posts = db.session.scalars(
         sa.select(Post)
         .where(Post.author_id == user.id)
-        .options(sa.orm.joinedload(Post.business))
+        .options(so.joinedload(Post.business))
         .order_by(Post.created_at, Post.id)
     ).all()
     added = db.session.scalars(

@@ -7,6 +7,7 @@ import sqlalchemy.orm as so
 
 from webapp.extensions import db
 from webapp.models import Moderation, Post, Report, User
+from webapp.services import challenge
 
 REPORT_REASONS = {
     "spam": "Spam or advertising",
@@ -25,7 +26,9 @@ class ReportRefused(Exception):
         self.status = status
 
 
-def report_post(post: Post, reporter: User, reason: str, detail: str | None, threshold: int) -> None:
+def report_post(
+    post: Post, reporter: User, reason: str, detail: str | None, threshold: int
+) -> None:
     """File a report; enough distinct reports hide the post until an admin decides."""
     if reason not in REPORT_REASONS:
         raise ReportRefused("Choose a reason from the list.", 422)
@@ -74,5 +77,6 @@ def hide(post: Post) -> None:
 
 
 def restore(post: Post) -> None:
-    """Show a reported post again (an admin's decision)."""
+    """Show a reported post again (an admin's decision); it counts for the challenge again."""
     post.moderation = Moderation.RESTORED
+    challenge.record_praise(post)

@@ -13,6 +13,7 @@ from webapp.models import (
     Kind,
     Post,
     User,
+    parse_id,
     utcnow,
 )
 from webapp.services import businesses, challenge
@@ -61,11 +62,8 @@ def can_view(post: Post, user: User | None) -> bool:
 
 def fixable_complaint(user: User, complaint_id: str | int | None) -> Post | None:
     """Return the user's own resolved complaint that a new praise may follow up."""
-    try:
-        wanted = int(complaint_id or 0)
-    except ValueError:
-        return None
-    post = db.session.get(Post, wanted) if 0 < wanted < 2**31 else None
+    wanted = parse_id(complaint_id)
+    post = db.session.get(Post, wanted) if wanted else None
     if post is None or post.author_id != user.id or post.kind != Kind.COMPLAINT:
         return None
     if post.complaint_status != ComplaintStatus.RESOLVED:
@@ -106,7 +104,7 @@ def fill_post(post: Post, form, author: User) -> None:
         post.resolution_note = None
 
 
-def create_post(author: User, form, goal: int = 3) -> Post:
+def create_post(author: User, form) -> Post:
     """Write a new post from a validated form, and count it toward the challenge."""
     post = Post()
     fill_post(post, form, author)
@@ -116,15 +114,15 @@ def create_post(author: User, form, goal: int = 3) -> Post:
     post.author = author
     db.session.add(post)
     db.session.flush()
-    challenge.record_praise(post, goal)
+    challenge.record_praise(post)
     return post
 
 
-def update_post(post: Post, form, goal: int = 3) -> Post:
+def update_post(post: Post, form) -> Post:
     """Apply an edit from a validated form."""
     fill_post(post, form, post.author)
     db.session.flush()
-    challenge.record_praise(post, goal)
+    challenge.record_praise(post)
     return post
 
 
@@ -135,7 +133,9 @@ def delete_post(post: Post) -> None:
 
 
 def resolve_complaint(post: Post, note: str | None) -> None:
-    """Mark a complaint resolved now."""
+    """Mark a complaint resolved now; resolving it again changes nothing."""
+    if post.complaint_status == ComplaintStatus.RESOLVED:
+        return
     post.complaint_status = ComplaintStatus.RESOLVED
     post.resolved_at = utcnow()
     post.resolution_note = note or None
@@ -148,6 +148,21 @@ def reopen_complaint(post: Post) -> None:
     post.resolution_note = None
 
 
+def shown_together(first: Post, second: Post) -> bool:
+    """Tell whether two linked posts may point at each other in public.
+
+    Linking a named post to an anonymous one would name the anonymous author.
+    """
+    return first.is_public and second.is_public and first.shows_name == second.shows_name
+
+
+def fixed_complaint(praise: Post) -> Post | None:
+    """Return the complaint a praise followed up, when the link may be shown."""
+    complaint = praise.fixes
+    return complaint if complaint is not None and shown_together(praise, complaint) else None
+
+
 def follow_ups(complaint: Post) -> list[Post]:
-    """Return the public praise that followed up a complaint."""
-    return list(db.session.scalars(public_posts().where(Post.fixes_id == complaint.id)))
+    """Return the praise that followed up a complaint, where the link may be shown."""
+    praise = db.session.scalars(public_posts().where(Post.fixes_id == complaint.id))
+    return [post for post in praise if shown_together(post, complaint)]

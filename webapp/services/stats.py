@@ -39,9 +39,7 @@ def business_numbers(business: Business) -> BusinessNumbers:
         sa.select(
             sa.func.count().filter(Post.kind == Kind.PRAISE),
             sa.func.count().filter(is_complaint),
-            sa.func.count().filter(
-                is_complaint, Post.complaint_status == ComplaintStatus.RESOLVED
-            ),
+            sa.func.count().filter(is_complaint, Post.complaint_status == ComplaintStatus.RESOLVED),
             sa.func.avg(Post.rating),
         ).where(public)
     ).one()

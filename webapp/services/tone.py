@@ -18,7 +18,10 @@ SHOUTING_MIN_LETTERS = 12
 SHOUTING_SHARE = 0.7
 
 SHOUTING = "Lots of capital letters can read as shouting. Try normal case; the facts will speak."
-HARSH = "Words like “{words}” can make a business defensive. Sticking to what happened gets faster fixes."
+HARSH = (
+    "Words like “{words}” can make a business defensive. "
+    "Sticking to what happened gets faster fixes."
+)
 BANGS = "A single “!” is plenty; runs of “!!!” make a fair complaint sound like a rant."
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, Response, flash, redirect, render_template, url_for
-from flask_login import current_user, login_required, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
 
 from webapp.auth.forms import ChangePasswordForm
 from webapp.extensions import db
@@ -41,9 +41,12 @@ def change_password():
     form = ChangePasswordForm(current_user)
     if not form.validate():
         return render_settings(password_form=form, status=422)
-    current_user.set_password(form.password.data)
+    user = current_user._get_current_object()
+    user.set_password(form.password.data)
     db.session.commit()
-    flash("Password changed.", "success")
+    # A new password signs out every other session; this one carries on.
+    login_user(user)
+    flash("Password changed. Any other devices have been logged out.", "success")
     return redirect(url_for("settings.index"))
 
 
@@ -52,11 +55,12 @@ def change_password():
 def export_data():
     """Download everything I've given Praisewall, as JSON."""
     body = json.dumps(export.export_user(current_user), indent=2, ensure_ascii=False)
+    filename = f"praisewall-{current_user.username}.json"
     return Response(
         body,
         mimetype="application/json",
         headers={
-            "Content-Disposition": f'attachment; filename="praisewall-{current_user.username}.json"',
+            "Content-Disposition": f'attachment; filename="{filename}"',
             "Cache-Control": "no-store",
         },
     )

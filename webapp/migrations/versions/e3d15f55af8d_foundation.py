@@ -1,16 +1,15 @@
-"""people, businesses, posts, challenge rounds and reports
+"""Foundation: people, businesses, posts, challenge rounds and reports.
 
-Revision ID: dfaaab0327db
+Revision ID: e3d15f55af8d
 Revises: 
-Create Date: 2026-11-23 01:25:50.910876
+Create Date: 2026-11-23 01:48:42.728514
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = 'dfaaab0327db'
+revision = 'e3d15f55af8d'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -22,10 +21,12 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('username', sa.String(length=30), nullable=False),
     sa.Column('password_hash', sa.String(length=256), nullable=True),
+    sa.Column('session_token', sa.String(length=32), nullable=False),
     sa.Column('is_admin', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_user')),
-    sa.UniqueConstraint('username', name=op.f('uq_user_username'))
+    sa.UniqueConstraint('username', name=op.f('uq_user_username')),
+    sqlite_autoincrement=True
     )
     op.create_table('business',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -82,7 +83,8 @@ def upgrade():
     sa.ForeignKeyConstraint(['author_id'], ['user.id'], name=op.f('fk_post_author_id_user'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['business_id'], ['business.id'], name=op.f('fk_post_business_id_business')),
     sa.ForeignKeyConstraint(['fixes_id'], ['post.id'], name=op.f('fk_post_fixes_id_post'), ondelete='SET NULL'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_post'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_post')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('post', schema=None) as batch_op:
         batch_op.create_index('ix_post_author_created', ['author_id', 'created_at', 'id'], unique=False)

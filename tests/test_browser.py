@@ -1,0 +1,338 @@
+"""End to end in Debian's Chromium on a phone-sized screen: sign up, compose, walls, challenge."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+from tests.browser_support import (
+    CHROMIUM_ARGS,
+    PHONE,
+    SMALL_PHONE,
+    LiveServer,
+    RequestLog,
+    assert_fits,
+    require_chromium,
+    screenshot,
+)
+from webapp.extensions import db
+from webapp.models import Business, Post
+from webapp.services import accounts, businesses
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "correct horse battery"
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")  # as in conftest
+# What a thumb can hit: every control but inline text links should be at least this tall.
+TAP = 44
+TAP_TARGETS = (
+    "main button, main .button, main summary, main select, main textarea, main .pill, "
+    "main .field.check, main .option, main [role=option], .top a, .bottom .button, .bottom nav a, "
+    "main input:not([type=hidden]):not([type=checkbox]):not([type=radio])"
+)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Launch Debian's Chromium once for this module (skip, or fail on CI, without it)."""
+    executable = require_chromium()
+    expect.set_options(timeout=10_000)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable, args=CHROMIUM_ARGS, headless=True
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live_app(make_app: Callable[..., Flask], tmp_path: Path) -> Flask:
+    """Return an app on a database every server thread shares, with CSRF on."""
+    uri = TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'test.db'}"
+    return make_app(SQLALCHEMY_DATABASE_URI=uri, SERVER_NAME=None, WTF_CSRF_ENABLED=True)
+
+
+@pytest.fixture
+def live_server(live_app: Flask) -> Iterator[LiveServer]:
+    """Serve the app on a loopback port for the length of one test."""
+    server = LiveServer(live_app).start()
+    yield server
+    server.stop()
+
+
+class Phone:
+    """One browser context sized like a phone, with what its pages asked for and complained of."""
+
+    def __init__(self, context: BrowserContext, base_url: str) -> None:
+        """Open a page and start listening to it."""
+        self.context = context
+        self.base_url = base_url
+        self.requests = RequestLog(base_url)
+        self.errors: list[str] = []
+        context.on("request", self.requests.record)
+        self.page = context.new_page()
+        self.page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
+        self.page.on(
+            "console",
+            lambda message: message.type == "error" and self.errors.append(message.text),
+        )
+
+    def visit(self, path: str) -> Page:
+        """Open a path on the live server and check the page fits the screen."""
+        response = self.page.goto(self.base_url + path)
+        status = response.status if response else None
+        assert response is not None and response.ok, f"{path} answered {status}"
+        self.check_page()
+        return self.page
+
+    def check_page(self) -> None:
+        """Check the current page fits the screen and every control is big enough to tap."""
+        assert_fits(self.page)
+        small = self.page.evaluate(
+            """([selector, tap]) => Array.from(document.querySelectorAll(selector))
+                .filter((el) => el.getClientRects().length)
+                .map((el) => [el, el.getBoundingClientRect()])
+                .filter(([el, box]) => box.height < tap - 0.5)
+                .map(([el, box]) => `${el.outerHTML.slice(0, 80)} is ${box.height}px tall`)""",
+            [TAP_TARGETS, TAP],
+        )
+        assert small == [], f"{self.page.url} has tap targets under {TAP}px: {small}"
+
+    def check_clean(self, expected: tuple[str, ...] = ()) -> None:
+        """Assert nothing left the live server and no page logged an error but those expected."""
+        assert self.requests.urls, "the browser made no requests at all"
+        assert self.requests.foreign() == [], "a page reached beyond the live server"
+        errors = [error for error in self.errors if not any(text in error for text in expected)]
+        assert errors == [], "the pages logged errors"
+
+
+@pytest.fixture
+def open_phone(browser: Browser, live_server: LiveServer) -> Iterator[Callable[..., Phone]]:
+    """Return a factory for phone-sized browser contexts, closed after the test."""
+    contexts: list[BrowserContext] = []
+
+    def factory(*, java_script_enabled: bool = True) -> Phone:
+        """Open a new phone-sized context, with or without JavaScript."""
+        context = browser.new_context(
+            viewport=PHONE,
+            is_mobile=True,
+            has_touch=True,
+            java_script_enabled=java_script_enabled,
+        )
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return Phone(context, live_server.url)
+
+    yield factory
+    for context in contexts:
+        context.close()
+
+
+def add_user(app: Flask, username: str = "alice") -> None:
+    """Create an account straight in the database."""
+    with app.app_context():
+        accounts.create_user(username, PASSWORD)
+        db.session.commit()
+
+
+def add_business(app: Flask, name: str = "Corner Bakery", **kwargs: str) -> str:
+    """Create a business straight in the database and return its slug."""
+    with app.app_context():
+        business = businesses.create_business(name, **kwargs)
+        db.session.commit()
+        return business.slug
+
+
+def business_names(app: Flask) -> list[str]:
+    """Return every business's name, in order."""
+    with app.app_context():
+        return list(db.session.scalars(sa.select(Business.name).order_by(Business.id)))
+
+
+def post_count(app: Flask) -> int:
+    """Count the posts."""
+    with app.app_context():
+        return db.session.scalar(sa.select(sa.func.count()).select_from(Post))
+
+
+def log_in(phone: Phone, username: str = "alice") -> None:
+    """Log in through the form."""
+    page = phone.visit("/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").tap()
+    expect(page.get_by_role("link", name="Me", exact=True)).to_be_visible()
+
+
+def submit_post(phone: Phone) -> None:
+    """Tap "Post it" and check the permalink is where it lands."""
+    page = phone.page
+    page.get_by_role("button", name="Post it").tap()
+    expect(page).to_have_url(re.compile(re.escape(phone.base_url) + r"/posts/\d+$"))
+    expect(page.get_by_text("Posted. Thank you for saying it in public.")).to_be_visible()
+    phone.check_page()
+
+
+def test_praise_for_a_new_business_from_sign_up_to_the_challenge(
+    live_app: Flask, open_phone: Callable[..., Phone]
+) -> None:
+    """A newcomer signs up, praises a business nobody has added yet, and finds it everywhere."""
+    phone = open_phone()
+    page = phone.visit("/register")
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Password again").fill(PASSWORD)
+    page.get_by_role("button", name="Create my account").tap()
+    expect(page.get_by_text("Welcome, alice!")).to_be_visible()
+
+    page = phone.visit("/posts/new")
+    page.get_by_role("radio", name="Praise", exact=True).check()
+    expect(page.get_by_label("What would make it right?")).to_be_hidden()
+    business = page.get_by_role("combobox", name="Business")
+    business.press_sequentially("Corner Bakery")
+    expect(page.get_by_role("option", name="Add “Corner Bakery” as a new business")).to_be_visible()
+    business.press("Escape")
+    expect(page.get_by_role("listbox")).to_be_hidden()
+    page.locator("summary", has_text="Add a new business").tap()
+    page.get_by_label("Name", exact=True).fill("Corner Bakery")
+    page.get_by_label("Website (optional)").fill("cornerbakery.example")
+    page.get_by_label("Fediverse handle (optional)").fill("@hello@cornerbakery.example")
+    story = "They stayed open ten minutes late so I could pick up the birthday cake."
+    page.get_by_label("What happened?").fill(story)
+    phone.check_page()
+    screenshot(page, "compose-new-business")
+    submit_post(phone)
+    expect(page.locator("article.permalink")).to_contain_text(story)
+    expect(page.locator("article.permalink .business")).to_have_text("Corner Bakery")
+    assert business_names(live_app) == ["Corner Bakery"]
+
+    page = phone.visit("/b/corner-bakery")
+    expect(page.get_by_role("heading", name="Corner Bakery")).to_be_visible()
+    expect(page.locator(".meta")).to_contain_text("@hello@cornerbakery.example")
+    expect(page.locator("article.post")).to_contain_text(story)
+    screenshot(page, "business-wall")
+
+    page = phone.visit("/wall")
+    expect(page.locator("article.post").first).to_contain_text(story)
+
+    page = phone.visit("/challenge")
+    expect(page.locator(".ring figcaption")).to_have_text("1 of 3")
+    expect(page.locator(".counted")).to_contain_text("Corner Bakery")
+    phone.check_clean()
+
+
+def test_type_ahead_picks_an_existing_business(
+    live_app: Flask, open_phone: Callable[..., Phone]
+) -> None:
+    """Typing a prefix offers the business; picking it tags the post without adding a new one."""
+    add_user(live_app)
+    add_business(live_app, "Corner Bakery", website="cornerbakery.example")
+    phone = open_phone()
+    log_in(phone)
+    page = phone.visit("/posts/new")
+    business = page.get_by_role("combobox", name="Business")
+    business.press_sequentially("corn")
+    option = page.get_by_role("option", name="Corner Bakery", exact=True)
+    expect(option).to_be_visible()
+    expect(business).to_have_attribute("aria-expanded", "true")
+    phone.check_page()
+    screenshot(page, "compose-type-ahead")
+    option.tap()
+    expect(business).to_have_value("Corner Bakery")
+    expect(page.get_by_role("listbox")).to_be_hidden()
+    page.get_by_label("What happened?").fill("The baker remembered my order from last week.")
+    submit_post(phone)
+    expect(page).to_have_title(re.compile("^Praise for Corner Bakery"))
+    expect(page.locator("article.permalink .business")).to_have_text("Corner Bakery")
+    assert business_names(live_app) == ["Corner Bakery"]
+    phone.check_clean()
+
+
+def test_did_you_mean_choice_works_with_javascript_on(
+    live_app: Flask, open_phone: Callable[..., Phone]
+) -> None:
+    """A name that isn't exact gets "Did you mean"; picking the suggestion posts about it."""
+    add_user(live_app)
+    add_business(live_app, "Corner Bakery")
+    phone = open_phone()
+    log_in(phone)
+    page = phone.visit("/posts/new")
+    business = page.get_by_role("combobox", name="Business")
+    business.press_sequentially("Corner")
+    expect(page.get_by_role("option", name="Corner Bakery", exact=True)).to_be_visible()
+    business.press("Escape")
+    page.get_by_label("What happened?").fill("Warm bread and a warmer welcome.")
+    page.get_by_role("button", name="Post it").tap()
+    expect(page.get_by_role("group", name="Did you mean")).to_be_visible()
+    expect(page.get_by_label("What happened?")).to_have_value("Warm bread and a warmer welcome.")
+    phone.check_page()
+    page.get_by_role("radio", name="Corner Bakery").check()
+    submit_post(phone)
+    expect(page.locator("article.permalink .business")).to_have_text("Corner Bakery")
+    assert business_names(live_app) == ["Corner Bakery"]
+    phone.check_clean(expected=("status of 422",))
+
+
+def test_complaint_without_javascript(live_app: Flask, open_phone: Callable[..., Phone]) -> None:
+    """With JavaScript off, a complaint about a business typed by its exact name still posts."""
+    add_user(live_app)
+    slug = add_business(live_app, "Corner Bakery")
+    phone = open_phone(java_script_enabled=False)
+    log_in(phone)
+    page = phone.visit("/posts/new")
+    make_right = page.get_by_label("What would make it right?")
+    page.get_by_role("radio", name="Praise", exact=True).check()
+    expect(make_right).to_be_hidden()
+    page.get_by_role("radio", name="Complaint", exact=True).check()
+    expect(make_right).to_be_visible()
+    expect(make_right).to_be_editable()
+    page.get_by_role("combobox", name="Business").fill("Corner Bakery")
+    page.get_by_label("What happened?").fill("The cake I ordered a week ahead wasn't ready.")
+    make_right.fill("A refund of the deposit.")
+    phone.check_page()
+    screenshot(page, "compose-complaint-no-js")
+    submit_post(phone)
+    permalink = page.locator("article.permalink")
+    expect(permalink.locator(".badge")).to_have_text("Complaint")
+    expect(permalink.locator(".business")).to_have_text("Corner Bakery")
+    expect(permalink).to_contain_text("A refund of the deposit.")
+    expect(permalink.locator(".state")).to_be_visible()
+    assert post_count(live_app) == 1
+
+    page = phone.visit(f"/b/{slug}?tab=complaints")
+    expect(page.locator("article.post")).to_contain_text("wasn't ready")
+    phone.check_clean()
+
+
+def test_long_unbroken_names_fit_a_small_phone(
+    live_app: Flask, open_phone: Callable[..., Phone]
+) -> None:
+    """A business with a long one-word name, handle and website never widens a 360 px page."""
+    name = "Wolfeschlegelsteinhausenbergerdorffwelchevoralternwarengewissenhaft" + "bakery"
+    add_user(live_app)
+    slug = add_business(
+        live_app,
+        name,
+        website="https://customer-service-department.wolfeschlegelsteinhausen.example",
+        handle="@customer_service_department_international@wolfeschlegelsteinhausen.example",
+    )
+    phone = open_phone()
+    phone.page.set_viewport_size(SMALL_PHONE)
+    log_in(phone)
+    page = phone.visit(f"/posts/new?business={slug}")
+    expect(page.get_by_role("combobox", name="Business")).to_have_value(name)
+    link = "https://wolfeschlegelsteinhausen.example/" + "receipt-number-" * 8 + "12345"
+    page.get_by_label("What happened?").fill(f"They refunded me without a fuss: {link}")
+    submit_post(phone)
+    for path in (f"/b/{slug}", "/wall", "/me", "/u/alice", "/challenge", "/businesses?q=wolfe"):
+        page = phone.visit(path)
+        expect(page.get_by_text(name).first).to_be_visible()
+    screenshot(phone.visit(f"/b/{slug}"), "business-wall-long-name")
+    phone.check_clean()
