@@ -1,6 +1,13 @@
-// Compose enhancements: business type-ahead and a live character count. The form works without it.
+// Compose enhancements: the business type-ahead and a local "today". The form works without them.
 (function () {
   "use strict";
+  // The server only knows UTC; in the evening west of Greenwich, "today" is the person's own date.
+  var happened = document.querySelector("input[data-server-today]");
+  if (happened && happened.value === happened.dataset.serverToday) {
+    var now = new Date();
+    happened.value = new Date(now.getTime() - now.getTimezoneOffset() * 60000).toISOString().slice(0, 10);
+  }
+
   var input = document.querySelector("[data-typeahead]");
   var form = document.getElementById("compose");
   if (!input || !form) { return; }

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -118,13 +120,14 @@ def open_phone(browser: Browser, live_server: LiveServer) -> Iterator[Callable[.
     """Return a factory for phone-sized browser contexts, closed after the test."""
     contexts: list[BrowserContext] = []
 
-    def factory(*, java_script_enabled: bool = True) -> Phone:
-        """Open a new phone-sized context, with or without JavaScript."""
+    def factory(*, java_script_enabled: bool = True, timezone_id: str | None = None) -> Phone:
+        """Open a new phone-sized context, with or without JavaScript, in a time zone."""
         context = browser.new_context(
             viewport=PHONE,
             is_mobile=True,
             has_touch=True,
             java_script_enabled=java_script_enabled,
+            timezone_id=timezone_id,
         )
         context.set_default_timeout(10_000)
         contexts.append(context)
@@ -336,3 +339,18 @@ def test_long_unbroken_names_fit_a_small_phone(
         expect(page.get_by_text(name).first).to_be_visible()
     screenshot(phone.visit(f"/b/{slug}"), "business-wall-long-name")
     phone.check_clean()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "America/Los_Angeles", "Pacific/Pago_Pago"])
+def test_when_it_happened_defaults_to_the_phones_own_today(
+    live_app: Flask, open_phone: Callable[..., Phone], zone: str
+) -> None:
+    """The date field starts at the person's local date, not the server's UTC one."""
+    add_user(live_app)
+    phone = open_phone(timezone_id=zone)
+    log_in(phone)
+    page = phone.visit("/posts/new")
+    expect(page.get_by_label("When did it happen?")).to_have_value(
+        datetime.now(ZoneInfo(zone)).date().isoformat()
+    )

@@ -270,3 +270,23 @@ def test_posts_keep_their_order_after_edits(client, bob, shop, make_post):
     db.session.commit()
     assert bodies(client.get("/wall").text) == ["Second", "First, edited"]
     assert db.session.get(Post, first.id).updated_at is not None
+
+
+@pytest.mark.parametrize(
+    ("fields", "meta"),
+    [
+        ({}, None),
+        ({"category": "cafe"}, "cafe"),
+        (
+            {"website": "beanline.example"},
+            '<a href="https://beanline.example" rel="nofollow noopener">beanline.example</a>',
+        ),
+        ({"handle": "@hi@beanline.example", "category": "cafe"}, "cafe · @hi@beanline.example"),
+    ],
+)
+def test_business_facts_line(client, make_business, fields, meta):
+    """The line under a business's name lists only what we know, with no stray separators."""
+    make_business("Beanline Coffee", **fields)
+    page = client.get("/b/beanline-coffee").text
+    found = re.search(r'<p class="meta">(.*?)</p>', page)
+    assert (found.group(1) if found else None) == meta

@@ -96,9 +96,7 @@ class PostForm(FlaskForm):
         filters=[strip_text],
         validators=[Optional(), Length(max=1000, message="Keep it under 1,000 characters.")],
     )
-    rating = SelectField(
-        "Rating (optional)", choices=RATING_CHOICES, coerce=optional_int, default=None
-    )
+    rating = SelectField("Rating", choices=RATING_CHOICES, coerce=optional_int, default=None)
     happened_on = DateField(
         "When did it happen?",
         default=lambda: datetime.now(UTC).date(),
