@@ -303,3 +303,20 @@ def test_behind_a_trusted_proxy_https_and_addresses_are_believed(make_app, make_
         )
         assert fine.status_code == 302
         assert all("Secure" in c for c in fine.headers.getlist("Set-Cookie"))
+
+
+OPEN_TO_ANYONE = {"/login", "/register"}
+
+
+def test_every_state_changing_route_needs_a_login(app, client, make_user, make_business, make_post):
+    """Anonymous POSTs to any route but login and register are sent to log in, changing nothing."""
+    post = make_post(make_user("alice"), make_business(), kind="complaint")
+    rules = [r for r in app.url_map.iter_rules() if "POST" in r.methods]
+    guarded = [r.rule for r in rules if r.rule not in OPEN_TO_ANYONE]
+    assert {r.rule for r in rules} - set(guarded) == OPEN_TO_ANYONE
+    for rule in guarded:
+        response = client.post(rule.replace("<int:post_id>", str(post.id)), data={"reason": "spam"})
+        assert response.status_code == 302, rule
+        assert response.headers["Location"].startswith("/login"), rule
+    assert count(Post) == 1
+    assert db.session.get(Post, post.id).complaint_status == "open"

@@ -1,0 +1,44 @@
+"""Several web processes share their login limits through Redis when REDIS_URL is set."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import redis
+from conftest import ON_CI, PASSWORD
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """Return the Redis URL, skipping (or, on CI, failing) when Redis isn't running."""
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        if ON_CI:
+            pytest.fail("Redis is not running on 127.0.0.1:6379; CI needs it for this test")
+        pytest.skip("Redis is not running on 127.0.0.1:6379: skipping the shared-limit test")
+    finally:
+        client.close()
+    return REDIS_URL
+
+
+def test_failed_logins_count_across_processes(make_app, make_user, redis_url):
+    """Two app instances on one Redis see each other's failed logins."""
+    shared = {
+        "RATELIMIT_STORAGE_URI": redis_url,
+        "RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+        "LOGIN_RATE_LIMIT": "3 per minute",
+    }
+    first, second = make_app(**shared), make_app(**shared)
+    with first.app_context():
+        make_user("alice")
+    bad = {"username": "alice", "password": "not the password"}
+    assert first.test_client().post("/login", data=bad).status_code == 401
+    assert second.test_client().post("/login", data=bad).status_code == 401
+    assert first.test_client().post("/login", data=bad).status_code == 401
+    blocked = second.test_client().post("/login", data={"username": "alice", "password": PASSWORD})
+    assert blocked.status_code == 429
