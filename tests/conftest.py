@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 from flask import Flask, g
 from flask.testing import FlaskClient, FlaskCliRunner
 
@@ -18,6 +19,7 @@ from webapp.models import Business, Kind, Post, User
 from webapp.services import accounts, businesses, challenge
 
 PASSWORD = "correct horse battery"
+TEST_FERNET_KEY = Fernet.generate_key().decode()
 ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 
@@ -33,6 +35,10 @@ def base_config(**overrides: Any) -> dict[str, Any]:
         "SERVER_NAME": "praisewall.test",
         # Deliberately cheap hashing: the suite hashes hundreds of passwords.
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        "FERNET_KEYS": TEST_FERNET_KEY,
+        "QUEUE_BACKEND": "memory",
+        # The fake Mastodon server lives on loopback over plain http.
+        "MASTODON_ALLOW_INSECURE": True,
     }
     config.update(overrides)
     return config

@@ -305,7 +305,7 @@ def test_behind_a_trusted_proxy_https_and_addresses_are_believed(make_app, make_
         assert all("Secure" in c for c in fine.headers.getlist("Set-Cookie"))
 
 
-OPEN_TO_ANYONE = {"/login", "/register"}
+OPEN_TO_ANYONE = {"/login", "/register", "/login/mastodon"}
 
 
 def test_every_state_changing_route_needs_a_login(app, client, make_user, make_business, make_post):

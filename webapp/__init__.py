@@ -52,11 +52,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     extensions.login_manager.login_message_category = "info"
     errors.init_app(app)
 
-    from webapp import db_setup
+    from webapp import crypto, db_setup, queue
 
     db_setup.init_app(app)
+    crypto.init_app(app)
+    queue.init_app(app)
 
     from webapp.api.routes import bp as api_bp
+    from webapp.auth.mastodon_routes import bp as mastodon_bp
     from webapp.auth.routes import bp as auth_bp
     from webapp.businesses.routes import bp as businesses_bp
     from webapp.challenge.routes import bp as challenge_bp
@@ -68,6 +71,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     for blueprint in (
         main_bp,
         auth_bp,
+        mastodon_bp,
         posts_bp,
         businesses_bp,
         challenge_bp,

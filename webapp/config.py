@@ -24,5 +24,8 @@ class DefaultConfig:
     PASSWORD_HASH_METHOD = "scrypt"
     # How many proxies in front of the app set X-Forwarded-*; 0 trusts none.
     PROXY_FIX_HOPS = 0
+    # Development only: allow http:// and loopback Mastodon servers (e.g. http://127.0.0.1:3000).
+    MASTODON_ALLOW_INSECURE = False
+    DELIVERY_MAX_ATTEMPTS = 8
     PER_PAGE = 20
     REPORTS_TO_HIDE = 3

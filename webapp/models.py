@@ -150,6 +150,9 @@ class User(UserMixin, db.Model):
     posts: so.WriteOnlyMapped[Post] = so.relationship(
         back_populates="author", cascade="all, delete-orphan", passive_deletes=True
     )
+    mastodon_account: so.Mapped[MastodonAccount | None] = so.relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
 
     def set_password(self, password: str) -> None:
         """Store a salted hash of the password."""
@@ -229,6 +232,7 @@ class Post(db.Model):
     author: so.Mapped[User] = so.relationship(back_populates="posts")
     business: so.Mapped[Business] = so.relationship()
     fixes: so.Mapped[Post | None] = so.relationship(remote_side=[id])
+    crosspost: so.Mapped[Crosspost | None] = so.relationship(back_populates="post")
 
     @property
     def is_praise(self) -> bool:
@@ -297,3 +301,129 @@ class Report(db.Model):
 
     post: so.Mapped[Post] = so.relationship()
     reporter: so.Mapped[User] = so.relationship()
+
+
+class Visibility(enum.StrEnum):
+    """Who sees a status on Mastodon."""
+
+    PUBLIC = "public"
+    UNLISTED = "unlisted"
+    PRIVATE = "private"
+    DIRECT = "direct"
+
+    @property
+    def label(self) -> str:
+        """Return the words shown to people."""
+        return VISIBILITY_LABELS[self]
+
+
+VISIBILITY_LABELS = {
+    Visibility.PUBLIC: "Public",
+    Visibility.UNLISTED: "Unlisted (public, but kept off timelines)",
+    Visibility.PRIVATE: "Followers only",
+    Visibility.DIRECT: "Direct: tell them privately first",
+}
+
+
+class CrosspostState(enum.StrEnum):
+    """Where a status stands on its way to, or off, Mastodon."""
+
+    PENDING = "pending"  # waiting for its first or next attempt
+    SENT = "sent"
+    FAILED = "failed"  # the server refused it for good (a 4xx other than 401/403/429)
+    NEEDS_LOGIN = "needs_login"  # the account's token no longer works
+    GAVE_UP = "gave_up"  # too many failed attempts
+    DELETING = "deleting"  # the post was deleted here; the status goes too
+    GONE = "gone"  # the status was deleted on the server
+
+
+class MastodonServer(db.Model):
+    """A Mastodon server we have met: our app registration there and its limits."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    base_url: so.Mapped[str] = so.mapped_column(sa.String(300), unique=True)
+    client_id: so.Mapped[str | None] = so.mapped_column(sa.Text)  # encrypted
+    client_secret: so.Mapped[str | None] = so.mapped_column(sa.Text)  # encrypted
+    authorize_url: so.Mapped[str | None] = so.mapped_column(sa.String(500))
+    token_url: so.Mapped[str | None] = so.mapped_column(sa.String(500))
+    revoke_url: so.Mapped[str | None] = so.mapped_column(sa.String(500))
+    supports_pkce: so.Mapped[bool] = so.mapped_column(default=False)
+    max_characters: so.Mapped[int | None]
+    url_length: so.Mapped[int | None]
+    refreshed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    registered_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+
+    @property
+    def domain(self) -> str:
+        """Return the server's host name, as people write it."""
+        return self.base_url.split("://", 1)[1]
+
+
+class MastodonAccount(db.Model):
+    """A person's connection to their Mastodon account."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("server_id", "remote_id", name="uq_mastodon_account_remote"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="CASCADE"), unique=True
+    )
+    server_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("mastodon_server.id"))
+    remote_id: so.Mapped[str] = so.mapped_column(sa.String(64))
+    acct: so.Mapped[str] = so.mapped_column(sa.String(320))  # user@server, always full
+    profile_url: so.Mapped[str | None] = so.mapped_column(sa.String(500))
+    access_token: so.Mapped[str] = so.mapped_column(sa.Text)  # encrypted
+    scopes: so.Mapped[str] = so.mapped_column(sa.String(200))
+    needs_login: so.Mapped[bool] = so.mapped_column(default=False)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    user: so.Mapped[User] = so.relationship(back_populates="mastodon_account")
+    server: so.Mapped[MastodonServer] = so.relationship()
+
+
+class Crosspost(db.Model):
+    """One post's status on its author's Mastodon account, and the watch for a reply."""
+
+    __table_args__ = (
+        sa.Index("ix_crosspost_due", "state", "next_attempt_at"),
+        sa.Index("ix_crosspost_watch", "state", "next_reply_check_at"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    # Kept after the post is deleted, until its status is deleted too.
+    post_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("post.id", ondelete="SET NULL"), index=True
+    )
+    account_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("mastodon_account.id", ondelete="SET NULL"), index=True
+    )
+    state: so.Mapped[str] = so.mapped_column(sa.String(16), default=CrosspostState.PENDING)
+    idempotency_key: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    visibility: so.Mapped[str] = so.mapped_column(sa.String(16), default=Visibility.PUBLIC)
+    spoiler_text: so.Mapped[str | None] = so.mapped_column(sa.String(500))
+    post_url: so.Mapped[str] = so.mapped_column(sa.String(500))
+    status_text: so.Mapped[str | None] = so.mapped_column(sa.Text)  # as last sent
+    mention_acct: so.Mapped[str | None] = so.mapped_column(sa.String(320))
+    mention_account_id: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    mention_resolved: so.Mapped[bool | None]
+    attempts: so.Mapped[int] = so.mapped_column(default=0)
+    next_attempt_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    last_error: so.Mapped[str | None] = so.mapped_column(sa.String(500))
+    remote_id: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    remote_url: so.Mapped[str | None] = so.mapped_column(sa.String(500))
+    sent_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    replied_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    reply_url: so.Mapped[str | None] = so.mapped_column(sa.String(500))
+    reply_checked_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    next_reply_check_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    post: so.Mapped[Post | None] = so.relationship(back_populates="crosspost")
+    account: so.Mapped[MastodonAccount | None] = so.relationship()
+
+    @property
+    def is_public(self) -> bool:
+        """Tell whether the status went out for everyone to see."""
+        return self.state == CrosspostState.SENT and self.visibility == Visibility.PUBLIC

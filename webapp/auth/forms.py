@@ -73,3 +73,13 @@ class ChangePasswordForm(FlaskForm):
         problem = accounts.password_problem(field.data, self.user.username)
         if problem:
             raise ValidationError(problem)
+
+
+class MastodonLoginForm(FlaskForm):
+    """Name your Mastodon server, or your handle on it."""
+
+    handle = StringField(
+        "Your Mastodon handle or server",
+        validators=[DataRequired(message="Enter your handle, like @you@mastodon.social.")],
+        description="Like @you@mastodon.social, or just mastodon.social",
+    )

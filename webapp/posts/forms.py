@@ -20,7 +20,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from webapp.extensions import db
-from webapp.models import CHANNEL_LABELS, Business, Kind, parse_id
+from webapp.models import CHANNEL_LABELS, Business, Kind, Visibility, parse_id
 from webapp.services import businesses
 
 BODY_MAX = 2000
@@ -110,6 +110,17 @@ class PostForm(FlaskForm):
     is_on_wall = BooleanField("Show on the public wall", default=True)
     shows_name = BooleanField("Show my name (otherwise “a customer”)", default=True)
     fixes = HiddenField()
+    to_mastodon = BooleanField("Also post to my Mastodon account", default=True)
+    visibility = SelectField(
+        "Who sees it on Mastodon?",
+        choices=[SelectChoice(v.value, v.label) for v in Visibility],
+        default=Visibility.PUBLIC.value,
+    )
+    spoiler_text = StringField(
+        "Content warning (optional)",
+        filters=[strip_text],
+        validators=[Optional(), Length(max=200, message="Keep the warning under 200 characters.")],
+    )
 
     def __init__(self, *args, **kwargs) -> None:
         """Remember which business the form settles on while validating."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from webapp import tasks
 from webapp.extensions import db
 from webapp.models import Business, Kind, Post
 from webapp.posts.forms import PostForm, ResolveForm
@@ -87,7 +88,12 @@ def new():
         prefill(form)
     elif form.validate_on_submit():
         post = posts.create_post(current_user, form)
+        outgoing = posts.crosspost_if_asked(
+            post, form, url_for("posts.show", post_id=post.id, _external=True)
+        )
         db.session.commit()
+        if outgoing is not None:
+            tasks.enqueue(tasks.deliver, outgoing.id)
         flash("Posted. Thank you for saying it in public.", "success")
         flash_tone(post)
         return redirect(url_for("posts.show", post_id=post.id))
@@ -137,8 +143,10 @@ def edit(post_id: int):
 def delete(post_id: int):
     """Delete my own post."""
     post = get_post(post_id)
-    posts.delete_post(post)
+    leftover = posts.delete_post(post)
     db.session.commit()
+    if leftover is not None:
+        tasks.enqueue(tasks.delete_status, leftover.id)
     flash("Deleted.", "info")
     return redirect(url_for("main.me"))
 

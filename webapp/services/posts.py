@@ -10,13 +10,14 @@ from webapp.models import (
     VISIBLE_MODERATION,
     Business,
     ComplaintStatus,
+    Crosspost,
     Kind,
     Post,
     User,
     parse_id,
     utcnow,
 )
-from webapp.services import businesses, challenge
+from webapp.services import businesses, challenge, crosspost
 
 
 def with_people(stmt: sa.Select) -> sa.Select:
@@ -118,6 +119,20 @@ def create_post(author: User, form) -> Post:
     return post
 
 
+def crosspost_if_asked(post: Post, form, post_url: str) -> Crosspost | None:
+    """Add the post's crosspost row when its author asked for it and is connected."""
+    account = post.author.mastodon_account
+    if account is None or not form.to_mastodon.data:
+        return None
+    return crosspost.start(
+        post,
+        account,
+        visibility=form.visibility.data,
+        spoiler_text=form.spoiler_text.data,
+        post_url=post_url,
+    )
+
+
 def update_post(post: Post, form) -> Post:
     """Apply an edit from a validated form."""
     fill_post(post, form, post.author)
@@ -126,10 +141,15 @@ def update_post(post: Post, form) -> Post:
     return post
 
 
-def delete_post(post: Post) -> None:
-    """Delete a post; challenge progress drops with it because it is counted, not stored."""
+def delete_post(post: Post) -> Crosspost | None:
+    """Delete a post (its status on Mastodon goes too); return the crosspost left to delete.
+
+    Challenge progress drops with the post because it is counted, not stored.
+    """
+    leftover = crosspost.start_deleting(post)
     db.session.delete(post)
     db.session.flush()
+    return leftover
 
 
 def resolve_complaint(post: Post, note: str | None) -> None:

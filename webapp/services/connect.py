@@ -1,0 +1,204 @@
+"""Signing in with Mastodon: servers we are registered with, and people's connected accounts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from webapp import crypto
+from webapp.extensions import db
+from webapp.models import MastodonAccount, MastodonServer, User, utcnow
+from webapp.services import accounts, mastodon
+
+REFRESH_AFTER = timedelta(days=1)
+
+
+@dataclass
+class SignIn:
+    """Where to send the person, and what to remember until they come back."""
+
+    url: str
+    pending: dict
+
+
+class Restart(Exception):
+    """The server forgot us mid-sign-in; send the person to authorize again."""
+
+    def __init__(self, sign_in: SignIn) -> None:
+        super().__init__("restart sign-in")
+        self.sign_in = sign_in
+
+
+def find_server(base_url: str) -> MastodonServer | None:
+    """Return the row for a server we have met."""
+    return db.session.scalar(sa.select(MastodonServer).where(MastodonServer.base_url == base_url))
+
+
+def register(server: MastodonServer, redirect_uri: str, website: str) -> None:
+    """Register our app with the server (again) and keep the credentials encrypted."""
+    client_id, client_secret = mastodon.register_app(server.base_url, redirect_uri, website)
+    server.client_id = crypto.encrypt(client_id)
+    server.client_secret = crypto.encrypt(client_secret)
+    server.registered_at = utcnow()
+
+
+def refresh(server: MastodonServer) -> None:
+    """Fetch the server's OAuth endpoints and posting limits."""
+    endpoints = mastodon.oauth_endpoints(server.base_url)
+    server.authorize_url = endpoints["authorization_endpoint"]
+    server.token_url = endpoints["token_endpoint"]
+    server.revoke_url = endpoints.get("revocation_endpoint") or f"{server.base_url}/oauth/revoke"
+    server.supports_pkce = "S256" in (endpoints.get("code_challenge_methods_supported") or [])
+    server.max_characters, server.url_length = mastodon.server_limits(server.base_url)
+    server.refreshed_at = utcnow()
+
+
+def credentials(server: MastodonServer) -> tuple[str, str]:
+    """Return our (client id, client secret) at this server, decrypted."""
+    return crypto.decrypt(server.client_id), crypto.decrypt(server.client_secret)
+
+
+def ready_server(base_url: str, redirect_uri: str, website: str) -> MastodonServer:
+    """Return the server's row with a working registration and fresh endpoints and limits."""
+    server = find_server(base_url)
+    if server is None:
+        server = MastodonServer(base_url=base_url)
+        db.session.add(server)
+    if server.refreshed_at is None or utcnow() - server.refreshed_at > REFRESH_AFTER:
+        refresh(server)
+    if server.client_id is None:
+        register(server, redirect_uri, website)
+    elif not mastodon.client_still_known(server.token_url, *credentials(server)):
+        # Servers may forget idle apps; register again so the person never sees an error.
+        register(server, redirect_uri, website)
+    db.session.flush()
+    return server
+
+
+def begin(entry: str, redirect_uri: str, website: str, *, allow_insecure: bool) -> SignIn:
+    """Start signing in with the server named in entry.
+
+    :raise mastodon.ServerProblem: if the entry or the server won't do.
+    """
+    base_url = mastodon.parse_server(entry, allow_insecure=allow_insecure)
+    mastodon.check_address(base_url, allow_insecure=allow_insecure)
+    server = ready_server(base_url, redirect_uri, website)
+    return authorize(server, redirect_uri)
+
+
+def authorize(server: MastodonServer, redirect_uri: str) -> SignIn:
+    """Build the authorization request (state, and PKCE where the server supports it)."""
+    url, state, verifier = mastodon.authorization_url(
+        server.authorize_url, *credentials(server), redirect_uri, pkce=server.supports_pkce
+    )
+    return SignIn(url, {"base_url": server.base_url, "state": state, "verifier": verifier})
+
+
+def finish(
+    pending: dict, code: str, redirect_uri: str, website: str
+) -> tuple[MastodonServer, dict]:
+    """Exchange the code and return the server and the signed-in account, token included.
+
+    :raise Restart: if the server forgot our app; the caller sends the person round again.
+    :raise mastodon.ServerProblem: for any other failure.
+    """
+    server = find_server(pending["base_url"])
+    if server is None or server.client_id is None:
+        raise mastodon.ServerProblem("That sign-in expired. Please start again.")
+    try:
+        token = mastodon.exchange_code(
+            server.token_url, *credentials(server), redirect_uri, code, pending["verifier"]
+        )
+    except mastodon.UnknownClient:
+        register(server, redirect_uri, website)
+        db.session.flush()
+        raise Restart(authorize(server, redirect_uri)) from None
+    try:
+        me = mastodon.who_am_i(server.base_url, token["access_token"])
+    except mastodon.MastodonError:
+        raise mastodon.ServerProblem("Your server didn't tell us who you are. Try again.") from None
+    me.update(token=token["access_token"], scopes=token.get("scope", mastodon.SCOPES))
+    return server, me
+
+
+def full_acct(server: MastodonServer, acct: str) -> str:
+    """Return user@server for an account, even when its server calls it just "user"."""
+    return acct if "@" in acct else f"{acct}@{server.domain}"
+
+
+def account_for(server: MastodonServer, remote_id: str) -> MastodonAccount | None:
+    """Find the connection for a Mastodon account."""
+    return db.session.scalar(
+        sa.select(MastodonAccount).where(
+            MastodonAccount.server_id == server.id, MastodonAccount.remote_id == remote_id
+        )
+    )
+
+
+def connect(user: User, server: MastodonServer, me: dict) -> MastodonAccount:
+    """Connect (or reconnect) the user's Mastodon account, keeping the token encrypted."""
+    account = user.mastodon_account or account_for(server, me["id"])
+    if account is None:
+        account = MastodonAccount(user=user, server=server, remote_id=me["id"])
+        db.session.add(account)
+    account.server = server
+    account.remote_id = me["id"]
+    account.acct = full_acct(server, me["acct"])
+    account.profile_url = me.get("url")
+    account.access_token = crypto.encrypt(me["token"])
+    account.scopes = me["scopes"]
+    account.needs_login = False
+    db.session.flush()
+    return account
+
+
+def new_username(acct: str) -> str:
+    """Make a free local username from a Mastodon handle."""
+    base = re.sub(r"[^a-z0-9_]+", "_", acct.split("@", 1)[0].lower()).strip("_")[:24] or "member"
+    base = base if len(base) >= 3 else f"{base}_me"
+    candidate, n = base, 1
+    while accounts.find_user(candidate) is not None:
+        n += 1
+        candidate = f"{base}_{n}"
+    return candidate
+
+
+def sign_in_user(server: MastodonServer, me: dict) -> User:
+    """Return the user for this Mastodon account, creating one on the first visit."""
+    account = account_for(server, me["id"])
+    if account is not None:
+        connect(account.user, server, me)
+        return account.user
+    user = User(username=new_username(me["acct"]))
+    db.session.add(user)
+    db.session.flush()
+    connect(user, server, me)
+    return user
+
+
+def disconnect(user: User) -> bool:
+    """Revoke the token at the server and forget the connection; tell whether it was revoked."""
+    account = user.mastodon_account
+    if account is None:
+        return True
+    server = account.server
+    revoked = mastodon.revoke_token(
+        server.revoke_url or f"{server.base_url}/oauth/revoke",
+        *credentials(server),
+        crypto.decrypt(account.access_token),
+    )
+    db.session.delete(account)
+    db.session.flush()
+    return revoked
+
+
+def limits_for(user: User | None) -> tuple[int, int]:
+    """Return (max characters, characters per link) for the user's own server."""
+    account = getattr(user, "mastodon_account", None) if user is not None else None
+    server = account.server if account is not None else None
+    if server is None or server.max_characters is None:
+        return mastodon.DEFAULT_MAX_CHARACTERS, mastodon.DEFAULT_URL_LENGTH
+    return server.max_characters, server.url_length or mastodon.DEFAULT_URL_LENGTH

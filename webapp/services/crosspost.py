@@ -1,0 +1,338 @@
+"""Crossposting: a post's status on Mastodon, delivered exactly once, and deleted with it.
+
+The row is the truth; the queue only says "look at row N now". Every attempt sends the row's
+own idempotency key, so however often a delivery runs, the server keeps one status.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask import current_app
+
+from webapp import crypto
+from webapp.extensions import db
+from webapp.models import (
+    ComplaintStatus,
+    Crosspost,
+    CrosspostState,
+    Kind,
+    MastodonAccount,
+    Post,
+    utcnow,
+)
+from webapp.services import challenge, mastodon, status_text
+from webapp.services.connect import limits_for
+
+BACKOFF_BASE = 30  # seconds before the first retry
+BACKOFF_CAP = 6 * 3600
+STUCK_AFTER = timedelta(minutes=10)  # pending and due this long ago: the queue lost it
+WATCH_FOR = timedelta(days=14)
+
+
+def start(
+    post: Post,
+    account: MastodonAccount,
+    *,
+    visibility: str,
+    spoiler_text: str | None,
+    post_url: str,
+) -> Crosspost:
+    """Add the crosspost row for a new post (committed with it, delivered after)."""
+    crosspost = Crosspost(
+        post=post,
+        account=account,
+        idempotency_key=str(uuid.uuid4()),
+        visibility=visibility,
+        spoiler_text=spoiler_text or None,
+        post_url=post_url,
+        mention_acct=post.business.handle,
+        next_attempt_at=utcnow(),
+    )
+    db.session.add(crosspost)
+    db.session.flush()
+    return crosspost
+
+
+def preview(post_like: dict, user) -> status_text.Status:
+    """Build the exact status a post would send, counted against the user's own server."""
+    max_characters, url_length = limits_for(user)
+    return status_text.compose(
+        post_like["body"],
+        kind=post_like["kind"],
+        business_name=post_like["business_name"],
+        handle=post_like["handle"],
+        link=post_like["link"],
+        spoiler_text=post_like.get("spoiler_text") or "",
+        max_characters=max_characters,
+        url_length=url_length,
+    )
+
+
+def backoff(attempts: int) -> timedelta:
+    """Return the wait before the next attempt: doubling from 30 s, capped, with jitter."""
+    seconds = min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_CAP)
+    return timedelta(seconds=seconds * random.uniform(0.75, 1.25))
+
+
+def client_for(account: MastodonAccount):
+    """Return an API client signed in as the account."""
+    return mastodon.api(account.server.base_url, crypto.decrypt(account.access_token))
+
+
+def load(crosspost_id: int) -> Crosspost | None:
+    """Load a crosspost with its account, server and post."""
+    return db.session.scalar(
+        sa.select(Crosspost)
+        .where(Crosspost.id == crosspost_id)
+        .options(
+            so.joinedload(Crosspost.account).joinedload(MastodonAccount.server),
+            so.joinedload(Crosspost.post).joinedload(Post.business),
+        )
+    )
+
+
+def deliver(crosspost_id: int) -> str | None:
+    """Try to post the status once; record what happened and return the new state."""
+    crosspost = load(crosspost_id)
+    if crosspost is None or crosspost.state != CrosspostState.PENDING:
+        return None
+    if crosspost.post is None:
+        crosspost.state = CrosspostState.GONE
+        return crosspost.state
+    account = crosspost.account
+    if account is None or account.needs_login:
+        crosspost.state = CrosspostState.NEEDS_LOGIN
+        crosspost.last_error = "Reconnect your Mastodon account to send this."
+        return crosspost.state
+    crosspost.attempts += 1
+    client = client_for(account)
+    try:
+        resolve_mention(crosspost, client)
+        status = build_status(crosspost)
+        if not status.fits:
+            return fail(crosspost, "It is too long for your server, even shortened.")
+        crosspost.status_text = status.text
+        sent = mastodon.post_status(
+            client,
+            status.text,
+            visibility=crosspost.visibility,
+            spoiler_text=crosspost.spoiler_text,
+            key=crosspost.idempotency_key,
+        )
+    except mastodon.MastodonError as error:
+        return record_failure(crosspost, mastodon.classify(error, client))
+    crosspost.state = CrosspostState.SENT
+    crosspost.remote_id = sent["id"]
+    crosspost.remote_url = sent["url"]
+    crosspost.sent_at = utcnow()
+    crosspost.last_error = None
+    crosspost.next_attempt_at = None
+    if crosspost.mention_account_id:
+        crosspost.next_reply_check_at = crosspost.sent_at + next_reply_check(timedelta(0))
+    challenge.record_praise(crosspost.post)
+    return crosspost.state
+
+
+def resolve_mention(crosspost: Crosspost, client) -> None:
+    """Look the business's handle up through the user's server, once."""
+    if crosspost.mention_acct is None or crosspost.mention_resolved is not None:
+        return
+    found = mastodon.find_account(client, crosspost.mention_acct)
+    crosspost.mention_resolved = found is not None
+    crosspost.mention_account_id = found["id"] if found else None
+
+
+def build_status(crosspost: Crosspost) -> status_text.Status:
+    """Compose the status from the post as it is now."""
+    post = crosspost.post
+    handle = crosspost.mention_acct if crosspost.mention_resolved else None
+    return preview(
+        {
+            "body": post.body,
+            "kind": post.kind,
+            "business_name": post.business.name,
+            "handle": handle,
+            "link": crosspost.post_url,
+            "spoiler_text": crosspost.spoiler_text,
+        },
+        post.author,
+    )
+
+
+def record_failure(crosspost: Crosspost, outcome: mastodon.Outcome) -> str:
+    """Turn a failed attempt into the next state: retry later, reconnect, or stop."""
+    if outcome.kind == "needs_login":
+        crosspost.state = CrosspostState.NEEDS_LOGIN
+        crosspost.last_error = outcome.reason
+        crosspost.account.needs_login = True
+        return crosspost.state
+    if outcome.kind in ("failed", "gone"):
+        return fail(crosspost, outcome.reason)
+    crosspost.last_error = outcome.reason
+    if crosspost.attempts >= current_app.config["DELIVERY_MAX_ATTEMPTS"]:
+        crosspost.state = CrosspostState.GAVE_UP
+        crosspost.next_attempt_at = None
+        return crosspost.state
+    wait_until = utcnow() + backoff(crosspost.attempts)
+    if outcome.retry_at is not None and outcome.retry_at > wait_until:
+        wait_until = outcome.retry_at
+    crosspost.next_attempt_at = wait_until
+    return crosspost.state
+
+
+def fail(crosspost: Crosspost, reason: str) -> str:
+    """Stop trying, with the reason in plain words."""
+    crosspost.state = CrosspostState.FAILED
+    crosspost.last_error = reason
+    crosspost.next_attempt_at = None
+    return crosspost.state
+
+
+def retry(crosspost: Crosspost) -> None:
+    """Put a stopped crosspost back in line, keeping its idempotency key."""
+    crosspost.state = CrosspostState.PENDING
+    crosspost.attempts = 0
+    crosspost.next_attempt_at = utcnow()
+
+
+def start_deleting(post: Post) -> Crosspost | None:
+    """Mark the post's status for deletion before the post goes; None if there is none."""
+    crosspost = post.crosspost
+    if crosspost is None:
+        return None
+    if crosspost.state == CrosspostState.SENT:
+        crosspost.state = CrosspostState.DELETING
+        crosspost.attempts = 0
+        crosspost.next_attempt_at = utcnow()
+        crosspost.next_reply_check_at = None
+        return crosspost
+    # Never sent (or already gone there): nothing to delete, so nothing to keep.
+    db.session.delete(crosspost)
+    return None
+
+
+def delete_remote(crosspost_id: int) -> str | None:
+    """Try to delete the status once; the row goes when the status has."""
+    crosspost = load(crosspost_id)
+    if crosspost is None or crosspost.state != CrosspostState.DELETING:
+        return None
+    if crosspost.account is None:
+        # The account was disconnected: we no longer may delete anything there.
+        db.session.delete(crosspost)
+        return "abandoned"
+    crosspost.attempts += 1
+    client = client_for(crosspost.account)
+    try:
+        mastodon.delete_status(client, crosspost.remote_id)
+    except mastodon.MastodonError as error:
+        outcome = mastodon.classify(error, client)
+        crosspost.last_error = outcome.reason
+        if outcome.kind == "needs_login":
+            crosspost.account.needs_login = True
+        # Deletion is retried until done, however long it takes, at most daily.
+        wait = max(backoff(crosspost.attempts), timedelta(seconds=1))
+        crosspost.next_attempt_at = max(utcnow() + wait, outcome.retry_at or utcnow())
+        return crosspost.state
+    db.session.delete(crosspost)
+    return "deleted"
+
+
+def due(states: tuple[str, ...], limit: int = 100) -> list[int]:
+    """Return crossposts in these states whose next attempt is overdue (the queue lost them)."""
+    return list(
+        db.session.scalars(
+            sa.select(Crosspost.id)
+            .where(Crosspost.state.in_(states), Crosspost.next_attempt_at <= utcnow() - STUCK_AFTER)
+            .order_by(Crosspost.next_attempt_at)
+            .limit(limit)
+        )
+    )
+
+
+# --- Watching for the business's reply ---
+
+
+def next_reply_check(age: timedelta) -> timedelta:
+    """Return the wait before looking again: minutes at first, then hours, then daily."""
+    if age < timedelta(hours=1):
+        return timedelta(minutes=5)
+    if age < timedelta(hours=6):
+        return timedelta(minutes=30)
+    if age < timedelta(days=2):
+        return timedelta(hours=3)
+    return timedelta(days=1)
+
+
+def watch_due(limit: int = 100) -> list[int]:
+    """Return sent crossposts whose reply check is due."""
+    return list(
+        db.session.scalars(
+            sa.select(Crosspost.id)
+            .where(
+                Crosspost.state == CrosspostState.SENT,
+                Crosspost.next_reply_check_at <= utcnow(),
+            )
+            .order_by(Crosspost.next_reply_check_at)
+            .limit(limit)
+        )
+    )
+
+
+def check_reply(crosspost_id: int) -> str | None:
+    """Look once for the business's reply in the thread; the watch ends at a reply or 14 days."""
+    crosspost = load(crosspost_id)
+    if crosspost is None or crosspost.state != CrosspostState.SENT:
+        return None
+    if crosspost.next_reply_check_at is None or crosspost.account is None:
+        return None
+    now = utcnow()
+    client = client_for(crosspost.account)
+    crosspost.reply_checked_at = now
+    try:
+        reply = mastodon.first_reply(client, crosspost.remote_id, crosspost.mention_account_id)
+    except mastodon.MastodonError as error:
+        outcome = mastodon.classify(error, client)
+        if outcome.kind == "gone":
+            crosspost.state = CrosspostState.GONE
+            crosspost.next_reply_check_at = None
+            return "gone"
+        if outcome.kind == "needs_login":
+            crosspost.account.needs_login = True
+        crosspost.next_reply_check_at = schedule_next_check(crosspost, now)
+        return "error"
+    if reply is not None:
+        record_reply(crosspost, reply["created_at"], reply["url"])
+        return "replied"
+    crosspost.next_reply_check_at = schedule_next_check(crosspost, now)
+    return "waiting"
+
+
+def schedule_next_check(crosspost: Crosspost, now: datetime) -> datetime | None:
+    """Return when to look again, or None once the watch is over."""
+    age = now - crosspost.sent_at
+    if age >= WATCH_FOR:
+        return None
+    return now + next_reply_check(age)
+
+
+def record_reply(crosspost: Crosspost, replied_at: datetime, url: str | None) -> None:
+    """Store the first reply and move a waiting complaint to "business replied"."""
+    crosspost.replied_at = replied_at
+    crosspost.reply_url = url
+    crosspost.next_reply_check_at = None
+    post = crosspost.post
+    if post is not None and post.kind == Kind.COMPLAINT:
+        if post.complaint_status == ComplaintStatus.OPEN:
+            post.complaint_status = ComplaintStatus.REPLIED
+
+
+def reply_delay(crosspost: Crosspost) -> timedelta | None:
+    """Return how long the business took to reply, if it did."""
+    if crosspost.replied_at is None or crosspost.sent_at is None:
+        return None
+    return max(crosspost.replied_at - crosspost.sent_at, timedelta(0))

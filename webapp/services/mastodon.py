@@ -1,0 +1,394 @@
+"""The one module that talks to Mastodon servers (Mastodon.py for the API, Authlib for OAuth).
+
+Everything here is plain functions over URLs and tokens; the callers own the database rows.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import socket
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+import grapheme
+import requests
+from authlib.common.security import generate_token
+from authlib.integrations.base_client.errors import OAuthError
+from authlib.integrations.requests_client import OAuth2Session
+from mastodon import Mastodon
+from mastodon._url_regex import url_regex
+from mastodon.errors import (
+    MastodonAPIError,
+    MastodonError,
+    MastodonNetworkError,
+    MastodonNotFoundError,
+    MastodonRatelimitError,
+    MastodonServerError,
+    MastodonUnauthorizedError,
+)
+
+SCOPES = "read:accounts read:statuses write:statuses"
+APP_NAME = "Praisewall"
+TIMEOUT = 10
+DEFAULT_MAX_CHARACTERS = 500
+DEFAULT_URL_LENGTH = 23
+HOST_RE = re.compile(
+    r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+)
+REMOTE_MENTION_RE = re.compile(r"(^|[^/\w])@(([a-z0-9_]+)@[a-z0-9.\-]+[a-z0-9]+)", re.IGNORECASE)
+
+
+class ServerProblem(Exception):
+    """A Mastodon server we can't or won't talk to, explained in plain words."""
+
+
+class UnknownClient(Exception):
+    """The server no longer knows our app registration."""
+
+
+@dataclass
+class Outcome:
+    """What a failed call means for the work: retry later, reconnect, or stop."""
+
+    kind: str  # "retry", "needs_login", "failed" or "gone"
+    reason: str
+    retry_at: datetime | None = None
+
+
+# --- Which server, and may we talk to it? ---
+
+
+def parse_server(entry: str, *, allow_insecure: bool = False) -> str:
+    """Turn "@user@server", "user@server", "server" or "https://server" into a base URL.
+
+    :raise ServerProblem: when the entry names no server we may use.
+    """
+    text = entry.strip()
+    scheme = "https"
+    if "://" in text:
+        parts = urlsplit(text)
+        scheme, text = parts.scheme.lower(), parts.netloc
+        if scheme not in ("https", "http") or not text:
+            raise ServerProblem("Enter your server like mastodon.social, or your @name@server.")
+    else:
+        text = text.lstrip("@")
+        if "@" in text:
+            text = text.rsplit("@", 1)[1]
+        text = text.split("/", 1)[0]
+    if scheme == "http" and not allow_insecure:
+        raise ServerProblem("Mastodon servers are reached over https only.")
+    host, _, port = text.lower().rpartition(":") if text.count(":") == 1 else (text.lower(), "", "")
+    if port and not port.isdigit():
+        raise ServerProblem("That server address has a broken port number.")
+    if not host or not (HOST_RE.match(host) or is_ip(host)):
+        raise ServerProblem("That doesn't look like a server name. Try mastodon.social.")
+    if "." not in host and not is_ip(host) and host != "localhost":
+        raise ServerProblem("A server name has a dot in it, like mastodon.social.")
+    return f"{scheme}://{host}{':' + port if port else ''}"
+
+
+def is_ip(host: str) -> bool:
+    """Tell whether a host is written as an IP address."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def check_address(base_url: str, *, allow_insecure: bool = False) -> None:
+    """Refuse servers whose name leads to private, loopback or link-local addresses.
+
+    :raise ServerProblem: if the name doesn't resolve or points inside a network.
+    """
+    host = urlsplit(base_url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        raise ServerProblem(f"We couldn't find a server called {host}.") from None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        inside = (
+            address.is_private
+            or address.is_loopback
+            or address.is_link_local
+            or address.is_reserved
+            or address.is_multicast
+            or address.is_unspecified
+        )
+        if inside and not allow_insecure:
+            raise ServerProblem(f"{host} isn't a public server, so we won't connect to it.")
+
+
+# --- Registering our app and signing in (OAuth 2 with PKCE) ---
+
+
+def oauth_endpoints(base_url: str) -> dict:
+    """Read the server's OAuth metadata (Mastodon 4.3+), or assume the classic paths."""
+    endpoints = {
+        "authorization_endpoint": f"{base_url}/oauth/authorize",
+        "token_endpoint": f"{base_url}/oauth/token",
+        "revocation_endpoint": f"{base_url}/oauth/revoke",
+        "code_challenge_methods_supported": [],
+    }
+    try:
+        response = requests.get(
+            f"{base_url}/.well-known/oauth-authorization-server", timeout=TIMEOUT
+        )
+        if response.ok and "json" in response.headers.get("content-type", ""):
+            endpoints.update(response.json())
+    except (requests.RequestException, ValueError):
+        pass
+    return endpoints
+
+
+def register_app(base_url: str, redirect_uri: str, website: str) -> tuple[str, str]:
+    """Register Praisewall with a server and return (client_id, client_secret).
+
+    :raise ServerProblem: if the server can't be reached or refuses.
+    """
+    try:
+        response = requests.post(
+            f"{base_url}/api/v1/apps",
+            data={
+                "client_name": APP_NAME,
+                "redirect_uris": redirect_uri,
+                "scopes": SCOPES,
+                "website": website,
+            },
+            timeout=TIMEOUT,
+        )
+        data = response.json()
+        return data["client_id"], data["client_secret"]
+    except requests.RequestException:
+        raise ServerProblem(f"{urlsplit(base_url).netloc} didn't answer. Try again soon.") from None
+    except (ValueError, KeyError, TypeError):
+        raise ServerProblem(
+            f"{urlsplit(base_url).netloc} doesn't look like a Mastodon server."
+        ) from None
+
+
+def client_still_known(token_url: str, client_id: str, client_secret: str) -> bool:
+    """Ask the server whether our registration still works (a client-credentials grant)."""
+    try:
+        response = requests.post(
+            token_url,
+            data={
+                "grant_type": "client_credentials",
+                "client_id": client_id,
+                "client_secret": client_secret,
+                "scope": "read",
+            },
+            timeout=TIMEOUT,
+        )
+    except requests.RequestException:
+        return True  # can't tell; the token exchange will find out
+    if response.status_code == 401:
+        return False
+    try:
+        return response.json().get("error") != "invalid_client"
+    except ValueError:
+        return True
+
+
+def oauth_session(
+    client_id: str, client_secret: str, redirect_uri: str, *, pkce: bool
+) -> OAuth2Session:
+    """Make a short-lived OAuth client for one step of the sign-in."""
+    return OAuth2Session(
+        client_id,
+        client_secret,
+        scope=SCOPES,
+        redirect_uri=redirect_uri,
+        token_endpoint_auth_method="client_secret_post",
+        code_challenge_method="S256" if pkce else None,
+        default_timeout=TIMEOUT,
+    )
+
+
+def authorization_url(
+    authorize_url: str, client_id: str, client_secret: str, redirect_uri: str, *, pkce: bool
+) -> tuple[str, str, str | None]:
+    """Return (url to send the person to, state, PKCE verifier)."""
+    verifier = generate_token(48) if pkce else None
+    with oauth_session(client_id, client_secret, redirect_uri, pkce=pkce) as client:
+        url, state = client.create_authorization_url(authorize_url, code_verifier=verifier)
+    return url, state, verifier
+
+
+def exchange_code(
+    token_url: str,
+    client_id: str,
+    client_secret: str,
+    redirect_uri: str,
+    code: str,
+    verifier: str | None,
+) -> dict:
+    """Trade the authorization code for an access token.
+
+    :raise UnknownClient: if the server has forgotten our registration.
+    :raise ServerProblem: for any other refusal or failure.
+    """
+    allow_http_for(token_url)
+    try:
+        with oauth_session(client_id, client_secret, redirect_uri, pkce=verifier is not None) as c:
+            token = c.fetch_token(token_url, code=code, code_verifier=verifier)
+    except OAuthError as error:
+        if error.error == "invalid_client":
+            raise UnknownClient from None
+        raise ServerProblem("Your server didn't accept the sign-in. Please try again.") from None
+    except requests.RequestException:
+        raise ServerProblem("Your server didn't answer. Please try again.") from None
+    granted = set(token.get("scope", "").split())
+    if not set(SCOPES.split()) <= granted:
+        raise ServerProblem("Praisewall needs permission to read your account and post for you.")
+    return token
+
+
+def revoke_token(revoke_url: str, client_id: str, client_secret: str, token: str) -> bool:
+    """Revoke an access token at its server; tell whether the server confirmed it."""
+    allow_http_for(revoke_url)
+    try:
+        with oauth_session(client_id, client_secret, "", pkce=False) as client:
+            response = client.revoke_token(revoke_url, token=token)
+    except requests.RequestException:
+        return False
+    return response.ok
+
+
+def allow_http_for(url: str) -> None:
+    """Let Authlib use plain http for a server the development setting already let through."""
+    if url.startswith("http://"):
+        os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
+
+
+# --- The API, once we have a token ---
+
+
+def api(base_url: str, access_token: str | None = None) -> Mastodon:
+    """Return a Mastodon.py client that throws on rate limits and never waits long."""
+    return Mastodon(
+        access_token=access_token,
+        api_base_url=base_url,
+        ratelimit_method="throw",
+        request_timeout=TIMEOUT,
+        user_agent="Praisewall",
+    )
+
+
+def who_am_i(base_url: str, access_token: str) -> dict:
+    """Return the signed-in account's id, acct and profile URL."""
+    me = api(base_url, access_token).account_verify_credentials()
+    return {"id": str(me.id), "acct": me.acct, "url": me.url}
+
+
+def server_limits(base_url: str) -> tuple[int, int]:
+    """Return the server's (max characters, characters per URL), or the stock defaults."""
+    try:
+        configuration = api(base_url).instance_v2().configuration.statuses
+        return (
+            int(configuration.max_characters or DEFAULT_MAX_CHARACTERS),
+            int(configuration.characters_reserved_per_url or DEFAULT_URL_LENGTH),
+        )
+    except (MastodonError, AttributeError, TypeError, ValueError):
+        return DEFAULT_MAX_CHARACTERS, DEFAULT_URL_LENGTH
+
+
+def status_length(text: str, spoiler_text: str = "", url_length: int = DEFAULT_URL_LENGTH) -> int:
+    """Count a status as Mastodon does: graphemes, each link as url_length, @user@host as @user."""
+    counted = url_regex.sub(lambda m: m.group(2) + "x" * url_length, text)
+    counted = REMOTE_MENTION_RE.sub(r"\1@\3", counted)
+    return grapheme.length(counted) + grapheme.length(spoiler_text)
+
+
+def find_account(client: Mastodon, acct: str) -> dict | None:
+    """Resolve a handle through the user's own server; None if it can't be found."""
+    acct = acct.lstrip("@")
+    try:
+        found = client.account_lookup(acct)
+    except MastodonNotFoundError:
+        results = client.account_search(acct, resolve=True, limit=1)
+        found = next((a for a in results if a.acct.lower() == acct.lower()), None)
+        if found is None and results and "@" not in results[0].acct:
+            # A local account is named without its domain on its own server.
+            local = acct.split("@", 1)[0].lower()
+            found = results[0] if results[0].acct.lower() == local else None
+    if found is None:
+        return None
+    return {"id": str(found.id), "acct": found.acct}
+
+
+def post_status(
+    client: Mastodon, text: str, *, visibility: str, spoiler_text: str | None, key: str
+) -> dict:
+    """Post a status with our idempotency key, so a retry never makes a second one."""
+    status = client.status_post(
+        text, visibility=visibility, spoiler_text=spoiler_text or None, idempotency_key=key
+    )
+    return {
+        "id": str(status.id),
+        "url": status.url or status.uri,
+        "mentions": [m.acct.lower() for m in status.mentions],
+    }
+
+
+def delete_status(client: Mastodon, status_id: str) -> None:
+    """Delete a status; one already gone counts as deleted."""
+    try:
+        client.status_delete(status_id)
+    except MastodonNotFoundError:
+        pass
+
+
+def first_reply(client: Mastodon, status_id: str, account_id: str) -> dict | None:
+    """Return the earliest reply by the given account in the status's thread, if any.
+
+    :raise MastodonNotFoundError: if the status itself is gone.
+    """
+    context = client.status_context(status_id)
+    replies = [d for d in context.descendants if str(d.account.id) == str(account_id)]
+    if not replies:
+        return None
+    first = min(replies, key=lambda d: d.created_at)
+    return {"created_at": first.created_at, "url": first.url or first.uri}
+
+
+def classify(error: Exception, client: Mastodon | None = None) -> Outcome:
+    """Say what a failed call means: retry later, reconnect, give up, or the thing is gone."""
+    if isinstance(error, MastodonRatelimitError):
+        reset = getattr(client, "ratelimit_reset", None)
+        retry_at = datetime.fromtimestamp(reset, UTC) if reset else None
+        return Outcome("retry", "Your server asked us to slow down.", retry_at)
+    if isinstance(error, MastodonNetworkError):
+        return Outcome("retry", "Your server didn't answer in time.")
+    if isinstance(error, MastodonServerError):
+        return Outcome("retry", f"Your server had a problem ({api_status(error)}).")
+    if isinstance(error, MastodonUnauthorizedError) or api_status(error) in (401, 403):
+        return Outcome("needs_login", "Your server no longer accepts our sign-in.")
+    if isinstance(error, MastodonNotFoundError):
+        return Outcome("gone", "It is no longer on your server.")
+    if isinstance(error, MastodonAPIError):
+        return Outcome("failed", f"Your server refused it: {api_reason(error)}")
+    if isinstance(error, MastodonError):
+        return Outcome("retry", "Something went wrong talking to your server.")
+    raise error
+
+
+def api_status(error: Exception) -> int | None:
+    """Return the HTTP status inside a Mastodon.py error, if it carries one."""
+    args = getattr(error, "args", ())
+    return args[1] if len(args) > 1 and isinstance(args[1], int) else None
+
+
+def api_reason(error: Exception) -> str:
+    """Return the server's own words from a Mastodon.py error."""
+    args = getattr(error, "args", ())
+    return str(args[3] if len(args) > 3 and args[3] else args[-1] if args else error)[:300]
+
+
+def later(seconds: float) -> datetime:
+    """Return the time a number of seconds from now."""
+    return datetime.now(UTC) + timedelta(seconds=seconds)

@@ -1,0 +1,78 @@
+"""Work done off the request: deliver statuses, delete them, watch for replies, sweep."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from huey import crontab
+
+from webapp.extensions import db
+from webapp.models import CrosspostState
+from webapp.queue import huey, task_app
+from webapp.services import crosspost
+
+log = logging.getLogger(__name__)
+
+
+def enqueue(task, crosspost_id: int, eta: datetime | None = None) -> None:
+    """Queue work on a row; if the queue is down, the sweep finds the row later."""
+    try:
+        if eta is None:
+            task(crosspost_id)
+        else:
+            task.schedule((crosspost_id,), eta=eta.replace(tzinfo=None))
+    except Exception:  # noqa: BLE001 - the row is the truth; losing a message loses nothing
+        log.exception("could not queue %s for crosspost %s", task.name, crosspost_id)
+
+
+def run_in_app(work, crosspost_id: int):
+    """Run one piece of work on a row inside the app, committing what it changed."""
+    with task_app().app_context():
+        try:
+            result = work(crosspost_id)
+            row = crosspost.load(crosspost_id)
+            db.session.commit()
+            return result, row.state if row else None, row.next_attempt_at if row else None
+        finally:
+            db.session.remove()
+
+
+@huey.task()
+def deliver(crosspost_id: int) -> None:
+    """Try to send a status, and queue the retry when it must wait."""
+    _, state, next_at = run_in_app(crosspost.deliver, crosspost_id)
+    if state == CrosspostState.PENDING and next_at is not None:
+        enqueue(deliver, crosspost_id, next_at)
+
+
+@huey.task()
+def delete_status(crosspost_id: int) -> None:
+    """Try to delete a status, and queue the retry when it must wait."""
+    _, state, next_at = run_in_app(crosspost.delete_remote, crosspost_id)
+    if state == CrosspostState.DELETING and next_at is not None:
+        enqueue(delete_status, crosspost_id, next_at)
+
+
+@huey.task()
+def check_reply(crosspost_id: int) -> None:
+    """Look for the business's reply once."""
+    run_in_app(crosspost.check_reply, crosspost_id)
+
+
+@huey.periodic_task(crontab(minute="*"))
+def sweep() -> None:
+    """Re-queue rows whose queued work went missing, and start due reply checks."""
+    with task_app().app_context():
+        try:
+            pending = crosspost.due((CrosspostState.PENDING,))
+            deleting = crosspost.due((CrosspostState.DELETING,))
+            watching = crosspost.watch_due()
+        finally:
+            db.session.remove()
+    for crosspost_id in pending:
+        enqueue(deliver, crosspost_id)
+    for crosspost_id in deleting:
+        enqueue(delete_status, crosspost_id)
+    for crosspost_id in watching:
+        enqueue(check_reply, crosspost_id)
