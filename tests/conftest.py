@@ -5,17 +5,20 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import date, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from cryptography.fernet import Fernet
+from fake_mastodon import FakeMastodon, fake_mastodon_server
 from flask import Flask, g
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from webapp import create_app
 from webapp.extensions import db
 from webapp.models import Business, Kind, Post, User
+from webapp.queue import huey
 from webapp.services import accounts, businesses, challenge
 
 PASSWORD = "correct horse battery"
@@ -93,9 +96,10 @@ def make_app(database_ready: None) -> Iterator[Callable[..., Flask]]:
 
     def factory(*, with_tables: bool = True, **overrides: Any) -> Flask:
         app = create_app(base_config(**overrides))
-        # Tests keep an app context open, which Flask reuses for every request; clear `g`
-        # after each request so the logged-in user doesn't carry over, as in production.
+        # Tests keep an app context open, which Flask reuses for every request. Start each
+        # request as production does: no `g` left over, and nothing stale in the session.
         app.teardown_request(lambda exc: g.__dict__.clear())
+        app.before_request(db.session.expire_all)
         if with_tables and not TEST_DATABASE_URL:
             with app.app_context():
                 db.create_all()
@@ -218,3 +222,48 @@ def make_post(app: Flask) -> Callable[..., Post]:
         return post
 
     return factory
+
+
+@pytest.fixture
+def fake_mastodon() -> Iterator[FakeMastodon]:
+    """Return a fake Mastodon server on loopback, with alice and a business account."""
+    for fake in fake_mastodon_server():
+        fake.add_account("alice", display_name="Alice")
+        fake.add_account("support", domain="cornerbakery.example", display_name="Corner Bakery")
+        yield fake
+
+
+def mastodon_sign_in(client: FlaskClient, fake: FakeMastodon, username: str = "alice", entry=None):
+    """Sign in (or connect) through the real OAuth flow; return the callback's response."""
+    start = client.post("/login/mastodon", data={"handle": entry or f"{username}@{fake.domain}"})
+    assert start.status_code == 302, start.text
+    back = urlsplit(fake.approve(start.headers["Location"], username))
+    return client.get(f"{back.path}?{back.query}")
+
+
+@pytest.fixture
+def connected(client: FlaskClient, fake_mastodon: FakeMastodon, make_user) -> User:
+    """Alice, logged in with a password and connected to her Mastodon account on the fake."""
+    user = make_user("alice")
+    AuthActions(client).login()
+    response = mastodon_sign_in(client, fake_mastodon)
+    assert response.status_code == 302, response.text
+    db.session.refresh(user)
+    return user
+
+
+def run_queued_tasks(*, scheduled: bool = False) -> int:
+    """Run what the app queued (and, if asked, what it scheduled for later); return the count."""
+    ran = 0
+    while (task := huey.dequeue()) is not None:
+        huey.execute(task, timestamp=FAR_FUTURE if scheduled else None)
+        ran += 1
+    if scheduled:
+        for task in huey.read_schedule(FAR_FUTURE):
+            huey.execute(task, timestamp=FAR_FUTURE)
+            ran += 1
+    db.session.expire_all()
+    return ran
+
+
+FAR_FUTURE = datetime(2200, 1, 1)

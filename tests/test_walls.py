@@ -86,6 +86,8 @@ def test_business_wall_tabs_and_numbers(client, bob, shop, make_user, make_post)
         "Complaints": "4",
         "Resolved": "50%",
         "Median time to resolve": "3 days",
+        "Replies on Mastodon": "–",
+        "Median reply time": "–",
         "Average rating": "3.0",
     }
     complaints = client.get("/b/corner-bakery?tab=complaints").text

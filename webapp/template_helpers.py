@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode
 
 from flask import Flask, request
 
 from webapp.posts.forms import latest_today
 from webapp.services.challenge import Progress
+from webapp.services.crosspost import reply_delay
 
 
 def init_app(app: Flask) -> None:
@@ -17,9 +18,12 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["day"] = day
     app.jinja_env.filters["percent"] = percent
     app.jinja_env.filters["days"] = days
+    app.jinja_env.filters["duration"] = duration
+    app.jinja_env.filters["until"] = until
     app.jinja_env.globals["page_url"] = page_url
     app.jinja_env.globals["ring"] = ring
     app.jinja_env.globals["latest_today"] = latest_today
+    app.jinja_env.globals["reply_delay"] = reply_delay
 
 
 def ago(when: datetime | None) -> str:
@@ -58,6 +62,27 @@ def days(value: float | None) -> str:
     rounded = round(value, 1)
     text = f"{rounded:g}"
     return f"{text} day{'s' if rounded != 1 else ''}"
+
+
+def duration(span: timedelta | None) -> str:
+    """Say how long something took, like "2 h 10 min" or "3 days 4 h"."""
+    if span is None:
+        return "–"
+    minutes = int(span.total_seconds() // 60)
+    days_, hours, mins = minutes // 1440, minutes % 1440 // 60, minutes % 60
+    if days_:
+        return f"{days_} day{'s' if days_ != 1 else ''}" + (f" {hours} h" if hours else "")
+    if hours:
+        return f"{hours} h" + (f" {mins} min" if mins else "")
+    return f"{max(mins, 1)} min"
+
+
+def until(when: datetime | None) -> str:
+    """Say how soon something will happen, like "in 4 min"."""
+    if when is None:
+        return "soon"
+    span = when - datetime.now(UTC)
+    return "in a moment" if span.total_seconds() < 60 else f"in {duration(span)}"
 
 
 def page_url(cursor: str) -> str:

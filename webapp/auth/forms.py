@@ -47,9 +47,7 @@ class LoginForm(FlaskForm):
 class ChangePasswordForm(FlaskForm):
     """Change a password, proving the old one first."""
 
-    current = PasswordField(
-        "Current password", validators=[DataRequired(message="Enter your current password.")]
-    )
+    current = PasswordField("Current password")
     password = PasswordField(
         "New password", validators=[DataRequired(message="Choose a new password.")]
     )
@@ -64,7 +62,11 @@ class ChangePasswordForm(FlaskForm):
         self.user = user
 
     def validate_current(self, field: PasswordField) -> None:
-        """Check the current password."""
+        """Check the current password (people who only sign in with Mastodon have none)."""
+        if self.user.password_hash is None:
+            return
+        if not field.data:
+            raise ValidationError("Enter your current password.")
         if not self.user.check_password(field.data):
             raise ValidationError("That isn't your current password.")
 

@@ -7,9 +7,11 @@ from flask_login import current_user, login_required
 
 from webapp import tasks
 from webapp.extensions import db
-from webapp.models import Business, Kind, Post
+from webapp.models import Business, Kind, Post, parse_id
 from webapp.posts.forms import PostForm, ResolveForm
-from webapp.services import posts, tone
+from webapp.services import crosspost, posts, status_text, tone
+from webapp.services.businesses import parse_handle
+from webapp.services.connect import limits_for
 from webapp.services.moderation import REPORT_REASONS
 
 bp = Blueprint("posts", __name__)
@@ -72,6 +74,46 @@ def saved_fields(post: Post) -> dict:
     }
 
 
+def compose_preview(form: PostForm, editing: Post | None) -> dict:
+    """Work out the status the form would post, for the preview beside it."""
+    business = form.chosen_business
+    if business is None and form.business_id.data:
+        wanted = parse_id(form.business_id.data)
+        business = db.session.get(Business, wanted) if wanted else None
+    name = business.name if business else (form.new_business_name.data or "the business")
+    handle = business.handle if business else parse_handle(form.new_business_handle.data or "")
+    if editing is not None:
+        link = url_for("posts.show", post_id=editing.id, _external=True)
+    else:
+        link = url_for("main.index", _external=True) + "posts/…"
+    kind = form.kind.data if form.kind.data in (Kind.PRAISE, Kind.COMPLAINT) else Kind.PRAISE
+    status = crosspost.preview(
+        {
+            "body": form.body.data or "",
+            "kind": kind,
+            "business_name": name,
+            "handle": handle,
+            "link": link,
+            "spoiler_text": form.spoiler_text.data or "",
+        },
+        current_user,
+    )
+    return {
+        "preview": status,
+        "preview_tail": status_text.tail(kind, name, handle, link),
+        "preview_fits_unshortened": not status.shortened,
+        "preview_handle": handle,
+        "url_length": limits_for(current_user)[1],
+    }
+
+
+def render_compose(form: PostForm, editing: Post | None):
+    """Render the compose page with its status preview."""
+    status = 422 if form.errors else 200
+    context = compose_preview(form, editing) if current_user.mastodon_account else {}
+    return render_template("posts/new.html", form=form, editing=editing, **context), status
+
+
 def flash_tone(post: Post) -> None:
     """Offer calmer wording for a heated complaint, without blocking it."""
     if post.kind == Kind.COMPLAINT:
@@ -97,8 +139,7 @@ def new():
         flash("Posted. Thank you for saying it in public.", "success")
         flash_tone(post)
         return redirect(url_for("posts.show", post_id=post.id))
-    status = 422 if form.errors else 200
-    return render_template("posts/new.html", form=form, editing=None), status
+    return render_compose(form, None)
 
 
 def render_post(post: Post, resolve_form: ResolveForm | None = None, status: int = 200):
@@ -134,8 +175,7 @@ def edit(post_id: int):
         flash("Saved.", "success")
         flash_tone(post)
         return redirect(url_for("posts.show", post_id=post.id))
-    status = 422 if form.errors else 200
-    return render_template("posts/new.html", form=form, editing=post), status
+    return render_compose(form, post)
 
 
 @bp.post("/posts/<int:post_id>/delete")
@@ -149,6 +189,22 @@ def delete(post_id: int):
         tasks.enqueue(tasks.delete_status, leftover.id)
     flash("Deleted.", "info")
     return redirect(url_for("main.me"))
+
+
+@bp.post("/posts/<int:post_id>/crosspost/retry")
+@login_required
+def retry_crosspost(post_id: int):
+    """Send my post's status again, with the same idempotency key."""
+    post = get_post(post_id)
+    if post.crosspost is None or post.crosspost.state not in crosspost.RETRYABLE:
+        abort(409, description="There's nothing to send again for this post.")
+    if post.crosspost.account is None or current_user.mastodon_account is None:
+        abort(409, description="Connect your Mastodon account first.")
+    crosspost.retry(post.crosspost)
+    db.session.commit()
+    tasks.enqueue(tasks.deliver, post.crosspost.id)
+    flash("Sending to Mastodon again.", "info")
+    return redirect(url_for("posts.show", post_id=post.id))
 
 
 @bp.post("/posts/<int:post_id>/resolve")

@@ -11,9 +11,12 @@ from webapp.extensions import db
 from webapp.models import (
     VISIBLE_MODERATION,
     ChallengeRound,
+    Crosspost,
+    CrosspostState,
     Kind,
     Post,
     User,
+    Visibility,
     utcnow,
 )
 
@@ -44,14 +47,17 @@ class Progress:
 
 
 def counting_posts(round_: ChallengeRound) -> sa.Select:
-    """Select the posts that count for a round: public praise tagging a business, since it began."""
+    """Select the praise that counts for a round: public here or on Mastodon, since it began."""
+    sent_publicly = Post.crosspost.has(
+        sa.and_(Crosspost.state == CrosspostState.SENT, Crosspost.visibility == Visibility.PUBLIC)
+    )
     stmt = (
         sa.select(Post)
         .options(so.joinedload(Post.business))
         .where(
             Post.author_id == round_.user_id,
             Post.kind == Kind.PRAISE,
-            Post.is_on_wall.is_(True),
+            sa.or_(Post.is_on_wall.is_(True), sent_publicly),
             Post.moderation.in_(VISIBLE_MODERATION),
             Post.created_at >= round_.started_at,
         )
@@ -59,6 +65,13 @@ def counting_posts(round_: ChallengeRound) -> sa.Select:
     if round_.completed_at is not None:
         stmt = stmt.where(Post.created_at <= round_.completed_at)
     return stmt.order_by(Post.created_at, Post.id)
+
+
+def counts(post: Post) -> bool:
+    """Tell whether a praise counts: public on the wall, or sent publicly to Mastodon."""
+    if post.kind != Kind.PRAISE or post.moderation not in VISIBLE_MODERATION:
+        return False
+    return post.is_on_wall or (post.crosspost is not None and post.crosspost.is_public)
 
 
 def current_round(user: User) -> ChallengeRound | None:
@@ -93,7 +106,7 @@ def record_praise(post: Post) -> Progress | None:
 
     Only the first round starts by itself; later rounds start with "start a new round".
     """
-    if not (post.kind == Kind.PRAISE and post.is_public):
+    if not counts(post):
         return None
     latest = current_round(post.author)
     if latest is None:

@@ -32,6 +32,7 @@ BACKOFF_BASE = 30  # seconds before the first retry
 BACKOFF_CAP = 6 * 3600
 STUCK_AFTER = timedelta(minutes=10)  # pending and due this long ago: the queue lost it
 WATCH_FOR = timedelta(days=14)
+RETRYABLE = (CrosspostState.FAILED, CrosspostState.GAVE_UP, CrosspostState.NEEDS_LOGIN)
 
 
 def start(
@@ -195,6 +196,9 @@ def fail(crosspost: Crosspost, reason: str) -> str:
 
 def retry(crosspost: Crosspost) -> None:
     """Put a stopped crosspost back in line, keeping its idempotency key."""
+    if crosspost.account is not None:
+        crosspost.account.needs_login = False
+    crosspost.last_error = None
     crosspost.state = CrosspostState.PENDING
     crosspost.attempts = 0
     crosspost.next_attempt_at = utcnow()

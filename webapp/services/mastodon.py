@@ -6,11 +6,10 @@ Everything here is plain functions over URLs and tokens; the callers own the dat
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 import socket
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import grapheme
@@ -67,7 +66,7 @@ def parse_server(entry: str, *, allow_insecure: bool = False) -> str:
     :raise ServerProblem: when the entry names no server we may use.
     """
     text = entry.strip()
-    scheme = "https"
+    scheme = ""
     if "://" in text:
         parts = urlsplit(text)
         scheme, text = parts.scheme.lower(), parts.netloc
@@ -81,6 +80,10 @@ def parse_server(entry: str, *, allow_insecure: bool = False) -> str:
     if scheme == "http" and not allow_insecure:
         raise ServerProblem("Mastodon servers are reached over https only.")
     host, _, port = text.lower().rpartition(":") if text.count(":") == 1 else (text.lower(), "", "")
+    if not scheme:
+        # A local development server (allowed only by the development setting) speaks http.
+        local = host == "localhost" or (is_ip(host) and ipaddress.ip_address(host).is_loopback)
+        scheme = "http" if allow_insecure and local else "https"
     if port and not port.isdigit():
         raise ServerProblem("That server address has a broken port number.")
     if not host or not (HOST_RE.match(host) or is_ip(host)):
@@ -232,7 +235,6 @@ def exchange_code(
     :raise UnknownClient: if the server has forgotten our registration.
     :raise ServerProblem: for any other refusal or failure.
     """
-    allow_http_for(token_url)
     try:
         with oauth_session(client_id, client_secret, redirect_uri, pkce=verifier is not None) as c:
             token = c.fetch_token(token_url, code=code, code_verifier=verifier)
@@ -250,19 +252,12 @@ def exchange_code(
 
 def revoke_token(revoke_url: str, client_id: str, client_secret: str, token: str) -> bool:
     """Revoke an access token at its server; tell whether the server confirmed it."""
-    allow_http_for(revoke_url)
     try:
         with oauth_session(client_id, client_secret, "", pkce=False) as client:
             response = client.revoke_token(revoke_url, token=token)
     except requests.RequestException:
         return False
     return response.ok
-
-
-def allow_http_for(url: str) -> None:
-    """Let Authlib use plain http for a server the development setting already let through."""
-    if url.startswith("http://"):
-        os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
 
 
 # --- The API, once we have a token ---
@@ -387,8 +382,3 @@ def api_reason(error: Exception) -> str:
     """Return the server's own words from a Mastodon.py error."""
     args = getattr(error, "args", ())
     return str(args[3] if len(args) > 3 and args[3] else args[-1] if args else error)[:300]
-
-
-def later(seconds: float) -> datetime:
-    """Return the time a number of seconds from now."""
-    return datetime.now(UTC) + timedelta(seconds=seconds)

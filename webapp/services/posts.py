@@ -21,8 +21,10 @@ from webapp.services import businesses, challenge, crosspost
 
 
 def with_people(stmt: sa.Select) -> sa.Select:
-    """Load each post's author and business in the same query."""
-    return stmt.options(so.joinedload(Post.author), so.joinedload(Post.business))
+    """Load each post's author, business and crosspost in the same query."""
+    return stmt.options(
+        so.joinedload(Post.author), so.joinedload(Post.business), so.joinedload(Post.crosspost)
+    )
 
 
 def public_posts() -> sa.Select:

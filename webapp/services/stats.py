@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
+from datetime import timedelta
 
 import sqlalchemy as sa
 
 from webapp.extensions import db
-from webapp.models import VISIBLE_MODERATION, Business, ComplaintStatus, Kind, Post
+from webapp.models import VISIBLE_MODERATION, Business, ComplaintStatus, Crosspost, Kind, Post
 
 
 @dataclass
@@ -20,6 +21,14 @@ class BusinessNumbers:
     resolved: int
     median_days_to_resolve: float | None
     average_rating: float | None
+    mentioned: int = 0  # statuses sent that mentioned the business's resolved handle
+    replied: int = 0
+    median_reply: timedelta | None = None
+
+    @property
+    def reply_rate(self) -> float | None:
+        """Return the share of mentioning statuses the business replied to."""
+        return self.replied / self.mentioned if self.mentioned else None
 
     @property
     def resolved_share(self) -> float | None:
@@ -49,10 +58,23 @@ def business_numbers(business: Business) -> BusinessNumbers:
         )
     ).all()
     days = [(done - made).total_seconds() / 86400 for made, done in spans if done]
+    watched = db.session.execute(
+        sa.select(Crosspost.sent_at, Crosspost.replied_at)
+        .join(Post, Crosspost.post_id == Post.id)
+        .where(
+            Post.business_id == business.id,
+            Crosspost.sent_at.is_not(None),
+            Crosspost.mention_resolved.is_(True),
+        )
+    ).all()
+    delays = [replied - sent for sent, replied in watched if replied is not None]
     return BusinessNumbers(
         praise=praise,
         complaints=complaints,
         resolved=resolved,
         median_days_to_resolve=statistics.median(days) if days else None,
         average_rating=float(average) if average is not None else None,
+        mentioned=len(watched),
+        replied=len(delays),
+        median_reply=statistics.median(delays) if delays else None,
     )

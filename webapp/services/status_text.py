@@ -20,6 +20,7 @@ class Status:
     text: str
     length: int
     limit: int
+    shortened: bool = False
 
     @property
     def fits(self) -> bool:
@@ -66,4 +67,4 @@ def compose(
             high = middle - 1
     story = grapheme.slice(body, 0, low).rstrip() + ELLIPSIS if low else ""
     text = build(story)
-    return Status(text, length(text), max_characters)
+    return Status(text, length(text), max_characters, shortened=True)

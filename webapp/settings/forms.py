@@ -11,7 +11,8 @@ class DeleteAccountForm(FlaskForm):
     """Delete my account, confirmed with my password."""
 
     password = PasswordField(
-        "Your password, to confirm", validators=[DataRequired(message="Enter your password.")]
+        "Your password (or, without one, your username), to confirm",
+        validators=[DataRequired(message="Enter your password.")],
     )
 
     def __init__(self, user, *args, **kwargs) -> None:
@@ -21,5 +22,8 @@ class DeleteAccountForm(FlaskForm):
 
     def validate_password(self, field: PasswordField) -> None:
         """Check the password."""
-        if not self.user.check_password(field.data):
+        if self.user.password_hash is None:
+            if field.data.strip().lower() != self.user.username:
+                raise ValidationError("Type your username to confirm.")
+        elif not self.user.check_password(field.data):
             raise ValidationError("That isn't your password.")
