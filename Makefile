@@ -20,8 +20,7 @@ $(VENV)/.test-deps: requirements-test.txt requirements.txt $(BIN)/flask
 
 run: $(BIN)/flask
 	$(BIN)/flask db upgrade
-	@echo "Praisewall is running at http://127.0.0.1:$(PORT)  (Ctrl-C stops it)"
-	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
+	$(BIN)/flask serve --host 127.0.0.1 --port $(PORT)
 
 demo: $(BIN)/flask
 	$(BIN)/flask db upgrade

@@ -94,3 +94,46 @@
   });
   input.addEventListener("blur", function () { setTimeout(close, 100); });
 })();
+
+// The status preview: rebuild and count the status as the person types. The server's count,
+// made again when the post is sent, is the one that decides.
+(function () {
+  "use strict";
+  var preview = document.getElementById("status-preview");
+  var body = document.getElementById("body");
+  if (!preview || !body) { return; }
+  var text = preview.querySelector(".status-text");
+  var output = document.getElementById("status-count");
+  var spoiler = document.getElementById("spoiler_text");
+  var max = parseInt(preview.dataset.max, 10);
+  var urlLength = parseInt(preview.dataset.urlLength, 10);
+  var tail = preview.dataset.tail;
+  var segmenter = window.Intl && Intl.Segmenter ? new Intl.Segmenter() : null;
+  var urls = /https?:\/\/[^\s<>"]+/g;
+  var mentions = /(^|[^\/\w])@([a-z0-9_]+)@[a-z0-9.\-]+[a-z0-9]+/gi;
+
+  function graphemes(value) {
+    if (!segmenter) { return Array.from(value).length; }
+    var n = 0;
+    for (var ignored of segmenter.segment(value)) { n += 1; }
+    return n;
+  }
+
+  function length(value) {
+    var counted = value.replace(urls, function () { return "x".repeat(urlLength); });
+    counted = counted.replace(mentions, "$1@$2");
+    return graphemes(counted) + graphemes(spoiler ? spoiler.value : "");
+  }
+
+  function update() {
+    var story = body.value.trim();
+    var status = story ? story + "\n\n" + tail : tail;
+    var count = length(status);
+    text.textContent = status;
+    output.textContent = count;
+    preview.classList.toggle("over", count > max);
+  }
+
+  body.addEventListener("input", update);
+  if (spoiler) { spoiler.addEventListener("input", update); }
+})();

@@ -1,10 +1,10 @@
-"""Command-line tools: `flask create-admin`, `flask demo-data`."""
+"""Command-line tools: serving, the queue worker, admins, demo data, key rotation."""
 
 from __future__ import annotations
 
 import click
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, current_app
 
 from webapp.extensions import db
 from webapp.models import Post
@@ -15,6 +15,55 @@ def init_app(app: Flask) -> None:
     """Register the commands."""
     app.cli.add_command(create_admin)
     app.cli.add_command(demo_data)
+    app.cli.add_command(serve)
+    app.cli.add_command(worker)
+    app.cli.add_command(rotate_keys)
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, envvar="PORT", type=int)
+@click.option("--workers", default=2, show_default=True, help="Queue worker threads.")
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the site on one machine, with the queue worker running in the same process."""
+    from werkzeug.serving import run_simple
+
+    from webapp import queue
+
+    consumer = queue.start_in_process(workers)
+    click.echo(f"Praisewall is running at http://{host}:{port}  (Ctrl-C stops it)")
+    try:
+        run_simple(host, port, current_app._get_current_object(), threaded=True)
+    finally:
+        consumer.stop(graceful=True)
+
+
+@click.command("worker")
+@click.option("--workers", default=4, show_default=True, help="Worker threads.")
+def worker(workers: int) -> None:
+    """Run the queue worker on its own: delivers statuses, watches for replies, sweeps."""
+    from webapp import queue
+
+    queue.huey.create_consumer(workers=workers, worker_type="thread").run()
+
+
+@click.command("rotate-keys")
+def rotate_keys() -> None:
+    """Re-encrypt stored tokens and client secrets under the newest key in WEBAPP_FERNET_KEYS."""
+    from webapp import crypto
+    from webapp.models import MastodonAccount, MastodonServer
+
+    count = 0
+    for server in db.session.scalars(sa.select(MastodonServer)):
+        if server.client_id:
+            server.client_id = crypto.rotate(server.client_id)
+            server.client_secret = crypto.rotate(server.client_secret)
+            count += 2
+    for account in db.session.scalars(sa.select(MastodonAccount)):
+        account.access_token = crypto.rotate(account.access_token)
+        count += 1
+    db.session.commit()
+    click.echo(f"Re-encrypted {count} secrets under the newest key.")
 
 
 @click.command("create-admin")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
@@ -14,12 +16,21 @@ bp = Blueprint("challenge", __name__)
 @bp.get("/challenge")
 def show():
     """Show my round's progress, the posts that counted, and the community's totals."""
-    progress = None
+    progress = share_url = draft = None
     if current_user.is_authenticated:
         round_ = challenge.current_round(current_user)
         progress = challenge.progress(round_) if round_ else None
+    if progress is not None and progress.is_complete:
+        draft = challenge.i_did_it(progress, url_for("challenge.show", _external=True))
+        account = current_user.mastodon_account
+        if account is not None:
+            share_url = f"{account.server.base_url}/share?{urlencode({'text': draft})}"
     return render_template(
-        "challenge/show.html", progress=progress, totals=challenge.community_totals()
+        "challenge/show.html",
+        progress=progress,
+        totals=challenge.community_totals(),
+        draft=draft,
+        share_url=share_url,
     )
 
 

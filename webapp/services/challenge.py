@@ -126,6 +126,16 @@ def check_completion(round_: ChallengeRound) -> Progress:
     return result
 
 
+def i_did_it(progress: Progress, link: str) -> str:
+    """Draft the "I did it" status for a finished round."""
+    names = [post.business.name for post in progress.posts]
+    praised = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else "".join(names)
+    return (
+        "I did the three-praise challenge: the next three times a business impressed me, "
+        f"I said so in public. Thank you, {praised}! #ThreePraiseChallenge\n{link}"
+    )
+
+
 def completed_rounds(user: User) -> int:
     """Count the user's finished rounds."""
     return db.session.scalar(
