@@ -32,7 +32,10 @@
   function choose(item) {
     input.value = item.name;
     hidden.value = item.id;
+    hidden.dataset.name = item.name;
+    hidden.dataset.handle = item.handle || "";
     close();
+    form.dispatchEvent(new Event("change"));
   }
 
   function show(results) {
@@ -95,22 +98,22 @@
   input.addEventListener("blur", function () { setTimeout(close, 100); });
 })();
 
-// The status preview: rebuild and count the status as the person types. The server's count,
-// made again when the post is sent, is the one that decides.
+// The status preview: rebuild and count the status as the person types or picks a business.
+// The server's count, made again when the post is sent, is the one that decides.
 (function () {
   "use strict";
   var preview = document.getElementById("status-preview");
-  var body = document.getElementById("body");
-  if (!preview || !body) { return; }
+  var form = document.getElementById("compose");
+  if (!preview || !form) { return; }
+  var data = preview.dataset;
   var text = preview.querySelector(".status-text");
   var output = document.getElementById("status-count");
-  var spoiler = document.getElementById("spoiler_text");
-  var max = parseInt(preview.dataset.max, 10);
-  var urlLength = parseInt(preview.dataset.urlLength, 10);
-  var tail = preview.dataset.tail;
+  var max = parseInt(data.max, 10);
+  var urlLength = parseInt(data.urlLength, 10);
   var segmenter = window.Intl && Intl.Segmenter ? new Intl.Segmenter() : null;
   var urls = /https?:\/\/[^\s<>"]+/g;
   var mentions = /(^|[^\/\w])@([a-z0-9_]+)@[a-z0-9.\-]+[a-z0-9]+/gi;
+  var handleShape = /^@?[a-z0-9_.\-]+@[a-z0-9\-]+(\.[a-z0-9\-]+)+$/i;
 
   function graphemes(value) {
     if (!segmenter) { return Array.from(value).length; }
@@ -121,19 +124,42 @@
 
   function length(value) {
     var counted = value.replace(urls, function () { return "x".repeat(urlLength); });
-    counted = counted.replace(mentions, "$1@$2");
-    return graphemes(counted) + graphemes(spoiler ? spoiler.value : "");
+    return graphemes(counted.replace(mentions, "$1@$2"));
+  }
+
+  function field(name) {
+    var element = form.elements[name];
+    return element && element.value ? element.value.trim() : "";
+  }
+
+  function about() {
+    var newName = field("new_business_name");
+    if (newName) {
+      var handle = field("new_business_handle");
+      return handleShape.test(handle) ? "@" + handle.replace(/^@/, "") : newName;
+    }
+    var chosen = form.querySelector("input[name=business_id][type=hidden]");
+    if (chosen && chosen.value && chosen.dataset.name) {
+      return chosen.dataset.handle || chosen.dataset.name;
+    }
+    return data.about;
   }
 
   function update() {
-    var story = body.value.trim();
-    var status = story ? story + "\n\n" + tail : tail;
-    var count = length(status);
+    var kind = form.querySelector("input[name=kind]:checked");
+    var hashtag = kind && kind.value === "complaint" ? data.hashtagComplaint : data.hashtagPraise;
+    var who = about();
+    var story = field("body");
+    var spoiler = field("spoiler_text");
+    var status = (story ? story + "\n\n" : "") + who + " " + hashtag + "\n" + data.link;
+    // The server measured the link by its own rules; the rest is counted here.
+    var count = (story ? length(story) + 2 : 0) + length(who) + 1 + graphemes(hashtag) + 1 +
+      parseInt(data.linkLength, 10) + graphemes(spoiler);
     text.textContent = status;
     output.textContent = count;
     preview.classList.toggle("over", count > max);
   }
 
-  body.addEventListener("input", update);
-  if (spoiler) { spoiler.addEventListener("input", update); }
+  form.addEventListener("input", update);
+  form.addEventListener("change", update);
 })();

@@ -224,6 +224,7 @@ class FakeMastodon:
                 Rule("/api/v1/accounts/lookup", endpoint="account_lookup"),
                 Rule("/api/v1/accounts/search", endpoint="account_search"),
                 Rule("/api/v1/accounts/<account_id>", endpoint="account"),
+                Rule("/api/v1/accounts/<account_id>/statuses", endpoint="account_statuses"),
                 Rule("/api/v1/instance", endpoint="instance_v1"),
                 Rule("/api/v2/instance", endpoint="instance_v2"),
                 Rule("/api/v1/statuses", endpoint="post_status", methods=["POST"]),
@@ -1231,6 +1232,25 @@ class FakeMastodon:
         if account is None:
             return self._json({"error": "Record not found"}, 404)
         return self._json(self._account_json(account))
+
+    def _handle_account_statuses(
+        self, request: Request, params: dict[str, Any], account_id: str
+    ) -> Response:
+        """GET /api/v1/accounts/:id/statuses: what the viewer may see of them, newest first."""
+        viewer, error = self._authenticate(request, ("read", "read:statuses"), required=False)
+        if error is not None:
+            return error
+        if account_id not in self._accounts:
+            return self._json({"error": "Record not found"}, 404)
+        limit = min(int(params.get("limit") or 20), 40)
+        found = [
+            record
+            for record in reversed(self.statuses)
+            if record["account_id"] == account_id
+            and not record["deleted"]
+            and self._can_see(record, viewer)
+        ]
+        return self._json([self._status_json(record, viewer) for record in found[:limit]])
 
     def _handle_account_lookup(self, request: Request, params: dict[str, Any]) -> Response:
         """GET /api/v1/accounts/lookup?acct=: a known account, no WebFinger."""

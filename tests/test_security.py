@@ -320,3 +320,12 @@ def test_every_state_changing_route_needs_a_login(app, client, make_user, make_b
         assert response.headers["Location"].startswith("/login"), rule
     assert count(Post) == 1
     assert db.session.get(Post, post.id).complaint_status == "open"
+
+
+def test_the_mastodon_sign_in_form_may_send_people_to_their_server(app, client):
+    """Browsers check a form's redirect against form-action: only this page allows other servers."""
+    app.config["MASTODON_ALLOW_INSECURE"] = False
+    csp = client.get("/login/mastodon").headers["Content-Security-Policy"]
+    assert "form-action 'self' https:;" in csp and "http:" not in csp.replace("https:", "")
+    assert "script-src 'self';" in csp and "frame-ancestors 'none'" in csp
+    assert "form-action 'self';" in client.get("/login").headers["Content-Security-Policy"]

@@ -68,13 +68,16 @@ def duration(span: timedelta | None) -> str:
     """Say how long something took, like "2 h 10 min" or "3 days 4 h"."""
     if span is None:
         return "–"
-    minutes = int(span.total_seconds() // 60)
+    minutes = round(span.total_seconds() / 60)
     days_, hours, mins = minutes // 1440, minutes % 1440 // 60, minutes % 60
+    # Non-breaking spaces keep "2 h 10 min" on one line on a narrow screen.
     if days_:
-        return f"{days_} day{'s' if days_ != 1 else ''}" + (f" {hours} h" if hours else "")
+        return f"{days_}\u00a0day{'s' if days_ != 1 else ''}" + (
+            f"\u00a0{hours}\u00a0h" if hours else ""
+        )
     if hours:
-        return f"{hours} h" + (f" {mins} min" if mins else "")
-    return f"{max(mins, 1)} min"
+        return f"{hours}\u00a0h" + (f"\u00a0{mins}\u00a0min" if mins else "")
+    return f"{max(mins, 1)}\u00a0min"
 
 
 def until(when: datetime | None) -> str:

@@ -6,6 +6,7 @@ from flask import (
     Blueprint,
     current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
@@ -17,6 +18,7 @@ from flask_login import current_user, login_required, login_user
 from webapp.auth.forms import MastodonLoginForm
 from webapp.auth.routes import safe_next
 from webapp.extensions import db, limiter
+from webapp.security import content_security_policy
 from webapp.services import connect, mastodon
 
 bp = Blueprint("mastodon", __name__)
@@ -58,7 +60,12 @@ def login():
             db.session.commit()
             return send_to_server(sign_in, request.args.get("next"))
     status = 422 if form.errors else 200
-    return render_template("auth/mastodon.html", form=form), status
+    response = make_response(render_template("auth/mastodon.html", form=form), status)
+    # Browsers hold the redirect after this form to form-action too, and it goes to the
+    # person's own server, wherever that is.
+    schemes = "https: http:" if current_app.config["MASTODON_ALLOW_INSECURE"] else "https:"
+    response.headers["Content-Security-Policy"] = content_security_policy(f"'self' {schemes}")
+    return response
 
 
 @bp.get("/auth/mastodon/callback")

@@ -12,6 +12,7 @@ from webapp.posts.forms import PostForm, ResolveForm
 from webapp.services import crosspost, posts, status_text, tone
 from webapp.services.businesses import parse_handle
 from webapp.services.connect import limits_for
+from webapp.services.mastodon import status_length
 from webapp.services.moderation import REPORT_REASONS
 
 bp = Blueprint("posts", __name__)
@@ -85,7 +86,8 @@ def compose_preview(form: PostForm, editing: Post | None) -> dict:
     if editing is not None:
         link = url_for("posts.show", post_id=editing.id, _external=True)
     else:
-        link = url_for("main.index", _external=True) + "posts/…"
+        # The post has no id yet; a link of the same form counts the same.
+        link = url_for("posts.new", _external=True)
     kind = form.kind.data if form.kind.data in (Kind.PRAISE, Kind.COMPLAINT) else Kind.PRAISE
     status = crosspost.preview(
         {
@@ -100,7 +102,10 @@ def compose_preview(form: PostForm, editing: Post | None) -> dict:
     )
     return {
         "preview": status,
-        "preview_tail": status_text.tail(kind, name, handle, link),
+        "preview_link": link,
+        "preview_link_length": status_length(link, "", limits_for(current_user)[1]),
+        "preview_about": handle or name,
+        "hashtags": status_text.HASHTAGS,
         "preview_fits_unshortened": not status.shortened,
         "preview_handle": handle,
         "url_length": limits_for(current_user)[1],

@@ -113,30 +113,42 @@ def deliver(crosspost_id: int) -> str | None:
     crosspost.attempts += 1
     client = client_for(account)
     try:
-        resolve_mention(crosspost, client)
-        status = build_status(crosspost)
-        if not status.fits:
-            return fail(crosspost, "It is too long for your server, even shortened.")
-        crosspost.status_text = status.text
-        sent = mastodon.post_status(
-            client,
-            status.text,
-            visibility=crosspost.visibility,
-            spoiler_text=crosspost.spoiler_text,
-            key=crosspost.idempotency_key,
-        )
+        # An earlier attempt may have posted it without our hearing back; the server forgets
+        # idempotency keys after an hour, so look for it before posting again.
+        sent = posted_before(crosspost, client)
+        if sent is None:
+            resolve_mention(crosspost, client)
+            status = build_status(crosspost)
+            if not status.fits:
+                return fail(crosspost, "It is too long for your server, even shortened.")
+            crosspost.status_text = status.text
+            sent = mastodon.post_status(
+                client,
+                status.text,
+                visibility=crosspost.visibility,
+                spoiler_text=crosspost.spoiler_text,
+                key=crosspost.idempotency_key,
+            )
     except mastodon.MastodonError as error:
         return record_failure(crosspost, mastodon.classify(error, client))
     crosspost.state = CrosspostState.SENT
     crosspost.remote_id = sent["id"]
     crosspost.remote_url = sent["url"]
-    crosspost.sent_at = utcnow()
+    # The server's own time, as replies are timed by it too (and to the same precision).
+    crosspost.sent_at = sent["created_at"] or utcnow()
     crosspost.last_error = None
     crosspost.next_attempt_at = None
     if crosspost.mention_account_id:
         crosspost.next_reply_check_at = crosspost.sent_at + next_reply_check(timedelta(0))
     challenge.record_praise(crosspost.post)
     return crosspost.state
+
+
+def posted_before(crosspost: Crosspost, client) -> dict | None:
+    """Return the status an earlier, unanswered attempt made, if there was such an attempt."""
+    if crosspost.status_text is None:
+        return None
+    return mastodon.find_own_status(client, crosspost.account.remote_id, crosspost.post_url)
 
 
 def resolve_mention(crosspost: Crosspost, client) -> None:
@@ -196,8 +208,6 @@ def fail(crosspost: Crosspost, reason: str) -> str:
 
 def retry(crosspost: Crosspost) -> None:
     """Put a stopped crosspost back in line, keeping its idempotency key."""
-    if crosspost.account is not None:
-        crosspost.account.needs_login = False
     crosspost.last_error = None
     crosspost.state = CrosspostState.PENDING
     crosspost.attempts = 0
@@ -209,13 +219,15 @@ def start_deleting(post: Post) -> Crosspost | None:
     crosspost = post.crosspost
     if crosspost is None:
         return None
-    if crosspost.state == CrosspostState.SENT:
+    # Sent, or tried without an answer (the server may have made it): it has to go.
+    maybe_posted = crosspost.status_text is not None and crosspost.state != CrosspostState.GONE
+    if crosspost.state == CrosspostState.SENT or maybe_posted:
         crosspost.state = CrosspostState.DELETING
         crosspost.attempts = 0
         crosspost.next_attempt_at = utcnow()
         crosspost.next_reply_check_at = None
         return crosspost
-    # Never sent (or already gone there): nothing to delete, so nothing to keep.
+    # Never tried, or already gone there: nothing to delete, so nothing to keep.
     db.session.delete(crosspost)
     return None
 
@@ -232,7 +244,11 @@ def delete_remote(crosspost_id: int) -> str | None:
     crosspost.attempts += 1
     client = client_for(crosspost.account)
     try:
-        mastodon.delete_status(client, crosspost.remote_id)
+        if crosspost.remote_id is None:
+            found = posted_before(crosspost, client)
+            crosspost.remote_id = found["id"] if found else None
+        if crosspost.remote_id is not None:
+            mastodon.delete_status(client, crosspost.remote_id)
     except mastodon.MastodonError as error:
         outcome = mastodon.classify(error, client)
         crosspost.last_error = outcome.reason

@@ -5,6 +5,7 @@ Everything here is plain functions over URLs and tokens; the callers own the dat
 
 from __future__ import annotations
 
+import html
 import ipaddress
 import re
 import socket
@@ -38,6 +39,7 @@ HOST_RE = re.compile(
     r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
 )
 REMOTE_MENTION_RE = re.compile(r"(^|[^/\w])@(([a-z0-9_]+)@[a-z0-9.\-]+[a-z0-9]+)", re.IGNORECASE)
+HREF_RE = re.compile(r'href="([^"]*)"')
 
 
 class ServerProblem(Exception):
@@ -79,18 +81,29 @@ def parse_server(entry: str, *, allow_insecure: bool = False) -> str:
         text = text.split("/", 1)[0]
     if scheme == "http" and not allow_insecure:
         raise ServerProblem("Mastodon servers are reached over https only.")
-    host, _, port = text.lower().rpartition(":") if text.count(":") == 1 else (text.lower(), "", "")
+    text = text.lower()
+    if text.startswith("[") and "]" in text:
+        # An IPv6 address with a port is written [::1]:3000.
+        host, _, rest = text[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else rest
+    elif text.count(":") == 1:
+        host, _, port = text.rpartition(":")
+    else:
+        host, port = text, ""
     if not scheme:
         # A local development server (allowed only by the development setting) speaks http.
         local = host == "localhost" or (is_ip(host) and ipaddress.ip_address(host).is_loopback)
         scheme = "http" if allow_insecure and local else "https"
-    if port and not port.isdigit():
+    if port and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
         raise ServerProblem("That server address has a broken port number.")
+    if len(host) > 253:
+        raise ServerProblem("That server name is too long.")
     if not host or not (HOST_RE.match(host) or is_ip(host)):
         raise ServerProblem("That doesn't look like a server name. Try mastodon.social.")
     if "." not in host and not is_ip(host) and host != "localhost":
         raise ServerProblem("A server name has a dot in it, like mastodon.social.")
-    return f"{scheme}://{host}{':' + port if port else ''}"
+    netloc = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{netloc}{':' + port if port else ''}"
 
 
 def is_ip(host: str) -> bool:
@@ -121,6 +134,7 @@ def check_address(base_url: str, *, allow_insecure: bool = False) -> None:
             or address.is_reserved
             or address.is_multicast
             or address.is_unspecified
+            or not address.is_global
         )
         if inside and not allow_insecure:
             raise ServerProblem(f"{host} isn't a public server, so we won't connect to it.")
@@ -139,10 +153,18 @@ def oauth_endpoints(base_url: str) -> dict:
     }
     try:
         response = requests.get(
-            f"{base_url}/.well-known/oauth-authorization-server", timeout=TIMEOUT
+            f"{base_url}/.well-known/oauth-authorization-server",
+            timeout=TIMEOUT,
+            allow_redirects=False,
         )
-        if response.ok and "json" in response.headers.get("content-type", ""):
-            endpoints.update(response.json())
+        advertised = response.json() if "json" in response.headers.get("content-type", "") else {}
+        if response.ok and isinstance(advertised, dict):
+            # An endpoint on another host would dodge check_address, so keep only this server's.
+            endpoints.update(
+                (key, value)
+                for key, value in advertised.items()
+                if not key.endswith("_endpoint") or str(value).startswith(f"{base_url}/")
+            )
     except (requests.RequestException, ValueError):
         pass
     return endpoints
@@ -163,6 +185,7 @@ def register_app(base_url: str, redirect_uri: str, website: str) -> tuple[str, s
                 "website": website,
             },
             timeout=TIMEOUT,
+            allow_redirects=False,
         )
         data = response.json()
         return data["client_id"], data["client_secret"]
@@ -186,6 +209,7 @@ def client_still_known(token_url: str, client_id: str, client_secret: str) -> bo
                 "scope": "read",
             },
             timeout=TIMEOUT,
+            allow_redirects=False,
         )
     except requests.RequestException:
         return True  # can't tell; the token exchange will find out
@@ -237,7 +261,9 @@ def exchange_code(
     """
     try:
         with oauth_session(client_id, client_secret, redirect_uri, pkce=verifier is not None) as c:
-            token = c.fetch_token(token_url, code=code, code_verifier=verifier)
+            token = c.fetch_token(
+                token_url, code=code, code_verifier=verifier, allow_redirects=False
+            )
     except OAuthError as error:
         if error.error == "invalid_client":
             raise UnknownClient from None
@@ -254,10 +280,10 @@ def revoke_token(revoke_url: str, client_id: str, client_secret: str, token: str
     """Revoke an access token at its server; tell whether the server confirmed it."""
     try:
         with oauth_session(client_id, client_secret, "", pkce=False) as client:
-            response = client.revoke_token(revoke_url, token=token)
+            response = client.revoke_token(revoke_url, token=token, allow_redirects=False)
     except requests.RequestException:
         return False
-    return response.ok
+    return response.status_code == 200
 
 
 # --- The API, once we have a token ---
@@ -326,8 +352,25 @@ def post_status(
     return {
         "id": str(status.id),
         "url": status.url or status.uri,
+        "created_at": status.get("created_at"),
         "mentions": [m.acct.lower() for m in status.mentions],
     }
+
+
+def find_own_status(client: Mastodon, account_id: str, link: str) -> dict | None:
+    """Find the account's recent status that carries our link (made by an attempt we never heard
+    back from), so a later attempt adopts it instead of posting it again."""
+    for status in client.account_statuses(account_id, limit=40):
+        # Compare whole links: ".../posts/1" is also the start of ".../posts/12".
+        links = {html.unescape(href) for href in HREF_RE.findall(status.content or "")}
+        if link in links:
+            return {
+                "id": str(status.id),
+                "url": status.url or status.uri,
+                "created_at": status.created_at,
+                "mentions": [m.acct.lower() for m in status.mentions],
+            }
+    return None
 
 
 def delete_status(client: Mastodon, status_id: str) -> None:
