@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 import pytest
 import redis
-from conftest import ON_CI, PASSWORD
+from conftest import ON_CI, PASSWORD, run_queued_tasks
+from huey.storage import RedisStorage
+
+from webapp import queue
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
@@ -42,3 +46,38 @@ def test_failed_logins_count_across_processes(make_app, make_user, redis_url):
     assert first.test_client().post("/login", data=bad).status_code == 401
     blocked = second.test_client().post("/login", data={"username": "alice", "password": PASSWORD})
     assert blocked.status_code == 429
+
+
+def test_with_redis_url_the_queue_lives_in_redis(
+    app, client, connected, fake_mastodon, make_business, redis_url, monkeypatch
+):
+    """With REDIS_URL set, deliveries are queued in Redis and a worker anywhere can send them."""
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    app.config.pop("QUEUE_BACKEND")
+    queue.init_app(app)
+    try:
+        assert isinstance(queue.huey.storage, RedisStorage)
+        queue.huey.storage.flush_all()
+        shop = make_business("Corner Bakery", handle="@support@cornerbakery.example")
+        response = client.post(
+            "/posts/new",
+            data={
+                "kind": "praise",
+                "business_id": str(shop.id),
+                "body": "Queued in Redis",
+                "happened_on": date.today().isoformat(),
+                "channel": "in_person",
+                "is_on_wall": "y",
+                "to_mastodon": "y",
+                "visibility": "public",
+            },
+        )
+        assert response.status_code == 302
+        assert fake_mastodon.statuses == []
+        assert queue.huey.storage.queue_size() == 1
+        assert run_queued_tasks() == 1
+        assert [s["status"].split("\n")[0] for s in fake_mastodon.statuses] == ["Queued in Redis"]
+    finally:
+        queue.huey.storage.flush_all()
+        app.config["QUEUE_BACKEND"] = "memory"
+        queue.init_app(app)
