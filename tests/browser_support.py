@@ -104,3 +104,68 @@ def screenshot(page, name: str) -> None:
         assert_fits(page)
         page.screenshot(path=str(ARTIFACTS / f"{name}-{size['width']}.png"), full_page=True)
     page.set_viewport_size(original)
+
+
+# What a thumb can hit: every control but inline text links should be at least this tall.
+TAP = 44
+TAP_TARGETS = (
+    "main button, main .button, main summary, main select, main textarea, main .pill, "
+    "main .field.check, main .option, main [role=option], .top a, .bottom .button, .bottom nav a, "
+    "main input:not([type=hidden]):not([type=checkbox]):not([type=radio])"
+)
+
+
+class Phone:
+    """One phone-sized browser context on Praisewall, noting its requests and console errors."""
+
+    def __init__(self, context, base_url: str) -> None:
+        """Open a page in the context and start listening to it."""
+        self.context = context
+        self.base_url = base_url
+        self.requests = RequestLog(base_url)
+        self.errors: list[tuple[str, str]] = []  # (where from, what)
+        context.on("request", self.requests.record)
+        self.page = context.new_page()
+        self.page.on("pageerror", lambda error: self.errors.append((self.page.url, str(error))))
+        self.page.on("console", self.record_console)
+
+    def record_console(self, message) -> None:
+        """Keep console errors, with the URL they came from."""
+        if message.type == "error":
+            self.errors.append((message.location.get("url") or self.page.url, message.text))
+
+    def visit(self, path: str):
+        """Open a path on Praisewall and check the page suits a phone."""
+        response = self.page.goto(self.base_url + path)
+        status = response.status if response else None
+        assert response is not None and response.ok, f"{path} answered {status}"
+        self.check_page()
+        return self.page
+
+    def check_page(self) -> None:
+        """Check the current page fits the screen and every control is big enough to tap."""
+        assert_fits(self.page)
+        small = self.page.evaluate(
+            """([selector, tap]) => Array.from(document.querySelectorAll(selector))
+                .filter((el) => el.getClientRects().length)
+                .map((el) => [el, el.getBoundingClientRect()])
+                .filter(([el, box]) => box.height < tap - 0.5)
+                .map(([el, box]) => `${el.outerHTML.slice(0, 80)} is ${box.height}px tall`)""",
+            [TAP_TARGETS, TAP],
+        )
+        assert small == [], f"{self.page.url} has tap targets under {TAP}px: {small}"
+
+    def check_clean(
+        self, *, allowed: tuple[str, ...] = (), expected_errors: tuple[str, ...] = ()
+    ) -> None:
+        """Assert requests went only to Praisewall (or allowed origins) and no page had errors."""
+        assert self.requests.urls, "the browser made no requests at all"
+        foreign = [url for url in self.requests.foreign() if not url.startswith(allowed)]
+        assert foreign == [], "a page reached beyond Praisewall"
+        # Errors from another origin (the user's own Mastodon server, say) are not ours.
+        errors = [
+            f"{where}: {what}"
+            for where, what in self.errors
+            if not where.startswith(allowed) and not any(text in what for text in expected_errors)
+        ]
+        assert errors == [], "the pages logged errors"

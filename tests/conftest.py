@@ -267,3 +267,20 @@ def run_queued_tasks(*, scheduled: bool = False) -> int:
 
 
 FAR_FUTURE = datetime(2200, 1, 1)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Launch Debian's Chromium once (skip without it, but fail on CI)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.browser_support import CHROMIUM_ARGS, require_chromium
+
+    executable = require_chromium()
+    expect.set_options(timeout=10_000)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable, args=CHROMIUM_ARGS, headless=True
+        )
+        yield browser
+        browser.close()

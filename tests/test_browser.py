@@ -12,16 +12,13 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, expect
 
 from tests.browser_support import (
-    CHROMIUM_ARGS,
     PHONE,
     SMALL_PHONE,
     LiveServer,
-    RequestLog,
-    assert_fits,
-    require_chromium,
+    Phone,
     screenshot,
 )
 from webapp.extensions import db
@@ -32,26 +29,6 @@ pytestmark = pytest.mark.browser
 
 PASSWORD = "correct horse battery"
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")  # as in conftest
-# What a thumb can hit: every control but inline text links should be at least this tall.
-TAP = 44
-TAP_TARGETS = (
-    "main button, main .button, main summary, main select, main textarea, main .pill, "
-    "main .field.check, main .option, main [role=option], .top a, .bottom .button, .bottom nav a, "
-    "main input:not([type=hidden]):not([type=checkbox]):not([type=radio])"
-)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Launch Debian's Chromium once for this module (skip, or fail on CI, without it)."""
-    executable = require_chromium()
-    expect.set_options(timeout=10_000)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=executable, args=CHROMIUM_ARGS, headless=True
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -67,52 +44,6 @@ def live_server(live_app: Flask) -> Iterator[LiveServer]:
     server = LiveServer(live_app).start()
     yield server
     server.stop()
-
-
-class Phone:
-    """One browser context sized like a phone, with what its pages asked for and complained of."""
-
-    def __init__(self, context: BrowserContext, base_url: str) -> None:
-        """Open a page and start listening to it."""
-        self.context = context
-        self.base_url = base_url
-        self.requests = RequestLog(base_url)
-        self.errors: list[str] = []
-        context.on("request", self.requests.record)
-        self.page = context.new_page()
-        self.page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
-        self.page.on(
-            "console",
-            lambda message: message.type == "error" and self.errors.append(message.text),
-        )
-
-    def visit(self, path: str) -> Page:
-        """Open a path on the live server and check the page fits the screen."""
-        response = self.page.goto(self.base_url + path)
-        status = response.status if response else None
-        assert response is not None and response.ok, f"{path} answered {status}"
-        self.check_page()
-        return self.page
-
-    def check_page(self) -> None:
-        """Check the current page fits the screen and every control is big enough to tap."""
-        assert_fits(self.page)
-        small = self.page.evaluate(
-            """([selector, tap]) => Array.from(document.querySelectorAll(selector))
-                .filter((el) => el.getClientRects().length)
-                .map((el) => [el, el.getBoundingClientRect()])
-                .filter(([el, box]) => box.height < tap - 0.5)
-                .map(([el, box]) => `${el.outerHTML.slice(0, 80)} is ${box.height}px tall`)""",
-            [TAP_TARGETS, TAP],
-        )
-        assert small == [], f"{self.page.url} has tap targets under {TAP}px: {small}"
-
-    def check_clean(self, expected: tuple[str, ...] = ()) -> None:
-        """Assert nothing left the live server and no page logged an error but those expected."""
-        assert self.requests.urls, "the browser made no requests at all"
-        assert self.requests.foreign() == [], "a page reached beyond the live server"
-        errors = [error for error in self.errors if not any(text in error for text in expected)]
-        assert errors == [], "the pages logged errors"
 
 
 @pytest.fixture
@@ -280,7 +211,7 @@ def test_did_you_mean_choice_works_with_javascript_on(
     submit_post(phone)
     expect(page.locator("article.permalink .business")).to_have_text("Corner Bakery")
     assert business_names(live_app) == ["Corner Bakery"]
-    phone.check_clean(expected=("status of 422",))
+    phone.check_clean(expected_errors=("status of 422",))
 
 
 def test_complaint_without_javascript(live_app: Flask, open_phone: Callable[..., Phone]) -> None:
