@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
-from conftest import run_queued_tasks
+from conftest import PASSWORD, run_queued_tasks
 
 from webapp import tasks
 from webapp.extensions import db
@@ -276,3 +276,11 @@ def test_statuses_are_what_the_rate_counts_not_posts(
     page = client.get(f"/b/{bakery.slug}").text
     assert number(page, "Replies on Mastodon") == "100%"
     assert number(page, "Median reply time") == "30 min"
+
+
+def test_deleting_the_account_leaves_nothing_to_watch(client, connected, fake_mastodon, bakery):
+    """After the author leaves, no delivery row lingers for the sweep to keep picking up."""
+    send(client, bakery)
+    assert client.post("/settings/delete", data={"password": PASSWORD}).status_code == 302
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Crosspost)) == 0
+    assert crosspost.watch_due() == []

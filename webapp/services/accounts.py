@@ -7,7 +7,7 @@ import re
 import sqlalchemy as sa
 
 from webapp.extensions import db
-from webapp.models import User
+from webapp.models import Crosspost, Post, User
 
 USERNAME_RE = re.compile(r"^[a-z0-9_]{3,30}$")
 PASSWORD_MIN = 10
@@ -62,6 +62,11 @@ def create_user(username: str, password: str, *, is_admin: bool = False) -> User
 
 
 def delete_account(user: User) -> None:
-    """Delete a user and everything they wrote; businesses they added stay, unattributed."""
+    """Delete a user and everything they wrote; businesses they added stay, unattributed.
+
+    Statuses already on their Mastodon account stay there: that account is theirs.
+    """
+    mine = sa.select(Post.id).where(Post.author_id == user.id)
+    db.session.execute(sa.delete(Crosspost).where(Crosspost.post_id.in_(mine)))
     db.session.delete(user)
     db.session.flush()

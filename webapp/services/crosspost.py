@@ -308,7 +308,11 @@ def check_reply(crosspost_id: int) -> str | None:
     crosspost = load(crosspost_id)
     if crosspost is None or crosspost.state != CrosspostState.SENT:
         return None
-    if crosspost.next_reply_check_at is None or crosspost.account is None:
+    if crosspost.next_reply_check_at is None:
+        return None
+    if crosspost.account is None or crosspost.post is None:
+        # Disconnected, or the post is gone: there is no one left to watch for.
+        crosspost.next_reply_check_at = None
         return None
     now = utcnow()
     client = client_for(crosspost.account)
