@@ -63,6 +63,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from webapp.auth.routes import bp as auth_bp
     from webapp.businesses.routes import bp as businesses_bp
     from webapp.challenge.routes import bp as challenge_bp
+    from webapp.feeds.routes import bp as feeds_bp
     from webapp.main.routes import bp as main_bp
     from webapp.moderation.routes import bp as moderation_bp
     from webapp.posts.routes import bp as posts_bp
@@ -75,6 +76,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         posts_bp,
         businesses_bp,
         challenge_bp,
+        feeds_bp,
         moderation_bp,
         settings_bp,
     ):

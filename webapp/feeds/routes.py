@@ -1,0 +1,103 @@
+"""Atom feeds and the business badge: public posts to take elsewhere."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, abort, make_response, render_template, request, url_for
+
+from webapp.caching import cacheable
+from webapp.extensions import db
+from webapp.models import Business, Post
+from webapp.services import accounts, feeds, posts, stats
+
+bp = Blueprint("feeds", __name__)
+SITE_START = datetime(2026, 1, 1, tzinfo=UTC)  # fixes the date part of every feed's tag: URI
+
+
+def newest(stmt) -> list[Post]:
+    """Return the newest public posts of a query, for a feed."""
+    return list(
+        db.session.scalars(
+            stmt.order_by(Post.created_at.desc(), Post.id.desc()).limit(feeds.FEED_SIZE)
+        ).unique()
+    )
+
+
+def feed_response(title: str, specific: str, page_url: str, items: list[Post]):
+    """Render posts as an Atom feed, cacheable and revalidatable."""
+    host = request.host
+    updated = max((p.updated_at or p.created_at for p in items), default=SITE_START)
+    body = feeds.atom(
+        title=title,
+        feed_id=feeds.tag_uri(host, SITE_START, specific),
+        self_url=request.base_url,
+        page_url=page_url,
+        posts=items,
+        link_for=lambda post: url_for("posts.show", post_id=post.id, _external=True),
+        id_for=lambda post: feeds.tag_uri(host, post.created_at, f"post:{post.id}"),
+        updated=updated,
+    )
+    response = make_response(body)
+    response.mimetype = "application/atom+xml"
+    return cacheable(response, last_modified=updated)
+
+
+def business_by_slug(slug: str) -> Business:
+    """Find a business by its slug, or 404."""
+    return db.one_or_404(
+        db.select(Business).where(Business.slug == slug),
+        description="We don't know a business at that address.",
+    )
+
+
+@bp.get("/wall/feed.atom")
+def wall():
+    """Everyone's latest public praise, as Atom."""
+    return feed_response(
+        "Praisewall: the latest praise",
+        "wall",
+        url_for("main.wall", _external=True),
+        newest(posts.wall_posts()),
+    )
+
+
+@bp.get("/b/<slug>/feed.atom")
+def business(slug: str):
+    """A business's public praise and complaints, as Atom."""
+    found = business_by_slug(slug)
+    return feed_response(
+        f"{found.name} on Praisewall",
+        f"business:{found.id}",
+        url_for("businesses.wall", slug=found.slug, _external=True),
+        newest(posts.public_posts().where(Post.business_id == found.id)),
+    )
+
+
+@bp.get("/u/<username>/feed.atom")
+def person(username: str):
+    """A person's public, named posts, as Atom."""
+    user = accounts.find_user(username)
+    if user is None:
+        abort(404, description="Nobody goes by that name here.")
+    return feed_response(
+        f"{user.username} on Praisewall",
+        f"user:{user.id}",
+        url_for("main.profile", username=user.username, _external=True),
+        newest(posts.profile_posts(user)),
+    )
+
+
+@bp.get("/b/<slug>/badge.svg")
+def badge(slug: str):
+    """A small badge with the business's praise count and Mastodon reply rate."""
+    found = business_by_slug(slug)
+    numbers = stats.business_numbers(found)
+    parts = [f"praise {numbers.praise}"]
+    if numbers.reply_rate is not None:
+        parts.append(f"replies {round(numbers.reply_rate * 100)}%")
+    text = " · ".join(parts)
+    svg = render_template("feeds/badge.svg", label="Praisewall", text=text, name=found.name)
+    response = make_response(svg)
+    response.mimetype = "image/svg+xml"
+    return cacheable(response)

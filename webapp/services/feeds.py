@@ -1,0 +1,56 @@
+"""Atom feeds of public posts, with ids that never change."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from xml.etree import ElementTree as ET
+
+from webapp.models import Post
+
+ATOM = "http://www.w3.org/2005/Atom"
+FEED_SIZE = 50
+
+
+def tag_uri(host: str, start: datetime, specific: str) -> str:
+    """Return a tag: URI (RFC 4151), stable for as long as the thing exists."""
+    return f"tag:{host.split(':')[0]},{start:%Y-%m-%d}:{specific}"
+
+
+def entry_title(post: Post) -> str:
+    """Title an entry like "Praise for Corner Bakery"."""
+    return ("Praise for " if post.is_praise else "A complaint about ") + post.business.name
+
+
+def atom(
+    *,
+    title: str,
+    feed_id: str,
+    self_url: str,
+    page_url: str,
+    posts: Iterable[Post],
+    link_for,
+    id_for,
+    updated: datetime,
+) -> bytes:
+    """Build an Atom 1.0 document for the posts, newest first."""
+    ET.register_namespace("", ATOM)
+    feed = ET.Element(f"{{{ATOM}}}feed")
+    ET.SubElement(feed, f"{{{ATOM}}}title").text = title
+    ET.SubElement(feed, f"{{{ATOM}}}id").text = feed_id
+    ET.SubElement(feed, f"{{{ATOM}}}updated").text = updated.isoformat()
+    ET.SubElement(feed, f"{{{ATOM}}}link", rel="self", href=self_url)
+    ET.SubElement(feed, f"{{{ATOM}}}link", rel="alternate", href=page_url, type="text/html")
+    ET.SubElement(ET.SubElement(feed, f"{{{ATOM}}}author"), f"{{{ATOM}}}name").text = "Praisewall"
+    for post in posts:
+        entry = ET.SubElement(feed, f"{{{ATOM}}}entry")
+        ET.SubElement(entry, f"{{{ATOM}}}title").text = entry_title(post)
+        ET.SubElement(entry, f"{{{ATOM}}}id").text = id_for(post)
+        ET.SubElement(entry, f"{{{ATOM}}}link", rel="alternate", href=link_for(post))
+        ET.SubElement(entry, f"{{{ATOM}}}published").text = post.created_at.isoformat()
+        changed = post.updated_at or post.created_at
+        ET.SubElement(entry, f"{{{ATOM}}}updated").text = changed.isoformat()
+        author = ET.SubElement(entry, f"{{{ATOM}}}author")
+        ET.SubElement(author, f"{{{ATOM}}}name").text = post.shown_author or "a customer"
+        ET.SubElement(entry, f"{{{ATOM}}}content", type="text").text = post.body
+    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
