@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request
 
+from webapp.caching import cacheable_page
 from webapp.extensions import db
 from webapp.models import Business, Kind
 from webapp.pagination import keyset_page, newest_posts_page
@@ -20,12 +21,14 @@ def wall(slug: str):
         description="We don't know a business at that address.",
     )
     tab = Kind.COMPLAINT if request.args.get("tab") == "complaints" else Kind.PRAISE
-    return render_template(
-        "businesses/wall.html",
-        business=business,
-        tab=tab,
-        numbers=stats.business_numbers(business),
-        page=newest_posts_page(posts.business_posts(business, tab)),
+    return cacheable_page(
+        render_template(
+            "businesses/wall.html",
+            business=business,
+            tab=tab,
+            numbers=stats.business_numbers(business),
+            page=newest_posts_page(posts.business_posts(business, tab)),
+        )
     )
 
 

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, render_template
 from flask_login import current_user, login_required
 
+from webapp.caching import cacheable_page
 from webapp.extensions import db
 from webapp.models import Post
 from webapp.pagination import newest_posts_page
@@ -26,7 +27,9 @@ def index():
 @bp.get("/wall")
 def wall():
     """Show everyone's latest public praise."""
-    return render_template("main/wall.html", page=newest_posts_page(posts.wall_posts()))
+    return cacheable_page(
+        render_template("main/wall.html", page=newest_posts_page(posts.wall_posts()))
+    )
 
 
 @bp.get("/me")
@@ -46,11 +49,13 @@ def profile(username: str):
     user = accounts.find_user(username)
     if user is None:
         abort(404, description="Nobody goes by that name here.")
-    return render_template(
-        "main/profile.html",
-        user=user,
-        page=newest_posts_page(posts.profile_posts(user)),
-        completed=challenge.completed_rounds(user),
+    return cacheable_page(
+        render_template(
+            "main/profile.html",
+            user=user,
+            page=newest_posts_page(posts.profile_posts(user)),
+            completed=challenge.completed_rounds(user),
+        )
     )
 
 
