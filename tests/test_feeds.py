@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from xml.etree import ElementTree as ET
 
 import pytest
 from helpers import utc
+from PIL import Image
 
 A = "{http://www.w3.org/2005/Atom}"
 
@@ -159,3 +161,29 @@ def test_public_pages_revalidate_and_are_private_when_signed_in(client, auth, bo
         "private" in mine.headers["Cache-Control"] and "no-cache" in mine.headers["Cache-Control"]
     )
     assert mine.headers["ETag"] != first.headers["ETag"]
+
+
+def test_post_share_card_is_a_1200_by_630_png(client, bob, shop, make_post):
+    """/posts/<id>/card.png is the Open Graph image: a PNG of the right size."""
+    post = make_post(bob, shop, body="They stayed open late for me. " * 20)
+    response = client.get(f"/posts/{post.id}/card.png")
+    assert response.status_code == 200 and response.mimetype == "image/png"
+    assert Image.open(io.BytesIO(response.data)).size == (1200, 630)
+    page = client.get(f"/posts/{post.id}").text
+    assert (
+        f'<meta property="og:image" content="http://praisewall.test/posts/{post.id}/card.png">'
+        in page
+    )
+    private = make_post(bob, shop, is_on_wall=False)
+    assert client.get(f"/posts/{private.id}/card.png").status_code == 404
+
+
+def test_challenge_card_is_a_1200_by_630_png(client, bob, shop, make_post):
+    """/u/<name>/challenge.png draws the person's progress, even before any round."""
+    empty = client.get("/u/bob/challenge.png")
+    assert Image.open(io.BytesIO(empty.data)).size == (1200, 630)
+    make_post(bob, shop)
+    after = client.get("/u/bob/challenge.png")
+    assert after.mimetype == "image/png" and after.data != empty.data
+    assert Image.open(io.BytesIO(after.data)).size == (1200, 630)
+    assert client.get("/u/nobody/challenge.png").status_code == 404

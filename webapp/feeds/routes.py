@@ -9,7 +9,7 @@ from flask import Blueprint, abort, make_response, render_template, request, url
 from webapp.caching import cacheable
 from webapp.extensions import db
 from webapp.models import Business, Post
-from webapp.services import accounts, feeds, posts, stats
+from webapp.services import accounts, cards, challenge, feeds, posts, stats
 
 bp = Blueprint("feeds", __name__)
 SITE_START = datetime(2026, 1, 1, tzinfo=UTC)  # fixes the date part of every feed's tag: URI
@@ -86,6 +86,31 @@ def person(username: str):
         url_for("main.profile", username=user.username, _external=True),
         newest(posts.profile_posts(user)),
     )
+
+
+@bp.get("/posts/<int:post_id>/card.png")
+def post_card(post_id: int):
+    """A 1200×630 share card for a public post (its Open Graph image)."""
+    post = db.get_or_404(Post, post_id)
+    if not post.is_public:
+        abort(404)
+    response = make_response(cards.post_card(post))
+    response.mimetype = "image/png"
+    return cacheable(response)
+
+
+@bp.get("/u/<username>/challenge.png")
+def challenge_card(username: str):
+    """A 1200×630 card of a person's challenge progress."""
+    user = accounts.find_user(username)
+    if user is None:
+        abort(404, description="Nobody goes by that name here.")
+    round_ = challenge.current_round(user)
+    progress = challenge.progress(round_) if round_ else None
+    image = cards.challenge_card(user.username, progress, challenge.completed_rounds(user))
+    response = make_response(image)
+    response.mimetype = "image/png"
+    return cacheable(response)
 
 
 @bp.get("/b/<slug>/badge.svg")
