@@ -123,7 +123,14 @@
   }
 
   function length(value) {
-    var counted = value.replace(urls, function () { return "x".repeat(urlLength); });
+    var counted = value.replace(urls, function (link) {
+      // Like Mastodon, leave closing punctuation (and an unmatched bracket) outside the link.
+      var trimmed = link.replace(/[.,:;!?'"]+$/, "");
+      if (/\)$/.test(trimmed) && (trimmed.match(/\(/g) || []).length < (trimmed.match(/\)/g) || []).length) {
+        trimmed = trimmed.slice(0, -1);
+      }
+      return "x".repeat(urlLength) + link.slice(trimmed.length);
+    });
     return graphemes(counted.replace(mentions, "$1@$2"));
   }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
@@ -17,6 +18,7 @@ import grapheme
 import pytest
 import sqlalchemy as sa
 from conftest import AuthActions, mastodon_sign_in, run_queued_tasks
+from cryptography.fernet import Fernet, MultiFernet
 from fake_mastodon import FakeMastodon, countable_length
 from mastodon import Mastodon
 
@@ -38,6 +40,7 @@ from webapp.services.mastodon import status_length
 SITE = "praisewall.example.com"
 TODAY = date.today().isoformat()
 HANDLE = "@support@cornerbakery.example"
+BUSINESS_ACCT = "support@cornerbakery.example"
 FAMILY = "👨\u200d👩\u200d👧\u200d👦"  # one grapheme made of seven code points
 
 
@@ -864,3 +867,119 @@ def test_private_praise_counts_once_sent_publicly(
     run_queued_tasks()
     assert row.state == CrosspostState.SENT
     assert progress() == counted
+
+
+# --- Robustness of the worker ---
+
+
+def test_retries_are_scheduled_at_the_right_moment_in_any_time_zone(
+    client, connected, fake_mastodon, bakery, monkeypatch
+):
+    """The queue gets the retry time as an aware UTC time, so the machine's zone can't shift it."""
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        fake_mastodon.fail_next("POST", "/api/v1/statuses", 503)
+        row = submit(client, bakery)
+        run_queued_tasks()
+        (task,) = huey.scheduled()
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    eta = task.eta.replace(tzinfo=UTC)  # Huey keeps times as naive UTC
+    assert abs((eta - row.next_attempt_at).total_seconds()) < 1
+
+
+def test_an_early_or_repeated_task_does_not_attempt_again(client, connected, fake_mastodon, bakery):
+    """A delivery task that arrives before its row is due (the sweep and a retry) does nothing."""
+    fake_mastodon.fail_next("POST", "/api/v1/statuses", 503)
+    row = submit(client, bakery)
+    run_queued_tasks()
+    assert row.attempts == 1 and row.next_attempt_at > utcnow()
+    tasks.deliver.call_local(row.id)
+    tasks.deliver.call_local(row.id)
+    db.session.expire_all()
+    assert row.attempts == 1 and len(status_requests(fake_mastodon)) == 1
+
+
+def test_an_unforeseen_error_is_counted_and_retried(
+    client, connected, fake_mastodon, bakery, monkeypatch, caplog
+):
+    """An error nobody planned for leaves the row retrying with a plain reason, never stuck."""
+
+    def broken(*args, **kwargs):
+        raise TypeError("the server sent something odd")
+
+    monkeypatch.setattr(mastodon, "post_status", broken)
+    row = submit(client, bakery)
+    run_queued_tasks()
+    assert row.state == CrosspostState.PENDING and row.attempts == 1
+    assert row.next_attempt_at > utcnow()
+    assert "Something unexpected went wrong" in words(client.get(f"/posts/{row.post_id}").text)
+    monkeypatch.undo()
+    run_retries()
+    assert row.state == CrosspostState.SENT and len(fake_mastodon.statuses) == 1
+
+
+def test_a_lost_encryption_key_asks_to_reconnect(app, client, connected, fake_mastodon, bakery):
+    """If the stored token can no longer be decrypted, the person is asked to reconnect."""
+    row = submit(client, bakery)
+    app.extensions["fernet"] = MultiFernet([Fernet(Fernet.generate_key())])
+    run_queued_tasks()
+    assert row.state == CrosspostState.NEEDS_LOGIN and fake_mastodon.statuses == []
+
+
+def test_editing_a_pending_post_to_another_business_mentions_that_one(
+    client, connected, fake_mastodon, bakery, make_business
+):
+    """The status names the business the post is about when it goes out, not when written."""
+    cafe = make_business("Harbour Cafe", handle="@hello@harbour.example")
+    fake_mastodon.add_account("hello", domain="harbour.example")
+    row = submit(client, bakery)
+    response = client.post(
+        f"/posts/{row.post_id}/edit",
+        data={**compose_form(cafe), "body": "Actually it was the cafe."},
+    )
+    assert response.status_code == 302
+    run_queued_tasks()
+    (status,) = fake_mastodon.statuses
+    assert "@hello@harbour.example" in status["status"] and HANDLE not in status["status"]
+    assert row.mention_acct == "@hello@harbour.example"
+
+
+def test_reply_numbers_count_only_posts_on_the_wall(client, connected, fake_mastodon, bakery):
+    """A private post's status and its reply stay out of the business's public numbers."""
+    row = send(client, bakery, is_on_wall=None, visibility="direct")
+    fake_mastodon.reply(
+        row.remote_id, "support@cornerbakery.example", "Sorry!", visibility="direct"
+    )
+    tasks.check_reply.call_local(row.id)
+    page = client.get(f"/b/{bakery.slug}").text
+    assert re.search(r"<dt>Replies on Mastodon</dt><dd>–</dd>", page)
+
+
+def test_connecting_another_account_leaves_old_statuses_with_the_old_one(
+    client, connected, fake_mastodon, bakery
+):
+    """After switching accounts, an old status is not checked or deleted with the new token."""
+    row = send(client, bakery)
+    fake_mastodon.add_account("alice2")
+    assert mastodon_sign_in(client, fake_mastodon, "alice2").status_code == 302
+    db.session.expire_all()
+    assert row.account_id is None
+    assert connected.mastodon_account.acct.startswith("alice2@")
+    client.post(f"/posts/{row.post_id}/delete")
+    run_queued_tasks()
+    assert [r for r in fake_mastodon.requests if r["method"] == "DELETE"] == []
+
+
+@pytest.mark.parametrize(
+    ("entry", "base"),
+    [
+        ("mastodon.social:443", "https://mastodon.social"),
+        ("https://a.example:8443", "https://a.example:8443"),
+    ],
+)
+def test_default_ports_are_one_spelling_of_a_server(entry, base):
+    """A server written with its default port is the same server as without it."""
+    assert mastodon.parse_server(entry) == base

@@ -21,7 +21,8 @@ def enqueue(task, crosspost_id: int, eta: datetime | None = None) -> None:
         if eta is None:
             task(crosspost_id)
         else:
-            task.schedule((crosspost_id,), eta=eta.replace(tzinfo=None))
+            # Huey reads a naive time as local time; an aware one is converted correctly.
+            task.schedule((crosspost_id,), eta=eta)
     except Exception:  # noqa: BLE001 - the row is the truth; losing a message loses nothing
         log.exception("could not queue %s for crosspost %s", task.name, crosspost_id)
 
@@ -34,6 +35,13 @@ def run_in_app(work, crosspost_id: int):
             row = crosspost.load(crosspost_id)
             db.session.commit()
             return result, row.state if row else None, row.next_attempt_at if row else None
+        except Exception:
+            # Anything unforeseen must not leave the row stuck: note it and try again later.
+            log.exception("%s failed on crosspost %s", work.__name__, crosspost_id)
+            db.session.rollback()
+            row = crosspost.record_crash(crosspost_id)
+            db.session.commit()
+            return None, row.state if row else None, row.next_attempt_at if row else None
         finally:
             db.session.remove()
 

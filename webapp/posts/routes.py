@@ -203,8 +203,11 @@ def retry_crosspost(post_id: int):
     post = get_post(post_id)
     if post.crosspost is None or post.crosspost.state not in crosspost.RETRYABLE:
         abort(409, description="There's nothing to send again for this post.")
-    if post.crosspost.account is None or current_user.mastodon_account is None:
+    if current_user.mastodon_account is None:
         abort(409, description="Connect your Mastodon account first.")
+    if post.crosspost.account is None:
+        # Never sent, and the account it was meant for is gone: send it from the current one.
+        post.crosspost.account = current_user.mastodon_account
     crosspost.retry(post.crosspost)
     db.session.commit()
     tasks.enqueue(tasks.deliver, post.crosspost.id)

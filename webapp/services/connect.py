@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from webapp import crypto
 from webapp.extensions import db
-from webapp.models import MastodonAccount, MastodonServer, User, utcnow
+from webapp.models import Crosspost, MastodonAccount, MastodonServer, User, utcnow
 from webapp.services import accounts, mastodon
 
 REFRESH_AFTER = timedelta(days=1)
@@ -141,6 +141,13 @@ def account_for(server: MastodonServer, remote_id: str) -> MastodonAccount | Non
 def connect(user: User, server: MastodonServer, me: dict) -> MastodonAccount:
     """Connect (or reconnect) the user's Mastodon account, keeping the token encrypted."""
     account = user.mastodon_account or account_for(server, me["id"])
+    if account is not None and (account.server_id, account.remote_id) != (server.id, me["id"]):
+        # A different Mastodon account: old statuses stay with the old one, not the new token.
+        db.session.execute(
+            sa.update(Crosspost).where(Crosspost.account_id == account.id).values(account_id=None)
+        )
+        disconnect(user)
+        account = None
     if account is None:
         account = MastodonAccount(user=user, server=server, remote_id=me["id"])
         db.session.add(account)

@@ -33,6 +33,7 @@ BACKOFF_CAP = 6 * 3600
 STUCK_AFTER = timedelta(minutes=10)  # pending and due this long ago: the queue lost it
 WATCH_FOR = timedelta(days=14)
 RETRYABLE = (CrosspostState.FAILED, CrosspostState.GAVE_UP, CrosspostState.NEEDS_LOGIN)
+LOST_KEY = mastodon.Outcome("needs_login", "We can no longer read your sign-in; please reconnect.")
 
 
 def start(
@@ -110,8 +111,24 @@ def deliver(crosspost_id: int) -> str | None:
         crosspost.state = CrosspostState.NEEDS_LOGIN
         crosspost.last_error = "Reconnect your Mastodon account to send this."
         return crosspost.state
+    if not is_due(crosspost):
+        return None
     crosspost.attempts += 1
-    client = client_for(account)
+    if crosspost.mention_acct != crosspost.post.business.handle:
+        # The post was edited to name another business before it went out.
+        crosspost.mention_acct = crosspost.post.business.handle
+        crosspost.mention_resolved = crosspost.mention_account_id = None
+    try:
+        client = client_for(account)
+    except crypto.InvalidToken:
+        return record_failure(crosspost, LOST_KEY)
+    # No writes may reach SQLite while we wait on the network, or the web would wait on us.
+    with db.session.no_autoflush:
+        return send(crosspost, client)
+
+
+def send(crosspost: Crosspost, client) -> str:
+    """Post the status (or adopt one an earlier attempt made) and record the outcome."""
     try:
         # An earlier attempt may have posted it without our hearing back; the server forgets
         # idempotency keys after an hour, so look for it before posting again.
@@ -142,6 +159,31 @@ def deliver(crosspost_id: int) -> str | None:
         crosspost.next_reply_check_at = crosspost.sent_at + next_reply_check(timedelta(0))
     challenge.record_praise(crosspost.post)
     return crosspost.state
+
+
+def is_due(crosspost: Crosspost) -> bool:
+    """Tell whether the row's next attempt is due (a task may arrive early or twice)."""
+    return crosspost.next_attempt_at is None or crosspost.next_attempt_at <= utcnow()
+
+
+def record_crash(crosspost_id: int) -> Crosspost | None:
+    """After an unforeseen error, count the attempt and schedule the next one."""
+    crosspost = load(crosspost_id)
+    if crosspost is None:
+        return None
+    if crosspost.state == CrosspostState.SENT:
+        if crosspost.next_reply_check_at is not None:
+            crosspost.next_reply_check_at = schedule_next_check(crosspost, utcnow())
+        return crosspost
+    if crosspost.state in (CrosspostState.PENDING, CrosspostState.DELETING):
+        crosspost.attempts += 1
+        crosspost.last_error = "Something unexpected went wrong; we'll try again."
+        crosspost.next_attempt_at = utcnow() + backoff(crosspost.attempts)
+        limit = current_app.config["DELIVERY_MAX_ATTEMPTS"]
+        if crosspost.state == CrosspostState.PENDING and crosspost.attempts >= limit:
+            crosspost.state = CrosspostState.GAVE_UP
+            crosspost.next_attempt_at = None
+    return crosspost
 
 
 def posted_before(crosspost: Crosspost, client) -> dict | None:
@@ -241,8 +283,21 @@ def delete_remote(crosspost_id: int) -> str | None:
         # The account was disconnected: we no longer may delete anything there.
         db.session.delete(crosspost)
         return "abandoned"
+    if not is_due(crosspost):
+        return None
     crosspost.attempts += 1
-    client = client_for(crosspost.account)
+    try:
+        client = client_for(crosspost.account)
+    except crypto.InvalidToken:
+        # Without a readable token nothing can be deleted there; the person can do it.
+        db.session.delete(crosspost)
+        return "abandoned"
+    with db.session.no_autoflush:
+        return remove_status(crosspost, client)
+
+
+def remove_status(crosspost: Crosspost, client) -> str:
+    """Delete the status on the server, then the row; on failure, schedule another try."""
     try:
         if crosspost.remote_id is None:
             found = posted_before(crosspost, client)
@@ -315,7 +370,17 @@ def check_reply(crosspost_id: int) -> str | None:
         crosspost.next_reply_check_at = None
         return None
     now = utcnow()
-    client = client_for(crosspost.account)
+    try:
+        client = client_for(crosspost.account)
+    except crypto.InvalidToken:
+        crosspost.next_reply_check_at = None
+        return None
+    with db.session.no_autoflush:
+        return look_for_reply(crosspost, client, now)
+
+
+def look_for_reply(crosspost: Crosspost, client, now: datetime) -> str:
+    """Read the thread once and record a reply, a vanished status, or when to look again."""
     crosspost.reply_checked_at = now
     try:
         reply = mastodon.first_reply(client, crosspost.remote_id, crosspost.mention_account_id)

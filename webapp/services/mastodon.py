@@ -102,6 +102,8 @@ def parse_server(entry: str, *, allow_insecure: bool = False) -> str:
         raise ServerProblem("That doesn't look like a server name. Try mastodon.social.")
     if "." not in host and not is_ip(host) and host != "localhost":
         raise ServerProblem("A server name has a dot in it, like mastodon.social.")
+    if port == {"https": "443", "http": "80"}[scheme]:
+        port = ""  # one server, one spelling
     netloc = f"[{host}]" if ":" in host else host
     return f"{scheme}://{netloc}{':' + port if port else ''}"
 

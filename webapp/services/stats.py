@@ -63,6 +63,7 @@ def business_numbers(business: Business) -> BusinessNumbers:
         .join(Post, Crosspost.post_id == Post.id)
         .where(
             Post.business_id == business.id,
+            Post.is_on_wall.is_(True),
             Post.moderation.in_(VISIBLE_MODERATION),
             Crosspost.sent_at.is_not(None),
             Crosspost.mention_resolved.is_(True),
