@@ -18,7 +18,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 
 from webapp import create_app
 from webapp.extensions import db
-from webapp.models import Business, Crosspost, Kind, Post, User, utcnow
+from webapp.models import Business, Crosspost, CrosspostState, Kind, Post, User, utcnow
 from webapp.queue import huey
 from webapp.services import accounts, businesses, challenge
 
@@ -297,3 +297,36 @@ def browser():
         )
         yield browser
         browser.close()
+
+
+def compose_form(business, **fields: str | None) -> dict[str, str]:
+    """Return a complete compose form that also posts to Mastodon, with fields overridden."""
+    data: dict[str, str | None] = {
+        "kind": "praise",
+        "business_id": str(business.id),
+        "body": "They saved the last sourdough for me.",
+        "happened_on": date.today().isoformat(),
+        "channel": "in_person",
+        "is_on_wall": "y",
+        "shows_name": "y",
+        "to_mastodon": "y",
+        "visibility": "public",
+    }
+    data.update(fields)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def submit(client, business, **fields: str | None) -> Crosspost:
+    """Post through the compose form and return the crosspost row it committed."""
+    response = client.post("/posts/new", data=compose_form(business, **fields))
+    assert response.status_code == 302, response.text
+    post_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    return db.session.scalars(sa.select(Crosspost).where(Crosspost.post_id == post_id)).one()
+
+
+def send(client, business, **fields: str | None) -> Crosspost:
+    """Post through the compose form and run the queued delivery."""
+    row = submit(client, business, **fields)
+    run_queued_tasks()
+    assert row.state == CrosspostState.SENT, row.last_error
+    return row

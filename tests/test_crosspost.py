@@ -17,7 +17,14 @@ from email.utils import format_datetime
 import grapheme
 import pytest
 import sqlalchemy as sa
-from conftest import AuthActions, mastodon_sign_in, run_queued_tasks
+from conftest import (
+    AuthActions,
+    compose_form,
+    mastodon_sign_in,
+    run_queued_tasks,
+    send,
+    submit,
+)
 from cryptography.fernet import Fernet, MultiFernet
 from fake_mastodon import FakeMastodon, countable_length
 from mastodon import Mastodon
@@ -87,39 +94,6 @@ def connect_alice(client, make_user) -> Callable[[FakeMastodon], User]:
 def bakery(make_business):
     """A business whose fediverse handle the fake server knows."""
     return make_business("Corner Bakery", handle=HANDLE)
-
-
-def compose_form(business, **fields: str | None) -> dict[str, str]:
-    """Return a complete compose form that also posts to Mastodon, with fields overridden."""
-    data: dict[str, str | None] = {
-        "kind": "praise",
-        "business_id": str(business.id),
-        "body": "They saved the last sourdough for me.",
-        "happened_on": TODAY,
-        "channel": "in_person",
-        "is_on_wall": "y",
-        "shows_name": "y",
-        "to_mastodon": "y",
-        "visibility": "public",
-    }
-    data.update(fields)
-    return {k: v for k, v in data.items() if v is not None}
-
-
-def submit(client, business, **fields: str | None) -> Crosspost:
-    """Post through the compose form and return the crosspost row it committed."""
-    response = client.post("/posts/new", data=compose_form(business, **fields))
-    assert response.status_code == 302, response.text
-    post_id = int(response.headers["Location"].rsplit("/", 1)[1])
-    return db.session.scalars(sa.select(Crosspost).where(Crosspost.post_id == post_id)).one()
-
-
-def send(client, business, **fields: str | None) -> Crosspost:
-    """Post through the compose form and run the queued delivery."""
-    row = submit(client, business, **fields)
-    run_queued_tasks()
-    assert row.state == CrosspostState.SENT, row.last_error
-    return row
 
 
 def permalink(row: Crosspost) -> str:

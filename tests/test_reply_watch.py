@@ -13,11 +13,11 @@ from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
-from conftest import PASSWORD, run_queued_tasks
+from conftest import PASSWORD, run_queued_tasks, send
 
 from webapp import tasks
 from webapp.extensions import db
-from webapp.models import ComplaintStatus, Crosspost, CrosspostState, Post, utcnow
+from webapp.models import ComplaintStatus, Crosspost, Post, utcnow
 from webapp.services import crosspost
 
 TODAY = date.today().isoformat()
@@ -28,29 +28,6 @@ BUSINESS_ACCT = "support@cornerbakery.example"
 def bakery(make_business):
     """A business whose fediverse handle the fake server knows."""
     return make_business("Corner Bakery", handle=f"@{BUSINESS_ACCT}")
-
-
-def send(client, business, **fields: str) -> Crosspost:
-    """Post through the compose form with "also post to Mastodon", and run the delivery."""
-    data = {
-        "kind": "praise",
-        "business_id": str(business.id),
-        "body": "They saved the last sourdough for me.",
-        "happened_on": TODAY,
-        "channel": "in_person",
-        "is_on_wall": "y",
-        "shows_name": "y",
-        "to_mastodon": "y",
-        "visibility": "public",
-        **fields,
-    }
-    response = client.post("/posts/new", data=data)
-    assert response.status_code == 302, response.text
-    post_id = int(response.headers["Location"].rsplit("/", 1)[1])
-    run_queued_tasks()
-    row = db.session.scalars(sa.select(Crosspost).where(Crosspost.post_id == post_id)).one()
-    assert row.state == CrosspostState.SENT, row.last_error
-    return row
 
 
 def check(row: Crosspost) -> None:
