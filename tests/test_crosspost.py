@@ -11,7 +11,7 @@ import html
 import re
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import grapheme
@@ -45,7 +45,6 @@ from webapp.services import challenge, crosspost, mastodon, status_text
 from webapp.services.mastodon import status_length
 
 SITE = "praisewall.example.com"
-TODAY = date.today().isoformat()
 HANDLE = "@support@cornerbakery.example"
 BUSINESS_ACCT = "support@cornerbakery.example"
 FAMILY = "👨\u200d👩\u200d👧\u200d👦"  # one grapheme made of seven code points

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -20,7 +20,6 @@ from webapp.extensions import db
 from webapp.models import ComplaintStatus, Crosspost, Post, utcnow
 from webapp.services import crosspost
 
-TODAY = date.today().isoformat()
 BUSINESS_ACCT = "support@cornerbakery.example"
 
 
