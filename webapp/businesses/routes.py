@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, render_template, request
 
 from webapp.caching import cacheable_page
 from webapp.extensions import db
+from webapp.lookups import business_or_404
 from webapp.models import Business, Kind
 from webapp.pagination import keyset_page, newest_posts_page
 from webapp.services import businesses, posts, stats
@@ -16,10 +17,7 @@ bp = Blueprint("businesses", __name__)
 @bp.get("/b/<slug>")
 def wall(slug: str):
     """Show a business's praise (or complaints) and its numbers."""
-    business = db.one_or_404(
-        db.select(Business).where(Business.slug == slug),
-        description="We don't know a business at that address.",
-    )
+    business = business_or_404(slug)
     tab = Kind.COMPLAINT if request.args.get("tab") == "complaints" else Kind.PRAISE
     return cacheable_page(
         render_template(

@@ -18,8 +18,7 @@ def show():
     """Show my round's progress, the posts that counted, and the community's totals."""
     progress = share_url = draft = None
     if current_user.is_authenticated:
-        round_ = challenge.current_round(current_user)
-        progress = challenge.progress(round_) if round_ else None
+        progress = challenge.latest_progress(current_user)
     if progress is not None and progress.is_complete:
         draft = challenge.i_did_it(progress, url_for("challenge.show", _external=True))
         account = current_user.mastodon_account

@@ -8,8 +8,9 @@ from flask import Blueprint, abort, make_response, render_template, request, url
 
 from webapp.caching import cacheable
 from webapp.extensions import db
-from webapp.models import Business, Post
-from webapp.services import accounts, cards, challenge, feeds, posts, stats
+from webapp.lookups import business_or_404, user_or_404
+from webapp.models import Post
+from webapp.services import cards, challenge, feeds, posts, stats
 
 bp = Blueprint("feeds", __name__)
 SITE_START = datetime(2026, 1, 1, tzinfo=UTC)  # fixes the date part of every feed's tag: URI
@@ -43,14 +44,6 @@ def feed_response(title: str, specific: str, page_url: str, items: list[Post]):
     return cacheable(response, last_modified=updated)
 
 
-def business_by_slug(slug: str) -> Business:
-    """Find a business by its slug, or 404."""
-    return db.one_or_404(
-        db.select(Business).where(Business.slug == slug),
-        description="We don't know a business at that address.",
-    )
-
-
 @bp.get("/wall/feed.atom")
 def wall():
     """Everyone's latest public praise, as Atom."""
@@ -65,7 +58,7 @@ def wall():
 @bp.get("/b/<slug>/feed.atom")
 def business(slug: str):
     """A business's public praise and complaints, as Atom."""
-    found = business_by_slug(slug)
+    found = business_or_404(slug)
     return feed_response(
         f"{found.name} on Praisewall",
         f"business:{found.id}",
@@ -77,9 +70,7 @@ def business(slug: str):
 @bp.get("/u/<username>/feed.atom")
 def person(username: str):
     """A person's public, named posts, as Atom."""
-    user = accounts.find_user(username)
-    if user is None:
-        abort(404, description="Nobody goes by that name here.")
+    user = user_or_404(username)
     return feed_response(
         f"{user.username} on Praisewall",
         f"user:{user.id}",
@@ -102,11 +93,8 @@ def post_card(post_id: int):
 @bp.get("/u/<username>/challenge.png")
 def challenge_card(username: str):
     """A 1200×630 card of a person's challenge progress."""
-    user = accounts.find_user(username)
-    if user is None:
-        abort(404, description="Nobody goes by that name here.")
-    round_ = challenge.current_round(user)
-    progress = challenge.progress(round_) if round_ else None
+    user = user_or_404(username)
+    progress = challenge.latest_progress(user)
     image = cards.challenge_card(user.username, progress, challenge.completed_rounds(user))
     response = make_response(image)
     response.mimetype = "image/png"
@@ -116,7 +104,7 @@ def challenge_card(username: str):
 @bp.get("/b/<slug>/badge.svg")
 def badge(slug: str):
     """A small badge with the business's praise count and Mastodon reply rate."""
-    found = business_by_slug(slug)
+    found = business_or_404(slug)
     numbers = stats.business_numbers(found)
     parts = [f"praise {numbers.praise}"]
     if numbers.reply_rate is not None:

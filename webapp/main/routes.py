@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, render_template
 from flask_login import current_user, login_required
 
 from webapp.caching import cacheable_page
 from webapp.extensions import db
+from webapp.lookups import user_or_404
 from webapp.models import Post
 from webapp.pagination import newest_posts_page
-from webapp.services import accounts, challenge, posts
+from webapp.services import challenge, posts
 
 bp = Blueprint("main", __name__)
 
@@ -36,8 +37,7 @@ def wall():
 @login_required
 def me():
     """Show my posts, newest first, each with its state."""
-    round_ = challenge.current_round(current_user)
-    progress = challenge.progress(round_) if round_ else None
+    progress = challenge.latest_progress(current_user)
     return render_template(
         "main/me.html", page=newest_posts_page(posts.my_posts(current_user)), progress=progress
     )
@@ -46,9 +46,7 @@ def me():
 @bp.get("/u/<username>")
 def profile(username: str):
     """Show a person's public posts and finished challenge rounds."""
-    user = accounts.find_user(username)
-    if user is None:
-        abort(404, description="Nobody goes by that name here.")
+    user = user_or_404(username)
     return cacheable_page(
         render_template(
             "main/profile.html",

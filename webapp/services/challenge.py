@@ -84,6 +84,12 @@ def current_round(user: User) -> ChallengeRound | None:
     ).first()
 
 
+def latest_progress(user: User) -> Progress | None:
+    """Return the progress of the user's latest round, or None before their first."""
+    round_ = current_round(user)
+    return progress(round_) if round_ else None
+
+
 def progress(round_: ChallengeRound) -> Progress:
     """Count the round's progress from the user's posts."""
     posts = list(db.session.scalars(counting_posts(round_).limit(round_.goal)))
