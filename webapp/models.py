@@ -184,12 +184,27 @@ class Business(db.Model):
     domain: so.Mapped[str | None] = so.mapped_column(sa.String(253), unique=True)
     handle: so.Mapped[str | None] = so.mapped_column(sa.String(320))
     category: so.Mapped[str | None] = so.mapped_column(sa.String(60))
+    description: so.Mapped[str | None] = so.mapped_column(sa.Text)  # written by the owner
+    # The person signed in with the business's own Mastodon account, once they claim the wall.
+    owner_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL"), index=True
+    )
+    claimed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    # A website link the business's Mastodon profile shows as verified (rel="me").
+    verified_website: so.Mapped[str | None] = so.mapped_column(sa.String(300))
+    website_verified_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     created_by_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("user.id", ondelete="SET NULL"), index=True
     )
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
-    created_by: so.Mapped[User | None] = so.relationship()
+    created_by: so.Mapped[User | None] = so.relationship(foreign_keys=[created_by_id])
+    owner: so.Mapped[User | None] = so.relationship(foreign_keys=[owner_id])
+
+    @property
+    def is_verified(self) -> bool:
+        """Tell whether the business itself has claimed this wall."""
+        return self.owner_id is not None
 
     def __repr__(self) -> str:
         """Show the slug when debugging."""
@@ -226,6 +241,7 @@ class Post(db.Model):
         sa.ForeignKey("post.id", ondelete="SET NULL"), index=True
     )
     moderation: so.Mapped[str] = so.mapped_column(sa.String(16), default=Moderation.OK)
+    featured_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)  # pinned by the owner
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     updated_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime, onupdate=utcnow)
 
@@ -416,6 +432,7 @@ class Crosspost(db.Model):
     sent_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     replied_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     reply_url: so.Mapped[str | None] = so.mapped_column(sa.String(500))
+    reply_text: so.Mapped[str | None] = so.mapped_column(sa.Text)  # plain text, tags stripped
     reply_checked_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     next_reply_check_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
@@ -427,3 +444,18 @@ class Crosspost(db.Model):
     def is_public(self) -> bool:
         """Tell whether the status went out for everyone to see."""
         return self.state == CrosspostState.SENT and self.visibility == Visibility.PUBLIC
+
+
+class ApiToken(db.Model):
+    """A personal token for the JSON API; only its hash is kept."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="CASCADE"), index=True
+    )
+    name: so.Mapped[str] = so.mapped_column(sa.String(60))
+    token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+
+    user: so.Mapped[User] = so.relationship()
