@@ -328,6 +328,14 @@ class FakeMastodon:
             self._accounts[account["id"]] = account
             return self._account_json(account)
 
+    def set_profile_fields(self, acct: str, fields: list[dict[str, Any]]) -> None:
+        """Set an account's profile fields: dicts of name, value (HTML) and verified_at."""
+        with self._lock:
+            account = self._find_account(acct)
+            if account is None:
+                raise ValueError(f"no account {acct!r}")
+            account["fields"] = [dict(field) for field in fields]
+
     def create_token(
         self, username: str, scopes: str = DEFAULT_TOKEN_SCOPES, *, client_id: str | None = None
     ) -> str:
@@ -635,7 +643,10 @@ class FakeMastodon:
             "noindex": False,
             "emojis": [],
             "roles": [],
-            "fields": [],
+            "fields": [
+                {"name": f["name"], "value": f["value"], "verified_at": f.get("verified_at")}
+                for f in account.get("fields", [])
+            ],
         }
         if with_source:
             body["source"] = {

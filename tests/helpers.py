@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, datetime
 
@@ -25,3 +26,10 @@ def csrf_token(html: str) -> str:
     match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
     assert match, "no CSRF token in the page"
     return match.group(1)
+
+
+def page_text(page) -> str:
+    """Return the words a person reads on a page or in HTML: tags dropped, spaces collapsed."""
+    markup = page if isinstance(page, str) else page.text
+    without_tags = re.sub(r"<[^>]+>", " ", markup)
+    return " ".join(html.unescape(without_tags).split())

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import html
-import re
 from datetime import date
 
 import pytest
 import sqlalchemy as sa
 from conftest import PASSWORD
-from helpers import count, utc
+from helpers import count, page_text, utc
 
 from webapp.extensions import db
 from webapp.models import ChallengeRound, Kind, Post
-
-
-def page_text(response) -> str:
-    """Return the words a person reads on the page: tags dropped, spaces collapsed."""
-    without_tags = re.sub(r"<[^>]+>", " ", response.text)
-    return " ".join(html.unescape(without_tags).split())
 
 
 def compose(client, business, **fields):

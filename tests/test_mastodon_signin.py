@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from conftest import PASSWORD, AuthActions, mastodon_sign_in, run_queued_tasks
 from cryptography.fernet import Fernet, InvalidToken
 from fake_mastodon import FakeMastodon
-from helpers import count
+from helpers import count, page_text
 from mastodon import Mastodon, MastodonUnauthorizedError
 
 from webapp import crypto
@@ -33,12 +33,6 @@ LONG_NAME = ".".join(["a" * 60] * 5) + ".example"  # 313 characters, every label
 
 
 # --- helpers ---
-
-
-def page_text(response) -> str:
-    """Return the words a person reads on the page: tags dropped, spaces collapsed."""
-    without_tags = re.sub(r"<[^>]+>", " ", response.text)
-    return " ".join(html.unescape(without_tags).split())
 
 
 def handle_value(response) -> str | None:

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import html
-import re
-
 import pytest
 import sqlalchemy as sa
 from conftest import PASSWORD
-from helpers import count
+from helpers import count, page_text
 
 from webapp.extensions import db
 from webapp.models import Moderation, Post, Report, User
-
-
-def page_text(response) -> str:
-    """Return the words a person reads on the page: tags dropped, spaces collapsed."""
-    without_tags = re.sub(r"<[^>]+>", " ", response.text)
-    return " ".join(html.unescape(without_tags).split())
 
 
 def moderation_of(post: Post) -> str:

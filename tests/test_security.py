@@ -9,7 +9,8 @@ from conftest import PASSWORD
 from helpers import count, csrf_token
 
 from webapp.extensions import db
-from webapp.models import Post
+from webapp.models import ApiToken, Post
+from webapp.services import api_tokens
 
 
 @pytest.mark.parametrize("path", ["/", "/wall", "/login", "/api/v1/businesses?q=a", "/nope"])
@@ -69,6 +70,8 @@ def test_every_state_changing_route_requires_csrf(csrf_app, make_user, make_busi
     """Every POST route refuses a logged-in request that lacks the token."""
     alice = make_user("alice")
     post = make_post(alice, make_business(), kind="complaint")
+    api_token = api_tokens.create(alice, "Phone").token
+    db.session.commit()
     client = csrf_app.test_client()
     token = csrf_token(client.get("/login").text)
     login = {"username": "alice", "password": PASSWORD, "csrf_token": token}
@@ -77,9 +80,12 @@ def test_every_state_changing_route_requires_csrf(csrf_app, make_user, make_busi
     assert len(posting_rules) >= 12
     for rule in posting_rules:
         path = rule.rule.replace("<int:post_id>", str(post.id))
+        path = path.replace("<int:token_id>", str(api_token.id))
         response = client.post(path, data={"reason": "spam", "note": "x", "password": PASSWORD})
-        assert response.status_code == 400, path
+        # The API takes no cookies at all, only a bearer token, so a session gets it nowhere.
+        assert response.status_code == (401 if path.startswith("/api/") else 400), path
     assert count(Post) == 1
+    assert count(ApiToken) == 1
 
 
 def test_a_ten_megabyte_body_is_refused_plainly(client, auth):
@@ -310,15 +316,26 @@ OPEN_TO_ANYONE = {"/login", "/register", "/login/mastodon"}
 
 def test_every_state_changing_route_needs_a_login(app, client, make_user, make_business, make_post):
     """Anonymous POSTs to any route but login and register are sent to log in, changing nothing."""
-    post = make_post(make_user("alice"), make_business(), kind="complaint")
+    alice = make_user("alice")
+    post = make_post(alice, make_business(), kind="complaint")
+    api_token = api_tokens.create(alice, "Phone").token
+    db.session.commit()
     rules = [r for r in app.url_map.iter_rules() if "POST" in r.methods]
     guarded = [r.rule for r in rules if r.rule not in OPEN_TO_ANYONE]
     assert {r.rule for r in rules} - set(guarded) == OPEN_TO_ANYONE
     for rule in guarded:
-        response = client.post(rule.replace("<int:post_id>", str(post.id)), data={"reason": "spam"})
+        path = rule.replace("<int:post_id>", str(post.id))
+        path = path.replace("<int:token_id>", str(api_token.id))
+        response = client.post(path, data={"reason": "spam"})
+        if path.startswith("/api/"):
+            # The API asks for a bearer token instead of sending people to a login page.
+            assert response.status_code == 401, rule
+            assert response.headers["WWW-Authenticate"].startswith("Bearer"), rule
+            continue
         assert response.status_code == 302, rule
         assert response.headers["Location"].startswith("/login"), rule
     assert count(Post) == 1
+    assert count(ApiToken) == 1
     assert db.session.get(Post, post.id).complaint_status == "open"
 
 

@@ -66,6 +66,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from webapp.feeds.routes import bp as feeds_bp
     from webapp.main.routes import bp as main_bp
     from webapp.moderation.routes import bp as moderation_bp
+    from webapp.owners.routes import bp as owners_bp
     from webapp.posts.routes import bp as posts_bp
     from webapp.settings.routes import bp as settings_bp
 
@@ -75,6 +76,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         mastodon_bp,
         posts_bp,
         businesses_bp,
+        owners_bp,
         challenge_bp,
         feeds_bp,
         moderation_bp,

@@ -11,6 +11,10 @@ class DefaultConfig:
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = "10 per minute;50 per hour"
+    # JSON API: reads are counted per address, writes per token (and per address too).
+    API_RATE_LIMIT = "120 per minute;2000 per hour"
+    API_WRITE_RATE_LIMIT = "20 per minute;200 per day"
+    API_MAX_PAGE = 50
     # A post is at most a few kilobytes; anything near this is abuse.
     MAX_CONTENT_LENGTH = 256 * 1024
     MAX_FORM_MEMORY_SIZE = 256 * 1024

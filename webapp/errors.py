@@ -1,12 +1,16 @@
-"""Error pages: a friendly HTML page, or JSON for the API."""
+"""Error pages: a friendly HTML page, or RFC 9457 problem details for the API."""
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from http import HTTPStatus
+
+from flask import Flask, Response, json, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from webapp.extensions import db
+
+PROBLEM_MIMETYPE = "application/problem+json"
 
 MESSAGES = {
     400: "That request didn't make sense to us.",
@@ -31,10 +35,29 @@ def wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
+def problem(
+    status: int, detail: str, *, errors: dict[str, list[str]] | None = None, headers=None
+) -> Response:
+    """Build an application/problem+json response (RFC 9457)."""
+    body: dict = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE)
+    response.headers["Cache-Control"] = "no-store"
+    if headers:
+        response.headers.extend(headers)
+    return response
+
+
 def render_error(status: int, message: str):
-    """Render an error as JSON for the API or as a page for people."""
+    """Render an error as problem details for the API or as a page for people."""
     if wants_json():
-        return jsonify(error=message, status=status), status
+        return problem(status, message), status
     return render_template("error.html", status=status, message=message), status
 
 

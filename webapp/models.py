@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import secrets
 from datetime import UTC, date, datetime
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -206,6 +207,13 @@ class Business(db.Model):
         """Tell whether the business itself has claimed this wall."""
         return self.owner_id is not None
 
+    @property
+    def verified_domain(self) -> str | None:
+        """Return the host of the website the business's Mastodon profile verifies."""
+        if not self.verified_website:
+            return None
+        return (urlsplit(self.verified_website).hostname or "").removeprefix("www.") or None
+
     def __repr__(self) -> str:
         """Show the slug when debugging."""
         return f"<Business {self.slug}>"
@@ -219,6 +227,8 @@ class Post(db.Model):
         sa.Index("ix_post_business_kind", "business_id", "kind", "created_at", "id"),
         sa.Index("ix_post_author_created", "author_id", "created_at", "id"),
         sa.CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating_range"),
+        # A post sent again from a phone's offline queue must not appear twice.
+        sa.UniqueConstraint("author_id", "submission_key", name="uq_post_submission"),
         # Permalinks are shared: a deleted post's id must never name a later one.
         {"sqlite_autoincrement": True},
     )
@@ -242,6 +252,7 @@ class Post(db.Model):
     )
     moderation: so.Mapped[str] = so.mapped_column(sa.String(16), default=Moderation.OK)
     featured_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)  # pinned by the owner
+    submission_key: so.Mapped[str | None] = so.mapped_column(sa.String(64))  # from the device
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     updated_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime, onupdate=utcnow)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, request
 
@@ -20,6 +20,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["days"] = days
     app.jinja_env.filters["duration"] = duration
     app.jinja_env.filters["until"] = until
+    app.jinja_env.filters["web_url"] = web_url
     app.jinja_env.globals["page_url"] = page_url
     app.jinja_env.globals["ring"] = ring
     app.jinja_env.globals["latest_today"] = latest_today
@@ -86,6 +87,15 @@ def until(when: datetime | None) -> str:
         return "soon"
     span = when - datetime.now(UTC)
     return "in a moment" if span.total_seconds() < 60 else f"in {duration(span)}"
+
+
+def web_url(url: str | None) -> str | None:
+    """Return the address if it is an http(s) link a page may safely point at, else None."""
+    try:
+        scheme = urlsplit(url).scheme if url else ""
+    except ValueError:
+        return None
+    return url if scheme in ("http", "https") else None
 
 
 def page_url(cursor: str) -> str:

@@ -1,21 +1,141 @@
-"""The JSON API (v1)."""
+"""The JSON API (v1): businesses, walls, posts and challenges; posting with a personal token."""
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint, abort, current_app, request, url_for
 
-from webapp.services import businesses
+from webapp import tasks
+from webapp.api import compose, openapi, serialize
+from webapp.api.auth import read_limit, token_key, token_user, write_limit
+from webapp.errors import problem
+from webapp.extensions import csrf, db, limiter
+from webapp.lookups import business_or_404, user_or_404
+from webapp.models import Kind, Post
+from webapp.pagination import Page, keyset_page
+from webapp.services import businesses, challenge, posts, stats
 
 bp = Blueprint("api", __name__)
 
+# Every call counts against the caller's address; all API reads share one allowance.
+per_address = limiter.shared_limit(read_limit, scope="api")
+per_token = limiter.limit(write_limit, key_func=token_key)
+
+
+@bp.after_request
+def private_when_authorized(response):
+    """Keep responses that answer a token out of shared caches."""
+    if "Authorization" in request.headers:
+        response.headers["Cache-Control"] = "no-store"
+    response.vary.add("Authorization")
+    return response
+
+
+def limit_arg(default: int) -> int:
+    """Read ?limit=, clamped to what a page may hold; nonsense means the default."""
+    maximum = current_app.config["API_MAX_PAGE"]
+    try:
+        return min(max(int(request.args.get("limit", default)), 1), maximum)
+    except ValueError:
+        return min(default, maximum)
+
+
+def newest_page(stmt) -> tuple[Page, int]:
+    """Return the page of posts, newest first, that follows ?cursor=, and its size."""
+    per_page = limit_arg(current_app.config["PER_PAGE"])
+    cursor = request.args.get("cursor")
+    return keyset_page(stmt, Post.created_at, Post.id, cursor, per_page), per_page
+
+
+@bp.get("/openapi.json")
+@per_address
+def openapi_document():
+    """Describe this API as an OpenAPI 3.1 document."""
+    return openapi.document(url_for("api.openapi_document", _external=True))
+
 
 @bp.get("/businesses")
+@per_address
 def search_businesses():
     """Find businesses for the type-ahead: prefix and word matches, best first."""
     q = request.args.get("q", "")[:120]
-    try:
-        limit = min(max(int(request.args.get("limit", businesses.SEARCH_LIMIT)), 1), 25)
-    except ValueError:
-        limit = businesses.SEARCH_LIMIT
-    found = businesses.search(q, limit)
-    return {"query": q, "results": [businesses.business_json(b) for b in found]}
+    limit = limit_arg(businesses.SEARCH_LIMIT)
+    found = businesses.search(q, min(limit, 25))
+    return {"query": q, "results": [serialize.business_summary(b) for b in found]}
+
+
+@bp.get("/businesses/<slug>")
+@per_address
+def business(slug: str):
+    """Describe a business and its numbers."""
+    found = business_or_404(slug)
+    return serialize.business_detail(found, stats.business_numbers(found))
+
+
+@bp.get("/businesses/<slug>/posts")
+@per_address
+def business_posts(slug: str):
+    """List a business's public praise (or complaints), newest first."""
+    found = business_or_404(slug)
+    kind = request.args.get("kind", Kind.PRAISE)
+    if kind not in (Kind.PRAISE, Kind.COMPLAINT):
+        abort(400, description="kind is either praise or complaint.")
+    page, per_page = newest_page(posts.business_posts(found, kind))
+    return serialize.page_json(
+        page, "api.business_posts", slug=found.slug, kind=kind, limit=per_page
+    )
+
+
+@bp.get("/wall")
+@per_address
+def wall():
+    """List everyone's public praise, newest first."""
+    page, per_page = newest_page(posts.wall_posts())
+    return serialize.page_json(page, "api.wall", limit=per_page)
+
+
+@bp.get("/posts/<int:post_id>")
+@per_address
+def post(post_id: int):
+    """Show one post: anyone sees a public one; its author, with a token, a private one too."""
+    found = db.session.get(Post, post_id)
+    user = token_user(required=False)
+    if found is None or not posts.can_view(found, user):
+        abort(404, description="There's no post with that number, or it isn't public.")
+    if user is not None and found.author_id == user.id:
+        return serialize.own_post_json(found)
+    return serialize.post_json(found)
+
+
+@bp.get("/users/<username>/challenge")
+@per_address
+def user_challenge(username: str):
+    """Show what a person's profile shows of their three-praise challenge."""
+    user = user_or_404(username)
+    return serialize.challenge_json(user, challenge.completed_rounds(user))
+
+
+@bp.post("/posts")
+@csrf.exempt
+@per_address
+@per_token
+def create_post():
+    """Write a post as the token's owner: the compose form's rules, and its crosspost."""
+    # Only the bearer token counts: a cookie alone could be sent by any site the person visits.
+    user = token_user()
+    if not request.is_json:
+        abort(415, description="Send the post as JSON, with Content-Type: application/json.")
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        abort(400, description="Send the post as one JSON object.")
+    result = compose.read_payload(payload)
+    if result.errors:
+        abort(problem(422, "Some fields need another look.", errors=result.errors))
+    written = posts.create_post(user, result.form)
+    outgoing = posts.crosspost_if_asked(
+        written, result.form, url_for("posts.show", post_id=written.id, _external=True)
+    )
+    db.session.commit()
+    if outgoing is not None:
+        tasks.enqueue(tasks.deliver, outgoing.id)
+    location = url_for("api.post", post_id=written.id, _external=True)
+    return serialize.own_post_json(written), 201, {"Location": location}

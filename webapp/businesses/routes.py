@@ -2,32 +2,68 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, make_response, render_template, request
+from flask_login import current_user
 
-from webapp.caching import cacheable_page
+from webapp import security
+from webapp.caching import cacheable, cacheable_page
 from webapp.extensions import db
 from webapp.lookups import business_or_404
 from webapp.models import Business, Kind
-from webapp.pagination import keyset_page, newest_posts_page
-from webapp.services import businesses, posts, stats
+from webapp.pagination import keyset_page, newest_posts_page, rated_posts_page
+from webapp.services import businesses, owners, posts, stats, trend
 
 bp = Blueprint("businesses", __name__)
+EMBED_PRAISE = 3  # praise snippets in the widget; more would crowd a sidebar
 
 
 @bp.get("/b/<slug>")
 def wall(slug: str):
-    """Show a business's praise (or complaints) and its numbers."""
+    """Show a business's praise, complaints or unanswered praise, its numbers and trend."""
     business = business_or_404(slug)
-    tab = Kind.COMPLAINT if request.args.get("tab") == "complaints" else Kind.PRAISE
+    tab = request.args.get("tab")
+    tab = tab if tab in ("complaints", "unanswered") else "praise"
+    # Unanswered praise is a list to work through, not to rank: always newest first.
+    sort = "rating" if request.args.get("sort") == "rating" and tab != "unanswered" else "newest"
+    if tab == "unanswered":
+        stmt = posts.unanswered_praise(business)
+    else:
+        kind = Kind.COMPLAINT if tab == "complaints" else Kind.PRAISE
+        stmt = posts.business_wall_posts(business, kind)
+    page = rated_posts_page(stmt) if sort == "rating" else newest_posts_page(stmt)
+    owner = owners.is_owner(business, current_user)
     return cacheable_page(
         render_template(
             "businesses/wall.html",
             business=business,
             tab=tab,
+            sort=sort,
             numbers=stats.business_numbers(business),
-            page=newest_posts_page(posts.business_posts(business, tab)),
+            trend=trend.chart(trend.weekly_counts(business)),
+            page=page,
+            arcs=posts.arcs(page.items),
+            featured=owners.featured_posts(business),
+            can_feature=owner,
+            is_owner=owner,
         )
     )
+
+
+@bp.get("/b/<slug>/embed")
+def embed(slug: str):
+    """A small widget of a business's praise and numbers, for its own website's iframe."""
+    business = business_or_404(slug)
+    theme = request.args.get("theme")
+    response = make_response(
+        render_template(
+            "businesses/embed.html",
+            business=business,
+            numbers=stats.business_numbers(business),
+            praise=posts.latest_praise(business, EMBED_PRAISE),
+            theme=theme if theme in ("light", "dark") else "auto",
+        )
+    )
+    return cacheable(security.allow_framing(response))
 
 
 @bp.get("/businesses")

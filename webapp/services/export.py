@@ -6,8 +6,8 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from webapp.extensions import db
-from webapp.models import Business, ChallengeRound, Post, User
-from webapp.services import challenge
+from webapp.models import ApiToken, Business, ChallengeRound, Post, User
+from webapp.services import challenge, owners
 
 
 def iso(value) -> str | None:
@@ -42,7 +42,7 @@ def post_json(post: Post) -> dict:
 
 
 def export_user(user: User) -> dict:
-    """Gather the person's account, posts, added businesses and challenge rounds."""
+    """Gather the person's account, posts, businesses, challenge rounds and API tokens."""
     user_posts = db.session.scalars(
         sa.select(Post)
         .where(Post.author_id == user.id)
@@ -56,6 +56,13 @@ def export_user(user: User) -> dict:
         sa.select(ChallengeRound)
         .where(ChallengeRound.user_id == user.id)
         .order_by(ChallengeRound.started_at)
+    ).all()
+    managed = db.session.scalars(
+        sa.select(Business).where(Business.owner_id == user.id).order_by(Business.id)
+    ).all()
+    account = user.mastodon_account
+    tokens = db.session.scalars(
+        sa.select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at)
     ).all()
     return {
         "account": {"username": user.username, "created_at": iso(user.created_at)},
@@ -71,6 +78,26 @@ def export_user(user: User) -> dict:
             }
             for b in added
         ],
+        "businesses_managed": [
+            {
+                "name": b.name,
+                "slug": b.slug,
+                "claimed_at": iso(b.claimed_at),
+                "website": b.website,
+                "description": b.description,
+                "verified_website": b.verified_website,
+                "featured_posts": [p.id for p in owners.featured_posts(b)],
+            }
+            for b in managed
+        ],
+        # Where it is and since when; its token is a credential, kept out like the API tokens'.
+        "mastodon_account": {
+            "acct": account.acct,
+            "profile_url": account.profile_url,
+            "connected_at": iso(account.created_at),
+        }
+        if account is not None
+        else None,
         "challenge_rounds": [
             {
                 "started_at": iso(r.started_at),
@@ -79,5 +106,14 @@ def export_user(user: User) -> dict:
                 "posts_counted": [p.id for p in challenge.progress(r).posts],
             }
             for r in rounds
+        ],
+        # Names and dates only: a token's hash is a credential, not the person's data.
+        "api_tokens": [
+            {
+                "name": t.name,
+                "created_at": iso(t.created_at),
+                "last_used_at": iso(t.last_used_at),
+            }
+            for t in tokens
         ],
     }

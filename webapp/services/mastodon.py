@@ -11,6 +11,7 @@ import re
 import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 import grapheme
@@ -308,6 +309,54 @@ def who_am_i(base_url: str, access_token: str) -> dict:
     return {"id": str(me.id), "acct": me.acct, "url": me.url}
 
 
+def profile(base_url: str, access_token: str) -> dict:
+    """Return the signed-in account's id and acct, and its first verified website link.
+
+    `verified_link` is (url, verified at) or None.
+    """
+    me = api(base_url, access_token).account_verify_credentials()
+    link = next(
+        (
+            (url, as_datetime(field.get("verified_at")))
+            for field in me.get("fields") or []
+            if field.get("verified_at") and (url := first_link(field.get("value") or ""))
+        ),
+        None,
+    )
+    return {"id": str(me.id), "acct": me.acct, "verified_link": link}
+
+
+class _LinkFinder(HTMLParser):
+    """Collects the href of every <a> in a bit of profile HTML."""
+
+    def __init__(self) -> None:
+        """Start with no links."""
+        super().__init__()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        """Note a link's address."""
+        if tag == "a":
+            self.hrefs.extend(value for name, value in attrs if name == "href" and value)
+
+
+def first_link(fragment: str) -> str | None:
+    """Return the first http(s) link in a profile field's HTML, or None."""
+    finder = _LinkFinder()
+    finder.feed(fragment)
+    return next((h for h in finder.hrefs if urlsplit(h).scheme in ("http", "https")), None)
+
+
+def as_datetime(value: object) -> datetime | None:
+    """Read a time Mastodon.py may or may not have parsed already, as aware UTC."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError:
+        return None
+
+
 def server_limits(base_url: str) -> tuple[int, int]:
     """Return the server's (max characters, characters per URL), or the stock defaults."""
     try:
@@ -393,7 +442,11 @@ def first_reply(client: Mastodon, status_id: str, account_id: str) -> dict | Non
     if not replies:
         return None
     first = min(replies, key=lambda d: d.created_at)
-    return {"created_at": first.created_at, "url": first.url or first.uri}
+    return {
+        "created_at": first.created_at,
+        "url": first.url or first.uri,
+        "content": first.content or "",
+    }
 
 
 def classify(error: Exception, client: Mastodon | None = None) -> Outcome:

@@ -11,9 +11,11 @@ from webapp.models import (
     Business,
     ComplaintStatus,
     Crosspost,
+    CrosspostState,
     Kind,
     Post,
     User,
+    Visibility,
     parse_id,
     utcnow,
 )
@@ -42,6 +44,38 @@ def wall_posts() -> sa.Select:
 def business_posts(business: Business, kind: str) -> sa.Select:
     """Select a business's public praise or complaints."""
     return public_posts().where(Post.business_id == business.id, Post.kind == kind)
+
+
+def business_wall_posts(business: Business, kind: str) -> sa.Select:
+    """Select a business's public praise or complaints, with the complaint each praise fixes."""
+    return business_posts(business, kind).options(so.joinedload(Post.fixes))
+
+
+def unanswered_praise(business: Business) -> sa.Select:
+    """Select public praise whose public status named the business, still without its reply."""
+    return (
+        business_wall_posts(business, Kind.PRAISE)
+        .join(Crosspost, Crosspost.post_id == Post.id)
+        .where(
+            Crosspost.state == CrosspostState.SENT,
+            Crosspost.visibility == Visibility.PUBLIC,
+            Crosspost.mention_resolved.is_(True),
+            Crosspost.sent_at.is_not(None),
+            Crosspost.remote_url.is_not(None),
+            Crosspost.replied_at.is_(None),
+        )
+    )
+
+
+def latest_praise(business: Business, limit: int) -> list[Post]:
+    """Return a business's newest public praise."""
+    return list(
+        db.session.scalars(
+            business_posts(business, Kind.PRAISE)
+            .order_by(Post.created_at.desc(), Post.id.desc())
+            .limit(limit)
+        ).unique()
+    )
 
 
 def profile_posts(user: User) -> sa.Select:
@@ -182,6 +216,31 @@ def fixed_complaint(praise: Post) -> Post | None:
     """Return the complaint a praise followed up, when the link may be shown."""
     complaint = praise.fixes
     return complaint if complaint is not None and shown_together(praise, complaint) else None
+
+
+def arcs(page_posts: list[Post]) -> dict[int, list[tuple[Post, Post]]]:
+    """Find each wall post's complaint-to-praise arcs, as (complaint, praise) pairs by post id.
+
+    A praise has the complaint it followed up; a resolved complaint, the praise that followed
+    it. Pairs that would name an anonymous author are left out. One query at most.
+    """
+    found: dict[int, list[tuple[Post, Post]]] = {}
+    for post in page_posts:
+        complaint = fixed_complaint(post) if post.is_praise and post.fixes_id else None
+        if complaint is not None and complaint.complaint_status == ComplaintStatus.RESOLVED:
+            found[post.id] = [(complaint, post)]
+    resolved = {p.id: p for p in page_posts if p.complaint_status == ComplaintStatus.RESOLVED}
+    if resolved:
+        praise = db.session.scalars(
+            public_posts()
+            .where(Post.fixes_id.in_(resolved), Post.kind == Kind.PRAISE)
+            .order_by(Post.created_at, Post.id)
+        ).unique()
+        for post in praise:
+            complaint = resolved[post.fixes_id]
+            if shown_together(post, complaint):
+                found.setdefault(complaint.id, []).append((complaint, post))
+    return found
 
 
 def follow_ups(complaint: Post) -> list[Post]:

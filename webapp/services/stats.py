@@ -52,31 +52,30 @@ def business_numbers(business: Business) -> BusinessNumbers:
             sa.func.avg(Post.rating),
         ).where(public)
     ).one()
-    spans = db.session.execute(
-        sa.select(Post.created_at, Post.resolved_at).where(
-            public, is_complaint, Post.complaint_status == ComplaintStatus.RESOLVED
-        )
-    ).all()
-    days = [(done - made).total_seconds() / 86400 for made, done in spans if done]
-    watched = db.session.execute(
-        sa.select(Crosspost.sent_at, Crosspost.replied_at)
+    # Resolution spans and reply delays come back in one round trip, told apart by `what`.
+    spans = sa.select(
+        sa.literal_column("0").label("what"), Post.created_at, Post.resolved_at
+    ).where(public, is_complaint, Post.complaint_status == ComplaintStatus.RESOLVED)
+    watched = (
+        sa.select(sa.literal_column("1").label("what"), Crosspost.sent_at, Crosspost.replied_at)
         .join(Post, Crosspost.post_id == Post.id)
-        .where(
-            Post.business_id == business.id,
-            Post.is_on_wall.is_(True),
-            Post.moderation.in_(VISIBLE_MODERATION),
-            Crosspost.sent_at.is_not(None),
-            Crosspost.mention_resolved.is_(True),
-        )
-    ).all()
-    delays = [replied - sent for sent, replied in watched if replied is not None]
+        .where(public, Crosspost.sent_at.is_not(None), Crosspost.mention_resolved.is_(True))
+    )
+    days, delays, mentioned = [], [], 0
+    for what, start, end in db.session.execute(sa.union_all(spans, watched)):
+        if what == 0 and end is not None:
+            days.append((end - start).total_seconds() / 86400)
+        elif what == 1:
+            mentioned += 1
+            if end is not None:
+                delays.append(end - start)
     return BusinessNumbers(
         praise=praise,
         complaints=complaints,
         resolved=resolved,
         median_days_to_resolve=statistics.median(days) if days else None,
         average_rating=float(average) if average is not None else None,
-        mentioned=len(watched),
+        mentioned=mentioned,
         replied=len(delays),
         median_reply=statistics.median(delays) if delays else None,
     )

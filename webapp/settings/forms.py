@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import PasswordField
-from wtforms.validators import DataRequired, ValidationError
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length, ValidationError
+
+from webapp.posts.forms import strip_text
+from webapp.services.api_tokens import NAME_MAX
 
 
 class DeleteAccountForm(FlaskForm):
@@ -27,3 +30,17 @@ class DeleteAccountForm(FlaskForm):
                 raise ValidationError("Type your username to confirm.")
         elif not self.user.check_password(field.data):
             raise ValidationError("That isn't your password.")
+
+
+class ApiTokenForm(FlaskForm):
+    """Make a personal API token, named after where it will be used."""
+
+    name = StringField(
+        "Name it after where you'll use it",
+        filters=[strip_text],
+        validators=[
+            DataRequired(message="Give the token a name, like “Phone shortcut”."),
+            Length(max=NAME_MAX, message=f"Keep the name under {NAME_MAX} characters."),
+        ],
+        description="Like “Phone shortcut”. You can revoke it here at any time.",
+    )

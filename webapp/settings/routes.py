@@ -1,30 +1,47 @@
-"""My settings: password, data export, leaving."""
+"""My settings: password, API tokens, data export, leaving."""
 
 from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, flash, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 
 from webapp.auth.forms import ChangePasswordForm
 from webapp.extensions import db
-from webapp.services import accounts, export
-from webapp.settings.forms import DeleteAccountForm
+from webapp.services import accounts, api_tokens, export
+from webapp.settings.forms import ApiTokenForm, DeleteAccountForm
 
 bp = Blueprint("settings", __name__)
 
 
-def render_settings(password_form=None, delete_form=None, status: int = 200):
-    """Render the settings page with its forms."""
-    return (
+def render_settings(
+    password_form=None, delete_form=None, token_form=None, new_token=None, status: int = 200
+):
+    """Render the settings page with its forms and my API tokens."""
+    response = make_response(
         render_template(
             "settings/index.html",
             password_form=password_form or ChangePasswordForm(current_user),
             delete_form=delete_form or DeleteAccountForm(current_user),
+            token_form=token_form or ApiTokenForm(formdata=None),
+            tokens=api_tokens.user_tokens(current_user),
+            new_token=new_token,
         ),
         status,
     )
+    # The page can show a token in plain text, once: no cache may keep a copy.
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/settings")
@@ -48,6 +65,32 @@ def change_password():
     login_user(user)
     flash("Password changed. Any other devices have been logged out.", "success")
     return redirect(url_for("settings.index"))
+
+
+@bp.post("/settings/tokens")
+@login_required
+def create_token():
+    """Make a personal API token and show it, this once."""
+    form = ApiTokenForm()
+    if not form.validate():
+        return render_settings(token_form=form, status=422)
+    made = api_tokens.create(current_user, form.name.data)
+    db.session.commit()
+    # Rendered, not redirected: a redirect would have to carry the token in the session cookie.
+    return render_settings(new_token=made)
+
+
+@bp.post("/settings/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int):
+    """Revoke one of my API tokens."""
+    token = api_tokens.find(current_user, token_id)
+    if token is None:
+        abort(404, description="You have no API token with that number.")
+    api_tokens.revoke(token)
+    db.session.commit()
+    flash(f"Revoked “{token.name}”. It no longer works.", "info")
+    return redirect(url_for("settings.index", _anchor="api-tokens"))
 
 
 @bp.get("/settings/export.json")

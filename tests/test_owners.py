@@ -1,0 +1,393 @@
+"""Verified businesses: claiming a wall with the business's own Mastodon account, the verified
+website, the owner's details and featured praise, and what an owner can never do.
+
+The business signs in through the real OAuth flow against the fake Mastodon server.
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import AuthActions, mastodon_sign_in
+from fake_mastodon import FakeMastodon
+from helpers import page_text
+
+from webapp.extensions import db
+from webapp.models import Business, Kind, Moderation, Post, User
+
+VERIFIED_WEBSITE = '<a href="https://bakery.example" rel="nofollow noopener me">bakery.example</a>'
+
+
+@pytest.fixture
+def bakery(fake_mastodon: FakeMastodon, make_business) -> Business:
+    """Corner Bakery, whose Mastodon account is a local one on the fake server."""
+    fake_mastodon.add_account("cornerbakery", display_name="Corner Bakery")
+    business = make_business("Corner Bakery")
+    business.handle = f"@cornerbakery@{fake_mastodon.domain}"
+    db.session.commit()
+    return business
+
+
+@pytest.fixture
+def owner_client(app, fake_mastodon: FakeMastodon, bakery: Business):
+    """A browser signed in with Corner Bakery's own Mastodon account, not yet claiming."""
+    client = app.test_client()
+    assert mastodon_sign_in(client, fake_mastodon, "cornerbakery").status_code == 302
+    return client
+
+
+@pytest.fixture
+def claimed(owner_client, bakery: Business):
+    """Corner Bakery's wall, claimed by the business; returns the owner's browser."""
+    assert owner_client.post(f"/b/{bakery.slug}/claim").status_code == 302
+    return owner_client
+
+
+def the_owner(bakery: Business) -> User | None:
+    """Return who owns the business now, read fresh from the database."""
+    db.session.expire_all()
+    return db.session.get(Business, bakery.id).owner
+
+
+# --- claiming ---
+
+
+def test_the_business_account_claims_its_wall_and_the_wall_says_verified(
+    owner_client, bakery, fake_mastodon
+):
+    before = page_text(owner_client.get(f"/b/{bakery.slug}"))
+    assert f"Claim this page as @cornerbakery@{fake_mastodon.domain}" in before
+    assert "Verified" not in before
+
+    response = owner_client.post(f"/b/{bakery.slug}/claim")
+
+    assert response.status_code == 302
+    wall = page_text(owner_client.get(f"/b/{bakery.slug}"))
+    assert f"✓ Verified This page is managed by @cornerbakery@{fake_mastodon.domain}" in wall
+    assert "Manage this page" in wall
+    assert the_owner(bakery).mastodon_account.acct == f"cornerbakery@{fake_mastodon.domain}"
+    visitor = page_text(owner_client.application.test_client().get(f"/b/{bakery.slug}"))
+    assert "✓ Verified" in visitor and "Manage this page" not in visitor
+
+
+def test_only_the_matching_mastodon_account_can_claim(
+    app, client, connected, bakery, fake_mastodon, make_user
+):
+    # Alice is signed in with her own Mastodon account, not the bakery's.
+    assert "Claim this page" not in page_text(client.get(f"/b/{bakery.slug}"))
+
+    response = client.post(f"/b/{bakery.slug}/claim")
+
+    assert response.status_code == 403
+    assert f"Only @cornerbakery@{fake_mastodon.domain} can claim this page" in page_text(response)
+    assert the_owner(bakery) is None
+
+    # Someone with only a password can't either, and strangers are sent to log in.
+    make_user("bob")
+    bob = app.test_client()
+    AuthActions(bob).login("bob")
+    assert bob.post(f"/b/{bakery.slug}/claim").status_code == 403
+    stranger = app.test_client()
+    assert stranger.post(f"/b/{bakery.slug}/claim").status_code == 302
+    assert the_owner(bakery) is None
+    hint = page_text(stranger.get(f"/b/{bakery.slug}"))
+    assert f"Sign in with Mastodon as @cornerbakery@{fake_mastodon.domain} to claim" in hint
+
+
+def test_a_business_without_a_mastodon_handle_cannot_be_claimed(
+    owner_client, make_business, bakery
+):
+    other = make_business("Harbour Books")
+
+    response = owner_client.post(f"/b/{other.slug}/claim")
+
+    assert response.status_code == 403
+    assert "has no Mastodon account on Praisewall" in page_text(response)
+    assert db.session.get(Business, other.id).owner_id is None
+
+
+def test_claim_checks_the_sign_in_with_the_server(owner_client, bakery, fake_mastodon):
+    fake_mastodon.revoke_tokens("cornerbakery")
+
+    response = owner_client.post(f"/b/{bakery.slug}/claim")
+
+    assert response.status_code == 403
+    assert "Your Mastodon sign-in has expired" in page_text(response)
+    assert the_owner(bakery) is None
+
+
+def test_claim_survives_a_server_that_cannot_be_reached(owner_client, bakery, fake_mastodon):
+    fake_mastodon.fail_next("GET", "/api/v1/accounts/verify_credentials", 503)
+
+    response = owner_client.post(f"/b/{bakery.slug}/claim")
+
+    assert response.status_code == 403
+    assert "couldn't reach your Mastodon server" in page_text(response)
+    assert the_owner(bakery) is None
+
+
+def test_a_claimed_wall_cannot_be_claimed_again_by_someone_else(
+    claimed, bakery, app, fake_mastodon
+):
+    owner = the_owner(bakery)
+    # The same Mastodon account on a second Praisewall user is impossible: signing in with it
+    # again lands on the same user. Someone else's account is refused.
+    other = app.test_client()
+    assert mastodon_sign_in(other, fake_mastodon, "alice").status_code == 302
+
+    assert other.post(f"/b/{bakery.slug}/claim").status_code == 403
+    assert the_owner(bakery).id == owner.id
+
+
+# --- verified website ---
+
+
+def test_the_wall_shows_the_website_the_mastodon_profile_verifies(
+    owner_client, bakery, fake_mastodon
+):
+    fake_mastodon.set_profile_fields(
+        "cornerbakery",
+        [
+            {"name": "Shop", "value": '<a href="https://unverified.example">x</a>'},
+            {"name": "Website", "value": VERIFIED_WEBSITE, "verified_at": "2026-11-01T10:00:00Z"},
+        ],
+    )
+
+    owner_client.post(f"/b/{bakery.slug}/claim")
+
+    wall = owner_client.get(f"/b/{bakery.slug}")
+    assert "their website bakery.example is verified on their Mastodon profile" in page_text(wall)
+    assert 'href="https://bakery.example"' in wall.text
+    assert "unverified.example" not in wall.text
+    stored = db.session.get(Business, bakery.id)
+    assert stored.website_verified_at.isoformat() == "2026-11-01T10:00:00+00:00"
+
+
+def test_an_unverified_profile_link_is_never_shown_as_verified(owner_client, bakery, fake_mastodon):
+    fake_mastodon.set_profile_fields(
+        "cornerbakery", [{"name": "Website", "value": VERIFIED_WEBSITE, "verified_at": None}]
+    )
+
+    owner_client.post(f"/b/{bakery.slug}/claim")
+
+    wall = page_text(owner_client.get(f"/b/{bakery.slug}"))
+    assert "✓ Verified" in wall
+    assert "verified on their Mastodon profile" not in wall
+
+
+def test_checking_again_picks_up_a_newly_verified_website(claimed, bakery, fake_mastodon):
+    assert "verified on their Mastodon profile" not in page_text(claimed.get(f"/b/{bakery.slug}"))
+    fake_mastodon.set_profile_fields(
+        "cornerbakery",
+        [{"name": "Web", "value": VERIFIED_WEBSITE, "verified_at": "2026-11-20T08:00:00Z"}],
+    )
+
+    response = claimed.post(f"/b/{bakery.slug}/claim", follow_redirects=True)
+
+    assert "Checked your Mastodon profile again" in page_text(response)
+    assert "bakery.example is verified on their Mastodon profile" in page_text(response)
+
+
+# --- the owner's details ---
+
+
+def test_the_owner_edits_website_and_description(claimed, bakery):
+    assert claimed.get(f"/b/{bakery.slug}/manage").status_code == 200
+
+    response = claimed.post(
+        f"/b/{bakery.slug}/manage",
+        data={"website": "cornerbakery.example", "description": "Sourdough since 1998."},
+    )
+
+    assert response.status_code == 302
+    wall = page_text(claimed.get(f"/b/{bakery.slug}"))
+    assert "Sourdough since 1998." in wall
+    assert "cornerbakery.example" in wall
+    assert db.session.get(Business, bakery.id).domain == "cornerbakery.example"
+
+
+def test_a_bad_website_is_explained_and_the_text_kept(claimed, bakery, make_business):
+    make_business("Harbour Books", website="harbourbooks.example")
+    kept = "We bake at <dawn> & sell till noon."
+
+    bad = claimed.post(
+        f"/b/{bakery.slug}/manage", data={"website": "not a website", "description": kept}
+    )
+    taken = claimed.post(
+        f"/b/{bakery.slug}/manage", data={"website": "harbourbooks.example", "description": kept}
+    )
+    too_long = claimed.post(
+        f"/b/{bakery.slug}/manage", data={"website": "", "description": "x" * 501}
+    )
+
+    assert bad.status_code == 422
+    assert "doesn't look like a website address" in page_text(bad)
+    assert "We bake at &lt;dawn&gt; &amp; sell till noon." in bad.text
+    assert taken.status_code == 422
+    assert "already the website of Harbour Books" in page_text(taken)
+    assert too_long.status_code == 422
+    assert "Keep it under 500 characters" in page_text(too_long)
+    assert db.session.get(Business, bakery.id).description is None
+
+
+def test_only_the_owner_may_manage(app, claimed, bakery, make_user):
+    make_user("bob")
+    bob = app.test_client()
+    AuthActions(bob).login("bob")
+
+    assert bob.get(f"/b/{bakery.slug}/manage").status_code == 403
+    assert (
+        bob.post(f"/b/{bakery.slug}/manage", data={"description": "Bob's now"}).status_code == 403
+    )
+    assert bob.post(f"/b/{bakery.slug}/release").status_code == 403
+    assert app.test_client().get(f"/b/{bakery.slug}/manage").status_code == 302
+    assert db.session.get(Business, bakery.id).description is None
+
+
+# --- featured praise ---
+
+
+@pytest.fixture
+def customer_praise(bakery, make_user, make_post) -> list[Post]:
+    """Four praise posts and a complaint from customers, oldest first."""
+    carol = make_user("carol")
+    dan = make_user("dan")
+    posts = [
+        make_post(carol if i % 2 else dan, bakery, body=f"Lovely bread, visit {i}")
+        for i in range(4)
+    ]
+    posts.append(make_post(carol, bakery, kind=Kind.COMPLAINT, body="Stale croissant."))
+    return posts
+
+
+def featured_section(response) -> str:
+    """Return the text of the wall's "Featured by" section, or "" without one."""
+    text = response.text
+    if 'class="featured"' not in text:
+        return ""
+    start = text.index(">", text.index('class="featured"')) + 1
+    return page_text(text[start : text.index("</section>", start)])
+
+
+def test_the_owner_features_up_to_three_praise_posts(claimed, bakery, customer_praise):
+    first, second, third, fourth, complaint = customer_praise
+    for post in (third, first, second):
+        assert claimed.post(f"/b/{bakery.slug}/featured/{post.id}").status_code == 302
+
+    wall = claimed.get(f"/b/{bakery.slug}")
+    featured = featured_section(wall)
+    assert featured.startswith("Featured by Corner Bakery")
+    # In the order the owner picked them.
+    assert featured.index("visit 2") < featured.index("visit 0") < featured.index("visit 1")
+
+    refused = claimed.post(f"/b/{bakery.slug}/featured/{fourth.id}")
+    assert refused.status_code == 409
+    assert "You can feature up to 3 posts" in page_text(refused)
+    not_praise = claimed.post(f"/b/{bakery.slug}/featured/{complaint.id}")
+    assert not_praise.status_code == 409
+    assert "Only public praise of your business can be featured" in page_text(not_praise)
+    assert db.session.get(Post, fourth.id).featured_at is None
+
+    # Taking one off frees a place.
+    assert claimed.post(f"/b/{bakery.slug}/featured/{first.id}/remove").status_code == 302
+    assert claimed.post(f"/b/{bakery.slug}/featured/{fourth.id}").status_code == 302
+    featured = featured_section(claimed.get(f"/b/{bakery.slug}"))
+    assert "visit 3" in featured and "visit 0" not in featured
+
+
+def test_featuring_never_moves_or_changes_anyone_s_words(claimed, bakery, customer_praise):
+    claimed.post(f"/b/{bakery.slug}/featured/{customer_praise[0].id}")
+
+    wall = claimed.get(f"/b/{bakery.slug}").text
+    after_featured = wall[wall.index("</section>", wall.index('class="featured"')) :]
+    # Every post is still in the list, newest first, the featured one included.
+    places = [after_featured.index(f"Lovely bread, visit {i}") for i in (3, 2, 1, 0)]
+    assert places == sorted(places)
+    assert db.session.get(Post, customer_praise[0].id).body == "Lovely bread, visit 0"
+
+
+def test_someone_else_s_praise_of_another_business_cannot_be_featured(
+    claimed, bakery, make_business, make_user, make_post
+):
+    elsewhere = make_post(make_user("erin"), make_business("Harbour Books"), body="Great books")
+
+    response = claimed.post(f"/b/{bakery.slug}/featured/{elsewhere.id}")
+
+    assert response.status_code == 409
+    assert db.session.get(Post, elsewhere.id).featured_at is None
+
+
+def test_only_the_owner_may_feature(app, claimed, bakery, customer_praise, make_user):
+    make_user("bob")
+    bob = app.test_client()
+    AuthActions(bob).login("bob")
+    post = customer_praise[0]
+
+    assert bob.post(f"/b/{bakery.slug}/featured/{post.id}").status_code == 403
+    assert app.test_client().post(f"/b/{bakery.slug}/featured/{post.id}").status_code == 302
+    assert "Feature this" not in bob.get(f"/b/{bakery.slug}").text
+    assert "Feature this" in claimed.get(f"/b/{bakery.slug}").text
+    assert db.session.get(Post, post.id).featured_at is None
+
+
+def test_a_hidden_post_leaves_the_featured_list(claimed, bakery, customer_praise):
+    post = customer_praise[0]
+    claimed.post(f"/b/{bakery.slug}/featured/{post.id}")
+    db.session.get(Post, post.id).moderation = Moderation.PENDING
+    db.session.commit()
+
+    assert "visit 0" not in claimed.get(f"/b/{bakery.slug}").text
+
+
+# --- what an owner can never do ---
+
+
+def test_the_owner_can_never_hide_edit_or_delete_a_customer_s_post(
+    claimed, bakery, customer_praise
+):
+    post = customer_praise[0]
+
+    assert claimed.post(f"/admin/posts/{post.id}/hide").status_code == 403
+    assert claimed.post(f"/posts/{post.id}/delete").status_code == 403
+    assert claimed.get(f"/posts/{post.id}/edit").status_code == 403
+    assert claimed.post(f"/posts/{post.id}/edit", data={"body": "Owner's words"}).status_code == 403
+
+    db.session.expire_all()
+    kept = db.session.get(Post, post.id)
+    assert kept.body == "Lovely bread, visit 0"
+    assert kept.is_public
+    assert "Lovely bread, visit 0" in claimed.get(f"/b/{bakery.slug}").text
+
+
+def test_giving_up_the_claim_unverifies_and_unfeatures(claimed, bakery, customer_praise):
+    claimed.post(f"/b/{bakery.slug}/featured/{customer_praise[0].id}")
+
+    assert claimed.post(f"/b/{bakery.slug}/release").status_code == 302
+
+    wall = claimed.get(f"/b/{bakery.slug}")
+    assert "✓ Verified" not in page_text(wall)
+    assert featured_section(wall) == ""
+    assert db.session.get(Post, customer_praise[0].id).featured_at is None
+    # And it can be claimed again.
+    assert "Claim this page as" in page_text(wall)
+
+
+def test_deleting_the_owner_account_unverifies_the_wall(claimed, bakery):
+    response = claimed.post("/settings/delete", data={"password": "cornerbakery"})
+
+    assert response.status_code == 302
+    assert the_owner(bakery) is None
+    assert "✓ Verified" not in page_text(claimed.get(f"/b/{bakery.slug}"))
+
+
+def test_the_owner_s_export_lists_the_businesses_they_manage(claimed, bakery, customer_praise):
+    claimed.post(f"/b/{bakery.slug}/featured/{customer_praise[1].id}")
+    claimed.post(f"/b/{bakery.slug}/manage", data={"website": "", "description": "Bread."})
+
+    exported = claimed.get("/settings/export.json").get_json()
+
+    [managed] = exported["businesses_managed"]
+    assert managed["slug"] == bakery.slug
+    assert managed["description"] == "Bread."
+    assert managed["featured_posts"] == [customer_praise[1].id]
+    assert exported["mastodon_account"]["acct"].startswith("cornerbakery@")
+    assert "token" not in str(exported["mastodon_account"])

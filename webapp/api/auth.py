@@ -1,0 +1,77 @@
+"""Who is calling the API: a personal token in the Authorization header, never a cookie."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, request
+from flask_limiter.util import get_remote_address
+
+from webapp.errors import problem
+from webapp.extensions import db
+from webapp.models import User
+from webapp.services import api_tokens
+
+REALM = 'Bearer realm="Praisewall"'
+
+
+def bearer_token() -> str | None:
+    """Return the token from "Authorization: Bearer ...", "" if malformed, None if absent."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return ""
+    return token.strip()
+
+
+def unauthorized(detail: str, *, invalid: bool) -> None:
+    """Answer 401 with a challenge that says how to authenticate.
+
+    :raise 401: always.
+    """
+    challenge = REALM + (', error="invalid_token"' if invalid else "")
+    abort(problem(401, detail, headers={"WWW-Authenticate": challenge}))
+
+
+def token_user(*, required: bool = True) -> User | None:
+    """Return the user whose token came with the request.
+
+    :param required: answer 401 when no token came; otherwise that is an anonymous caller.
+    :raise 401: when a token came but does not work, or none came and one is required.
+    """
+    token = bearer_token()
+    if token is None:
+        if not required:
+            return None
+        unauthorized(
+            "Send your personal API token as “Authorization: Bearer <token>”. "
+            "Make one on your settings page.",
+            invalid=False,
+        )
+    user = api_tokens.authenticate(token) if token else None
+    if user is None:
+        unauthorized(
+            "That API token doesn't work. It may have been revoked; make a new one in settings.",
+            invalid=True,
+        )
+    # The token's "last used" is worth keeping even if the request fails later.
+    db.session.commit()
+    return user
+
+
+def token_key() -> str:
+    """Key write limits by token, so one phone can't use up everyone's allowance."""
+    token = bearer_token()
+    if token:
+        return "token:" + api_tokens.token_hash(token)
+    return "addr:" + get_remote_address()
+
+
+def read_limit() -> str:
+    """Return the configured limit for API calls per address."""
+    return current_app.config["API_RATE_LIMIT"]
+
+
+def write_limit() -> str:
+    """Return the configured limit for API writes per token."""
+    return current_app.config["API_WRITE_RATE_LIMIT"]

@@ -1,0 +1,1 @@
+"""A verified business owner's pages: claim, details and featured praise."""

@@ -1,0 +1,31 @@
+"""Forms a business owner fills in."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import StringField, TextAreaField
+from wtforms.validators import Length
+
+from webapp.posts.forms import strip_text
+from webapp.services.businesses import WEBSITE_MAX
+from webapp.services.owners import DESCRIPTION_MAX
+
+
+class DetailsForm(FlaskForm):
+    """The business's own words about itself: its website and a short description."""
+
+    website = StringField(
+        "Website",
+        filters=[strip_text],
+        validators=[Length(max=WEBSITE_MAX, message="That address is too long.")],
+        render_kw={"inputmode": "url", "autocomplete": "url", "placeholder": "bakery.example"},
+    )
+    description = TextAreaField(
+        "About the business",
+        description=f"Shown at the top of your wall. Up to {DESCRIPTION_MAX} characters.",
+        filters=[strip_text],
+        validators=[
+            Length(max=DESCRIPTION_MAX, message=f"Keep it under {DESCRIPTION_MAX} characters.")
+        ],
+        render_kw={"rows": 4},
+    )

@@ -1,0 +1,131 @@
+"""Claim a business's wall, edit its details and feature praise on it."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from webapp.extensions import db
+from webapp.lookups import business_or_404
+from webapp.models import Business, Post
+from webapp.owners.forms import DetailsForm
+from webapp.services import owners
+
+bp = Blueprint("owners", __name__)
+
+
+def owned_business_or_403(slug: str) -> Business:
+    """Return the business at this slug when the current user is its verified owner.
+
+    :raise 404: if there is no such business.
+    :raise 403: if the current user hasn't claimed it.
+    """
+    business = business_or_404(slug)
+    if not owners.is_owner(business, current_user):
+        abort(403, description="Only the business's verified owner can do that.")
+    return business
+
+
+def render_manage(business: Business, form: DetailsForm | None = None, status: int = 200):
+    """Render the owner's page: details form and featured posts."""
+    form = form or DetailsForm(website=business.website, description=business.description)
+    featured = owners.featured_posts(business)
+    return (
+        render_template(
+            "owners/manage.html",
+            business=business,
+            form=form,
+            featured=featured,
+            limit=owners.FEATURE_LIMIT,
+        ),
+        status,
+    )
+
+
+@bp.post("/b/<slug>/claim")
+@login_required
+def claim(slug: str):
+    """Claim the wall as the business, or re-check its verified website."""
+    business = business_or_404(slug)
+    first_time = business.owner_id is None
+    try:
+        owners.claim(business, current_user._get_current_object())
+    except owners.Refused as refused:
+        db.session.commit()  # keeps a "needs re-login" mark on the account
+        abort(403, description=str(refused))
+    db.session.commit()
+    if first_time:
+        flash(f"{business.name} is now verified: you are its owner here.", "success")
+    else:
+        flash("Checked your Mastodon profile again.", "success")
+    return redirect(url_for("businesses.wall", slug=business.slug))
+
+
+@bp.get("/b/<slug>/manage")
+@login_required
+def manage(slug: str):
+    """Show the owner's page."""
+    return render_manage(owned_business_or_403(slug))
+
+
+@bp.post("/b/<slug>/manage")
+@login_required
+def update(slug: str):
+    """Save the business's website and description."""
+    business = owned_business_or_403(slug)
+    form = DetailsForm()
+    if not form.validate():
+        return render_manage(business, form, 422)
+    try:
+        owners.update_details(business, form.website.data, form.description.data)
+    except owners.Refused as refused:
+        form.website.errors = [str(refused)]
+        return render_manage(business, form, 422)
+    db.session.commit()
+    flash("Saved.", "success")
+    return redirect(url_for("businesses.wall", slug=business.slug))
+
+
+@bp.post("/b/<slug>/release")
+@login_required
+def release(slug: str):
+    """Give up the claim on the wall."""
+    business = owned_business_or_403(slug)
+    owners.release(business)
+    db.session.commit()
+    flash(f"You no longer manage {business.name} here.", "info")
+    return redirect(url_for("businesses.wall", slug=business.slug))
+
+
+@bp.post("/b/<slug>/featured/<int:post_id>")
+@login_required
+def feature(slug: str, post_id: int):
+    """Feature a praise post at the top of the wall."""
+    business = owned_business_or_403(slug)
+    post = db.get_or_404(Post, post_id)
+    try:
+        owners.feature(business, post)
+    except owners.Refused as refused:
+        flash(str(refused), "error")
+        return render_manage(business, status=409)
+    db.session.commit()
+    flash("Featured at the top of your wall.", "success")
+    return redirect(url_for("businesses.wall", slug=business.slug))
+
+
+@bp.post("/b/<slug>/featured/<int:post_id>/remove")
+@login_required
+def unfeature(slug: str, post_id: int):
+    """Stop featuring a post; it stays on the wall where it was."""
+    business = owned_business_or_403(slug)
+    post = db.get_or_404(Post, post_id)
+    owners.unfeature(business, post)
+    db.session.commit()
+    flash("No longer featured.", "info")
+    return redirect(url_for("owners.manage", slug=business.slug))
+
+
+@bp.app_template_global("can_claim_business")
+def can_claim_business(business: Business) -> bool:
+    """Tell the wall whether to offer the current person the claim button."""
+    return owners.can_claim(business, current_user) and business.owner_id is None

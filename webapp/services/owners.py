@@ -1,0 +1,162 @@
+"""Verified businesses: claiming a wall, the owner's details and featured praise.
+
+An owner speaks for the business next to its customers; they never change, hide
+or reorder a customer's words.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from webapp import crypto
+from webapp.extensions import db
+from webapp.models import VISIBLE_MODERATION, Business, Kind, Post, User, utcnow
+from webapp.services import businesses, mastodon
+
+FEATURE_LIMIT = 3
+DESCRIPTION_MAX = 500
+
+
+class Refused(Exception):
+    """An owner action that can't be done, with the reason in words for the person."""
+
+
+def is_owner(business: Business, user: User | None) -> bool:
+    """Tell whether this person has claimed the business's wall."""
+    return bool(
+        user is not None
+        and getattr(user, "is_authenticated", False)
+        and business.owner_id is not None
+        and business.owner_id == user.id
+    )
+
+
+def same_account(acct: str, handle: str) -> bool:
+    """Tell whether a Mastodon acct ("user@server") is the handle ("@user@server")."""
+    return acct.removeprefix("@").casefold() == handle.removeprefix("@").casefold()
+
+
+def can_claim(business: Business, user: User | None) -> bool:
+    """Tell whether this person is signed in with the business's own Mastodon account."""
+    account = getattr(user, "mastodon_account", None) if user is not None else None
+    return bool(
+        account is not None
+        and business.handle
+        and same_account(account.acct, business.handle)
+        and business.owner_id in (None, user.id)
+    )
+
+
+def claim(business: Business, user: User) -> None:
+    """Make the person the business's verified owner, after asking their server who they are.
+
+    Also (re)reads the profile's verified website link.
+
+    :raise Refused: when the person's Mastodon account isn't the business's handle, their
+        sign-in no longer works, or their server can't be asked.
+    """
+    if business.owner_id not in (None, user.id):
+        raise Refused(f"{business.name} has already been claimed by its owner.")
+    account = user.mastodon_account
+    if not business.handle:
+        raise Refused(
+            f"{business.name} has no Mastodon account on Praisewall, so nobody can claim it."
+        )
+    if account is None or not same_account(account.acct, business.handle):
+        raise Refused(f"Only {business.handle} can claim this page. Sign in with that account.")
+    try:
+        profile = mastodon.profile(account.server.base_url, crypto.decrypt(account.access_token))
+    except mastodon.MastodonError as error:
+        if mastodon.api_status(error) in (401, 403):
+            account.needs_login = True
+            raise Refused(
+                "Your Mastodon sign-in has expired. Sign in with Mastodon again, then claim."
+            ) from None
+        raise Refused("We couldn't reach your Mastodon server. Please try again.") from None
+    if profile["id"] != account.remote_id:
+        raise Refused(f"Only {business.handle} can claim this page. Sign in with that account.")
+    if business.owner_id is None:
+        business.owner = user
+        business.claimed_at = utcnow()
+    business.verified_website, business.website_verified_at = profile["verified_link"] or (
+        None,
+        None,
+    )
+
+
+def release(business: Business) -> None:
+    """Give up the claim: the wall is no longer verified and nothing stays featured."""
+    business.owner = None
+    business.claimed_at = None
+    business.verified_website = None
+    business.website_verified_at = None
+    db.session.execute(
+        sa.update(Post).where(Post.business_id == business.id).values(featured_at=None)
+    )
+
+
+def update_details(business: Business, website: str, description: str) -> None:
+    """Change the business's website and description, as its owner wrote them.
+
+    :raise Refused: when the website isn't one, or another business already has it.
+    """
+    parsed = businesses.parse_website(website) if website.strip() else None
+    if website.strip() and parsed is None:
+        raise Refused("That doesn't look like a website address, like bakery.example.")
+    if parsed is not None:
+        taken = db.session.scalar(
+            sa.select(Business.name).where(Business.domain == parsed[1], Business.id != business.id)
+        )
+        if taken:
+            raise Refused(f"{parsed[1]} is already the website of {taken}.")
+    business.website, business.domain = parsed or (None, None)
+    business.description = description.strip()[:DESCRIPTION_MAX] or None
+
+
+def featured_posts(business: Business) -> list[Post]:
+    """Return the public praise the verified owner featured, in the order they were pinned."""
+    if business.owner_id is None:
+        return []
+    return list(
+        db.session.scalars(
+            featured_query(business)
+            .options(so.joinedload(Post.author), so.joinedload(Post.crosspost))
+            .order_by(Post.featured_at, Post.id)
+            .limit(FEATURE_LIMIT)
+        )
+    )
+
+
+def featured_query(business: Business) -> sa.Select:
+    """Select the business's featured posts that anyone may still see."""
+    return sa.select(Post).where(
+        Post.business_id == business.id,
+        Post.featured_at.is_not(None),
+        Post.kind == Kind.PRAISE,
+        Post.is_on_wall.is_(True),
+        Post.moderation.in_(VISIBLE_MODERATION),
+    )
+
+
+def feature(business: Business, post: Post) -> None:
+    """Pin a praise post to the top of the wall.
+
+    :raise Refused: when the post isn't public praise of this business, or three are pinned.
+    """
+    if post.business_id != business.id or not post.is_praise or not post.is_public:
+        raise Refused("Only public praise of your business can be featured.")
+    if post.featured_at is not None:
+        return
+    pinned = db.session.scalar(
+        sa.select(sa.func.count()).select_from(featured_query(business).subquery())
+    )
+    if pinned >= FEATURE_LIMIT:
+        raise Refused(f"You can feature up to {FEATURE_LIMIT} posts. Stop featuring one first.")
+    post.featured_at = utcnow()
+
+
+def unfeature(business: Business, post: Post) -> None:
+    """Take a post off the featured list; it stays on the wall where it was."""
+    if post.business_id == business.id:
+        post.featured_at = None
