@@ -6,7 +6,7 @@ PORT ?= 5000
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export FLASK_APP := webapp
 
-.PHONY: run test lint test-sqlite test-postgres demo chromium clean
+.PHONY: run test lint test-sqlite test-postgres demo chromium clean bench-pageweight bench-lighthouse
 
 $(BIN)/flask: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,14 @@ test-sqlite: $(VENV)/.test-deps
 test-postgres: $(VENV)/.test-deps
 	@echo "== test suite on PostgreSQL =="
 	TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Page weight per page against the budgets (Chromium via Playwright, the test dependencies).
+bench-pageweight: $(VENV)/.test-deps chromium
+	$(BIN)/python bench/pageweight.py $(BENCH_ARGS)
+
+# Lighthouse, mobile, on the same pages; installs the pinned Lighthouse into bench/ first.
+bench-lighthouse: $(VENV)/.test-deps chromium
+	$(BIN)/python bench/lighthouse.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

@@ -170,3 +170,219 @@
   form.addEventListener("input", update);
   form.addEventListener("change", update);
 })();
+
+// Never lose a word: the draft is kept on the device as the person types, and comes back after a
+// reload, a crash or a closed tab. A post made offline waits in the outbox (app.js) and goes,
+// once, when the connection returns; the submission key makes sending it again harmless.
+(function () {
+  "use strict";
+  var form = document.getElementById("compose");
+  var outbox = window.praisewallOutbox;
+  if (!form || !outbox || !form.dataset.draft) { return; }
+  var storageKey = "praisewall:draft:" + form.dataset.user + ":" + form.dataset.draft;
+  var keyInput = form.querySelector("input[name=submission_key]");
+  var note = document.getElementById("draft-note");
+  var status = document.getElementById("outbox");
+  var button = form.querySelector("button[type=submit]");
+  var leaving = false;
+  var gone = false; // sent: nothing left to keep
+  var timer = null;
+
+  function newKey() {
+    if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
+    var bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.from(bytes, function (b) { return b.toString(16).padStart(2, "0"); }).join("");
+  }
+
+  function fields() {
+    var data = {};
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (!el.name || el.name === "csrf_token" || el.name === "submission_key" || el.disabled) { return; }
+      if (el.type === "radio") {
+        if (el.checked) { data[el.name] = el.value; }
+      } else if (el.type === "checkbox") {
+        data[el.name] = el.checked;
+      } else if (el.type !== "submit" && el.type !== "button") {
+        data[el.name] = el.value;
+      }
+    });
+    return data;
+  }
+
+  function fill(data) {
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (!el.name || !Object.prototype.hasOwnProperty.call(data, el.name)) { return; }
+      if (el.type === "radio") {
+        el.checked = el.value === data[el.name];
+      } else if (el.type === "checkbox") {
+        el.checked = data[el.name] === true;
+      } else if (el.type !== "submit" && el.type !== "button" && el.name !== "csrf_token") {
+        el.value = data[el.name];
+      }
+    });
+    var details = form.querySelector(".new-business");
+    if (details && data.new_business_name) { details.open = true; }
+    form.dispatchEvent(new Event("input"));
+    form.dispatchEvent(new Event("change"));
+  }
+
+  function words(data) {
+    return ((data.body || "") + (data.make_right || "")).trim() !== "";
+  }
+
+  var initial = JSON.stringify(fields());
+
+  function changed() { return JSON.stringify(fields()) !== initial; }
+
+  function saveNow() {
+    clearTimeout(timer);
+    if (gone) { return; }
+    if (!changed()) {
+      var old = outbox.read(storageKey, null);
+      if (old && (!keyInput || old.key === keyInput.value)) { outbox.write(storageKey, null); }
+      return;
+    }
+    outbox.write(storageKey, {
+      key: keyInput ? keyInput.value : null,
+      base: initial,
+      fields: fields(),
+      savedAt: new Date().toISOString()
+    });
+  }
+
+  function forget() {
+    clearTimeout(timer);
+    outbox.write(storageKey, null);
+  }
+
+  // Come back to the words left here, unless the page already holds someone's text.
+  var saved = outbox.read(storageKey, null);
+  var fresh = form.hasAttribute("data-fresh");
+  // A new post comes back into an empty form; an edit only onto the version it was made from.
+  var fits = form.dataset.draft === "new" ? !words(fields()) : saved && saved.base === initial;
+  if (saved && fresh && form.dataset.draft !== "new" && !fits) {
+    outbox.write(storageKey, null); // an edit of a version since replaced
+  } else if (saved && saved.fields && fresh && fits && JSON.stringify(saved.fields) !== initial) {
+    fill(saved.fields);
+    if (keyInput && saved.key) { keyInput.value = saved.key; }
+    if (note) { note.hidden = false; }
+  }
+  if (keyInput && !/^[A-Za-z0-9-]{1,64}$/.test(keyInput.value)) { keyInput.value = newKey(); }
+
+  if (note) {
+    note.querySelector("[data-discard]").addEventListener("click", function () {
+      forget();
+      form.reset();
+      if (keyInput) { keyInput.value = newKey(); }
+      note.hidden = true;
+      form.dispatchEvent(new Event("input"));
+      form.dispatchEvent(new Event("change"));
+      form.querySelector("textarea[name=body]").focus();
+    });
+  }
+
+  function entry() {
+    var pairs = [];
+    new FormData(form).forEach(function (value, name) {
+      if (name !== "csrf_token" && typeof value === "string") { pairs.push([name, value]); }
+    });
+    return {
+      key: keyInput.value,
+      user: form.dataset.user,
+      action: form.action,
+      draft: storageKey,
+      fields: pairs
+    };
+  }
+
+  function queued() {
+    var waiting = keyInput && outbox.find(keyInput.value);
+    return waiting && JSON.stringify(waiting.fields) === JSON.stringify(entry().fields);
+  }
+
+  function wait() {
+    outbox.put(entry());
+    if (status) { status.scrollIntoView({ block: "nearest" }); }
+  }
+
+  function onChange() {
+    clearTimeout(timer);
+    timer = setTimeout(saveNow, 300);
+    // A waiting post follows the edits made to it before it goes.
+    if (keyInput && outbox.find(keyInput.value) && !outbox.find(keyInput.value).needsFix) { wait(); }
+  }
+
+  form.addEventListener("input", onChange);
+  form.addEventListener("change", onChange);
+  window.addEventListener("pagehide", saveNow);
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "hidden") { saveNow(); }
+  });
+  window.addEventListener("beforeunload", function (event) {
+    saveNow();
+    if (leaving || !changed() || !words(fields()) || queued()) { return; }
+    event.preventDefault();
+    event.returnValue = "";
+  });
+
+  function submitNatively() {
+    leaving = true;
+    saveNow();
+    HTMLFormElement.prototype.submit.call(form);
+  }
+
+  function go(url) {
+    leaving = true;
+    gone = true;
+    forget();
+    window.location.assign(url);
+  }
+
+  // Edits are sent as ordinary forms; a new post may have to wait for a connection.
+  form.addEventListener("submit", function (event) {
+    if (!keyInput) { leaving = true; return; }
+    event.preventDefault();
+    if (navigator.onLine === false) { wait(); return; }
+    if (button) { button.disabled = true; }
+    outbox.send(entry(), form.elements.csrf_token ? form.elements.csrf_token.value : "")
+      .then(function (result) {
+        if (button) { button.disabled = false; }
+        if (result.state === "sent") {
+          outbox.remove(keyInput.value);
+          go(result.url);
+        } else if (result.state === "offline") {
+          wait();
+        } else {
+          // Let the server's own page say what's wrong, with every word still in the form.
+          outbox.remove(keyInput.value);
+          submitNatively();
+        }
+      });
+  });
+
+  document.addEventListener("praisewall:sent", function (event) {
+    if (keyInput && event.detail.key === keyInput.value) { go(event.detail.url); }
+  });
+  document.addEventListener("praisewall:rejected", function (event) {
+    if (keyInput && event.detail.key === keyInput.value) {
+      outbox.remove(keyInput.value);
+      submitNatively();
+    }
+  });
+
+  // "Fix it" from the outbox: put the waiting post back in the form and let the server say why.
+  var fix = new URLSearchParams(window.location.search).get("outbox");
+  var broken = fix && keyInput && outbox.find(fix);
+  if (broken && broken.user === form.dataset.user) {
+    var data = {};
+    broken.fields.forEach(function (pair) { data[pair[0]] = pair[1]; });
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (el.type === "checkbox" && el.name) { data[el.name] = Object.prototype.hasOwnProperty.call(data, el.name); }
+    });
+    fill(data);
+    keyInput.value = broken.key;
+    outbox.remove(broken.key);
+    submitNatively();
+  }
+})();

@@ -36,12 +36,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     else:
         app.config.update(test_config)
 
-    from webapp import errors, extensions, security
+    from webapp import compression, errors, extensions, security, static_files
 
     app.url_map.converters["int"] = DatabaseId
 
     # First, so its after-request hooks run last and see every cookie set.
     security.init_app(app)
+    # Next, so it compresses only after every later-registered hook has had the body.
+    compression.init_app(app)
+    static_files.init_app(app)
     extensions.db.init_app(app)
     extensions.migrate.init_app(app, extensions.db, directory=str(ROOT / "webapp" / "migrations"))
     extensions.csrf.init_app(app)
@@ -68,6 +71,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from webapp.moderation.routes import bp as moderation_bp
     from webapp.owners.routes import bp as owners_bp
     from webapp.posts.routes import bp as posts_bp
+    from webapp.pwa.routes import bp as pwa_bp
     from webapp.settings.routes import bp as settings_bp
 
     for blueprint in (
@@ -81,6 +85,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         feeds_bp,
         moderation_bp,
         settings_bp,
+        pwa_bp,
     ):
         app.register_blueprint(blueprint)
     app.register_blueprint(api_bp, url_prefix="/api/v1")

@@ -17,7 +17,14 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
 from webapp.extensions import db
 from webapp.models import CHANNEL_LABELS, Business, Kind, Visibility, parse_id
@@ -120,6 +127,14 @@ class PostForm(FlaskForm):
         "Content warning (optional)",
         filters=[strip_text],
         validators=[Optional(), Length(max=200, message="Keep the warning under 200 characters.")],
+    )
+    # Chosen by the device for each draft, so sending it twice (from the outbox) posts once.
+    submission_key = HiddenField(
+        validators=[
+            Optional(),
+            Length(max=64, message="That form came with a broken key. Post it again."),
+            Regexp(r"^[A-Za-z0-9-]+\Z", message="That form came with a broken key. Post it again."),
+        ]
     )
 
     def __init__(self, *args, **kwargs) -> None:

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
+from sqlalchemy.exc import IntegrityError
 
 from webapp import tasks
 from webapp.extensions import db
 from webapp.models import Business, Kind, Post, parse_id
 from webapp.posts.forms import PostForm, ResolveForm
-from webapp.services import crosspost, posts, status_text, tone
+from webapp.pwa.share import shared_story
+from webapp.services import crosspost, posts, status_text, submissions, tone
 from webapp.services.businesses import parse_handle
 from webapp.services.connect import limits_for
 from webapp.services.mastodon import status_length
@@ -133,18 +144,43 @@ def new():
     form = PostForm()
     if request.method == "GET":
         prefill(form)
-    elif form.validate_on_submit():
-        post = posts.create_post(current_user, form)
-        outgoing = posts.crosspost_if_asked(
-            post, form, url_for("posts.show", post_id=post.id, _external=True)
-        )
-        db.session.commit()
+        if not form.body.data:
+            form.body.data = shared_story(request.args) or None
+        return render_compose(form, None)
+    # Sent again from the phone's outbox: the first one got through, so go to that post.
+    earlier = submissions.earlier_post(current_user, request.form.get("submission_key"))
+    if earlier is not None:
+        return posted(earlier)
+    if form.validate_on_submit():
+        try:
+            post = posts.create_post(current_user, form)
+            submissions.claim(post, form.submission_key.data)
+            outgoing = posts.crosspost_if_asked(
+                post, form, url_for("posts.show", post_id=post.id, _external=True)
+            )
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            earlier = submissions.earlier_post(current_user, form.submission_key.data)
+            if earlier is None:
+                raise
+            return posted(earlier)
         if outgoing is not None:
             tasks.enqueue(tasks.deliver, outgoing.id)
         flash("Posted. Thank you for saying it in public.", "success")
         flash_tone(post)
-        return redirect(url_for("posts.show", post_id=post.id))
+        return posted(post)
     return render_compose(form, None)
+
+
+def posted(post: Post):
+    """Go to a just-made post: a redirect for a form, its address for the outbox's fetch."""
+    target = url_for("posts.show", post_id=post.id)
+    if request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json":
+        response = jsonify(url=target, id=post.id)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    return redirect(target)
 
 
 def render_post(post: Post, resolve_form: ResolveForm | None = None, status: int = 200):
