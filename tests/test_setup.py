@@ -91,7 +91,7 @@ def test_settings_come_from_the_environment(tmp_path, monkeypatch):
 
 
 def test_default_database_is_sqlite_in_instance(tmp_path, monkeypatch):
-    """Out of the box the database is a SQLite file in instance/, in WAL mode."""
+    """Out of the box the database is a SQLite file in instance/: WAL, foreign keys, patience."""
     monkeypatch.setenv("WEBAPP_INSTANCE_PATH", str(tmp_path))
     monkeypatch.delenv("DATABASE_URL", raising=False)
     app = create_app()
@@ -99,6 +99,8 @@ def test_default_database_is_sqlite_in_instance(tmp_path, monkeypatch):
         assert db.engine.url.database == str(tmp_path / "praisewall.db")
         assert db.session.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
         assert db.session.execute(sa.text("PRAGMA foreign_keys")).scalar() == 1
+        assert db.session.execute(sa.text("PRAGMA busy_timeout")).scalar() == 5000
+        assert db.session.execute(sa.text("PRAGMA synchronous")).scalar() == 1  # NORMAL
         db.session.remove()
         db.engine.dispose()
 
