@@ -265,6 +265,26 @@ def test_posting_with_a_token_puts_the_post_on_the_wall(client, shop, alice, tok
     assert db.session.scalars(sa.select(ApiToken)).one().last_used_at is not None
 
 
+def test_a_retried_post_with_its_idempotency_key_makes_one_post(client, shop, alice, token):
+    """A phone that never heard back sends again with the same key: it gets the first post."""
+    headers = bearer(token) | {"Idempotency-Key": "6f1c0c52-5d1e-4a8e-9a43-0d2f6f0b8d11"}
+    payload = {"business": "corner-bakery", "body": "They saved me the last loaf."}
+
+    first = client.post("/api/v1/posts", json=payload, headers=headers)
+    again = client.post("/api/v1/posts", json=payload, headers=headers)
+    other = client.post("/api/v1/posts", json=payload, headers=bearer(token))
+
+    assert first.status_code == 201 and again.status_code == 200
+    assert again.headers["Location"] == first.headers["Location"]
+    assert again.json["id"] == first.json["id"] != other.json["id"]
+    assert count(Post) == 2
+    bad = client.post(
+        "/api/v1/posts", json=payload, headers=bearer(token) | {"Idempotency-Key": "no spaces"}
+    )
+    assert_problem(bad, 422)
+    assert count(Post) == 2
+
+
 def test_posting_a_private_anonymous_complaint(client, shop, alice, token):
     """The form's privacy options map to JSON booleans; complaints keep what would fix it."""
     response = new_post(

@@ -472,9 +472,23 @@ PATHS = {
                     "OwnPost",
                     Location={"schema": {"type": "string", "format": "uri"}, "required": True},
                 ),
+                "200": json_response(
+                    "Already posted with this Idempotency-Key: the post made the first time.",
+                    "OwnPost",
+                    Location={"schema": {"type": "string", "format": "uri"}, "required": True},
+                ),
                 **errors(401, 413, 415, 422),
             },
             security=[{"bearerAuth": []}],
+            parameters=[
+                param(
+                    "Idempotency-Key",
+                    "header",
+                    {"type": "string", "pattern": "^[A-Za-z0-9-]{1,64}$"},
+                    "Any value unique to this post (a UUID, say); sending the same post again "
+                    "with it returns the first post instead of making another.",
+                )
+            ],
             requestBody={
                 "required": True,
                 "content": {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, request, url_for
+from sqlalchemy.exc import IntegrityError
 
 from webapp import tasks
 from webapp.api import compose, openapi, serialize
@@ -12,7 +13,7 @@ from webapp.extensions import csrf, db, limiter
 from webapp.lookups import business_or_404, user_or_404
 from webapp.models import Kind, Post
 from webapp.pagination import Page, keyset_page
-from webapp.services import businesses, challenge, posts, stats
+from webapp.services import businesses, challenge, posts, stats, submissions
 
 bp = Blueprint("api", __name__)
 
@@ -127,15 +128,33 @@ def create_post():
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
         abort(400, description="Send the post as one JSON object.")
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not submissions.valid_key(key):
+        message = "Idempotency-Key is 1 to 64 letters, digits or dashes."
+        abort(problem(422, message, errors={"Idempotency-Key": [message]}))
+    if (earlier := submissions.earlier_post(user, key)) is not None:
+        return posted(earlier, 200)
     result = compose.read_payload(payload)
     if result.errors:
         abort(problem(422, "Some fields need another look.", errors=result.errors))
-    written = posts.create_post(user, result.form)
-    outgoing = posts.crosspost_if_asked(
-        written, result.form, url_for("posts.show", post_id=written.id, _external=True)
-    )
-    db.session.commit()
+    try:
+        written = posts.create_post(user, result.form)
+        submissions.claim(written, key)
+        outgoing = posts.crosspost_if_asked(
+            written, result.form, url_for("posts.show", post_id=written.id, _external=True)
+        )
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        if (earlier := submissions.earlier_post(user, key)) is None:
+            raise
+        return posted(earlier, 200)
     if outgoing is not None:
         tasks.enqueue(tasks.deliver, outgoing.id)
-    location = url_for("api.post", post_id=written.id, _external=True)
-    return serialize.own_post_json(written), 201, {"Location": location}
+    return posted(written, 201)
+
+
+def posted(post: Post, status: int):
+    """Answer with the post made for this request, and where it lives."""
+    location = url_for("api.post", post_id=post.id, _external=True)
+    return serialize.own_post_json(post), status, {"Location": location}
