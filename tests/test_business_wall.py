@@ -17,7 +17,7 @@ from helpers import utc
 from webapp import tasks
 from webapp.extensions import db
 from webapp.models import Crosspost, utcnow
-from webapp.services.crosspost import plain_text
+from webapp.services.mastodon import plain_text
 
 BUSINESS_ACCT = "support@cornerbakery.example"
 

@@ -7,10 +7,8 @@ own idempotency key, so however often a delivery runs, the server keeps one stat
 from __future__ import annotations
 
 import random
-import re
 import uuid
 from datetime import datetime, timedelta
-from html.parser import HTMLParser
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -397,9 +395,7 @@ def look_for_reply(crosspost: Crosspost, client, now: datetime) -> str:
         crosspost.next_reply_check_at = schedule_next_check(crosspost, now)
         return "error"
     if reply is not None:
-        record_reply(
-            crosspost, reply["created_at"], reply["url"], plain_text(reply.get("content") or "")
-        )
+        record_reply(crosspost, reply["created_at"], reply["url"], reply["text"])
         return "replied"
     crosspost.next_reply_check_at = schedule_next_check(crosspost, now)
     return "waiting"
@@ -425,55 +421,6 @@ def record_reply(
     if post is not None and post.kind == Kind.COMPLAINT:
         if post.complaint_status == ComplaintStatus.OPEN:
             post.complaint_status = ComplaintStatus.REPLIED
-
-
-class _TextOnly(HTMLParser):
-    """Collects the words of a status's HTML, with its paragraphs and line breaks."""
-
-    def __init__(self) -> None:
-        """Start with no text."""
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        """Turn a line break into a newline; note the start of text nobody reads."""
-        if tag == "br":
-            self.parts.append("\n")
-        elif tag in UNREAD_TAGS:
-            self.skipping += 1
-
-    def handle_endtag(self, tag: str) -> None:
-        """End a paragraph with a blank line."""
-        if tag in ("p", "div", "blockquote", "li"):
-            self.parts.append("\n\n")
-        elif tag in UNREAD_TAGS:
-            self.skipping = max(self.skipping - 1, 0)
-
-    def handle_data(self, data: str) -> None:
-        """Keep the words, except inside script or style."""
-        if not self.skipping:
-            self.parts.append(data)
-
-
-UNREAD_TAGS = ("script", "style", "template")
-REPLY_TEXT_MAX = 500
-
-
-def plain_text(content: str, limit: int = REPLY_TEXT_MAX) -> str:
-    """Return a status's HTML content as plain text, tags dropped, at most `limit` characters.
-
-    The result is shown escaped, never as HTML.
-    """
-    parser = _TextOnly()
-    parser.feed(content[: limit * 20])  # markup is verbose, but a reply is no book
-    parser.close()
-    text = "".join(parser.parts).replace("\x00", "").replace("\r", "")
-    lines = [" ".join(line.split()) for line in text.split("\n")]
-    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-    if len(text) > limit:
-        text = text[: limit - 1].rstrip() + "…"
-    return text
 
 
 def reply_delay(crosspost: Crosspost) -> timedelta | None:

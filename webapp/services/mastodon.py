@@ -445,7 +445,7 @@ def first_reply(client: Mastodon, status_id: str, account_id: str) -> dict | Non
     return {
         "created_at": first.created_at,
         "url": first.url or first.uri,
-        "content": first.content or "",
+        "text": plain_text(first.content or ""),
     }
 
 
@@ -480,3 +480,52 @@ def api_reason(error: Exception) -> str:
     """Return the server's own words from a Mastodon.py error."""
     args = getattr(error, "args", ())
     return str(args[3] if len(args) > 3 and args[3] else args[-1] if args else error)[:300]
+
+
+class _TextOnly(HTMLParser):
+    """Collects the words of a status's HTML, with its paragraphs and line breaks."""
+
+    def __init__(self) -> None:
+        """Start with no text."""
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        """Turn a line break into a newline; note the start of text nobody reads."""
+        if tag == "br":
+            self.parts.append("\n")
+        elif tag in UNREAD_TAGS:
+            self.skipping += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        """End a paragraph with a blank line."""
+        if tag in ("p", "div", "blockquote", "li"):
+            self.parts.append("\n\n")
+        elif tag in UNREAD_TAGS:
+            self.skipping = max(self.skipping - 1, 0)
+
+    def handle_data(self, data: str) -> None:
+        """Keep the words, except inside script or style."""
+        if not self.skipping:
+            self.parts.append(data)
+
+
+UNREAD_TAGS = ("script", "style", "template")
+REPLY_TEXT_MAX = 500
+
+
+def plain_text(content: str, limit: int = REPLY_TEXT_MAX) -> str:
+    """Return a status's HTML content as plain text, tags dropped, at most `limit` characters.
+
+    The result is shown escaped, never as HTML.
+    """
+    parser = _TextOnly()
+    parser.feed(content[: limit * 20])  # markup is verbose, but a reply is no book
+    parser.close()
+    text = "".join(parser.parts).replace("\x00", "").replace("\r", "")
+    lines = [" ".join(line.split()) for line in text.split("\n")]
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return text
