@@ -149,9 +149,16 @@ def test_public_resources_revalidate_with_304(client, bob, shop, make_post, path
     assert changed.status_code == 200 and changed.headers["ETag"] != etag
 
 
-@pytest.mark.parametrize("path", ["/wall", "/b/corner-bakery", "/u/bob"])
-def test_public_pages_revalidate_and_are_private_when_signed_in(client, auth, bob, shop, path):
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/wall", "/b/corner-bakery", "/u/bob", "/businesses", "/businesses?q=corner", "post"],
+)
+def test_public_pages_revalidate_and_are_private_when_signed_in(
+    client, auth, bob, shop, make_post, path
+):
     """Visitors' copies are shared and revalidate with 304; a signed-in page is theirs alone."""
+    if path == "post":
+        path = f"/posts/{make_post(bob, shop).id}"
     first = client.get(path)
     assert "public" in first.headers["Cache-Control"] and "Cookie" in first.headers["Vary"]
     assert client.get(path, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304

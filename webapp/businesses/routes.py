@@ -86,4 +86,4 @@ def index():
             key_type=str,
         )
         results = page.items
-    return render_template("businesses/index.html", q=q, results=results, page=page)
+    return cacheable_page(render_template("businesses/index.html", q=q, results=results, page=page))

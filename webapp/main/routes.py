@@ -22,7 +22,9 @@ def index():
     latest = db.session.scalars(
         posts.wall_posts().order_by(Post.created_at.desc(), Post.id.desc()).limit(5)
     ).all()
-    return render_template("main/index.html", latest=latest, totals=challenge.community_totals())
+    return cacheable_page(
+        render_template("main/index.html", latest=latest, totals=challenge.community_totals())
+    )
 
 
 @bp.get("/wall")

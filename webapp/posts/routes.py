@@ -16,6 +16,7 @@ from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 
 from webapp import tasks
+from webapp.caching import cacheable_page
 from webapp.extensions import db
 from webapp.models import Business, Kind, Post, parse_id
 from webapp.posts.forms import PostForm, ResolveForm
@@ -200,8 +201,9 @@ def render_post(post: Post, resolve_form: ResolveForm | None = None, status: int
 
 @bp.get("/posts/<int:post_id>")
 def show(post_id: int):
-    """Show one post."""
-    return render_post(get_post(post_id, check_author=False))
+    """Show one post; its page is the one people share, so caches may keep it."""
+    html, _ = render_post(get_post(post_id, check_author=False))
+    return cacheable_page(html)
 
 
 @bp.route("/posts/<int:post_id>/edit", methods=["GET", "POST"])
