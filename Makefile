@@ -14,8 +14,15 @@ $(BIN)/flask: requirements.txt
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.test-deps: requirements-test.txt requirements.txt $(BIN)/flask
+$(VENV)/.test-deps: requirements-test.txt requirements.txt $(BIN)/flask tests/package-lock.json
 	$(BIN)/pip install --quiet -r requirements-test.txt
+	@if command -v npm >/dev/null; then \
+	  npm ci --prefix tests --no-audit --no-fund; \
+	elif [ "$$CI" = "true" ]; then \
+	  echo "npm is missing: CI must install axe-core (tests/package.json) for the accessibility tests."; exit 1; \
+	else \
+	  echo "npm is missing: skipping axe-core, so the accessibility tests will be skipped."; \
+	fi
 	touch $@
 
 run: $(BIN)/flask

@@ -8,10 +8,13 @@
     happened.value = new Date(now.getTime() - now.getTimezoneOffset() * 60000).toISOString().slice(0, 10);
   }
 
+  // The type-ahead is an ARIA combobox: focus stays in the field, the arrows move through the
+  // options, Enter picks one, Escape closes the list; a tap or a click picks one too.
   var input = document.querySelector("[data-typeahead]");
   var form = document.getElementById("compose");
   if (!input || !form) { return; }
   var list = document.getElementById("business-options");
+  var status = document.getElementById("business-status");
   var hidden = form.querySelector("input[name=business_id][type=hidden]");
   if (!hidden) {
     hidden = document.createElement("input");
@@ -22,10 +25,13 @@
   var timer = null;
   var active = -1;
 
+  function options() { return list.querySelectorAll("[role=option]"); }
+
   function close() {
     list.hidden = true;
     list.textContent = "";
     input.setAttribute("aria-expanded", "false");
+    input.removeAttribute("aria-activedescendant");
     active = -1;
   }
 
@@ -35,35 +41,54 @@
     hidden.dataset.name = item.name;
     hidden.dataset.handle = item.handle || "";
     close();
+    if (status) { status.textContent = item.name + " chosen."; }
     form.dispatchEvent(new Event("change"));
+  }
+
+  function addNew() {
+    var details = form.querySelector(".new-business");
+    details.open = true;
+    form.querySelector("[name=new_business_name]").value = input.value;
+    close();
+    form.querySelector("[name=new_business_website]").focus();
+    form.dispatchEvent(new Event("input"));
+  }
+
+  function option(id, text, pick) {
+    var li = document.createElement("li");
+    li.id = id;
+    li.setAttribute("role", "option");
+    li.setAttribute("aria-selected", "false");
+    li.textContent = text;
+    li.pick = pick;
+    // Keep focus in the field, so picking doesn't close the list before the click lands.
+    li.addEventListener("mousedown", function (event) { event.preventDefault(); });
+    li.addEventListener("click", function () { pick(); });
+    list.appendChild(li);
   }
 
   function show(results) {
     list.textContent = "";
+    active = -1;
+    input.removeAttribute("aria-activedescendant");
     results.forEach(function (item, i) {
-      var li = document.createElement("li");
-      li.id = "business-option-" + i;
-      li.setAttribute("role", "option");
-      li.textContent = item.name;
-      li.addEventListener("mousedown", function (event) { event.preventDefault(); choose(item); });
-      li.dataItem = item;
-      list.appendChild(li);
+      option("business-option-" + i, item.name, function () { choose(item); });
     });
-    var add = document.createElement("li");
-    add.id = "business-option-new";
-    add.setAttribute("role", "option");
-    add.textContent = "Add “" + input.value + "” as a new business";
-    add.addEventListener("mousedown", function (event) {
-      event.preventDefault();
-      var details = form.querySelector(".new-business");
-      details.open = true;
-      form.querySelector("[name=new_business_name]").value = input.value;
-      close();
-      form.querySelector("[name=new_business_website]").focus();
-    });
-    list.appendChild(add);
+    option("business-option-new", "Add “" + input.value.trim() + "” as a new business", addNew);
     list.hidden = false;
     input.setAttribute("aria-expanded", "true");
+    if (status) {
+      status.textContent = (results.length === 1 ? "1 business found" : results.length + " businesses found") +
+        ". Use the arrow keys to choose.";
+    }
+  }
+
+  function move(to) {
+    var items = options();
+    active = (to + items.length) % items.length;
+    items.forEach(function (li, i) { li.setAttribute("aria-selected", i === active ? "true" : "false"); });
+    input.setAttribute("aria-activedescendant", items[active].id);
+    items[active].scrollIntoView({ block: "nearest" });
   }
 
   function search() {
@@ -81,21 +106,44 @@
     timer = setTimeout(search, 150);
   });
   input.addEventListener("keydown", function (event) {
-    var items = list.querySelectorAll("li");
-    if (list.hidden || !items.length) { return; }
+    if (event.altKey || event.ctrlKey || event.metaKey) { return; }
+    var open = !list.hidden && options().length > 0;
     if (event.key === "ArrowDown" || event.key === "ArrowUp") {
       event.preventDefault();
-      active = (active + (event.key === "ArrowDown" ? 1 : items.length - 1)) % items.length;
-      items.forEach(function (li, i) { li.setAttribute("aria-selected", i === active ? "true" : "false"); });
-      input.setAttribute("aria-activedescendant", items[active].id || "");
-    } else if (event.key === "Enter" && active >= 0) {
+      if (!open) { search(); return; }
+      move(event.key === "ArrowDown" ? active + 1 : (active < 0 ? -1 : active - 1));
+    } else if (event.key === "Enter" && open && active >= 0) {
       event.preventDefault();
-      items[active].dispatchEvent(new MouseEvent("mousedown"));
-    } else if (event.key === "Escape") {
+      options()[active].pick();
+    } else if (event.key === "Escape" && open) {
+      event.preventDefault();
       close();
     }
   });
-  input.addEventListener("blur", function () { setTimeout(close, 100); });
+  input.addEventListener("blur", function () {
+    setTimeout(function () { if (document.activeElement !== input) { close(); } }, 150);
+  });
+})();
+
+// How much of the story's room is used, as the person types.
+(function () {
+  "use strict";
+  var form = document.getElementById("compose");
+  var body = form && form.querySelector("textarea[data-counter]");
+  var shown = document.getElementById("body-count");
+  if (!body || !shown) { return; }
+  var max = parseInt(body.dataset.counter, 10);
+
+  function update() {
+    var used = body.value.length;
+    shown.textContent = used.toLocaleString("en") + " / " + max.toLocaleString("en") + " characters";
+    shown.classList.toggle("near", used > max * 0.9);
+  }
+
+  shown.hidden = false;
+  update();
+  form.addEventListener("input", update);
+  form.addEventListener("change", update);
 })();
 
 // The status preview: rebuild and count the status as the person types or picks a business.

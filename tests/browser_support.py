@@ -169,3 +169,40 @@ class Phone:
             if not where.startswith(allowed) and not any(text in what for text in expected_errors)
         ]
         assert errors == [], "the pages logged errors"
+
+
+AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
+# What axe checks: WCAG 2.0, 2.1 and 2.2 at levels A and AA.
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]
+
+
+def require_axe() -> str:
+    """Return axe-core's source; without it, fail on CI and skip elsewhere."""
+    if AXE.is_file():
+        return AXE.read_text(encoding="utf-8")
+    reason = (
+        f"axe-core not installed at {AXE}: run `make .venv/.test-deps` "
+        "(or `npm ci --prefix tests`) to run the accessibility tests"
+    )
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):  # as conftest's ON_CI
+        pytest.fail(f"{reason}. CI must run them.", pytrace=False)
+    pytest.skip(reason)
+
+
+def axe_violations(page, source: str) -> list[str]:
+    """Run axe on the page as it is now; return one line per failing element."""
+    # Evaluated rather than added as a <script>, which the pages' CSP would refuse.
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(source)
+    found = page.evaluate(
+        """async (tags) => {
+            const result = await window.axe.run(document, {
+                runOnly: {type: "tag", values: tags}, resultTypes: ["violations"],
+            });
+            return result.violations.flatMap((rule) => rule.nodes.map((node) =>
+                `${rule.id} (${rule.impact}) at ${node.target.join(" ")}: ${rule.help}`
+                + ` | ${node.failureSummary.replace(/\\s+/g, " ")}`));
+        }""",
+        AXE_TAGS,
+    )
+    return list(found)
