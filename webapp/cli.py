@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import getpass
+
 import click
 import sqlalchemy as sa
 from flask import Flask, current_app
 
+from webapp import audit
 from webapp.extensions import db
 from webapp.models import Post
 from webapp.services import accounts
@@ -82,13 +85,38 @@ def create_admin(name: str, password: str | None) -> None:
         if problem:
             raise click.ClickException(problem)
         user = accounts.create_user(name, password, is_admin=True)
+        audit.record(
+            None,
+            "admin.create",
+            user,
+            actor_name=command_line_user(),
+            username=user.username,
+            created=True,
+        )
         click.echo(f"Created admin {user.username}.")
     else:
+        was_admin = user.is_admin
         user.is_admin = True
+        audit.record(
+            None,
+            "admin.create",
+            user,
+            actor_name=command_line_user(),
+            username=user.username,
+            was_admin=was_admin,
+        )
         click.echo(f"{user.username} is now an admin.")
         if password is not None:
             click.echo("Their password is unchanged; they can change it in /settings.", err=True)
     db.session.commit()
+
+
+def command_line_user() -> str:
+    """Name who ran a command, as the audit log shows it."""
+    try:
+        return f"command line ({getpass.getuser()})"
+    except OSError:
+        return "command line"
 
 
 @click.command("demo-data")

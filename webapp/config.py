@@ -9,8 +9,15 @@ class DefaultConfig:
     SQLALCHEMY_DATABASE_URI = "sqlite:///praisewall.db"
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     RATELIMIT_STORAGE_URI = "memory://"
+    # Stated, not left out: Flask-Limiter otherwise carries the last app's choice over to the next.
+    RATELIMIT_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = "10 per minute;50 per hour"
+    # Every sign-up attempt from one address counts, so names can't be probed at speed either.
+    REGISTER_RATE_LIMIT = "10 per hour;30 per day"
+    # Per person: only posts and reports that went through count, not forms sent back to fix.
+    POST_RATE_LIMIT = "30 per hour;100 per day"
+    REPORT_RATE_LIMIT = "20 per hour;50 per day"
     # JSON API: reads are counted per address, writes per token (and per address too).
     API_RATE_LIMIT = "120 per minute;2000 per hour"
     API_WRITE_RATE_LIMIT = "20 per minute;200 per day"
@@ -25,7 +32,7 @@ class DefaultConfig:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = False
     WTF_CSRF_TIME_LIMIT = None
-    PASSWORD_HASH_METHOD = "scrypt"
+    PASSWORD_HASH_METHOD = "scrypt"  # nosec B105 # a hashing method's name, not a password
     # How many proxies in front of the app set X-Forwarded-*; 0 trusts none.
     PROXY_FIX_HOPS = 0
     # Development only: allow http:// and loopback Mastodon servers (e.g. http://127.0.0.1:3000).

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
+from werkzeug.urls import iri_to_uri
 
 from webapp.auth.forms import LoginForm, RegisterForm
 from webapp.extensions import db, limiter
@@ -16,10 +20,18 @@ bp = Blueprint("auth", __name__)
 
 def safe_next(target: str | None) -> str:
     """Return a local path to go to after logging in, never another site."""
-    if target and target.startswith("/") and not target.startswith("//"):
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        # Browsers drop tabs and newlines inside URLs ("/\t/evil" is "//evil") and a newline
+        # can't go in a header at all, so no space or control character of any kind gets by.
+        and not any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in target)
+    ):
         parts = urlsplit(target)
-        if not parts.netloc and not parts.scheme and "\\" not in target:
-            return target
+        if not parts.netloc and not parts.scheme:
+            return iri_to_uri(target)
     return url_for("main.index")
 
 
@@ -28,7 +40,25 @@ def login_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
 
 
+def setting(name: str) -> Callable[[], str]:
+    """Return a reader of a rate limit from the settings, for a limit decorator."""
+    return lambda: current_app.config[name]
+
+
+def went_through(response) -> bool:
+    """Count only requests that did something, not forms sent back with errors."""
+    return response.status_code < 400
+
+
+def user_key() -> str:
+    """Key a limit by the signed-in person, or by address for anyone else."""
+    if current_user.is_authenticated:
+        return f"user:{current_user.id}"
+    return "addr:" + get_remote_address()
+
+
 @bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(setting("REGISTER_RATE_LIMIT"), methods=["POST"])
 def register():
     """Create a local account and log in."""
     if current_user.is_authenticated:

@@ -59,6 +59,12 @@ def profile(username: str):
     )
 
 
+@bp.get("/ping")
+def ping():
+    """Answer "ok" without touching the database or the session: the benchmarks' floor."""
+    return "ok", 200, {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
+
+
 @bp.get("/healthz")
 def healthz():
     """Answer 200 when the database answers, 503 when it doesn't."""

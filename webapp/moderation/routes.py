@@ -7,7 +7,9 @@ from functools import wraps
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from webapp.extensions import db
+from webapp import audit
+from webapp.auth.routes import setting, user_key, went_through
+from webapp.extensions import db, limiter
 from webapp.models import Post
 from webapp.posts.routes import render_post
 from webapp.services import moderation
@@ -30,6 +32,7 @@ def admin_required(view):
 
 @bp.post("/posts/<int:post_id>/report")
 @login_required
+@limiter.limit(setting("REPORT_RATE_LIMIT"), key_func=user_key, deduct_when=went_through)
 def report(post_id: int):
     """Report a public post."""
     post = db.get_or_404(Post, post_id)
@@ -67,7 +70,10 @@ def reports():
 @admin_required
 def hide(post_id: int):
     """Hide a post from every wall."""
-    moderation.hide(db.get_or_404(Post, post_id))
+    post = db.get_or_404(Post, post_id)
+    was = post.moderation
+    moderation.hide(post)
+    audit.record(current_user, "post.hide", post, was=was)
     db.session.commit()
     flash("Hidden from the walls.", "info")
     return redirect(url_for("moderation.reports"))
@@ -77,7 +83,17 @@ def hide(post_id: int):
 @admin_required
 def restore(post_id: int):
     """Show a reported post again."""
-    moderation.restore(db.get_or_404(Post, post_id))
+    post = db.get_or_404(Post, post_id)
+    was = post.moderation
+    moderation.restore(post)
+    audit.record(current_user, "post.restore", post, was=was)
     db.session.commit()
     flash("Restored to the walls.", "info")
     return redirect(url_for("moderation.reports"))
+
+
+@bp.get("/admin/audit")
+@admin_required
+def audit_log():
+    """List the latest admin actions, newest first."""
+    return render_template("moderation/audit.html", entries=audit.recent())

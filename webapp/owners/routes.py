@@ -77,7 +77,8 @@ def update(slug: str):
     if not form.validate():
         return render_manage(business, form, 422)
     try:
-        owners.update_details(business, form.website.data, form.description.data)
+        # A field left out of the request altogether comes back as None, not "".
+        owners.update_details(business, form.website.data or "", form.description.data or "")
     except owners.Refused as refused:
         form.website.errors = [str(refused)]
         return render_manage(business, form, 422)

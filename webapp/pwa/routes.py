@@ -108,7 +108,7 @@ def shell_version() -> str:
 @bp.get("/sw.js")
 def service_worker():
     """Serve the service worker from the root, so it looks after every page."""
-    body = render_template(
+    body = render_template(  # nosec B604 # "shell" is a template variable
         "pwa/sw.js",
         version=shell_version(),
         offline_url=url_for("pwa.offline"),

@@ -78,7 +78,7 @@ def preview(post_like: dict, user) -> status_text.Status:
 def backoff(attempts: int) -> timedelta:
     """Return the wait before the next attempt: doubling from 30 s, capped, with jitter."""
     seconds = min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_CAP)
-    return timedelta(seconds=seconds * random.uniform(0.75, 1.25))
+    return timedelta(seconds=seconds * random.uniform(0.75, 1.25))  # nosec B311 # retry jitter
 
 
 def client_for(account: MastodonAccount):

@@ -233,7 +233,7 @@ def oauth_session(
         client_secret,
         scope=SCOPES,
         redirect_uri=redirect_uri,
-        token_endpoint_auth_method="client_secret_post",
+        token_endpoint_auth_method="client_secret_post",  # nosec B106 # a method's name
         code_challenge_method="S256" if pkce else None,
         default_timeout=TIMEOUT,
     )

@@ -1,0 +1,166 @@
+"""Limits on signing up, posting and reporting; one report per person per post."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import redis
+import sqlalchemy as sa
+from conftest import ON_CI, PASSWORD, TEST_DATABASE_URL, compose_form
+from flask import Flask
+from helpers import count
+
+from webapp.extensions import db
+from webapp.models import Post, Report, User
+from webapp.services import accounts, businesses
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+def seed(app: Flask, *names: str) -> None:
+    """Create people (password: PASSWORD) and the Corner Bakery in this app's database."""
+    with app.app_context():
+        for name in names:
+            accounts.create_user(name, PASSWORD)
+        businesses.create_business("Corner Bakery")
+        db.session.commit()
+
+
+def logged_in(app: Flask, username: str):
+    """Return a client of this app, logged in as the person."""
+    client = app.test_client()
+    response = client.post("/login", data={"username": username, "password": PASSWORD})
+    assert response.status_code == 302
+    return client
+
+
+def form(app: Flask, body: str) -> dict[str, str]:
+    """Return a complete compose form about the Corner Bakery."""
+    with app.app_context():
+        shop = businesses.find_duplicate("Corner Bakery", None)
+        return compose_form(shop, body=body, to_mastodon=None)
+
+
+def rows(app: Flask, model: type) -> int:
+    """Count a model's rows in this app's database."""
+    with app.app_context():
+        return count(model)
+
+
+def test_sign_ups_from_one_address_are_limited(make_app):
+    """Past the limit, the sign-up form answers 429 with the friendly page and makes nobody."""
+    app = make_app(REGISTER_RATE_LIMIT="2 per minute")
+    for name in ("alice", "bob"):
+        client = app.test_client()
+        data = {"username": name, "password": PASSWORD, "confirm": PASSWORD}
+        assert client.post("/register", data=data).status_code == 302
+    client = app.test_client()
+    data = {"username": "carol", "password": PASSWORD, "confirm": PASSWORD}
+    response = client.post("/register", data=data)
+    assert response.status_code == 429
+    assert "Too many tries" in response.text
+    assert rows(app, User) == 2
+    # Another address is not held back, and reading the form is never limited.
+    assert client.get("/register").status_code == 200
+    other = client.post("/register", data=data, environ_base={"REMOTE_ADDR": "192.0.2.9"})
+    assert other.status_code == 302
+
+
+def test_posting_is_limited_per_person(make_app):
+    """Past the limit a post is refused with 429 and nothing is saved; others still post."""
+    app = make_app(POST_RATE_LIMIT="2 per minute")
+    seed(app, "alice", "bob")
+    alice = logged_in(app, "alice")
+    for n in range(2):
+        assert alice.post("/posts/new", data=form(app, f"Lovely {n}")).status_code == 302
+    response = alice.post("/posts/new", data=form(app, "One too many"))
+    assert response.status_code == 429
+    assert "Too many tries" in response.text
+    assert rows(app, Post) == 2
+    assert logged_in(app, "bob").post("/posts/new", data=form(app, "Mine")).status_code == 302
+    assert rows(app, Post) == 3
+    assert alice.get("/posts/new").status_code == 200
+
+
+def test_a_form_sent_back_to_fix_does_not_use_up_the_posting_limit(make_app):
+    """Only posts that were saved count against the limit."""
+    app = make_app(POST_RATE_LIMIT="1 per minute")
+    seed(app, "alice")
+    alice = logged_in(app, "alice")
+    for _ in range(3):
+        assert alice.post("/posts/new", data=form(app, "")).status_code == 422
+    assert alice.post("/posts/new", data=form(app, "Finally")).status_code == 302
+
+
+def test_reporting_is_limited_per_person(make_app):
+    """Past the limit a report is refused with 429 and not stored."""
+    app = make_app(REPORT_RATE_LIMIT="2 per minute")
+    seed(app, "alice", "bob")
+    alice = logged_in(app, "alice")
+    for n in range(3):
+        assert alice.post("/posts/new", data=form(app, f"Story {n}")).status_code == 302
+    with app.app_context():
+        ids = db.session.scalars(sa.select(Post.id).order_by(Post.id)).all()
+    bob = logged_in(app, "bob")
+    statuses = [
+        bob.post(f"/posts/{post_id}/report", data={"reason": "spam"}).status_code for post_id in ids
+    ]
+    assert statuses == [302, 302, 429]
+    assert rows(app, Report) == 2
+
+
+def test_one_report_per_person_per_post(make_app):
+    """A second report of the same post is a 409, and the database refuses one too."""
+    app = make_app()
+    seed(app, "alice", "bob")
+    alice = logged_in(app, "alice")
+    assert alice.post("/posts/new", data=form(app, "Story")).status_code == 302
+    with app.app_context():
+        post_id = db.session.scalar(sa.select(Post.id))
+        bob_id = accounts.find_user("bob").id
+    bob = logged_in(app, "bob")
+    assert bob.post(f"/posts/{post_id}/report", data={"reason": "spam"}).status_code == 302
+    again = bob.post(f"/posts/{post_id}/report", data={"reason": "abuse"})
+    assert again.status_code == 409
+    assert rows(app, Report) == 1
+    with app.app_context():
+        db.session.add(Report(post_id=post_id, reporter_id=bob_id, reason="abuse"))
+        with pytest.raises(sa.exc.IntegrityError):
+            db.session.commit()
+        db.session.rollback()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """Return the Redis URL, skipping (or, on CI, failing) when Redis isn't running."""
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        if ON_CI:
+            pytest.fail("Redis is not running on 127.0.0.1:6379; CI needs it for this test")
+        pytest.skip("Redis is not running on 127.0.0.1:6379: skipping the shared-limit test")
+    finally:
+        client.close()
+    return REDIS_URL
+
+
+def test_two_processes_share_the_posting_limit_through_redis(make_app, redis_url):
+    """Two app instances on one Redis count one person's posts together."""
+    shared = {
+        "RATELIMIT_STORAGE_URI": redis_url,
+        "RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+        "POST_RATE_LIMIT": "2 per minute",
+    }
+    first, second = make_app(**shared), make_app(**shared)
+    seed(first, "alice")
+    if not TEST_DATABASE_URL:
+        # Each has its own in-memory database; alice is user 1 in both, as if they shared one.
+        seed(second, "alice")
+    on_first, on_second = logged_in(first, "alice"), logged_in(second, "alice")
+    assert on_first.post("/posts/new", data=form(first, "One")).status_code == 302
+    assert on_second.post("/posts/new", data=form(second, "Two")).status_code == 302
+    assert on_first.post("/posts/new", data=form(first, "Three")).status_code == 429
+    assert on_second.post("/posts/new", data=form(second, "Four")).status_code == 429
+    assert rows(first, Post) + (0 if TEST_DATABASE_URL else rows(second, Post)) == 2
