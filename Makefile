@@ -6,7 +6,7 @@ PORT ?= 5000
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export FLASK_APP := webapp
 
-.PHONY: run test lint audit test-sqlite test-postgres demo chromium clean bench-pageweight bench-lighthouse
+.PHONY: run test lint audit test-sqlite test-postgres demo chromium clean bench-pageweight bench-lighthouse bench-generate bench-load bench-growth
 
 $(BIN)/flask: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -84,6 +84,16 @@ bench-pageweight: $(VENV)/.test-deps chromium
 # Lighthouse, mobile, on the same pages; installs the pinned Lighthouse into bench/ first.
 bench-lighthouse: $(VENV)/.test-deps chromium
 	$(BIN)/python bench/lighthouse.py $(BENCH_ARGS)
+
+# Load: req/s and p50/p99 per page under gunicorn and wrk, as ratios to the /ping floor.
+bench-generate: $(BIN)/flask
+	$(BIN)/python bench/generate.py $(or $(BENCH_ARGS),--posts 100000 --db sqlite:////tmp/praisewall-bench.db)
+
+bench-load: $(BIN)/flask
+	$(BIN)/python bench/load.py $(BENCH_ARGS)
+
+bench-growth: $(BIN)/flask
+	$(BIN)/python bench/load.py --growth $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

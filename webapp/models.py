@@ -198,6 +198,15 @@ class Business(db.Model):
         sa.ForeignKey("user.id", ondelete="SET NULL"), index=True
     )
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    # The wall's numbers, kept up to date as posts change (webapp/services/stats.py), so a
+    # busy wall costs no more to show than a quiet one. Public posts only.
+    praise_count: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+    complaint_count: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+    resolved_count: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+    rating_sum: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+    rating_count: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+    mentioned_count: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+    replied_count: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
 
     created_by: so.Mapped[User | None] = so.relationship(foreign_keys=[created_by_id])
     owner: so.Mapped[User | None] = so.relationship(foreign_keys=[owner_id])
@@ -226,6 +235,25 @@ class Post(db.Model):
         sa.Index("ix_post_wall", "kind", "created_at", "id"),
         sa.Index("ix_post_business_kind", "business_id", "kind", "created_at", "id"),
         sa.Index("ix_post_author_created", "author_id", "created_at", "id"),
+        # A business's feed and weekly trend: both kinds, newest first.
+        sa.Index("ix_post_business_created", "business_id", "created_at", "id"),
+        # A business's wall sorted best rated first (webapp/pagination.py RATING_KEY).
+        sa.Index(
+            "ix_post_business_rating",
+            "business_id",
+            "kind",
+            sa.text("coalesce(rating, 0)"),
+            "created_at",
+            "id",
+        ),
+        # A business's latest resolved complaints, for the median time to resolve.
+        sa.Index(
+            "ix_post_business_resolved",
+            "business_id",
+            "resolved_at",
+            sqlite_where=sa.text("resolved_at IS NOT NULL"),
+            postgresql_where=sa.text("resolved_at IS NOT NULL"),
+        ),
         sa.CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating_range"),
         # A post sent again from a phone's offline queue must not appear twice.
         sa.UniqueConstraint("author_id", "submission_key", name="uq_post_submission"),
@@ -416,6 +444,14 @@ class Crosspost(db.Model):
     __table_args__ = (
         sa.Index("ix_crosspost_due", "state", "next_attempt_at"),
         sa.Index("ix_crosspost_watch", "state", "next_reply_check_at"),
+        # A business's latest replies, for the median reply time.
+        sa.Index(
+            "ix_crosspost_business_replied",
+            "business_id",
+            "replied_at",
+            sqlite_where=sa.text("replied_at IS NOT NULL"),
+            postgresql_where=sa.text("replied_at IS NOT NULL"),
+        ),
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
@@ -425,6 +461,10 @@ class Crosspost(db.Model):
     )
     account_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("mastodon_account.id", ondelete="SET NULL"), index=True
+    )
+    # The post's business, copied here so a business's replies are found without its posts.
+    business_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("business.id", ondelete="SET NULL")
     )
     state: so.Mapped[str] = so.mapped_column(sa.String(16), default=CrosspostState.PENDING)
     idempotency_key: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)

@@ -232,11 +232,10 @@ def arcs(page_posts: list[Post]) -> dict[int, list[tuple[Post, Post]]]:
     resolved = {p.id: p for p in page_posts if p.complaint_status == ComplaintStatus.RESOLVED}
     if resolved:
         praise = db.session.scalars(
-            public_posts()
-            .where(Post.fixes_id.in_(resolved), Post.kind == Kind.PRAISE)
-            .order_by(Post.created_at, Post.id)
+            public_posts().where(Post.fixes_id.in_(resolved), Post.kind == Kind.PRAISE)
         ).unique()
-        for post in praise:
+        # Sorted here: an ORDER BY lets SQLite walk every praise by date instead of by fixes_id.
+        for post in sorted(praise, key=lambda p: (p.created_at, p.id)):
             complaint = resolved[post.fixes_id]
             if shown_together(post, complaint):
                 found.setdefault(complaint.id, []).append((complaint, post))

@@ -1,0 +1,331 @@
+"""Load test: req/s and p50/p99 latency per page under gunicorn, as ratios to a trivial floor.
+
+Serves a generated database (bench/generate.py) with gunicorn and drives it with wrk: the floor
+(`/ping`, no database, no session) first, then `/wall`, a business's wall, its feed, the
+type-ahead API and posting through the JSON API, each for the same time at the same
+connections. Ratios to the floor measured in the same run cancel out the machine's speed.
+
+    .venv/bin/python bench/load.py --posts 100000              # fresh SQLite database
+    .venv/bin/python bench/load.py --db sqlite:////tmp/bench.db  # one already generated
+    .venv/bin/python bench/load.py --posts 100000 --postgres   # a fresh PostgreSQL database
+    .venv/bin/python bench/load.py --growth --max-posts 1000000  # latency at 1,000 vs max
+
+Needs wrk (Debian package `wrk`; installed when missing and running as root).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+VENV_BIN = Path(sys.executable).parent
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+TYPEAHEAD = "/api/v1/businesses?q=gold"
+
+POST_LUA = """
+local n = 0
+request = function()
+  n = n + 1
+  local body = string.format(
+    '{"kind":"praise","business":"%s","body":"Quick and kind, thank you (bench %d-%d).",' ..
+    '"happened_on":"2026-01-02","channel":"in_person","to_mastodon":false}',
+    "__SLUG__", math.random(1, 1000000000), n)
+  return wrk.format("POST", "/api/v1/posts", {
+    ["Content-Type"] = "application/json",
+    ["Authorization"] = "Bearer __TOKEN__",
+  }, body)
+end
+"""
+STATUS_LUA = """
+done = function(summary, latency, requests)
+  io.write(string.format("BAD %d\\n", summary.errors.status))
+end
+"""
+
+
+def ensure_wrk() -> str:
+    """Return wrk's path, installing Debian's package when missing and allowed."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], env=env, check=False)
+        if not shutil.which("wrk"):
+            subprocess.run(["apt-get", "update", "-qq"], check=True)
+            subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], env=env, check=True)
+        return shutil.which("wrk") or sys.exit("wrk did not install")
+    sys.exit("wrk is missing: apt-get install wrk")
+
+
+def free_port() -> int:
+    """Return a free loopback port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def database(url: str | None, posts: int, postgres: bool, name: str = "bench_load"):
+    """Yield a database URL with `posts` generated posts; made fresh unless url is given."""
+    if url:
+        yield url
+        return
+    if postgres:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        made = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        try:
+            generate(made, posts)
+            yield made
+        finally:
+            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        return
+    with tempfile.TemporaryDirectory(prefix="praisewall-load-") as tmp:
+        made = f"sqlite:///{tmp}/bench.db"
+        generate(made, posts)
+        yield made
+
+
+def generate(url: str, posts: int) -> None:
+    """Fill the database with bench/generate.py."""
+    subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "generate.py"), "--posts", str(posts), "--db", url],
+        check=True,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def prepare(url: str, instance: str) -> dict:
+    """Make an API token for posting and find the busiest business; return what wrk needs."""
+    os.environ["DATABASE_URL"] = url
+    os.environ["WEBAPP_INSTANCE_PATH"] = instance
+    import sqlalchemy as sa
+
+    from webapp import create_app
+    from webapp.extensions import db
+    from webapp.models import Business, User
+    from webapp.services import api_tokens
+
+    app = create_app()
+    with app.app_context():
+        user = db.session.scalar(sa.select(User).order_by(User.id).limit(1))
+        token = api_tokens.create(user, "load bench").plain
+        busiest = db.session.scalar(
+            sa.select(Business.slug).order_by(Business.praise_count.desc()).limit(1)
+        )
+        db.session.commit()
+        db.engine.dispose()
+    return {"token": token, "slug": busiest}
+
+
+@contextmanager
+def gunicorn(url: str, instance: str, workers: int, threads: int):
+    """Serve the app with gunicorn on a free port; yield its base URL."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "WEBAPP_INSTANCE_PATH": instance,
+        # The bench posts and reads far faster than any person; the limits would only get in
+        # its way.
+        "WEBAPP_API_WRITE_RATE_LIMIT": "1000000 per minute",
+        "WEBAPP_API_RATE_LIMIT": "1000000 per minute",
+    }
+    env.pop("REDIS_URL", None)
+    command = [
+        str(VENV_BIN / "gunicorn"),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--backlog",
+        "2048",
+        "--log-level",
+        "warning",
+        "webapp:create_app()",
+    ]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(base + "/ping", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("gunicorn did not start")
+        yield base
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def run_wrk(
+    wrk: str, base: str, path: str, seconds: int, connections: int, script: str | None = None
+) -> dict:
+    """Run wrk against one path; return req/s, p50/p99 in ms and bad responses."""
+    command = [
+        wrk,
+        "--latency",
+        "-t",
+        str(min(2, connections)),
+        "-c",
+        str(connections),
+        "-d",
+        f"{seconds}s",
+        "--timeout",
+        "10s",
+    ]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
+        lua.write((script or "") + STATUS_LUA)
+    command += ["-s", lua.name, base + path]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    os.unlink(lua.name)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": latency(out, "50%"),
+        "p99": latency(out, "99%"),
+        "bad": int(re.search(r"BAD (\d+)", out).group(1))
+        + sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out)),
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+    }
+
+
+def latency(out: str, percentile: str) -> float:
+    """Read one latency percentile from wrk's --latency output, in milliseconds."""
+    value, unit = re.search(rf"^\s+{percentile}\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
+    return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+
+
+def endpoints(info: dict) -> list[tuple[str, str, str | None]]:
+    """Return (name, path, wrk script) for each measured endpoint, the floor first."""
+    slug = info["slug"]
+    post = POST_LUA.replace("__SLUG__", slug).replace("__TOKEN__", info["token"])
+    return [
+        ("floor /ping", "/ping", None),
+        ("/wall", "/wall", None),
+        (f"/b/{slug}", f"/b/{slug}", None),
+        (f"/b/{slug}?tab=complaints", f"/b/{slug}?tab=complaints", None),
+        (f"/b/{slug}?sort=rating", f"/b/{slug}?sort=rating", None),
+        (f"/b/{slug}/feed.atom", f"/b/{slug}/feed.atom", None),
+        ("/api/v1/businesses?q=", TYPEAHEAD, None),
+        ("POST /api/v1/posts", "/api/v1/posts", post),
+    ]
+
+
+def load(args) -> int:
+    """Measure every endpoint at the same concurrency and print the table against the targets."""
+    wrk = ensure_wrk()
+    with database(args.db, args.posts, args.postgres) as url, tempfile.TemporaryDirectory() as inst:
+        info = prepare(url, inst)
+        rows = []
+        with gunicorn(url, inst, args.workers, args.threads) as base:
+            for name, path, script in endpoints(info):
+                run_wrk(wrk, base, path, 2, args.connections, script)  # warm up
+                rows.append(
+                    (name, run_wrk(wrk, base, path, args.seconds, args.connections, script))
+                )
+    floor = rows[0][1]["rps"]
+    failed = 0
+    print(
+        f"\n{args.connections} connections, {args.seconds} s each, gunicorn {args.workers} "
+        f"workers × {args.threads} threads, {url.split(':')[0]}\n"
+    )
+    print("| endpoint | req/s | p50 ms | p99 ms | × floor | errors | target | met |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |")
+    for name, r in rows:
+        ratio = r["rps"] / floor
+        target, met = "", True
+        if name.startswith("/wall") or (name.startswith("/b/") and "feed" not in name):
+            target, met = "≥ 0.6× floor, p99 ≤ 50 ms", ratio >= 0.6 and r["p99"] <= 50
+        elif name.startswith("/api/v1/businesses"):
+            target, met = "p99 ≤ 10 ms", r["p99"] <= 10
+        met = met and r["bad"] == 0
+        failed += not met
+        print(
+            f"| `{name}` | {r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {ratio:.2f} "
+            f"| {r['bad']} | {target} | {'yes' if met else 'NO'} |"
+        )
+    if args.json:
+        Path(args.json).write_text(json.dumps(dict(rows), indent=2))
+    return 1 if failed and not args.no_fail else 0
+
+
+def growth(args) -> int:
+    """Compare each page's latency with 1,000 posts and with --max-posts, one connection."""
+    wrk = ensure_wrk()
+    results = {}
+    for size in (1000, args.max_posts):
+        with database(None, size, args.postgres, name=f"bench_growth_{size}") as url:
+            with tempfile.TemporaryDirectory() as inst:
+                info = prepare(url, inst)
+                with gunicorn(url, inst, 1, 1) as base:
+                    for name, path, script in endpoints(info):
+                        if script:
+                            continue
+                        key = name.replace(info["slug"], "<busiest>")
+                        run_wrk(wrk, base, path, 2, 1)
+                        results.setdefault(key, {})[size] = run_wrk(
+                            wrk, base, path, args.seconds, 1
+                        )
+    failed = 0
+    print(f"\nOne connection, {args.seconds} s each; latency in ms\n")
+    print(
+        f"| page | p50 at 1,000 | p50 at {args.max_posts:,} | ratio | "
+        f"p99 at 1,000 | p99 at {args.max_posts:,} | ≤ 1.2× |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+    for name, by_size in results.items():
+        small, big = by_size[1000], by_size[args.max_posts]
+        ratio = big["p50"] / small["p50"]
+        met = name.startswith("floor") or ratio <= 1.2
+        failed += not met
+        print(
+            f"| `{name}` | {small['p50']:.2f} | {big['p50']:.2f} | {ratio:.2f} | "
+            f"{small['p99']:.2f} | {big['p99']:.2f} | {'yes' if met else 'NO'} |"
+        )
+    return 1 if failed and not args.no_fail else 0
+
+
+def main() -> None:
+    """Parse the arguments and run the chosen benchmark."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", help="an already generated database URL")
+    parser.add_argument("--posts", type=int, default=100_000, help="posts to generate")
+    parser.add_argument("--postgres", action="store_true", help="generate into PostgreSQL")
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1))
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--growth", action="store_true", help="latency at 1,000 vs --max-posts")
+    parser.add_argument("--max-posts", type=int, default=1_000_000)
+    parser.add_argument("--json", help="also write the figures here")
+    parser.add_argument("--no-fail", action="store_true", help="report only; exit 0")
+    args = parser.parse_args()
+    sys.exit(growth(args) if args.growth else load(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""A business's counters stay equal to a recount, whatever happens to its posts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from webapp.extensions import db
+from webapp.models import Business, Crosspost, CrosspostState, Kind, Moderation, Post, utcnow
+from webapp.services import accounts, moderation, posts, stats
+
+
+def assert_counters_match() -> None:
+    """Check every business's stored counters against a count of its posts."""
+    db.session.expire_all()
+    recount = stats.tally(db.session.connection())
+    for business in db.session.scalars(sa.select(Business)):
+        stored = [getattr(business, name) for name in stats.COUNTERS]
+        assert stored == recount.get(business.id, [0] * len(stats.COUNTERS)), business.slug
+
+
+def test_counters_follow_every_change(app, make_user, make_business, make_post):
+    """Create, edit, move, hide, restore, resolve, reopen, reply and delete keep counts exact."""
+    alice, bob = make_user("alice"), make_user("bob")
+    shop, other = make_business("Corner Bakery"), make_business("Bike Hub")
+    praise = make_post(alice, shop, rating=5)
+    complaint = make_post(bob, shop, kind=Kind.COMPLAINT, rating=1)
+    make_post(bob, shop, is_on_wall=False, rating=2)
+    assert_counters_match()
+    assert (shop.praise_count, shop.complaint_count, shop.rating_count) == (1, 1, 2)
+
+    posts.resolve_complaint(complaint, "Refunded")
+    db.session.commit()
+    assert_counters_match()
+    assert shop.resolved_count == 1
+    posts.reopen_complaint(complaint)
+    db.session.commit()
+    assert_counters_match()
+
+    praise.rating = 3
+    praise.business = other
+    db.session.commit()
+    assert_counters_match()
+    assert (shop.praise_count, other.praise_count, other.rating_sum) == (0, 1, 3)
+
+    moderation.hide(praise)
+    db.session.commit()
+    assert_counters_match()
+    assert other.praise_count == 0
+    moderation.restore(praise)
+    db.session.commit()
+    assert_counters_match()
+
+    sent = Crosspost(
+        post=complaint,
+        idempotency_key="k1",
+        post_url="https://praisewall.example/posts/1",
+        state=CrosspostState.SENT,
+        sent_at=utcnow(),
+        mention_resolved=True,
+    )
+    db.session.add(sent)
+    db.session.commit()
+    assert_counters_match()
+    assert (shop.mentioned_count, shop.replied_count) == (1, 0)
+    sent.replied_at = sent.sent_at + timedelta(hours=2)
+    db.session.commit()
+    assert_counters_match()
+    assert shop.replied_count == 1
+    assert stats.business_numbers(shop).median_reply == timedelta(hours=2)
+    assert db.session.get(Crosspost, sent.id).business_id == shop.id
+
+    posts.delete_post(complaint)
+    db.session.commit()
+    assert_counters_match()
+    assert (shop.complaint_count, shop.mentioned_count) == (0, 0)
+
+    complaint = make_post(bob, other, kind=Kind.COMPLAINT)
+    db.session.execute(sa.update(Post).where(Post.id == complaint.id).values(moderation="hidden"))
+    db.session.commit()
+    assert_counters_match()
+    assert other.complaint_count == 0
+
+    accounts.delete_account(alice)
+    db.session.commit()
+    assert_counters_match()
+    assert other.praise_count == 0
+
+
+def test_numbers_read_from_counters_and_samples(app, make_user, make_business, make_post):
+    """The wall's numbers agree with the posts, medians included."""
+    alice = make_user("alice")
+    shop = make_business("Corner Bakery")
+    for days in (1, 2, 4):
+        post = make_post(alice, shop, kind=Kind.COMPLAINT, rating=2)
+        posts.resolve_complaint(post, None)
+        post.resolved_at = post.created_at + timedelta(days=days)
+    make_post(alice, shop, rating=5, moderation=Moderation.HIDDEN)
+    db.session.commit()
+    numbers = stats.business_numbers(shop)
+    assert (numbers.praise, numbers.complaints, numbers.resolved) == (0, 3, 3)
+    assert numbers.median_days_to_resolve == 2
+    assert numbers.average_rating == 2
+    assert not numbers.resolve_median_sampled
+
+
+def test_a_sampled_median_says_so_on_the_wall(
+    app, client, make_user, make_business, make_post, monkeypatch
+):
+    """Past the sample size the median is of the latest resolved only, and the wall says so."""
+    monkeypatch.setattr(stats, "MEDIAN_SAMPLE", 2)
+    alice = make_user("alice")
+    shop = make_business("Corner Bakery")
+    # Resolved in this order, taking 10, 1 and 3 days: the latest two give a median of 2 days.
+    for n, days in enumerate((10, 1, 3)):
+        post = make_post(alice, shop, kind=Kind.COMPLAINT)
+        posts.resolve_complaint(post, None)
+        post.resolved_at = utcnow() - timedelta(days=10 - n)
+        post.created_at = post.resolved_at - timedelta(days=days)
+    db.session.commit()
+
+    numbers = stats.business_numbers(shop)
+
+    assert numbers.resolve_median_sampled and numbers.median_days_to_resolve == 2
+    assert "of the latest 2" in client.get("/b/corner-bakery").text
