@@ -6,7 +6,7 @@ PORT ?= 5000
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export FLASK_APP := webapp
 
-.PHONY: run test lint audit test-sqlite test-postgres demo chromium clean bench-pageweight bench-lighthouse bench-generate bench-load bench-growth
+.PHONY: run test lint audit test-sqlite test-postgres demo chromium clean bench-pageweight bench-lighthouse bench-generate bench-load bench-growth bench-posters bench-scale-out
 
 $(BIN)/flask: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -94,6 +94,14 @@ bench-load: $(BIN)/flask
 
 bench-growth: $(BIN)/flask
 	$(BIN)/python bench/load.py --growth $(BENCH_ARGS)
+
+# 50 people posting at once for 30 s against the `make run` setup: no error, no lost post.
+bench-posters: $(BIN)/flask
+	$(BIN)/python bench/posters.py $(BENCH_ARGS)
+
+# Two web processes and two workers on PostgreSQL and Redis (both on loopback) share the load.
+bench-scale-out: $(BIN)/flask
+	$(BIN)/python bench/scale_out.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

@@ -103,7 +103,15 @@ def main() -> None:
 
     from webapp import create_app
     from webapp.extensions import db
-    from webapp.models import Business, Crosspost, MastodonAccount, MastodonServer, Post, User
+    from webapp.models import (
+        Business,
+        BusinessWord,
+        Crosspost,
+        MastodonAccount,
+        MastodonServer,
+        Post,
+        User,
+    )
     from webapp.services import stats
 
     app = create_app()
@@ -166,7 +174,7 @@ def main() -> None:
         writer.write(MastodonAccount.__table__, accounts)
 
         # Businesses: popular ones (low ids) tend to have a fediverse handle.
-        businesses, handles = [], {}
+        businesses, words, handles = [], [], {}
         for i in range(1, n_businesses + 1):
             name = f"{rng.choice(FIRST).title()} {rng.choice(SECOND).title()} {i}"
             normalized = name.lower()
@@ -187,10 +195,13 @@ def main() -> None:
                     "created_at": now - span,
                 }
             )
+            words += [{"business_id": i, "word": w} for w in sorted(set(normalized.split()))]
             if len(businesses) == BATCH:
                 writer.write(Business.__table__, businesses)
-                businesses = []
+                writer.write(BusinessWord.__table__, words)
+                businesses, words = [], []
         writer.write(Business.__table__, businesses)
+        writer.write(BusinessWord.__table__, words)
 
         text = corpus(rng)
         popularity = zipf_weights(n_businesses)

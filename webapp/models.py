@@ -210,6 +210,9 @@ class Business(db.Model):
 
     created_by: so.Mapped[User | None] = so.relationship(foreign_keys=[created_by_id])
     owner: so.Mapped[User | None] = so.relationship(foreign_keys=[owner_id])
+    words: so.Mapped[list[BusinessWord]] = so.relationship(
+        cascade="all, delete-orphan", passive_deletes=True
+    )
 
     @property
     def is_verified(self) -> bool:
@@ -226,6 +229,17 @@ class Business(db.Model):
     def __repr__(self) -> str:
         """Show the slug when debugging."""
         return f"<Business {self.slug}>"
+
+
+class BusinessWord(db.Model):
+    """One word of a business's normalized name, so "a word starts with" is an index range."""
+
+    __table_args__ = (sa.Index("ix_business_word_word", "word", "business_id"),)
+
+    business_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("business.id", ondelete="CASCADE"), primary_key=True
+    )
+    word: so.Mapped[str] = so.mapped_column(sa.String(120), primary_key=True)
 
 
 class Post(db.Model):

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 
 from webapp.extensions import db
-from webapp.models import Business, User
+from webapp.models import Business, BusinessWord, User
 
 HANDLE_RE = re.compile(
     r"^@?(?P<user>[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,62}[A-Za-z0-9_])?)"
@@ -102,32 +102,74 @@ def create_business(
     """Add a business; the caller has already checked for duplicates and formats."""
     site = parse_website(website or "")
     business = Business(
-        name=" ".join(name.split()),
         slug=unique_slug(name),
-        normalized_name=normalize_name(name),
         website=site[0] if site else None,
         domain=site[1] if site else None,
         handle=parse_handle(handle) if handle else None,
         category=category,
         created_by=created_by,
     )
+    rename_business(business, name)
     db.session.add(business)
     db.session.flush()
     return business
 
 
+def rename_business(business: Business, name: str) -> None:
+    """Give a business a new name, keeping its slug and re-indexing its words for search."""
+    business.name = " ".join(name.split())
+    business.normalized_name = normalize_name(name)
+    wanted = name_words(business.normalized_name)
+    # Keep rows that stay, so a rename deletes and inserts only the words that changed.
+    kept = [row for row in business.words if row.word in wanted]
+    have = {row.word for row in kept}
+    business.words = kept + [BusinessWord(word=w) for w in sorted(wanted - have)]
+
+
+def name_words(normalized_name: str) -> set[str]:
+    """Return the distinct words of a normalized name, each cut to fit the word column."""
+    return {word[:NAME_MAX] for word in normalized_name.split()}
+
+
+def prefix_end(term: str) -> str | None:
+    """Return the smallest string above every string starting with term, or None if unbounded.
+
+    Only a plain range, so an ordinary index serves it on SQLite and on PostgreSQL whatever the
+    database's collation: "z" and "9" carry over ("az" ends at "b", "a9" at "aa", as digits sort
+    before letters), since a collation may sort the character after them anywhere.
+    """
+    for i in range(len(term) - 1, -1, -1):
+        char = term[i]
+        if char == "z":
+            continue
+        if char == "9":
+            return term[:i] + "a"
+        return term[:i] + chr(ord(char) + 1)
+    return None
+
+
 def search_query(q: str) -> sa.Select | None:
     """Select businesses whose name starts with q or has a word starting with q, best first."""
-    term = normalize_name(q)
+    # No name is longer than NAME_MAX, and SQLite refuses LIKE patterns past 50,000 bytes.
+    term = normalize_name(q[: NAME_MAX * 4])[:NAME_MAX]
     if not term:
         return None
     name = Business.normalized_name
+    first, _, rest = term.partition(" ")
+    word = BusinessWord.word
+    stmt = sa.select(Business)
+    if rest:
+        # "corner bak": "corner" is then a whole word of the name; the name itself settles the rest.
+        ids = sa.select(BusinessWord.business_id).where(word == first)
+        stmt = stmt.where(sa.or_(name.like(term + "%"), name.like("% " + term + "%")))
+    else:
+        end = prefix_end(term)
+        # The range finds the rows through the index; LIKE keeps exactly the prefixed words.
+        in_range = sa.and_(word >= term, word < end) if end else word >= term
+        ids = sa.select(BusinessWord.business_id).where(in_range, word.like(term + "%"))
     rank = sa.case((name == term, 0), (name.like(term + "%"), 1), else_=2)
-    return (
-        sa.select(Business)
-        .where(sa.or_(name.like(term + "%"), name.like("% " + term + "%")))
-        .order_by(rank, sa.func.length(name), name, Business.id)
-    )
+    stmt = stmt.where(Business.id.in_(ids))
+    return stmt.order_by(rank, sa.func.length(name), name, Business.id)
 
 
 def search(q: str, limit: int = SEARCH_LIMIT) -> list[Business]:

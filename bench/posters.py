@@ -1,0 +1,285 @@
+"""Many people posting at once against the default setup: no error, no lost post.
+
+Starts the app as `make run` does (`flask db upgrade`, then `flask serve` with its queue worker
+in the same process, SQLite in WAL mode) in a temporary instance folder. Each of 50 threads signs
+up through the form, then posts praise for 30 seconds the way a browser does: GET /posts/new
+for the form token, POST it, follow the redirect to the post. Afterwards every accepted post
+(a 302 to /posts/<id>) must be in the database and on its business's wall (paged through the
+JSON API with its cursors), and the first page of each wall must show its newest post.
+
+    .venv/bin/python bench/posters.py [--people 50] [--seconds 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+VENV_BIN = Path(sys.executable).parent
+PASSWORD = "posters bench password 1"
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+POST_RE = re.compile(r"/posts/(\d+)$")
+SHOPS = ["Corner Bakery", "Daily Basket", "River Books", "Golden Optician", "Harbour Bikes"]
+
+
+def free_port() -> int:
+    """Return a free loopback port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def make_businesses(env: dict) -> list[tuple[int, str]]:
+    """Create the businesses people praise with the app's services; return (id, slug) pairs."""
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        from webapp import create_app
+        from webapp.extensions import db
+        from webapp.services import businesses
+
+        app = create_app()
+        with app.app_context():
+            made = [businesses.create_business(name) for name in SHOPS]
+            db.session.commit()
+            pairs = [(b.id, b.slug) for b in made]
+            db.engine.dispose()
+        return pairs
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+class Tally:
+    """What every thread saw, under one lock."""
+
+    def __init__(self) -> None:
+        """Start empty."""
+        self.lock = threading.Lock()
+        self.latencies: dict[str, list[float]] = {"GET form": [], "POST": [], "GET post": []}
+        self.accepted: list[tuple[int, int]] = []  # (post id, business id)
+        self.errors: Counter = Counter()
+        self.refused: Counter = Counter()
+
+    def timed(self, kind: str, call):
+        """Run one request, record its latency, and count 5xx answers and exceptions as errors."""
+        started = time.perf_counter()
+        try:
+            response = call()
+        except requests.RequestException as exc:
+            with self.lock:
+                self.errors[f"{kind}: {type(exc).__name__}"] += 1
+            return None
+        elapsed = time.perf_counter() - started
+        with self.lock:
+            self.latencies[kind].append(elapsed)
+            if response.status_code >= 500:
+                self.errors[f"{kind}: HTTP {response.status_code}"] += 1
+        return response
+
+
+def person(base: str, number: int, shops: list, until: float, tally: Tally) -> None:
+    """Sign up, then post praise until the time is up."""
+    browser = requests.Session()
+    username = f"poster{number}"
+    get = lambda path: browser.get(base + path, allow_redirects=False, timeout=30)  # noqa: E731
+    page = tally.timed("GET form", lambda: get("/register"))
+    if page is None or not (token := CSRF_RE.search(page.text)):
+        return
+    signup = {
+        "csrf_token": token.group(1),
+        "username": username,
+        "password": PASSWORD,
+        "confirm": PASSWORD,
+    }
+    signed = tally.timed(
+        "POST", lambda: browser.post(base + "/register", data=signup, allow_redirects=False)
+    )
+    if signed is None or signed.status_code != 302:
+        with tally.lock:
+            tally.refused[f"register: HTTP {getattr(signed, 'status_code', '-')}"] += 1
+        return
+    n = 0
+    while time.monotonic() < until:
+        n += 1
+        business_id, _ = shops[(number + n) % len(shops)]
+        form = tally.timed("GET form", lambda: get("/posts/new"))
+        if form is None or not (token := CSRF_RE.search(form.text)):
+            continue
+        data = {
+            "csrf_token": token.group(1),
+            "kind": "praise",
+            "business_id": str(business_id),
+            "body": f"{username} #{n}: quick, kind and patient with my order.",
+            "rating": "5",
+            "happened_on": date.today().isoformat(),
+            "channel": "in_person",
+            "is_on_wall": "y",
+            "shows_name": "y",
+            "visibility": "public",
+        }
+        sent = tally.timed(
+            "POST",
+            lambda data=data: browser.post(
+                base + "/posts/new", data=data, allow_redirects=False, timeout=30
+            ),
+        )
+        if sent is None:
+            continue
+        found = POST_RE.search(sent.headers.get("Location", ""))
+        if sent.status_code != 302 or not found:
+            if sent.status_code < 500:
+                with tally.lock:
+                    tally.refused[f"post: HTTP {sent.status_code}"] += 1
+            continue
+        with tally.lock:
+            tally.accepted.append((int(found.group(1)), business_id))
+        tally.timed("GET post", lambda found=found: get(f"/posts/{found.group(1)}"))
+
+
+def on_walls(base: str, shops: list) -> tuple[set[int], list[str]]:
+    """Return every post id on the businesses' walls (API pages), and first-page problems."""
+    seen: set[int] = set()
+    problems = []
+    for _, slug in shops:
+        url = f"{base}/api/v1/businesses/{slug}/posts?kind=praise&limit=50"
+        newest = None
+        while url:
+            page = requests.get(url, timeout=30)
+            page.raise_for_status()
+            body = page.json()
+            ids = [item["id"] for item in body["items"]]
+            newest = newest or (ids[0] if ids else None)
+            seen.update(ids)
+            cursor = body["next_cursor"]
+            url = (
+                f"{base}/api/v1/businesses/{slug}/posts?kind=praise&limit=50&cursor={cursor}"
+                if cursor
+                else None
+            )
+        html = requests.get(f"{base}/b/{slug}", timeout=30).text
+        if newest is not None and f"/posts/{newest}" not in html:
+            problems.append(f"/b/{slug} does not show its newest post {newest}")
+    return seen, problems
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Return the q-th percentile of the values, in milliseconds."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))] * 1000
+
+
+def main() -> None:
+    """Run the posters and print what happened."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=30)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="praisewall-posters-") as tmp:
+        port = free_port()
+        env = {
+            **os.environ,
+            "WEBAPP_INSTANCE_PATH": tmp,
+            "FLASK_APP": "webapp",
+            # One address signs up 50 people and posts far faster than a person would.
+            "WEBAPP_REGISTER_RATE_LIMIT": "100000 per minute",
+            "WEBAPP_POST_RATE_LIMIT": "100000 per minute",
+            "WEBAPP_API_RATE_LIMIT": "100000 per minute",
+        }
+        for name in ("DATABASE_URL", "REDIS_URL", "TEST_DATABASE_URL"):
+            env.pop(name, None)
+        flask = str(VENV_BIN / "flask")
+        subprocess.run([flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
+        shops = make_businesses(env)
+        log = Path(tmp) / "serve.log"
+        with open(log, "wb") as out:
+            server = subprocess.Popen(
+                [flask, "serve", "--host", "127.0.0.1", "--port", str(port)],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(300):
+                try:
+                    requests.get(base + "/ping", timeout=1)
+                    break
+                except requests.RequestException:
+                    time.sleep(0.1)
+            tally = Tally()
+            until = time.monotonic() + args.seconds
+            started = time.perf_counter()
+            threads = [
+                threading.Thread(target=person, args=(base, i, shops, until, tally))
+                for i in range(args.people)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            elapsed = time.perf_counter() - started
+            walls, problems = on_walls(base, shops)
+        finally:
+            os.killpg(server.pid, signal.SIGINT)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
+        with sqlite3.connect(Path(tmp) / "praisewall.db") as conn:
+            stored = dict(conn.execute("SELECT id, business_id FROM post"))
+        server_errors = log.read_text(errors="replace").count("Traceback")
+
+    accepted = tally.accepted
+    missing_db = [i for i, b in accepted if stored.get(i) != b]
+    missing_wall = [i for i, _ in accepted if i not in walls]
+    requests_made = sum(len(v) for v in tally.latencies.values())
+    errors = sum(tally.errors.values()) + server_errors
+    print(
+        f"\n{args.people} people, {elapsed:.1f} s, `flask serve` (SQLite, worker in process)\n"
+        f"requests: {requests_made} ({requests_made / elapsed:.0f} req/s); "
+        f"posts accepted: {len(accepted)} ({len(accepted) / elapsed:.1f}/s)"
+    )
+    print("| request | count | p50 ms | p99 ms | mean ms |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for kind, values in tally.latencies.items():
+        mean = statistics.fmean(values) * 1000 if values else float("nan")
+        print(
+            f"| {kind} | {len(values)} | {percentile(values, 50):.1f} | "
+            f"{percentile(values, 99):.1f} | {mean:.1f} |"
+        )
+    print(
+        f"errors (5xx, exceptions, tracebacks in the server log): {errors} {dict(tally.errors)}\n"
+        f"refused (4xx): {sum(tally.refused.values())} {dict(tally.refused)}\n"
+        f"lost: {len(missing_db)} not in the database, {len(missing_wall)} not on their wall"
+        + (f"; {'; '.join(problems)}" if problems else "")
+    )
+    ok = not errors and not missing_db and not missing_wall and not problems and accepted
+    print("no error, no lost post" if ok else "FAILED")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""Type-ahead through the business_word index: words kept with the name, order, edge cases."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from webapp.extensions import db
+from webapp.models import Business, BusinessWord
+from webapp.services import businesses
+
+
+def words_of(business: Business) -> list[str]:
+    """Return a business's indexed words, sorted, straight from the table."""
+    return sorted(
+        db.session.scalars(
+            sa.select(BusinessWord.word).where(BusinessWord.business_id == business.id)
+        )
+    )
+
+
+def names(q: str) -> list[str]:
+    """Return the names the type-ahead finds for q, best first."""
+    return [b.name for b in businesses.search(q)]
+
+
+def test_a_new_business_has_each_word_of_its_name_once(make_business):
+    """Creating a business indexes every distinct word of its normalized name."""
+    shop = make_business("Joe's Café & Café")
+    assert words_of(shop) == ["and", "cafe", "joes"]
+
+
+def test_renaming_reindexes_the_words(app, make_business):
+    """After a rename the old words find nothing and the new ones find the business."""
+    shop = make_business("Corner Bakery")
+    businesses.rename_business(shop, "River Bakery")
+    db.session.commit()
+    assert words_of(shop) == ["bakery", "river"]
+    assert shop.slug == "corner-bakery"
+    assert names("corner") == []
+    assert names("riv") == ["River Bakery"]
+    assert names("bak") == ["River Bakery"]
+
+
+def test_deleting_a_business_deletes_its_words(app, make_business):
+    """The words go with their business."""
+    shop = make_business("Corner Bakery")
+    db.session.delete(shop)
+    db.session.commit()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(BusinessWord)) == 0
+
+
+def test_order_exact_then_name_prefix_then_word_then_shorter(make_business):
+    """Exact name first, then names starting with q, then a later word; shorter before longer."""
+    for name in (
+        "The Gold Shop",
+        "Gold",
+        "Goldsmiths of Bath",
+        "Gold Bar",
+        "Old Gold Mines",
+        "Bold",
+    ):
+        make_business(name)
+    assert names("gold") == [
+        "Gold",
+        "Gold Bar",
+        "Goldsmiths of Bath",
+        "The Gold Shop",
+        "Old Gold Mines",
+    ]
+
+
+def test_a_business_matching_by_two_words_appears_once(make_business):
+    """Two words starting with q still make one result."""
+    make_business("Gold Golden Goldie")
+    assert names("gol") == ["Gold Golden Goldie"]
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("zz", ["Zz Top Tailors", "The Zzz Cafe"]),
+        ("a9", ["A9 Motors"]),
+        ("az", ["Azure Laundry"]),
+        ("corner bak", ["Corner Bakery"]),
+        ("bakery on", ["Bakery on the Corner"]),
+        ("the corner", ["Bakery on the Corner"]),
+        ("zürich", ["Café Zürich"]),
+        ("9", ["Studio 9"]),
+    ],
+)
+def test_prefix_edges(make_business, q, expected):
+    """Terms ending in z or 9, several words, accents and digits all find what they should."""
+    for name in (
+        "Zz Top Tailors",
+        "The Zzz Cafe",
+        "A9 Motors",
+        "Aa Books",
+        "Azure Laundry",
+        "B Side",
+        "Corner Bakery",
+        "Bakery on the Corner",
+        "Café Zürich",
+        "Studio 9",
+        "Studio A",
+    ):
+        make_business(name)
+    assert names(q) == expected
+
+
+def test_prefix_end():
+    """The range's upper end covers exactly the words starting with the term."""
+    assert businesses.prefix_end("gold") == "gole"
+    assert businesses.prefix_end("az") == "b"
+    assert businesses.prefix_end("a9") == "aa"
+    assert businesses.prefix_end("zz") is None
+
+
+def test_search_reads_the_word_index_not_every_name(app, make_business):
+    """On SQLite the word lookup is a range search on ix_business_word_word, not a scan."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("the plan is checked on SQLite")
+    make_business("Corner Bakery")
+    stmt = businesses.search_query("cor")
+    sql = str(stmt.compile(db.engine, compile_kwargs={"literal_binds": True}))
+    plan = " | ".join(row[-1] for row in db.session.execute(sa.text("EXPLAIN QUERY PLAN " + sql)))
+    assert "ix_business_word_word" in plan
+    assert "SCAN business" not in plan
+
+
+def test_a_huge_query_is_cut_to_a_name_s_length(client, auth, make_business):
+    """100 KB typed into the business box finds what its start finds, and never errors."""
+    make_business("Corner Bakery")
+
+    assert [b.name for b in businesses.search("corner " + "x" * 100_000)] == []
+    assert [b.name for b in businesses.search("c" * 100_000)] == []
+    assert [b.name for b in businesses.search("Corner Bakery" + " " * 100_000)] == ["Corner Bakery"]
+    auth.register()
+    response = client.post("/posts/new", data={"business": "x" * 100_000, "body": "Kind."})
+    assert response.status_code == 422
