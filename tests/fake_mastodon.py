@@ -4,7 +4,7 @@ Mastodon.py and Authlib talk to it unpatched. It implements the parts of the Mas
 Doorkeeper OAuth that the app uses, with the real checks (client secret, redirect URI, scopes,
 single-use codes, PKCE S256, token scopes, grapheme/URL/mention length rule, Idempotency-Key for
 one hour), and injects faults on command (`fail_next`, `delay_next`, `forget_apps`,
-`revoke_tokens`).
+`revoke_tokens`) or at random (`chaos`).
 
 Behaviour follows Mastodon 4.3 with Doorkeeper 5.x, as read in their source:
 
@@ -38,6 +38,7 @@ import email.utils
 import hashlib
 import html
 import json
+import random
 import re
 import secrets
 import threading
@@ -288,6 +289,7 @@ class FakeMastodon:
             self._idempotency: dict[tuple[str, str], tuple[str, datetime]] = {}
             self._faults: list[dict[str, Any]] = []
             self._delays: list[dict[str, Any]] = []
+            self._chaos: dict[str, Any] | None = None
             self._rate_counts: dict[tuple[str, int], int] = {}
             self._clock_offset = timedelta()
             self._last_id = 0
@@ -443,6 +445,76 @@ class FakeMastodon:
                 }
             )
 
+    def chaos(
+        self,
+        *,
+        rate_5xx: float = 0.0,
+        rate_timeout: float = 0.0,
+        rate_429: float = 0.0,
+        timeout_seconds: float = 2.0,
+        processed_share: float = 0.5,
+        seed: int = 0,
+        paths: tuple[str, ...] = ("/api/",),
+    ) -> None:
+        """Fail a share of matching requests at random (seeded): 5xx, 429, or an answer too late.
+
+        A late answer comes after `timeout_seconds`; for `processed_share` of them the request
+        was handled first (a status may exist though the client gave up), else not at all.
+        Call with no rates to stop.
+        """
+        with self._lock:
+            if not (rate_5xx or rate_timeout or rate_429):
+                self._chaos = None
+                return
+            self._chaos = {
+                "rng": random.Random(seed),  # nosec B311 # repeatable test faults
+                "rates": (rate_5xx, rate_timeout, rate_429),
+                "timeout": timeout_seconds,
+                "processed_share": processed_share,
+                "paths": tuple(paths),
+                "counts": {"5xx": 0, "timeout": 0, "timeout_processed": 0, "429": 0},
+            }
+
+    @property
+    def chaos_counts(self) -> dict[str, int]:
+        """Return how many faults of each kind `chaos` injected."""
+        with self._lock:
+            return dict(self._chaos["counts"]) if self._chaos else {}
+
+    def _roll_chaos(self, path: str) -> tuple[str | None, bool]:
+        """Pick this request's random fault, if any, and whether a late one is handled first."""
+        chaos = self._chaos
+        if chaos is None or not path.startswith(chaos["paths"]):
+            return None, False
+        rng = chaos["rng"]
+        roll = rng.random()
+        rate_5xx, rate_timeout, rate_429 = chaos["rates"]
+        if roll < rate_5xx:
+            kind = "5xx"
+        elif roll < rate_5xx + rate_timeout:
+            kind = "timeout"
+        elif roll < rate_5xx + rate_timeout + rate_429:
+            kind = "429"
+        else:
+            return None, False
+        processed = kind == "timeout" and rng.random() < chaos["processed_share"]
+        chaos["counts"][kind] += 1
+        if processed:
+            chaos["counts"]["timeout_processed"] += 1
+        return kind, processed
+
+    def _chaos_response(self, kind: str) -> Response:
+        """Answer a request that random chaos failed without handling it."""
+        if kind == "429":
+            response = self._json({"error": "Too many requests"}, 429)
+            reset = self.now() + timedelta(seconds=1)
+            response.headers["X-RateLimit-Limit"] = str(RATE_LIMIT)
+            response.headers["X-RateLimit-Remaining"] = "0"
+            response.headers["X-RateLimit-Reset"] = reset.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            return response
+        status = self._chaos["rng"].choice((500, 502, 503, 504))
+        return self._json({"error": HTTPStatus(status).phrase}, status)
+
     def forget_apps(self) -> None:
         """Drop every registered app and its pending codes, like Mastodon's app vacuum."""
         with self._lock:
@@ -476,19 +548,28 @@ class FakeMastodon:
             entry = self._log_request(request, path)
             fault = self._take(self._faults, method, path)
             delay = self._take(self._delays, method, path)
+            chaos, processed = self._roll_chaos(path) if fault is None else (None, False)
+            late = self._chaos["timeout"] if chaos == "timeout" else None
             if fault is not None:
                 response = self._json(
                     fault["body"] or {"error": HTTPStatus(fault["status"]).phrase},
                     fault["status"],
                 )
+            elif chaos in ("5xx", "429"):
+                response = self._chaos_response(chaos)
+            elif chaos == "timeout" and not processed:
+                response = self._json({"error": "Gateway Timeout"}, 504)
             else:
                 response = self._route(request, method, path, params)
-            if path.startswith("/api/"):
+            if path.startswith("/api/") and chaos != "429":
                 self._add_rate_limit_headers(request, response)
             if fault is not None:
                 for name, value in fault["headers"].items():
                     response.headers[name] = value
             entry["status"] = response.status_code
+            entry["chaos"] = chaos
+        if late is not None:
+            self._stopping.wait(late)
         if delay is not None:
             self._stopping.wait(delay["seconds"])
         return response

@@ -619,6 +619,7 @@ def test_export_lists_my_tokens_without_their_hashes(client, auth, alice, token)
     response = client.get("/settings/export.json")
     (exported,) = response.json["api_tokens"]
     assert exported == {
+        "id": stored.id,
         "name": "Phone shortcut",
         "created_at": stored.created_at.isoformat(),
         "last_used_at": None,

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import getpass
+import os
+import shlex
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 import sqlalchemy as sa
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from webapp import audit
 from webapp.extensions import db
@@ -21,6 +27,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(serve)
     app.cli.add_command(worker)
     app.cli.add_command(rotate_keys)
+    app.cli.add_command(backup)
 
 
 @click.command("serve")
@@ -67,6 +74,46 @@ def rotate_keys() -> None:
         count += 1
     db.session.commit()
     click.echo(f"Re-encrypted {count} secrets under the newest key.")
+
+
+@click.command("backup")
+@click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def backup(path: Path | None) -> None:
+    """Copy the SQLite database to PATH, consistently, while the site keeps running.
+
+    PATH defaults to instance/backups/praisewall-<UTC time>.db. For PostgreSQL, print the
+    pg_dump command to run instead, and fail.
+    """
+    url = db.engine.url
+    if url.get_backend_name() != "sqlite":
+        safe = url.set(password="PASSWORD") if url.password else url
+        plain = safe.set(drivername=url.get_backend_name()).render_as_string(hide_password=False)
+        raise click.ClickException(
+            "`flask backup` copies SQLite databases only. For PostgreSQL, run:\n  "
+            f"pg_dump --format=custom --file=praisewall.dump {shlex.quote(plain)}"
+        )
+    source = url.database
+    if not source or source == ":memory:" or source.startswith("file::memory:"):
+        raise click.ClickException("The database is in memory; there is no file to back up.")
+    if path is None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        path = Path(current_app.instance_path) / "backups" / f"praisewall-{stamp}.db"
+    if path.exists():
+        raise click.ClickException(f"{path} exists already; choose a new name.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written beside the target and renamed, so PATH is never a half-written copy.
+    partial = path.with_name(f".{path.name}.partial")
+    live = sqlite3.connect(f"{Path(source).resolve().as_uri()}?mode=ro", uri=True)
+    copy = sqlite3.connect(partial)
+    try:
+        # One step (pages=-1) reads a single snapshot, however much the site writes meanwhile.
+        live.backup(copy)
+    finally:
+        copy.close()
+        live.close()
+    os.replace(partial, path)
+    click.echo(f"Backed up {source} to {path}.")
 
 
 @click.command("create-admin")

@@ -38,5 +38,7 @@ class DefaultConfig:
     # Development only: allow http:// and loopback Mastodon servers (e.g. http://127.0.0.1:3000).
     MASTODON_ALLOW_INSECURE = False
     DELIVERY_MAX_ATTEMPTS = 8
+    # Seconds to wait on a Mastodon API call; None means the built-in 10.
+    MASTODON_TIMEOUT: float | None = None
     PER_PAGE = 20
     REPORTS_TO_HIDE = 3

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from flask import Flask, Response, json, render_template, request
+from flask import Flask, Response, g, json, render_template, request
+from flask_login import AnonymousUserMixin
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from webapp.extensions import db
@@ -20,7 +22,10 @@ MESSAGES = {
     413: "That was far too much to send. Posts are at most 2,000 characters.",
     429: "Too many tries. Please wait a minute and try again.",
     500: "Something went wrong on our side. Nothing you typed was saved twice; please try again.",
+    503: "We can't reach our database just now. Nothing you typed was saved; please try again "
+    "in a minute.",
 }
+DATABASE_RETRY_AFTER = "30"
 
 
 def init_app(app: Flask) -> None:
@@ -28,6 +33,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(InternalServerError, handle_server_error)
+    app.register_error_handler(DBAPIError, handle_database_error)
 
 
 def wants_json() -> bool:
@@ -58,7 +64,11 @@ def render_error(status: int, message: str):
     """Render an error as problem details for the API or as a page for people."""
     if wants_json():
         return problem(status, message), status
-    return render_template("error.html", status=status, message=message), status
+    try:
+        return render_template("error.html", status=status, message=message), status
+    except DBAPIError as error:
+        # The page header reads the signed-in user; with the database away, say that instead.
+        return handle_database_error(error)
 
 
 def handle_http_error(error: HTTPException):
@@ -83,3 +93,25 @@ def handle_server_error(error: Exception):
     """Roll back whatever the request left and apologise."""
     db.session.rollback()
     return render_error(500, MESSAGES[500])
+
+
+def handle_database_error(error: DBAPIError):
+    """Answer 503 with Retry-After while the database is away, instead of a server error."""
+    if not is_outage(error):
+        raise error
+    try:
+        db.session.rollback()
+    except DBAPIError:
+        pass  # the connection is gone; the pool replaces it on the next request
+    # The page must not need the database: show it as to someone signed out.
+    g._login_user = AnonymousUserMixin()
+    headers = {"Retry-After": DATABASE_RETRY_AFTER}
+    if wants_json():
+        return problem(503, MESSAGES[503], headers=headers)
+    page = render_template("error.html", status=503, message=MESSAGES[503])
+    return page, 503, headers
+
+
+def is_outage(error: DBAPIError) -> bool:
+    """Tell whether a database error means the server can't be reached (not a bad query)."""
+    return isinstance(error, OperationalError | InterfaceError)

@@ -49,9 +49,12 @@ def run_in_app(work, crosspost_id: int):
 @huey.task()
 def deliver(crosspost_id: int) -> None:
     """Try to send a status, and queue the retry when it must wait."""
-    _, state, next_at = run_in_app(crosspost.deliver, crosspost_id)
+    result, state, next_at = run_in_app(crosspost.deliver, crosspost_id)
     if state == CrosspostState.PENDING and next_at is not None:
         enqueue(deliver, crosspost_id, next_at)
+    elif result == CrosspostState.DELETING:
+        # The post was deleted while we were sending: what we made goes too.
+        enqueue(delete_status, crosspost_id, next_at)
 
 
 @huey.task()

@@ -199,6 +199,8 @@ def disconnect(user: User) -> bool:
     )
     db.session.delete(account)
     db.session.flush()
+    # The user still points at the deleted row; deleting the user next would delete it again.
+    db.session.expire(user, ["mastodon_account"])
     return revoked
 
 

@@ -6,6 +6,7 @@ own idempotency key, so however often a delivery runs, the server keeps one stat
 
 from __future__ import annotations
 
+import logging
 import random
 import uuid
 from datetime import datetime, timedelta
@@ -34,6 +35,11 @@ STUCK_AFTER = timedelta(minutes=10)  # pending and due this long ago: the queue 
 WATCH_FOR = timedelta(days=14)
 RETRYABLE = (CrosspostState.FAILED, CrosspostState.GAVE_UP, CrosspostState.NEEDS_LOGIN)
 LOST_KEY = mastodon.Outcome("needs_login", "We can no longer read your sign-in; please reconnect.")
+# How long a claimed attempt may wait on the server (three calls at most, each with a timeout).
+CLAIM_FOR = timedelta(minutes=2)
+TOO_LONG = "It is too long for your server, even shortened."
+
+log = logging.getLogger(__name__)
 
 
 def start(
@@ -113,22 +119,75 @@ def deliver(crosspost_id: int) -> str | None:
         return crosspost.state
     if not is_due(crosspost):
         return None
-    crosspost.attempts += 1
+    try:
+        client = client_for(account)
+    except crypto.InvalidToken:
+        crosspost.attempts += 1
+        return record_failure(crosspost, LOST_KEY)
+    attempt = claim(crosspost)
+    if attempt is None:
+        return None
     if crosspost.mention_acct != crosspost.post.business.handle:
         # The post was edited to name another business before it went out.
         crosspost.mention_acct = crosspost.post.business.handle
         crosspost.mention_resolved = crosspost.mention_account_id = None
-    try:
-        client = client_for(account)
-    except crypto.InvalidToken:
-        return record_failure(crosspost, LOST_KEY)
     # No writes may reach SQLite while we wait on the network, or the web would wait on us.
     with db.session.no_autoflush:
-        return send(crosspost, client)
+        return send(crosspost, client, attempt)
 
 
-def send(crosspost: Crosspost, client) -> str:
+def claim(crosspost: Crosspost) -> int | None:
+    """Count the attempt in its own committed transaction; return its number, None if taken.
+
+    The worker commits here (services otherwise don't) so the attempt is on record before the
+    network call: a deletion meanwhile sees it may have posted, and a second task for the same
+    row finds it claimed. The empty status text marks "an attempt began", so every later look
+    (retry or deletion) first searches the server for what this attempt may have made.
+    """
+    now = utcnow()
+    row = Crosspost.__table__.c
+    taken = db.session.execute(
+        sa.update(Crosspost.__table__)
+        .where(
+            row.id == crosspost.id,
+            row.state == CrosspostState.PENDING,
+            row.attempts == crosspost.attempts,
+            sa.or_(row.next_attempt_at.is_(None), row.next_attempt_at <= now),
+        )
+        .values(
+            attempts=row.attempts + 1,
+            next_attempt_at=now + CLAIM_FOR,
+            status_text=sa.func.coalesce(row.status_text, ""),
+        )
+    ).rowcount
+    attempt = crosspost.attempts + 1
+    db.session.commit()
+    return attempt if taken else None
+
+
+def still_claimed(crosspost: Crosspost, attempt: int) -> bool:
+    """Lock the row and tell whether it is still ours (pending, at our attempt): compare-and-set.
+
+    The no-op update takes the row's write lock, so nothing can move the row between this
+    check and the commit that records our outcome.
+    """
+    row = Crosspost.__table__.c
+    return bool(
+        db.session.execute(
+            sa.update(Crosspost.__table__)
+            .where(
+                row.id == crosspost.id,
+                row.state == CrosspostState.PENDING,
+                row.attempts == attempt,
+            )
+            .values(attempts=attempt)
+        ).rowcount
+    )
+
+
+def send(crosspost: Crosspost, client, attempt: int) -> str | None:
     """Post the status (or adopt one an earlier attempt made) and record the outcome."""
+    tried_text = None
     try:
         # An earlier attempt may have posted it without our hearing back; the server forgets
         # idempotency keys after an hour, so look for it before posting again.
@@ -137,8 +196,10 @@ def send(crosspost: Crosspost, client) -> str:
             resolve_mention(crosspost, client)
             status = build_status(crosspost)
             if not status.fits:
-                return fail(crosspost, "It is too long for your server, even shortened.")
-            crosspost.status_text = status.text
+                if not still_claimed(crosspost, attempt):
+                    return moved(crosspost, client, None, None)
+                return fail(crosspost, TOO_LONG)
+            tried_text = status.text
             sent = mastodon.post_status(
                 client,
                 status.text,
@@ -147,7 +208,16 @@ def send(crosspost: Crosspost, client) -> str:
                 key=crosspost.idempotency_key,
             )
     except mastodon.MastodonError as error:
-        return record_failure(crosspost, mastodon.classify(error, client))
+        outcome = mastodon.classify(error, client)
+        if not still_claimed(crosspost, attempt):
+            return moved(crosspost, client, None, tried_text)
+        if tried_text is not None:
+            crosspost.status_text = tried_text
+        return record_failure(crosspost, outcome)
+    if not still_claimed(crosspost, attempt):
+        return moved(crosspost, client, sent, tried_text)
+    if tried_text is not None:
+        crosspost.status_text = tried_text
     crosspost.state = CrosspostState.SENT
     crosspost.remote_id = sent["id"]
     crosspost.remote_url = sent["url"]
@@ -159,6 +229,35 @@ def send(crosspost: Crosspost, client) -> str:
         crosspost.next_reply_check_at = crosspost.sent_at + next_reply_check(timedelta(0))
     challenge.record_praise(crosspost.post)
     return crosspost.state
+
+
+def moved(crosspost: Crosspost, client, sent: dict | None, tried_text: str | None) -> str | None:
+    """Hand what an attempt made to the deletion that overtook it; return the row's state now.
+
+    Our outcome is dropped. A row that went altogether (nothing was found to delete) leaves us
+    to delete the status ourselves.
+    """
+    crosspost_id = crosspost.id
+    db.session.rollback()
+    row = Crosspost.__table__.c
+    handed = db.session.execute(
+        sa.update(Crosspost.__table__)
+        .where(row.id == crosspost_id, row.state == CrosspostState.DELETING)
+        .values(
+            remote_id=sa.func.coalesce(row.remote_id, sent["id"] if sent else None),
+            status_text=sa.func.coalesce(row.status_text, tried_text or ""),
+            next_attempt_at=utcnow(),
+        )
+    ).rowcount
+    if handed:
+        return CrosspostState.DELETING
+    current = db.session.get(Crosspost, crosspost_id)
+    if current is None and sent is not None:
+        try:
+            mastodon.delete_status(client, sent["id"])
+        except mastodon.MastodonError:
+            log.warning("could not delete status %s of a deleted post", sent["id"])
+    return current.state if current is not None else None
 
 
 def is_due(crosspost: Crosspost) -> bool:
@@ -176,7 +275,8 @@ def record_crash(crosspost_id: int) -> Crosspost | None:
             crosspost.next_reply_check_at = schedule_next_check(crosspost, utcnow())
         return crosspost
     if crosspost.state in (CrosspostState.PENDING, CrosspostState.DELETING):
-        crosspost.attempts += 1
+        if crosspost.state == CrosspostState.DELETING:
+            crosspost.attempts += 1  # a delivery's claim has counted its attempt already
         crosspost.last_error = "Something unexpected went wrong; we'll try again."
         crosspost.next_attempt_at = utcnow() + backoff(crosspost.attempts)
         limit = current_app.config["DELIVERY_MAX_ATTEMPTS"]
@@ -188,7 +288,7 @@ def record_crash(crosspost_id: int) -> Crosspost | None:
 
 def posted_before(crosspost: Crosspost, client) -> dict | None:
     """Return the status an earlier, unanswered attempt made, if there was such an attempt."""
-    if crosspost.status_text is None:
+    if crosspost.status_text is None:  # never claimed: nothing can have been posted
         return None
     return mastodon.find_own_status(client, crosspost.account.remote_id, crosspost.post_url)
 
@@ -264,9 +364,16 @@ def start_deleting(post: Post) -> Crosspost | None:
     # Sent, or tried without an answer (the server may have made it): it has to go.
     maybe_posted = crosspost.status_text is not None and crosspost.state != CrosspostState.GONE
     if crosspost.state == CrosspostState.SENT or maybe_posted:
+        now = utcnow()
+        waiting = crosspost.state == CrosspostState.PENDING and crosspost.next_attempt_at
         crosspost.state = CrosspostState.DELETING
         crosspost.attempts = 0
-        crosspost.next_attempt_at = utcnow()
+        # An attempt may still be waiting on the server; it hands over what it made when it
+        # ends, so look no sooner than its claim runs out.
+        if waiting and crosspost.next_attempt_at > now:
+            crosspost.next_attempt_at = min(crosspost.next_attempt_at, now + CLAIM_FOR)
+        else:
+            crosspost.next_attempt_at = now
         crosspost.next_reply_check_at = None
         return crosspost
     # Never tried, or already gone there: nothing to delete, so nothing to keep.

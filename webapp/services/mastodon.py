@@ -16,9 +16,11 @@ from urllib.parse import urlsplit
 
 import grapheme
 import requests
+import urllib3
 from authlib.common.security import generate_token
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
+from flask import current_app, has_app_context
 from mastodon import Mastodon
 from mastodon._url_regex import url_regex
 from mastodon.errors import (
@@ -30,6 +32,7 @@ from mastodon.errors import (
     MastodonServerError,
     MastodonUnauthorizedError,
 )
+from requests.adapters import HTTPAdapter
 
 SCOPES = "read:accounts read:statuses write:statuses"
 APP_NAME = "Praisewall"
@@ -45,6 +48,10 @@ HREF_RE = re.compile(r'href="([^"]*)"')
 
 class ServerProblem(Exception):
     """A Mastodon server we can't or won't talk to, explained in plain words."""
+
+
+class RefusedAddress(requests.exceptions.ConnectionError):
+    """A connection we won't make: to an address inside a network, or to another host."""
 
 
 class UnknownClient(Exception):
@@ -72,14 +79,15 @@ def parse_server(entry: str, *, allow_insecure: bool = False) -> str:
     scheme = ""
     if "://" in text:
         parts = urlsplit(text)
-        scheme, text = parts.scheme.lower(), parts.netloc
+        scheme, text = parts.scheme.lower(), parts.netloc.rsplit("@", 1)[-1]
         if scheme not in ("https", "http") or not text:
             raise ServerProblem("Enter your server like mastodon.social, or your @name@server.")
     else:
-        text = text.lstrip("@")
+        # Only the part before any path names the server: "mastodon.social/@alice" is on
+        # mastodon.social, not on a server called "alice".
+        text = text.lstrip("@").split("/", 1)[0]
         if "@" in text:
             text = text.rsplit("@", 1)[1]
-        text = text.split("/", 1)[0]
     if scheme == "http" and not allow_insecure:
         raise ServerProblem("Mastodon servers are reached over https only.")
     text = text.lower()
@@ -128,19 +136,152 @@ def check_address(base_url: str, *, allow_insecure: bool = False) -> None:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError):
         raise ServerProblem(f"We couldn't find a server called {host}.") from None
+    if allow_insecure:
+        return
     for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        inside = (
-            address.is_private
-            or address.is_loopback
-            or address.is_link_local
-            or address.is_reserved
-            or address.is_multicast
-            or address.is_unspecified
-            or not address.is_global
-        )
-        if inside and not allow_insecure:
+        if not is_public(ipaddress.ip_address(info[4][0])):
             raise ServerProblem(f"{host} isn't a public server, so we won't connect to it.")
+
+
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits (NAT64, RFC 6052 and 8215).
+NAT64_PREFIXES = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
+def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Tell whether an address is public; IPv6 that wraps IPv4 is judged by the IPv4."""
+    if address.version == 6:
+        if address.teredo is not None:
+            return False  # the client's address inside is obfuscated; nothing to judge
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is None and (
+            any(address in prefix for prefix in NAT64_PREFIXES) or int(address) < 2**32
+        ):
+            # NAT64 and the old IPv4-compatible form (::a.b.c.d) end in the IPv4 address.
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if embedded is not None:
+            return is_public(embedded)
+    return address.is_global and not (
+        address.is_multicast or address.is_reserved or address.is_unspecified
+    )
+
+
+# --- Talking to one server only, over addresses checked as we connect ---
+
+
+def insecure_allowed() -> bool:
+    """Tell whether the development setting lets us reach http and in-network servers."""
+    return bool(has_app_context() and current_app.config.get("MASTODON_ALLOW_INSECURE"))
+
+
+class _Refused(Exception):
+    """Raised inside urllib3, which retries and rewraps OSErrors, and turned into RefusedAddress."""
+
+
+class _CheckedConnectionMixin:
+    """Resolve the host as we connect and connect only to public addresses.
+
+    Checking when the sign-in starts is not enough: the name may resolve elsewhere a moment
+    later (DNS rebinding). Here the address checked is the address connected to, while TLS
+    still verifies the certificate for the server's name.
+    """
+
+    def _new_conn(self):
+        """Connect to the first public address the host resolves to; refuse any other."""
+        try:
+            infos = socket.getaddrinfo(self._dns_host, self.port, type=socket.SOCK_STREAM)
+        except socket.gaierror as error:
+            raise urllib3.exceptions.NameResolutionError(self.host, self, error) from error
+        addresses = [info[4][0] for info in infos]
+        if not addresses or not all(is_public(ipaddress.ip_address(a)) for a in addresses):
+            raise _Refused(f"{self.host} isn't a public server, so we won't connect to it.")
+        error: Exception | None = None
+        for address in addresses:
+            try:
+                return urllib3.util.connection.create_connection(
+                    (address, self.port),
+                    self.timeout,
+                    source_address=self.source_address,
+                    socket_options=self.socket_options,
+                )
+            except OSError as failure:
+                error = failure
+        raise urllib3.exceptions.NewConnectionError(self, f"Failed to connect: {error}")
+
+
+class _CheckedHTTPConnection(_CheckedConnectionMixin, urllib3.connection.HTTPConnection):
+    """An http connection to checked addresses only."""
+
+
+class _CheckedHTTPSConnection(_CheckedConnectionMixin, urllib3.connection.HTTPSConnection):
+    """An https connection to checked addresses only."""
+
+
+class _CheckedHTTPPool(urllib3.HTTPConnectionPool):
+    """A pool of checked http connections."""
+
+    ConnectionCls = _CheckedHTTPConnection
+
+
+class _CheckedHTTPSPool(urllib3.HTTPSConnectionPool):
+    """A pool of checked https connections."""
+
+    ConnectionCls = _CheckedHTTPSConnection
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """Return a URL's (scheme, host, port), with the scheme's default port filled in."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"https": 443, "http": 80}.get(scheme)
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port
+
+
+class ServerAdapter(HTTPAdapter):
+    """Send requests to one server only, over checked addresses unless development allows any."""
+
+    def __init__(self, base_url: str, *, allow_insecure: bool) -> None:
+        """Bind the adapter to the server's origin."""
+        self.origin = origin(base_url)
+        self.allow_insecure = allow_insecure
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        """Use the checked connections unless development allows any address."""
+        super().init_poolmanager(*args, **kwargs)
+        if not self.allow_insecure:
+            self.poolmanager.pool_classes_by_scheme = {
+                "http": _CheckedHTTPPool,
+                "https": _CheckedHTTPSPool,
+            }
+
+    def send(self, request, *args, **kwargs):
+        """Refuse a request to another host (a redirect, say), or to a refused address."""
+        if origin(request.url) != self.origin:
+            raise RefusedAddress(
+                f"We only talk to {self.origin[1]}, not {origin(request.url)[1]}.", request=request
+            )
+        try:
+            return super().send(request, *args, **kwargs)
+        except _Refused as refused:
+            raise RefusedAddress(str(refused), request=request) from None
+
+
+def guard(session: requests.Session, base_url: str) -> requests.Session:
+    """Make a session talk only to this server, over addresses checked at connect time."""
+    # Proxies and .netrc from the environment would change where, and as whom, we connect.
+    session.trust_env = False
+    adapter = ServerAdapter(base_url, allow_insecure=insecure_allowed())
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+def server_session(base_url: str) -> requests.Session:
+    """Return a requests session for one server, guarded as in `guard`."""
+    return guard(requests.Session(), base_url)
 
 
 # --- Registering our app and signing in (OAuth 2 with PKCE) ---
@@ -155,11 +296,12 @@ def oauth_endpoints(base_url: str) -> dict:
         "code_challenge_methods_supported": [],
     }
     try:
-        response = requests.get(
-            f"{base_url}/.well-known/oauth-authorization-server",
-            timeout=TIMEOUT,
-            allow_redirects=False,
-        )
+        with server_session(base_url) as session:
+            response = session.get(
+                f"{base_url}/.well-known/oauth-authorization-server",
+                timeout=TIMEOUT,
+                allow_redirects=False,
+            )
         advertised = response.json() if "json" in response.headers.get("content-type", "") else {}
         if response.ok and isinstance(advertised, dict):
             # An endpoint on another host would dodge check_address, so keep only this server's.
@@ -179,19 +321,22 @@ def register_app(base_url: str, redirect_uri: str, website: str) -> tuple[str, s
     :raise ServerProblem: if the server can't be reached or refuses.
     """
     try:
-        response = requests.post(
-            f"{base_url}/api/v1/apps",
-            data={
-                "client_name": APP_NAME,
-                "redirect_uris": redirect_uri,
-                "scopes": SCOPES,
-                "website": website,
-            },
-            timeout=TIMEOUT,
-            allow_redirects=False,
-        )
+        with server_session(base_url) as session:
+            response = session.post(
+                f"{base_url}/api/v1/apps",
+                data={
+                    "client_name": APP_NAME,
+                    "redirect_uris": redirect_uri,
+                    "scopes": SCOPES,
+                    "website": website,
+                },
+                timeout=TIMEOUT,
+                allow_redirects=False,
+            )
         data = response.json()
         return data["client_id"], data["client_secret"]
+    except RefusedAddress as refused:
+        raise ServerProblem(str(refused)) from None
     except requests.RequestException:
         raise ServerProblem(f"{urlsplit(base_url).netloc} didn't answer. Try again soon.") from None
     except (ValueError, KeyError, TypeError):
@@ -203,17 +348,18 @@ def register_app(base_url: str, redirect_uri: str, website: str) -> tuple[str, s
 def client_still_known(token_url: str, client_id: str, client_secret: str) -> bool:
     """Ask the server whether our registration still works (a client-credentials grant)."""
     try:
-        response = requests.post(
-            token_url,
-            data={
-                "grant_type": "client_credentials",
-                "client_id": client_id,
-                "client_secret": client_secret,
-                "scope": "read",
-            },
-            timeout=TIMEOUT,
-            allow_redirects=False,
-        )
+        with server_session(token_url) as session:
+            response = session.post(
+                token_url,
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": client_id,
+                    "client_secret": client_secret,
+                    "scope": "read",
+                },
+                timeout=TIMEOUT,
+                allow_redirects=False,
+            )
     except requests.RequestException:
         return True  # can't tell; the token exchange will find out
     if response.status_code == 401:
@@ -225,10 +371,10 @@ def client_still_known(token_url: str, client_id: str, client_secret: str) -> bo
 
 
 def oauth_session(
-    client_id: str, client_secret: str, redirect_uri: str, *, pkce: bool
+    client_id: str, client_secret: str, redirect_uri: str, *, pkce: bool, server: str = ""
 ) -> OAuth2Session:
-    """Make a short-lived OAuth client for one step of the sign-in."""
-    return OAuth2Session(
+    """Make a short-lived OAuth client for one step of the sign-in, bound to the server's URL."""
+    session = OAuth2Session(
         client_id,
         client_secret,
         scope=SCOPES,
@@ -237,6 +383,7 @@ def oauth_session(
         code_challenge_method="S256" if pkce else None,
         default_timeout=TIMEOUT,
     )
+    return guard(session, server)
 
 
 def authorization_url(
@@ -244,7 +391,9 @@ def authorization_url(
 ) -> tuple[str, str, str | None]:
     """Return (url to send the person to, state, PKCE verifier)."""
     verifier = generate_token(48) if pkce else None
-    with oauth_session(client_id, client_secret, redirect_uri, pkce=pkce) as client:
+    with oauth_session(
+        client_id, client_secret, redirect_uri, pkce=pkce, server=authorize_url
+    ) as client:
         url, state = client.create_authorization_url(authorize_url, code_verifier=verifier)
     return url, state, verifier
 
@@ -263,7 +412,9 @@ def exchange_code(
     :raise ServerProblem: for any other refusal or failure.
     """
     try:
-        with oauth_session(client_id, client_secret, redirect_uri, pkce=verifier is not None) as c:
+        with oauth_session(
+            client_id, client_secret, redirect_uri, pkce=verifier is not None, server=token_url
+        ) as c:
             token = c.fetch_token(
                 token_url, code=code, code_verifier=verifier, allow_redirects=False
             )
@@ -282,7 +433,7 @@ def exchange_code(
 def revoke_token(revoke_url: str, client_id: str, client_secret: str, token: str) -> bool:
     """Revoke an access token at its server; tell whether the server confirmed it."""
     try:
-        with oauth_session(client_id, client_secret, "", pkce=False) as client:
+        with oauth_session(client_id, client_secret, "", pkce=False, server=revoke_url) as client:
             response = client.revoke_token(revoke_url, token=token, allow_redirects=False)
     except requests.RequestException:
         return False
@@ -298,9 +449,16 @@ def api(base_url: str, access_token: str | None = None) -> Mastodon:
         access_token=access_token,
         api_base_url=base_url,
         ratelimit_method="throw",
-        request_timeout=TIMEOUT,
+        request_timeout=api_timeout(),
         user_agent="Praisewall",
+        session=server_session(base_url),
     )
+
+
+def api_timeout() -> float:
+    """Return the API call timeout in seconds: MASTODON_TIMEOUT if set, else TIMEOUT."""
+    configured = current_app.config.get("MASTODON_TIMEOUT") if has_app_context() else None
+    return configured or TIMEOUT
 
 
 def who_am_i(base_url: str, access_token: str) -> dict:

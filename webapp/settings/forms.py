@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField
+from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from webapp.posts.forms import strip_text
@@ -16,6 +16,11 @@ class DeleteAccountForm(FlaskForm):
     password = PasswordField(
         "Your password (or, without one, your username), to confirm",
         validators=[DataRequired(message="Enter your password.")],
+    )
+    delete_statuses = BooleanField(
+        "Also delete my statuses on Mastodon",
+        description="The statuses Praisewall posted for you. Up to 30 go now; "
+        "we'll tell you if any are left.",
     )
 
     def __init__(self, user, *args, **kwargs) -> None:

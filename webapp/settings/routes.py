@@ -112,12 +112,28 @@ def export_data():
 @bp.post("/settings/delete")
 @login_required
 def delete_account():
-    """Delete my account and every post I wrote."""
+    """Delete my account and every post I wrote, and revoke our access to my Mastodon account."""
     form = DeleteAccountForm(current_user)
     if not form.validate():
         return render_settings(delete_form=form, status=422)
-    accounts.delete_account(current_user._get_current_object())
+    farewell = accounts.delete_account(
+        current_user._get_current_object(), delete_statuses=form.delete_statuses.data
+    )
     db.session.commit()
     logout_user()
     flash("Your account and your posts are gone. Thank you for being here.", "info")
+    if farewell.statuses_deleted:
+        flash(f"We deleted {farewell.statuses_deleted} of your statuses on Mastodon.", "info")
+    if farewell.statuses_left:
+        flash(
+            f"{farewell.statuses_left} of the statuses we posted for you are still on Mastodon; "
+            f"you can delete them there: {farewell.profile_url or 'your profile'}.",
+            "info",
+        )
+    if not farewell.revoked:
+        flash(
+            "Your server didn't confirm that our access is revoked. "
+            "You can also remove Praisewall in your Mastodon settings.",
+            "info",
+        )
     return redirect(url_for("main.index"))

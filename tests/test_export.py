@@ -1,0 +1,125 @@
+"""Export: everything we hold about a person, column by column, and no credential."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+from conftest import send
+
+from webapp import audit, crypto
+from webapp.audit import AuditEntry
+from webapp.extensions import db
+from webapp.models import (
+    ApiToken,
+    ChallengeRound,
+    Crosspost,
+    MastodonAccount,
+    MastodonServer,
+    Post,
+    Report,
+    User,
+    utcnow,
+)
+from webapp.services.export import EXPORTED_AS, NOT_EXPORTED
+
+# Tables that hold nobody's personal data (or only other people's), and why.
+NOT_PERSONAL = {
+    "business": "exported as businesses added and managed, by what the person gave",
+    "mastodon_server": "our app's registration at a server, shared by everyone there",
+}
+
+
+@pytest.fixture
+def everything(client, connected, make_business, make_user, make_post, fake_mastodon):
+    """Alice with one of everything: a sent and replied status, a complaint, a report filed,
+    an API token, a challenge round and an audit entry; return her export."""
+    bakery = make_business("Corner Bakery", handle="@support@cornerbakery.example")
+    row = send(client, bakery, body="Alice praises the crust.")
+    row.replied_at = utcnow()
+    row.reply_url = f"{fake_mastodon.url}/@support/99"
+    row.reply_text = "Thank you, Alice!"
+    bobs = make_post(make_user("bob"), bakery, body="Bob's own post.")
+    assert client.post(f"/posts/{bobs.id}/report", data={"reason": "other"}).status_code == 302
+    assert client.post("/settings/tokens", data={"name": "Phone"}).status_code == 200
+    audit.record(None, "admin.create", connected, username="alice")
+    db.session.commit()
+    response = client.get("/settings/export.json")
+    assert response.status_code == 200
+    return response
+
+
+def test_every_column_is_exported_or_left_out_for_a_reason(everything, app):
+    """Each column of each table about the person is in the export, or listed with a reason."""
+    data = everything.json
+    post = next(p for p in data["posts"] if p["crosspost"])
+    exported = {
+        User: data["account"],
+        Post: post,
+        Crosspost: post["crosspost"],
+        Report: data["reports_filed"][0],
+        ChallengeRound: data["challenge_rounds"][0],
+        ApiToken: data["api_tokens"][0],
+        MastodonAccount: data["mastodon_account"],
+        AuditEntry: data["audit_entries"][0],
+    }
+    for model, obj in exported.items():
+        table = model.__tablename__
+        for column in model.__table__.columns:
+            name = EXPORTED_AS.get(table, {}).get(column.name, column.name)
+            assert column.name in NOT_EXPORTED.get(table, {}) or name in obj, (
+                f"{table}.{column.name} is neither exported nor listed in NOT_EXPORTED"
+            )
+    covered = {m.__tablename__ for m in exported} | set(NOT_PERSONAL)
+    for table in db.metadata.sorted_tables:
+        refers_to_user = any(fk.column.table.name == "user" for fk in table.foreign_keys)
+        if refers_to_user or table.name == "user":
+            assert table.name in covered, f"{table.name} refers to a user but is not exported"
+
+
+def test_export_holds_moderation_crosspost_reports_tokens_and_audit(everything, fake_mastodon):
+    """The new parts carry what the person would want to see."""
+    data = everything.json
+    post = next(p for p in data["posts"] if p["crosspost"])
+    assert post["moderation"] == "ok"
+    crosspost = post["crosspost"]
+    assert crosspost["state"] == "sent"
+    assert crosspost["remote_url"].startswith(fake_mastodon.url)
+    assert crosspost["sent_at"] and crosspost["replied_at"]
+    assert crosspost["reply_text"] == "Thank you, Alice!"
+    assert data["reports_filed"][0]["reason"] == "other"
+    assert [t["name"] for t in data["api_tokens"]] == ["Phone"]
+    assert data["mastodon_account"]["acct"] == f"alice@{fake_mastodon.domain}"
+    assert data["mastodon_account"]["server"] == fake_mastodon.url
+    assert data["audit_entries"][0]["action"] == "admin.create"
+
+
+def test_export_holds_no_credential(everything, connected):
+    """No password hash, session token, API token hash, access token or client secret."""
+    text = everything.text
+    account = db.session.scalars(sa.select(MastodonAccount)).one()
+    server = db.session.scalars(sa.select(MastodonServer)).one()
+    secrets = [
+        connected.password_hash,
+        connected.session_token,
+        crypto.decrypt(account.access_token),
+        account.access_token,
+        crypto.decrypt(server.client_secret),
+        *db.session.scalars(sa.select(ApiToken.token_hash)),
+    ]
+    for secret in secrets:
+        assert secret and secret not in text
+    json.loads(text)
+
+
+def test_export_of_a_person_with_nothing_yet(client, make_user, auth):
+    """A new account exports cleanly, with empty lists."""
+    make_user("carol")
+    auth.login("carol")
+    data = client.get("/settings/export.json").json
+    assert data["account"]["username"] == "carol"
+    assert data["posts"] == data["reports_filed"] == data["audit_entries"] == []
+    assert data["mastodon_account"] is None
+    assert date.fromisoformat(data["account"]["created_at"][:10])

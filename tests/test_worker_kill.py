@@ -1,0 +1,170 @@
+"""A queue worker killed in the middle of a delivery, then restarted: still exactly one status.
+
+The worker runs as a real `flask worker` process on a SQLite database file and the SQLite queue,
+and is killed with SIGKILL while the fake Mastodon holds its answer to the status it just made.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from conftest import TEST_DATABASE_URL, TEST_FERNET_KEY
+from test_faults import connect, new_crosspost
+
+from webapp import tasks
+from webapp.extensions import db
+from webapp.models import Crosspost, CrosspostState, MastodonServer, utcnow
+
+ROOT = Path(__file__).resolve().parent.parent
+HANDLE = "@support@cornerbakery.example"
+WAIT_SECONDS = 30
+
+
+@pytest.fixture
+def instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Return the instance folder the worker and this test share (database file and queue)."""
+    folder = tmp_path / "instance"
+    folder.mkdir()
+    monkeypatch.setenv("WEBAPP_INSTANCE_PATH", str(folder))
+    return folder
+
+
+@pytest.fixture
+def app(make_app, instance: Path):
+    """Return the app on the worker's database and SQLite queue, context pushed."""
+    settings = {"SERVER_NAME": "praisewall.example.com", "QUEUE_BACKEND": "sqlite"}
+    if not TEST_DATABASE_URL:
+        settings["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'praisewall.db'}"
+    app = make_app(**settings)
+    with app.app_context():
+        yield app
+    # Later tests choose their own queue; don't leave this one's file behind in theirs.
+    make_app(with_tables=False)
+
+
+def worker_env(app) -> dict[str, str]:
+    """Return the environment for `flask worker` on this test's database and queue."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("WEBAPP_", "FLASK_")) and key not in ("DATABASE_URL", "REDIS_URL")
+    }
+    env.update(
+        WEBAPP_INSTANCE_PATH=app.instance_path,
+        WEBAPP_SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
+        WEBAPP_FERNET_KEYS=TEST_FERNET_KEY,
+        WEBAPP_MASTODON_ALLOW_INSECURE="true",
+        WEBAPP_MASTODON_TIMEOUT="10",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+@pytest.fixture
+def start_worker(app, tmp_path: Path) -> Iterator:
+    """Return a function that starts `flask worker`; every worker is stopped afterwards."""
+    started: list[subprocess.Popen] = []
+
+    def start() -> subprocess.Popen:
+        log = (tmp_path / f"worker{len(started)}.log").open("wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "webapp", "worker", "--workers", "2"],
+            cwd=ROOT,
+            env=worker_env(app),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def wait_for(condition, what: str, logs: Path) -> None:
+    """Poll until the condition holds, or fail with the workers' output."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not condition():
+        if time.monotonic() > deadline:
+            output = "\n".join(p.read_text(errors="replace")[-3000:] for p in logs.glob("*.log"))
+            pytest.fail(f"timed out waiting for {what}\n{output}")
+        time.sleep(0.1)
+
+
+def test_a_worker_killed_mid_delivery_and_restarted_sends_once(
+    app, fake_mastodon, make_business, start_worker, tmp_path
+):
+    """Killed while the server holds its answer; after a restart it is adopted, not resent."""
+    server = MastodonServer(base_url=fake_mastodon.url, max_characters=500, url_length=23)
+    db.session.add(server)
+    bakery = make_business("Corner Bakery", handle=HANDLE)
+    user = connect(fake_mastodon, server, "erin")
+    db.session.commit()
+    rows = [new_crosspost(user, bakery, n) for n in range(3)]
+    db.session.commit()
+    ids = [row.id for row in rows]
+    keys = {row.id: row.idempotency_key for row in rows}
+
+    # The first status is made at once but answered only long after the kill.
+    fake_mastodon.delay_next("POST", "/api/v1/statuses", 25)
+    worker = start_worker()
+    tasks.enqueue(tasks.deliver, ids[0])
+    wait_for(lambda: len(fake_mastodon.statuses) == 1, "the held status", tmp_path)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=10)
+    for crosspost_id in ids[1:]:
+        tasks.enqueue(tasks.deliver, crosspost_id)
+
+    db.session.expire_all()
+    killed = db.session.get(Crosspost, ids[0])
+    assert killed.state == CrosspostState.PENDING and killed.attempts == 1
+    # Ten minutes on, the sweep finds the row whose task died with the worker.
+    db.session.execute(
+        sa.update(Crosspost)
+        .where(Crosspost.id == ids[0])
+        .values(next_attempt_at=utcnow() - timedelta(minutes=11))
+    )
+    db.session.commit()
+    start_worker()
+    tasks.sweep()
+
+    def all_sent() -> bool:
+        """Tell whether every row is sent."""
+        db.session.expire_all()
+        states = db.session.scalars(sa.select(Crosspost.state).where(Crosspost.id.in_(ids)))
+        return set(states) == {CrosspostState.SENT}
+
+    wait_for(all_sent, "every crosspost to be sent", tmp_path)
+    statuses = [s for s in fake_mastodon.statuses if not s["deleted"]]
+    assert sorted(s["idempotency_key"] for s in statuses) == sorted(keys.values())
+    assert len({s["status"] for s in statuses}) == 3
+    killed = db.session.get(Crosspost, ids[0])
+    held = next(s for s in statuses if s["idempotency_key"] == keys[ids[0]])
+    assert killed.remote_id == held["id"] and killed.attempts == 2
+    # The restarted worker found the status the killed one made and adopted it.
+    posts = [
+        r
+        for r in fake_mastodon.requests
+        if r["method"] == "POST"
+        and r["path"] == "/api/v1/statuses"
+        and r["headers"].get("Idempotency-Key") == keys[ids[0]]
+    ]
+    assert len(posts) == 1
