@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 import schemathesis
+import sqlalchemy as sa
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,7 +20,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from webapp.extensions import db
-from webapp.models import Kind, Moderation
+from webapp.models import Business, Kind, Moderation, Post
 from webapp.services import api_tokens
 
 CHECKS = [
@@ -128,3 +129,42 @@ def test_every_operation_answers_as_documented(api_schema, seeded, method, path,
             case.body.pop(key, None)
         case.body["business"] = data.draw(st.sampled_from(SLUGS))
     case.call_and_validate(headers=headers, checks=CHECKS)
+
+
+def test_linked_calls_answer_as_documented(api_schema, seeded):
+    """Stateful: a post made through the API, then read back and followed to its business."""
+    token = seeded["token"]
+
+    class Machine(api_schema.as_state_machine()):
+        """Chains calls along the document's links, with the token where one is needed."""
+
+        def before_call(self, case):
+            """Name a real business in about half the new posts, so posts get made and linked."""
+            body = case.body
+            if case.method == "POST" and isinstance(body, dict) and len(repr(body)) % 2:
+                for key in ("business_name", "new_business"):
+                    body.pop(key, None)
+                body["business"] = SLUGS[len(body) % len(SLUGS)]
+
+        def teardown(self):
+            """Forget what this run wrote, so every run starts from the same data."""
+            db.session.execute(sa.delete(Post).where(Post.id.not_in(seeded["post_ids"])))
+            db.session.execute(sa.delete(Business).where(Business.slug.not_in(SLUGS)))
+            db.session.commit()
+
+        def get_call_kwargs(self, case):
+            """Send the token and ask for uncompressed bodies (nothing undoes it over WSGI)."""
+            return {"headers": {"Authorization": f"Bearer {token}", "Accept-Encoding": "identity"}}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            """Apply the same checks as the single-call test."""
+            case.validate_response(response, checks=CHECKS)
+
+    Machine.run(
+        settings=settings(
+            max_examples=25,
+            stateful_step_count=6,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )

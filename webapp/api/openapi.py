@@ -40,6 +40,29 @@ def json_response(description: str, schema: str, **headers: dict) -> dict:
     }
 
 
+def with_links(response: dict, **links: dict) -> dict:
+    """Add OpenAPI links: where a client can go next with what this answer holds."""
+    return {**response, "links": links}
+
+
+def link(operation_id: str, description: str, **parameters: str) -> dict:
+    """Describe one link to another operation, its parameters as runtime expressions."""
+    return {"operationId": operation_id, "parameters": parameters, "description": description}
+
+
+POST_LINKS = {
+    "GetPost": link("getPost", "Read the post back.", post_id="$response.body#/id"),
+    "GetPostBusiness": link(
+        "getBusiness", "The business it is about.", slug="$response.body#/business/slug"
+    ),
+    "ListPostBusinessPosts": link(
+        "listBusinessPosts",
+        "The business's other posts.",
+        slug="$response.body#/business/slug",
+    ),
+}
+
+
 def errors(*statuses: int) -> dict:
     """Reference the shared error responses for these statuses (400 and 429 always apply)."""
     return {
@@ -432,7 +455,15 @@ PATHS = {
         "get": operation(
             "getBusiness",
             "A business and its numbers.",
-            {"200": json_response("The business.", "BusinessDetail"), **errors(404)},
+            {
+                "200": with_links(
+                    json_response("The business.", "BusinessDetail"),
+                    ListBusinessPosts=link(
+                        "listBusinessPosts", "Its posts.", slug="$response.body#/slug"
+                    ),
+                ),
+                **errors(404),
+            },
             parameters=[SLUG],
         )
     },
@@ -467,15 +498,21 @@ PATHS = {
             "createPost",
             "Post praise or a complaint as the token's owner; crossposted like the form.",
             {
-                "201": json_response(
-                    "Posted.",
-                    "OwnPost",
-                    Location={"schema": {"type": "string", "format": "uri"}, "required": True},
+                "201": with_links(
+                    json_response(
+                        "Posted.",
+                        "OwnPost",
+                        Location={"schema": {"type": "string", "format": "uri"}, "required": True},
+                    ),
+                    **POST_LINKS,
                 ),
-                "200": json_response(
-                    "Already posted with this Idempotency-Key: the post made the first time.",
-                    "OwnPost",
-                    Location={"schema": {"type": "string", "format": "uri"}, "required": True},
+                "200": with_links(
+                    json_response(
+                        "Already posted with this Idempotency-Key: the post made the first time.",
+                        "OwnPost",
+                        Location={"schema": {"type": "string", "format": "uri"}, "required": True},
+                    ),
+                    **POST_LINKS,
                 ),
                 **errors(401, 413, 415, 422),
             },
@@ -502,20 +539,23 @@ PATHS = {
             "getPost",
             "One post. Anyone sees a public post; its author, with a token, a private one too.",
             {
-                "200": {
-                    "description": "The post; for its author, also its privacy and delivery.",
-                    "headers": RATE_LIMIT_HEADERS,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "anyOf": [
-                                    {"$ref": "#/components/schemas/OwnPost"},
-                                    {"$ref": "#/components/schemas/Post"},
-                                ]
+                "200": with_links(
+                    {
+                        "description": "The post; for its author, also its privacy and delivery.",
+                        "headers": RATE_LIMIT_HEADERS,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "anyOf": [
+                                        {"$ref": "#/components/schemas/OwnPost"},
+                                        {"$ref": "#/components/schemas/Post"},
+                                    ]
+                                }
                             }
-                        }
+                        },
                     },
-                },
+                    GetPostBusiness=POST_LINKS["GetPostBusiness"],
+                ),
                 **errors(401, 404),
             },
             security=[{}, {"bearerAuth": []}],
