@@ -87,7 +87,7 @@ def backup(path: Path | None) -> None:
     """
     url = db.engine.url
     if url.get_backend_name() != "sqlite":
-        safe = url.set(password="PASSWORD") if url.password else url
+        safe = url.set(password="PASSWORD") if url.password else url  # nosec B106 # placeholder
         plain = safe.set(drivername=url.get_backend_name()).render_as_string(hide_password=False)
         raise click.ClickException(
             "`flask backup` copies SQLite databases only. For PostgreSQL, run:\n  "
