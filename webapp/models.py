@@ -151,8 +151,10 @@ class User(UserMixin, db.Model):
     posts: so.WriteOnlyMapped[Post] = so.relationship(
         back_populates="author", cascade="all, delete-orphan", passive_deletes=True
     )
+    # No delete cascade: a leaving person's connection outlives them until the statuses they
+    # asked us to delete are gone (webapp/services/accounts.py, delete_account).
     mastodon_account: so.Mapped[MastodonAccount | None] = so.relationship(
-        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+        back_populates="user", cascade="save-update, merge", passive_deletes=True
     )
 
     def set_password(self, password: str) -> None:
@@ -436,8 +438,9 @@ class MastodonAccount(db.Model):
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
-    user_id: so.Mapped[int] = so.mapped_column(
-        sa.ForeignKey("user.id", ondelete="CASCADE"), unique=True
+    # None once its person has left: a "farewell" that deletes their statuses, then itself.
+    user_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL"), unique=True
     )
     server_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("mastodon_server.id"))
     remote_id: so.Mapped[str] = so.mapped_column(sa.String(64))
@@ -448,7 +451,7 @@ class MastodonAccount(db.Model):
     needs_login: so.Mapped[bool] = so.mapped_column(default=False)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
-    user: so.Mapped[User] = so.relationship(back_populates="mastodon_account")
+    user: so.Mapped[User | None] = so.relationship(back_populates="mastodon_account")
     server: so.Mapped[MastodonServer] = so.relationship()
 
 

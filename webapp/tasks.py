@@ -1,4 +1,4 @@
-"""Work done off the request: deliver statuses, delete them, watch for replies, sweep."""
+"""Work done off the request: deliver statuses, delete them, end farewells, watch replies, sweep."""
 
 from __future__ import annotations
 
@@ -10,21 +10,21 @@ from huey import crontab
 from webapp.extensions import db
 from webapp.models import CrosspostState
 from webapp.queue import huey, task_app
-from webapp.services import crosspost
+from webapp.services import connect, crosspost
 
 log = logging.getLogger(__name__)
 
 
-def enqueue(task, crosspost_id: int, eta: datetime | None = None) -> None:
+def enqueue(task, row_id: int, eta: datetime | None = None) -> None:
     """Queue work on a row; if the queue is down, the sweep finds the row later."""
     try:
         if eta is None:
-            task(crosspost_id)
+            task(row_id)
         else:
             # Huey reads a naive time as local time; an aware one is converted correctly.
-            task.schedule((crosspost_id,), eta=eta)
+            task.schedule((row_id,), eta=eta)
     except Exception:  # noqa: BLE001 - the row is the truth; losing a message loses nothing
-        log.exception("could not queue %s for crosspost %s", task.name, crosspost_id)
+        log.exception("could not queue %s for row %s", task.name, row_id)
 
 
 def run_in_app(work, crosspost_id: int):
@@ -60,9 +60,37 @@ def deliver(crosspost_id: int) -> None:
 @huey.task()
 def delete_status(crosspost_id: int) -> None:
     """Try to delete a status, and queue the retry when it must wait."""
-    _, state, next_at = run_in_app(crosspost.delete_remote, crosspost_id)
+    result, state, next_at = run_in_app(crosspost.delete_remote, crosspost_id)
     if state == CrosspostState.DELETING and next_at is not None:
         enqueue(delete_status, crosspost_id, next_at)
+    elif result in ("deleted", "abandoned"):
+        # It may have been the last status of a deleted account: end that farewell now.
+        for account_id in farewells_done():
+            enqueue(end_farewell, account_id)
+
+
+def farewells_done() -> list[int]:
+    """Return deleted accounts' connections with no statuses left to delete."""
+    with task_app().app_context():
+        try:
+            return connect.farewells_done()
+        finally:
+            db.session.remove()
+
+
+@huey.task()
+def end_farewell(account_id: int) -> None:
+    """Revoke a deleted account's token and forget its connection, once nothing is left to do."""
+    with task_app().app_context():
+        try:
+            connect.end_farewell(account_id)
+            db.session.commit()
+        except Exception:
+            # The sweep finds the connection again next time.
+            log.exception("could not end the farewell of Mastodon account %s", account_id)
+            db.session.rollback()
+        finally:
+            db.session.remove()
 
 
 @huey.task()
@@ -73,12 +101,13 @@ def check_reply(crosspost_id: int) -> None:
 
 @huey.periodic_task(crontab(minute="*"))
 def sweep() -> None:
-    """Re-queue rows whose queued work went missing, and start due reply checks."""
+    """Re-queue rows whose queued work went missing, start due reply checks, end farewells."""
     with task_app().app_context():
         try:
             pending = crosspost.due((CrosspostState.PENDING,))
             deleting = crosspost.due((CrosspostState.DELETING,))
             watching = crosspost.watch_due()
+            farewells = connect.farewells_done()
         finally:
             db.session.remove()
     for crosspost_id in pending:
@@ -87,3 +116,5 @@ def sweep() -> None:
         enqueue(delete_status, crosspost_id)
     for crosspost_id in watching:
         enqueue(check_reply, crosspost_id)
+    for account_id in farewells:
+        enqueue(end_farewell, account_id)

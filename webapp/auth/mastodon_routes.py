@@ -88,7 +88,8 @@ def callback():
         return redirect(url_for("mastodon.login"))
     if current_user.is_authenticated:
         existing = connect.account_for(server, me["id"])
-        if existing is not None and existing.user_id != current_user.id:
+        # An account left behind by a deleted user (still deleting its statuses) is free.
+        if existing is not None and existing.user_id not in (None, current_user.id):
             flash("That Mastodon account is connected to another Praisewall account.", "error")
             return redirect(url_for("settings.index"))
         account = connect.connect(current_user, server, me)

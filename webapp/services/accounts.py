@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import re
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from webapp import crypto
 from webapp.extensions import db
-from webapp.models import Crosspost, CrosspostState, MastodonAccount, Post, User
-from webapp.services import connect, mastodon
+from webapp.models import Crosspost, CrosspostState, MastodonAccount, Post, User, utcnow
+from webapp.services import connect, crosspost
 
 USERNAME_RE = re.compile(r"^[a-z0-9_]{3,30}$")
 PASSWORD_MIN = 10
-# Deleting statuses happens while the person waits, before their token is revoked. Mastodon lets
-# an account delete 30 statuses per 30 minutes, so more would only meet its rate limit.
-STATUS_DELETE_LIMIT = 30
-STATUS_DELETE_SECONDS = 20
+# Mastodon lets an account delete 30 statuses per 30 minutes.
+DELETE_BATCH = 30
+DELETE_WINDOW = timedelta(minutes=30)
 COMMON_PASSWORDS = frozenset(
     """
     password password1 password12 password123 passw0rd 1234567890 0123456789 12345678910
@@ -71,76 +69,63 @@ def create_user(username: str, password: str, *, is_admin: bool = False) -> User
 
 @dataclass
 class Farewell:
-    """What leaving did on Mastodon: statuses deleted and left, and whether access was revoked."""
+    """What leaving does on Mastodon: statuses queued for deletion, and whether access ended."""
 
-    statuses_deleted: int = 0
-    statuses_left: int = 0
-    revoked: bool = True
-    profile_url: str | None = None
+    # (crosspost id, when its deletion is due), for the caller to queue once committed.
+    deleting: list[tuple[int, datetime]] = field(default_factory=list)
+    # None while access is kept to delete statuses; it is revoked when they are gone.
+    revoked: bool | None = True
 
 
 def delete_account(user: User, *, delete_statuses: bool = False) -> Farewell:
     """Delete a user and everything they wrote; businesses they added stay, unattributed.
 
-    Their statuses on Mastodon are deleted first when they ask (and those of posts they deleted
-    earlier, which they asked for then), with their token, which is revoked afterwards.
+    Their statuses on Mastodon are deleted when they ask (and those of posts they deleted
+    earlier, which they asked for then). That takes time, so their connection stays behind,
+    belonging to nobody, until the worker has deleted them all and revokes its token; with
+    nothing to delete, the token is revoked now.
     """
     farewell = Farewell()
     account = user.mastodon_account
-    theirs = sa.select(Post.id).where(Post.author_id == user.id)
-    crossposts = sa.or_(Crosspost.post_id.in_(theirs))
+    others = Crosspost.post_id.in_(sa.select(Post.id).where(Post.author_id == user.id))
     if account is not None:
-        farewell.profile_url = account.profile_url
-        farewell.statuses_deleted, farewell.statuses_left = delete_remote_statuses(
-            account, everything=delete_statuses
+        others = sa.and_(
+            others, sa.or_(Crosspost.account_id.is_(None), Crosspost.account_id != account.id)
         )
-        crossposts = sa.or_(crossposts, Crosspost.account_id == account.id)
-        # Collected now: revoking deletes the account row, and with it this link.
-        ids = list(db.session.scalars(sa.select(Crosspost.id).where(crossposts)))
-        farewell.revoked = connect.disconnect(user)
-        crossposts = Crosspost.id.in_(ids)
-    db.session.execute(sa.delete(Crosspost).where(crossposts))
+        rows = db.session.scalars(sa.select(Crosspost).where(Crosspost.account_id == account.id))
+        for row in list(rows):
+            if delete_statuses or row.state == CrosspostState.DELETING:
+                crosspost.mark_for_deletion(row)
+            else:
+                db.session.delete(row)
+        db.session.flush()
+        farewell.deleting = pace_deletions(account)
+        if farewell.deleting:
+            account.user = None
+            farewell.revoked = None
+        else:
+            farewell.revoked = connect.disconnect(user)
+    db.session.execute(sa.delete(Crosspost).where(others))
     db.session.delete(user)
     db.session.flush()
     return farewell
 
 
-def delete_remote_statuses(account: MastodonAccount, *, everything: bool) -> tuple[int, int]:
-    """Delete the account's statuses we sent (or only those already being deleted).
+def pace_deletions(account: MastodonAccount) -> list[tuple[int, datetime]]:
+    """Spread the account's status deletions over Mastodon's limit: DELETE_BATCH per window.
 
-    Returns (deleted, left). Stops at STATUS_DELETE_LIMIT, after STATUS_DELETE_SECONDS, or when
-    the server refuses us; what is left stays on Mastodon, for the person to delete there.
+    Returns each row's (id, due time). A 429 from the server still reschedules a row after
+    the limit resets (webapp/services/crosspost.py, remove_status).
     """
-    states = (CrosspostState.DELETING,)
-    if everything:
-        states += (CrosspostState.SENT, CrosspostState.NEEDS_LOGIN, CrosspostState.FAILED)
-    remote_ids = list(
-        db.session.scalars(
-            sa.select(Crosspost.remote_id)
-            .where(
-                Crosspost.account_id == account.id,
-                Crosspost.remote_id.is_not(None),
-                Crosspost.state.in_(states),
-            )
-            .order_by(Crosspost.id.desc())
-        )
+    rows = db.session.scalars(
+        sa.select(Crosspost)
+        .where(Crosspost.account_id == account.id, Crosspost.state == CrosspostState.DELETING)
+        .order_by(Crosspost.id)
     )
-    if not remote_ids:
-        return 0, 0
-    try:
-        client = mastodon.api(account.server.base_url, crypto.decrypt(account.access_token))
-    except crypto.InvalidToken:
-        return 0, len(remote_ids)
-    deleted = 0
-    deadline = time.monotonic() + STATUS_DELETE_SECONDS
-    for remote_id in remote_ids[:STATUS_DELETE_LIMIT]:
-        if time.monotonic() > deadline:
-            break
-        try:
-            mastodon.delete_status(client, remote_id)
-        except mastodon.MastodonError as error:
-            if mastodon.classify(error, client).kind in ("needs_login", "retry"):
-                break  # the server won't take more now; the rest stay for the person
-            continue
-        deleted += 1
-    return deleted, len(remote_ids) - deleted
+    now = utcnow()
+    paced = []
+    for number, row in enumerate(rows):
+        slot = now + DELETE_WINDOW * (number // DELETE_BATCH)
+        row.next_attempt_at = max(row.next_attempt_at or slot, slot)
+        paced.append((row.id, row.next_attempt_at))
+    return paced

@@ -10,7 +10,14 @@ import sqlalchemy as sa
 
 from webapp import crypto
 from webapp.extensions import db
-from webapp.models import Crosspost, MastodonAccount, MastodonServer, User, utcnow
+from webapp.models import (
+    Crosspost,
+    CrosspostState,
+    MastodonAccount,
+    MastodonServer,
+    User,
+    utcnow,
+)
 from webapp.services import accounts, mastodon
 
 REFRESH_AFTER = timedelta(days=1)
@@ -139,8 +146,12 @@ def account_for(server: MastodonServer, remote_id: str) -> MastodonAccount | Non
 
 
 def connect(user: User, server: MastodonServer, me: dict) -> MastodonAccount:
-    """Connect (or reconnect) the user's Mastodon account, keeping the token encrypted."""
-    account = user.mastodon_account or account_for(server, me["id"])
+    """Connect (or reconnect) the user's Mastodon account, keeping the token encrypted.
+
+    A connection left behind by a deleted account (a farewell) is taken over, and the status
+    deletions it still has to do carry on with the new token.
+    """
+    account = user.mastodon_account
     if account is not None and (account.server_id, account.remote_id) != (server.id, me["id"]):
         # A different Mastodon account: old statuses stay with the old one, not the new token.
         db.session.execute(
@@ -149,8 +160,13 @@ def connect(user: User, server: MastodonServer, me: dict) -> MastodonAccount:
         disconnect(user)
         account = None
     if account is None:
-        account = MastodonAccount(user=user, server=server, remote_id=me["id"])
+        account = account_for(server, me["id"])
+        if account is not None and account.user_id not in (None, user.id):
+            raise ValueError("that Mastodon account belongs to another user")
+    if account is None:
+        account = MastodonAccount(server=server, remote_id=me["id"])
         db.session.add(account)
+    account.user = user
     account.server = server
     account.remote_id = me["id"]
     account.acct = full_acct(server, me["acct"])
@@ -176,7 +192,7 @@ def new_username(acct: str) -> str:
 def sign_in_user(server: MastodonServer, me: dict) -> User:
     """Return the user for this Mastodon account, creating one on the first visit."""
     account = account_for(server, me["id"])
-    if account is not None:
+    if account is not None and account.user is not None:
         connect(account.user, server, me)
         return account.user
     user = User(username=new_username(me["acct"]))
@@ -201,6 +217,51 @@ def disconnect(user: User) -> bool:
     db.session.flush()
     # The user still points at the deleted row; deleting the user next would delete it again.
     db.session.expire(user, ["mastodon_account"])
+    return revoked
+
+
+def farewells_done(account_ids: list[int] | None = None, limit: int = 100) -> list[int]:
+    """Return deleted accounts' connections (of these, if given) with nothing left to delete."""
+    deleting = sa.select(Crosspost.id).where(
+        Crosspost.account_id == MastodonAccount.id, Crosspost.state == CrosspostState.DELETING
+    )
+    query = sa.select(MastodonAccount.id).where(
+        MastodonAccount.user_id.is_(None), ~deleting.exists()
+    )
+    if account_ids is not None:
+        query = query.where(MastodonAccount.id.in_(account_ids))
+    return list(db.session.scalars(query.order_by(MastodonAccount.id).limit(limit)))
+
+
+def end_farewell(account_id: int) -> bool | None:
+    """Revoke and forget a deleted account's connection once its statuses are all deleted.
+
+    Returns whether the server confirmed the revocation, or None when there was nothing to end
+    (deletions still running, the row gone, or its person signed in again and took it over).
+    """
+    if not farewells_done([account_id]):
+        return None
+    account = db.session.get(MastodonAccount, account_id)
+    server = account.server
+    try:
+        token = crypto.decrypt(account.access_token)
+    except crypto.InvalidToken:
+        token = None
+    revoked = token is not None and mastodon.revoke_token(
+        server.revoke_url or f"{server.base_url}/oauth/revoke", *credentials(server), token
+    )
+    # Checked again with the row locked: its person may have signed in again meanwhile.
+    row = MastodonAccount.__table__.c
+    db.session.execute(
+        sa.update(MastodonAccount.__table__)
+        .where(row.id == account_id)
+        .values(needs_login=row.needs_login)
+    )
+    if not farewells_done([account_id]):
+        return None
+    db.session.execute(sa.delete(Crosspost).where(Crosspost.account_id == account_id))
+    db.session.execute(sa.delete(MastodonAccount).where(MastodonAccount.id == account_id))
+    db.session.expire_all()
     return revoked
 
 

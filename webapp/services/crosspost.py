@@ -26,8 +26,7 @@ from webapp.models import (
     Post,
     utcnow,
 )
-from webapp.services import challenge, mastodon, status_text
-from webapp.services.connect import limits_for
+from webapp.services import challenge, connect, mastodon, status_text
 
 BACKOFF_BASE = 30  # seconds before the first retry
 BACKOFF_CAP = 6 * 3600
@@ -68,7 +67,7 @@ def start(
 
 def preview(post_like: dict, user) -> status_text.Status:
     """Build the exact status a post would send, counted against the user's own server."""
-    max_characters, url_length = limits_for(user)
+    max_characters, url_length = connect.limits_for(user)
     return status_text.compose(
         post_like["body"],
         kind=post_like["kind"],
@@ -358,9 +357,15 @@ def retry(crosspost: Crosspost) -> None:
 
 def start_deleting(post: Post) -> Crosspost | None:
     """Mark the post's status for deletion before the post goes; None if there is none."""
-    crosspost = post.crosspost
-    if crosspost is None:
+    if post.crosspost is None:
         return None
+    return mark_for_deletion(post.crosspost)
+
+
+def mark_for_deletion(crosspost: Crosspost) -> Crosspost | None:
+    """Mark a row's status for deletion; drop the row (and return None) if there is none."""
+    if crosspost.state == CrosspostState.DELETING:
+        return crosspost
     # Sent, or tried without an answer (the server may have made it): it has to go.
     maybe_posted = crosspost.status_text is not None and crosspost.state != CrosspostState.GONE
     if crosspost.state == CrosspostState.SENT or maybe_posted:
@@ -415,6 +420,10 @@ def remove_status(crosspost: Crosspost, client) -> str:
         outcome = mastodon.classify(error, client)
         crosspost.last_error = outcome.reason
         if outcome.kind == "needs_login":
+            if crosspost.account.user_id is None:
+                # Its person has left: nobody is here to sign in again and let us finish.
+                db.session.delete(crosspost)
+                return "abandoned"
             crosspost.account.needs_login = True
         # Deletion is retried until done, however long it takes, at most daily.
         wait = max(backoff(crosspost.attempts), timedelta(seconds=1))

@@ -19,8 +19,8 @@ class DeleteAccountForm(FlaskForm):
     )
     delete_statuses = BooleanField(
         "Also delete my statuses on Mastodon",
-        description="The statuses Praisewall posted for you. Up to 30 go now; "
-        "we'll tell you if any are left.",
+        description="The statuses Praisewall posted for you, deleted in the background at "
+        "Mastodon's pace (up to 30 every half hour).",
     )
 
     def __init__(self, user, *args, **kwargs) -> None:

@@ -16,8 +16,10 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user, logout_user
 
+from webapp import tasks
 from webapp.auth.forms import ChangePasswordForm
 from webapp.extensions import db
+from webapp.models import utcnow
 from webapp.services import accounts, api_tokens, export
 from webapp.settings.forms import ApiTokenForm, DeleteAccountForm
 
@@ -120,17 +122,18 @@ def delete_account():
         current_user._get_current_object(), delete_statuses=form.delete_statuses.data
     )
     db.session.commit()
+    for crosspost_id, due_at in farewell.deleting:
+        tasks.enqueue(tasks.delete_status, crosspost_id, due_at if due_at > utcnow() else None)
     logout_user()
     flash("Your account and your posts are gone. Thank you for being here.", "info")
-    if farewell.statuses_deleted:
-        flash(f"We deleted {farewell.statuses_deleted} of your statuses on Mastodon.", "info")
-    if farewell.statuses_left:
+    if farewell.deleting:
         flash(
-            f"{farewell.statuses_left} of the statuses we posted for you are still on Mastodon; "
-            f"you can delete them there: {farewell.profile_url or 'your profile'}.",
+            "Your statuses on Mastodon are being deleted: up to "
+            f"{accounts.DELETE_BATCH} every half hour (Mastodon's limit), "
+            f"{len(farewell.deleting)} in all. Then we revoke our access to your account.",
             "info",
         )
-    if not farewell.revoked:
+    if farewell.revoked is False:
         flash(
             "Your server didn't confirm that our access is revoked. "
             "You can also remove Praisewall in your Mastodon settings.",
