@@ -101,17 +101,22 @@ def make_app(database_ready: None) -> Iterator[Callable[..., Flask]]:
         # request as production does: no `g` left over, and nothing stale in the session.
         app.teardown_request(lambda exc: g.__dict__.clear())
         app.before_request(db.session.expire_all)
-        if with_tables and not TEST_DATABASE_URL:
+        # The PostgreSQL run shares one database made once; an app given its own gets tables.
+        shared = bool(TEST_DATABASE_URL) and overrides.get("SQLALCHEMY_DATABASE_URI") in (
+            None,
+            TEST_DATABASE_URL,
+        )
+        if with_tables and not shared:
             with app.app_context():
                 db.create_all()
-        apps.append((app, with_tables))
+        apps.append((app, with_tables and shared))
         return app
 
     yield factory
-    for app, with_tables in apps:
+    for app, shared_tables in apps:
         with app.app_context():
             db.session.remove()
-            if with_tables and TEST_DATABASE_URL:
+            if shared_tables:
                 empty_tables()
             db.engine.dispose()
 

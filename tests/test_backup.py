@@ -125,8 +125,9 @@ def test_backup_of_postgresql_explains_pg_dump(make_app):
     assert "s3cret" not in result.output
 
 
-def test_backup_of_an_in_memory_database_is_refused(runner):
+def test_backup_of_an_in_memory_database_is_refused(make_app):
     """There is no file to copy."""
-    result = runner.invoke(args=["backup"])
+    app = make_app(SQLALCHEMY_DATABASE_URI="sqlite://")
+    result = app.test_cli_runner().invoke(args=["backup"])
     assert result.exit_code != 0
     assert "in memory" in result.output
