@@ -650,6 +650,16 @@ def make_row(post: Post, account: MastodonAccount, **fields) -> Crosspost:
 
 STATES = [
     ({"state": "pending"}, ["Sending to Mastodon…"], None),
+    # An attempt under way has counted itself, with nothing gone wrong yet.
+    (
+        {
+            "state": "pending",
+            "attempts": 1,
+            "next_attempt_at": datetime.now(UTC) + timedelta(minutes=2),
+        },
+        ["Sending to Mastodon…"],
+        None,
+    ),
     (
         {
             "state": "pending",
