@@ -83,6 +83,8 @@ def main() -> None:
                 "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/bench.db",
                 "SECRET_KEY": "bench",
                 "SERVER_NAME": "bench.local",
+                # Every request must reach the database: that is what is measured.
+                "PAGE_CACHE_SECONDS": 0,
             }
         )
         with app.app_context():

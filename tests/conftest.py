@@ -43,6 +43,8 @@ def base_config(**overrides: Any) -> dict[str, Any]:
         "QUEUE_BACKEND": "memory",
         # The fake Mastodon server lives on loopback over plain http.
         "MASTODON_ALLOW_INSECURE": True,
+        # Tests read pages straight after changing them; tests/test_page_cache.py turns it on.
+        "PAGE_CACHE_SECONDS": 0,
     }
     config.update(overrides)
     return config

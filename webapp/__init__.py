@@ -36,10 +36,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     else:
         app.config.update(test_config)
 
-    from webapp import compression, errors, extensions, security, static_files
+    from webapp import compression, errors, extensions, page_cache, security, static_files
 
     app.url_map.converters["int"] = DatabaseId
 
+    # Inside the proxy fix (set up next), so kept pages are told apart by the real host and scheme.
+    page_cache.init_app(app)
     # First, so its after-request hooks run last and see every cookie set.
     security.init_app(app)
     # Next, so it compresses only after every later-registered hook has had the body.

@@ -41,4 +41,6 @@ class DefaultConfig:
     # Seconds to wait on a Mastodon API call; None means the built-in 10.
     MASTODON_TIMEOUT: float | None = None
     PER_PAGE = 20
+    # Seconds each web process repeats a public page to visitors without a cookie; 0 is off.
+    PAGE_CACHE_SECONDS = 5
     REPORTS_TO_HIDE = 3
