@@ -1,9 +1,10 @@
 """Fill a database with a believable community of any size, up to a million posts and more.
 
 People, businesses (popularity falls off like Zipf's law, so a few have thousands of posts),
-posts 40-600 characters long with ratings, complaints with their resolution, crossposts with
-their sent and reply times. Migrates an empty database first; refuses one that has posts.
-SQLite gets batched executemany, PostgreSQL gets COPY; one transaction per batch.
+posts 40-600 characters long with ratings, complaints with their resolution (some followed up
+by praise from the same person), crossposts with their sent and reply times. Migrates an empty
+database first; refuses one that has posts. SQLite gets batched executemany, PostgreSQL gets
+COPY; one transaction per batch.
 
     .venv/bin/python bench/generate.py --posts 100000 --db sqlite:////tmp/bench.db
     .venv/bin/python bench/generate.py --posts 1000000 \\
@@ -206,11 +207,19 @@ def main() -> None:
         text = corpus(rng)
         popularity = zipf_weights(n_businesses)
         posts, crossposts = [], []
+        # A resolved complaint sometimes earns a follow-up praise from its author: business id ->
+        # (complaint id, author id, shows name, resolved at) until the business's next praise.
+        follow_up: dict[int, tuple[int, int, bool, datetime]] = {}
         for post_id in range(1, n_posts + 1):
             created = now - span + span * (post_id / (n_posts + 1))
             business_id = pick(rng, popularity) + 1
             author_id = rng.randint(1, n_users)
+            shows_name = rng.random() < 0.85
             praise = rng.random() < 0.75
+            fixes_id = None
+            waiting = follow_up.get(business_id) if praise else None
+            if waiting and waiting[3] <= created:
+                fixes_id, author_id, shows_name, _ = follow_up.pop(business_id)
             length = min(600, max(40, int(rng.lognormvariate(5.2, 0.6))))
             start = rng.randrange(0, len(text) - length)
             status, resolved_at, rating = None, None, None
@@ -221,6 +230,8 @@ def main() -> None:
                 status = rng.choices(("open", "replied", "resolved"), (4, 2, 4))[0]
                 if status == "resolved":
                     resolved_at = created + timedelta(hours=rng.expovariate(1 / 72))
+                    if rng.random() < 0.25:
+                        follow_up[business_id] = (post_id, author_id, shows_name, resolved_at)
             moderation = rng.choices(("ok", "hidden", "pending", "restored"), (990, 5, 3, 2))[0]
             posts.append(
                 {
@@ -233,7 +244,8 @@ def main() -> None:
                     "happened_on": (created - timedelta(days=rng.randint(0, 3))).date(),
                     "channel": rng.choice(("in_person", "phone", "online", "social")),
                     "is_on_wall": rng.random() < 0.92,
-                    "shows_name": rng.random() < 0.85,
+                    "shows_name": shows_name,
+                    "fixes_id": fixes_id,
                     "make_right": None if praise else "A refund and an apology would do.",
                     "complaint_status": status,
                     "resolved_at": resolved_at,

@@ -270,6 +270,14 @@ class Post(db.Model):
             sqlite_where=sa.text("resolved_at IS NOT NULL"),
             postgresql_where=sa.text("resolved_at IS NOT NULL"),
         ),
+        # The praise that followed up complaints. Only follow-ups are indexed: an index full of
+        # NULLs looks useless to SQLite's planner, which then walks every praise instead.
+        sa.Index(
+            "ix_post_fixes_id",
+            "fixes_id",
+            sqlite_where=sa.text("fixes_id IS NOT NULL"),
+            postgresql_where=sa.text("fixes_id IS NOT NULL"),
+        ),
         sa.CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating_range"),
         # A post sent again from a phone's offline queue must not appear twice.
         sa.UniqueConstraint("author_id", "submission_key", name="uq_post_submission"),
@@ -292,7 +300,7 @@ class Post(db.Model):
     resolved_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     resolution_note: so.Mapped[str | None] = so.mapped_column(sa.Text)
     fixes_id: so.Mapped[int | None] = so.mapped_column(
-        sa.ForeignKey("post.id", ondelete="SET NULL"), index=True
+        sa.ForeignKey("post.id", ondelete="SET NULL")
     )
     moderation: so.Mapped[str] = so.mapped_column(sa.String(16), default=Moderation.OK)
     featured_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)  # pinned by the owner
