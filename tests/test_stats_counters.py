@@ -7,17 +7,44 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from webapp.extensions import db
-from webapp.models import Business, Crosspost, CrosspostState, Kind, Moderation, Post, utcnow
+from webapp.models import (
+    Business,
+    BusinessWeek,
+    Crosspost,
+    CrosspostState,
+    Kind,
+    Moderation,
+    Post,
+    utcnow,
+)
 from webapp.services import accounts, moderation, posts, stats
 
 
 def assert_counters_match() -> None:
-    """Check every business's stored counters against a count of its posts."""
+    """Check every business's counters, weeks and medians against a count of its posts."""
     db.session.expire_all()
-    recount = stats.tally(db.session.connection())
+    connection = db.session.connection()
+    recount = stats.tally(connection)
     for business in db.session.scalars(sa.select(Business)):
         stored = [getattr(business, name) for name in stats.COUNTERS]
         assert stored == recount.get(business.id, [0] * len(stats.COUNTERS)), business.slug
+    weeks = {
+        (row.business_id, row.week): [row.praise, row.complaints]
+        for row in db.session.scalars(sa.select(BusinessWeek))
+        if row.praise or row.complaints
+    }
+    assert weeks == stats.tally_weeks(connection)
+    medians = {b.id: (b.median_resolve_days, b.median_reply_seconds) for b in all_businesses()}
+    stats.refresh_medians(connection)
+    db.session.expire_all()
+    assert medians == {
+        b.id: (b.median_resolve_days, b.median_reply_seconds) for b in all_businesses()
+    }
+
+
+def all_businesses() -> list[Business]:
+    """Return every business."""
+    return list(db.session.scalars(sa.select(Business)))
 
 
 def test_counters_follow_every_change(app, make_user, make_business, make_post):

@@ -209,6 +209,10 @@ class Business(db.Model):
     rating_count: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
     mentioned_count: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
     replied_count: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+    # Worked out again whenever a resolved complaint or a reply comes or goes, from the latest
+    # MEDIAN_SAMPLE of each, so reading them costs nothing.
+    median_resolve_days: so.Mapped[float | None]
+    median_reply_seconds: so.Mapped[float | None]
 
     created_by: so.Mapped[User | None] = so.relationship(foreign_keys=[created_by_id])
     owner: so.Mapped[User | None] = so.relationship(foreign_keys=[owner_id])
@@ -231,6 +235,21 @@ class Business(db.Model):
     def __repr__(self) -> str:
         """Show the slug when debugging."""
         return f"<Business {self.slug}>"
+
+
+class BusinessWeek(db.Model):
+    """A business's public praise and complaints in one ISO week (UTC), for its trend chart.
+
+    Kept up to date with the counters (webapp/services/stats.py), so the chart reads twelve
+    rows however many posts the weeks hold.
+    """
+
+    business_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("business.id", ondelete="CASCADE"), primary_key=True
+    )
+    week: so.Mapped[date] = so.mapped_column(primary_key=True)  # its Monday
+    praise: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+    complaints: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
 
 
 class BusinessWord(db.Model):

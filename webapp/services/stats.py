@@ -1,10 +1,11 @@
 """A business's numbers: praise, complaints, how many got resolved and how fast, ratings.
 
-The counts live on the business row and are kept up to date whenever posts or crossposts
-change, by the session hooks at the end of this module: every flush counts what the posts it
-touches contributed before and after, and adds the difference. So a wall with a hundred
-thousand posts costs no more to show than one with ten. The medians come from a bounded
-sample, the latest MEDIAN_SAMPLE resolved complaints and replies, read through an index.
+The counts live on the business row, and the praise and complaints of each week in
+business_week; both are kept up to date whenever posts or crossposts change, by the session
+hooks at the end of this module: every flush counts what the posts it touches contributed before
+and after, and adds the difference. The medians, of the latest MEDIAN_SAMPLE resolved complaints
+and replies, are worked out again when a flush touches a resolution or a reply, and kept on the
+row too. So a wall with a million posts costs no more to show than one with ten.
 """
 
 from __future__ import annotations
@@ -12,20 +13,23 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from webapp.extensions import db
 from webapp.models import (
     VISIBLE_MODERATION,
     Business,
+    BusinessWeek,
     ComplaintStatus,
     Crosspost,
     Kind,
     Post,
     User,
+    as_utc,
 )
 
 MEDIAN_SAMPLE = 500  # the medians are of the latest this many resolved complaints and replies
@@ -38,6 +42,8 @@ COUNTERS = (
     "mentioned_count",
     "replied_count",
 )
+MEDIANS = ("median_resolve_days", "median_reply_seconds")
+RESOLVED, REPLIED = COUNTERS.index("resolved_count"), COUNTERS.index("replied_count")
 CHUNK = 500  # post ids per IN (...) list
 
 
@@ -82,57 +88,189 @@ def is_public() -> sa.ColumnElement[bool]:
 
 
 def business_numbers(business: Business) -> BusinessNumbers:
-    """Read a business's numbers: counts from its row, medians from a bounded sample."""
-    resolved = (
-        sa.select(sa.literal_column("0").label("what"), Post.created_at, Post.resolved_at)
-        .where(
-            Post.business_id == business.id,
-            Post.resolved_at.is_not(None),
-            Post.kind == Kind.COMPLAINT,
-            Post.complaint_status == ComplaintStatus.RESOLVED,
-            is_public(),
-        )
-        .order_by(Post.resolved_at.desc())
-        .limit(MEDIAN_SAMPLE)
-        .subquery()
-    )
-    replies = (
-        sa.select(sa.literal_column("1").label("what"), Crosspost.sent_at, Crosspost.replied_at)
-        .join(Post, Crosspost.post_id == Post.id)
-        .where(
-            Crosspost.business_id == business.id,
-            Crosspost.replied_at.is_not(None),
-            Crosspost.sent_at.is_not(None),
-            Crosspost.mention_resolved.is_(True),
-            Post.business_id == business.id,
-            is_public(),
-        )
-        .order_by(Crosspost.replied_at.desc())
-        .limit(MEDIAN_SAMPLE)
-        .subquery()
-    )
-    days, delays = [], []
-    # Both samples come back in one round trip, told apart by `what`.
-    for what, start, end in db.session.execute(
-        sa.union_all(sa.select(resolved), sa.select(replies))
-    ):
-        if what == 0:
-            days.append((end - start).total_seconds() / 86400)
-        else:
-            delays.append(end - start)
+    """Read a business's numbers, all kept on its row: no query beyond loading the business."""
+    reply = business.median_reply_seconds
     return BusinessNumbers(
         praise=business.praise_count,
         complaints=business.complaint_count,
         resolved=business.resolved_count,
-        median_days_to_resolve=statistics.median(days) if days else None,
+        median_days_to_resolve=business.median_resolve_days,
         average_rating=(
             business.rating_sum / business.rating_count if business.rating_count else None
         ),
         mentioned=business.mentioned_count,
         replied=business.replied_count,
-        median_reply=statistics.median(delays) if delays else None,
+        median_reply=timedelta(seconds=reply) if reply is not None else None,
         sample=MEDIAN_SAMPLE,
     )
+
+
+def latest_spans(start: sa.ColumnElement, end: sa.ColumnElement) -> sa.Select:
+    """Select (business, start, end, n) spans, n counting each business's from its latest end."""
+    return sa.select(
+        Post.business_id.label("business_id"),
+        start.label("start"),
+        end.label("end"),
+        sa.func.row_number().over(partition_by=Post.business_id, order_by=end.desc()).label("n"),
+    )
+
+
+def refresh_medians(connection: sa.Connection, business_ids: Iterable[int] | None = None) -> None:
+    """Work out the medians again, from the latest MEDIAN_SAMPLE of each, for these businesses.
+
+    :param business_ids: the businesses to refresh; None refreshes every one.
+    """
+    ids = sorted(set(business_ids)) if business_ids is not None else None
+    if ids is not None and not ids:
+        return
+    resolved = latest_spans(Post.created_at, Post.resolved_at).where(
+        Post.resolved_at.is_not(None),
+        Post.kind == Kind.COMPLAINT,
+        Post.complaint_status == ComplaintStatus.RESOLVED,
+        is_public(),
+    )
+    replies = (
+        latest_spans(Crosspost.sent_at, Crosspost.replied_at)
+        .join(Post, Crosspost.post_id == Post.id)
+        .where(
+            Crosspost.replied_at.is_not(None),
+            Crosspost.sent_at.is_not(None),
+            Crosspost.mention_resolved.is_(True),
+            is_public(),
+        )
+    )
+    if ids is not None:
+        resolved = resolved.where(Post.business_id.in_(ids))
+        replies = replies.where(Post.business_id.in_(ids), Crosspost.business_id.in_(ids))
+    found: dict[int, tuple[list[float], list[float]]] = {b: ([], []) for b in ids or []}
+    for what, stmt in enumerate((resolved, replies)):
+        sample = stmt.subquery()
+        rows = connection.execute(
+            sa.select(sample.c.business_id, sample.c.start, sample.c.end).where(
+                sample.c.n <= MEDIAN_SAMPLE
+            )
+        )
+        for business_id, start, end in rows:
+            seconds = (as_utc(end) - as_utc(start)).total_seconds()
+            found.setdefault(business_id, ([], []))[what].append(seconds)
+    business = Business.__table__
+    if ids is None:
+        connection.execute(
+            business.update().values(median_resolve_days=None, median_reply_seconds=None)
+        )
+    updates = [
+        {
+            "b_id": business_id,
+            "median_resolve_days": statistics.median(days) / 86400 if days else None,
+            "median_reply_seconds": statistics.median(delays) if delays else None,
+        }
+        for business_id, (days, delays) in found.items()
+    ]
+    if updates:
+        connection.execute(
+            business.update()
+            .where(business.c.id == sa.bindparam("b_id"))
+            .values(
+                median_resolve_days=sa.bindparam("median_resolve_days"),
+                median_reply_seconds=sa.bindparam("median_reply_seconds"),
+            ),
+            updates,
+        )
+
+
+def id_chunks(post_ids: Iterable[int] | None) -> list[sa.ColumnElement[bool]]:
+    """Return conditions that pick these posts a CHUNK at a time; None picks every post."""
+    if post_ids is None:
+        return [sa.true()]
+    ids = sorted(set(post_ids))
+    return [Post.id.in_(ids[n : n + CHUNK]) for n in range(0, len(ids), CHUNK)]
+
+
+def week_of(moment: datetime) -> date:
+    """Return the Monday of the ISO week, in UTC, that a moment falls in."""
+    day = as_utc(moment).date()
+    return day - timedelta(days=day.weekday())
+
+
+def tally_weeks(
+    connection: sa.Connection, post_ids: Iterable[int] | None = None
+) -> dict[tuple[int, date], list[int]]:
+    """Count posts' public praise and complaints by (business id, week): [praise, complaints]."""
+    found: dict[tuple[int, date], list[int]] = {}
+    for wanted in id_chunks(post_ids):
+        rows = connection.execute(
+            sa.select(Post.business_id, Post.kind, Post.created_at).where(wanted, is_public())
+        )
+        for business_id, kind, created in rows:
+            counts = found.setdefault((business_id, week_of(created)), [0, 0])
+            counts[0 if kind == Kind.PRAISE else 1] += 1
+    return found
+
+
+def apply_week_change(
+    connection: sa.Connection,
+    before: dict[tuple[int, date], list[int]],
+    after: dict[tuple[int, date], list[int]],
+) -> None:
+    """Add the difference between two weekly tallies to the businesses' weeks."""
+    rows = []
+    for business_id, week in set(before) | set(after):
+        old = before.get((business_id, week), [0, 0])
+        new = after.get((business_id, week), [0, 0])
+        if old != new:
+            rows.append(
+                {
+                    "business_id": business_id,
+                    "week": week,
+                    "praise": new[0] - old[0],
+                    "complaints": new[1] - old[1],
+                }
+            )
+    if not rows:
+        return
+    table = BusinessWeek.__table__
+    insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.business_id, table.c.week],
+        set_={
+            "praise": table.c.praise + stmt.excluded.praise,
+            "complaints": table.c.complaints + stmt.excluded.complaints,
+        },
+    )
+    connection.execute(stmt, rows)
+
+
+def apply_all_changes(connection: sa.Connection, before: Tallies, after: Tallies) -> set[int]:
+    """Apply counters, weeks and medians between two tallies; return the businesses changed."""
+    changed = apply_change(connection, before.counters, after.counters)
+    apply_week_change(connection, before.weeks, after.weeks)
+    touched = medians_touched(before.counters, after.counters)
+    refresh_medians(connection, touched)
+    return changed | touched
+
+
+def medians_touched(before: dict[int, list[int]], after: dict[int, list[int]]) -> set[int]:
+    """Return the businesses whose posts in these tallies include a resolution or a reply."""
+    return {
+        business_id
+        for tally_ in (before, after)
+        for business_id, counts in tally_.items()
+        if counts[RESOLVED] or counts[REPLIED]
+    }
+
+
+@dataclass
+class Tallies:
+    """What some posts contribute: to their businesses' counters and to their weeks."""
+
+    counters: dict[int, list[int]]
+    weeks: dict[tuple[int, date], list[int]]
+
+
+def tally_all(connection: sa.Connection, post_ids: Iterable[int] | None) -> Tallies:
+    """Count what these posts contribute to counters and weeks."""
+    return Tallies(tally(connection, post_ids), tally_weeks(connection, post_ids))
 
 
 def tally(connection: sa.Connection, post_ids: Iterable[int] | None = None) -> dict[int, list[int]]:
@@ -140,12 +278,9 @@ def tally(connection: sa.Connection, post_ids: Iterable[int] | None = None) -> d
 
     :param post_ids: the posts to count; None counts every post.
     """
-    ids = sorted(set(post_ids)) if post_ids is not None else None
     found: dict[int, list[int]] = {}
-    chunks = [ids[n : n + CHUNK] for n in range(0, len(ids), CHUNK)] if ids is not None else [None]
     is_complaint = Post.kind == Kind.COMPLAINT
-    for chunk in chunks:
-        wanted = Post.id.in_(chunk) if chunk is not None else sa.true()
+    for wanted in id_chunks(post_ids):
         posts = (
             sa.select(
                 Post.business_id,
@@ -206,7 +341,7 @@ def apply_change(
 
 
 def rebuild_counters(connection: sa.Connection) -> None:
-    """Recount every business's counters and every crosspost's business from scratch."""
+    """Recount every business's counters, weeks and medians, and crossposts' businesses."""
     crosspost = Crosspost.__table__
     connection.execute(
         crosspost.update().values(
@@ -228,6 +363,9 @@ def rebuild_counters(connection: sa.Connection) -> None:
             .values(**{name: sa.bindparam(name) for name in COUNTERS}),
             rows,
         )
+    connection.execute(BusinessWeek.__table__.delete())
+    apply_week_change(connection, {}, tally_weeks(connection))
+    refresh_medians(connection)
 
 
 # Keeping the counters: every flush that touches posts or crossposts, and every bulk UPDATE or
@@ -263,7 +401,7 @@ def _count_before(session: so.Session, flush_context, instances) -> None:
     ids, new = touched_posts(session)
     if not ids and not new:
         return
-    before = tally(session.connection(), ids) if ids else {}
+    before = tally_all(session.connection(), ids) if ids else Tallies({}, {})
     session.info[PENDING] = (ids, new, before)
 
 
@@ -278,7 +416,7 @@ def _count_after(session: so.Session, flush_context) -> None:
         ids.add(obj.id if isinstance(obj, Post) else obj.post_id)
     ids.discard(None)
     connection = session.connection()
-    changed = apply_change(connection, before, tally(connection, ids))
+    changed = apply_all_changes(connection, before, tally_all(connection, ids))
     crosspost = Crosspost.__table__
     for n in range(0, len(ids), CHUNK):
         chunk = sorted(ids)[n : n + CHUNK]
@@ -301,11 +439,11 @@ def _expire_counters(session: so.Session, flush_context) -> None:
 
 
 def expire_loaded(session: so.Session, business_ids: Iterable[int]) -> None:
-    """Expire the counters of these businesses where the session holds them."""
+    """Expire the counters and medians of these businesses where the session holds them."""
     for business_id in business_ids:
         loaded = session.identity_map.get(so.util.identity_key(Business, business_id))
         if loaded is not None:
-            session.expire(loaded, list(COUNTERS))
+            session.expire(loaded, [*COUNTERS, *MEDIANS])
 
 
 @sa.event.listens_for(so.Session, "do_orm_execute")
@@ -325,8 +463,8 @@ def _count_bulk(state: so.ORMExecuteState):
         query = query.where(state.statement.whereclause)
     connection = state.session.connection()
     ids = {i for i in connection.scalars(query) if i is not None}
-    before = tally(connection, ids)
+    before = tally_all(connection, ids)
     result = state.invoke_statement()
-    changed = apply_change(connection, before, tally(connection, ids))
+    changed = apply_all_changes(connection, before, tally_all(connection, ids))
     expire_loaded(state.session, changed)
     return result

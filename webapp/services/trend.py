@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 
 from webapp.extensions import db
-from webapp.models import VISIBLE_MODERATION, Business, Kind, Post, utcnow
+from webapp.models import Business, BusinessWeek, utcnow
 
 WEEKS = 12
 
@@ -41,39 +41,21 @@ def week_starts(today: date, weeks: int = WEEKS) -> list[date]:
 
 
 def weekly_counts(business: Business, today: date | None = None) -> list[Week]:
-    """Count a business's public praise and complaints in each of the last twelve weeks.
+    """Read a business's public praise and complaints in each of the last twelve weeks.
 
-    One grouped query; weeks with nothing posted are there with zeros.
+    Twelve rows at most, kept up to date by webapp/services/stats.py; quiet weeks are zeros.
     """
     weeks = [Week(start) for start in week_starts(today or utcnow().date())]
-    bounds = [datetime.combine(week.start, time(), UTC) for week in weeks]
-    end = bounds[-1] + timedelta(weeks=1)
-    # Comparisons with bound times work the same on SQLite and PostgreSQL, unlike date functions.
-    number = sa.case(
-        *[(Post.created_at >= bound, n) for n, bound in reversed(list(enumerate(bounds)))],
-        else_=0,
-    )
-    posted = (
-        sa.select(number.label("week"), Post.kind.label("kind"))
-        .where(
-            Post.business_id == business.id,
-            Post.is_on_wall.is_(True),
-            Post.moderation.in_(VISIBLE_MODERATION),
-            Post.created_at >= bounds[0],
-            Post.created_at < end,
-        )
-        .subquery()
-    )
+    by_start = {week.start: week for week in weeks}
     rows = db.session.execute(
-        sa.select(posted.c.week, posted.c.kind, sa.func.count()).group_by(
-            posted.c.week, posted.c.kind
+        sa.select(BusinessWeek.week, BusinessWeek.praise, BusinessWeek.complaints).where(
+            BusinessWeek.business_id == business.id,
+            BusinessWeek.week >= weeks[0].start,
+            BusinessWeek.week <= weeks[-1].start,
         )
     )
-    for week_number, kind, count in rows:
-        if kind == Kind.PRAISE:
-            weeks[week_number].praise = count
-        elif kind == Kind.COMPLAINT:
-            weeks[week_number].complaints = count
+    for start, praise, complaints in rows:
+        by_start[start].praise, by_start[start].complaints = praise, complaints
     return weeks
 
 
