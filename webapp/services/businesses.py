@@ -17,6 +17,7 @@ HANDLE_RE = re.compile(
 )
 DOMAIN_RE = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 SEARCH_LIMIT = 10
+CANDIDATES = 200  # matches ranked per query, from each of the word and the name index
 NAME_MAX = 120
 WEBSITE_MAX = 300
 DOMAIN_MAX = 253
@@ -163,13 +164,37 @@ def search_query(q: str) -> sa.Select | None:
         ids = sa.select(BusinessWord.business_id).where(word == first)
         stmt = stmt.where(sa.or_(name.like(term + "%"), name.like("% " + term + "%")))
     else:
-        end = prefix_end(term)
-        # The range finds the rows through the index; LIKE keeps exactly the prefixed words.
-        in_range = sa.and_(word >= term, word < end) if end else word >= term
-        ids = sa.select(BusinessWord.business_id).where(in_range, word.like(term + "%"))
+        ids = prefix_candidates(term)
     rank = sa.case((name == term, 0), (name.like(term + "%"), 1), else_=2)
     stmt = stmt.where(Business.id.in_(ids))
     return stmt.order_by(rank, sa.func.length(name), name, Business.id)
+
+
+def prefix_candidates(term: str) -> sa.CompoundSelect:
+    """Select up to 2 × CANDIDATES ids to rank for a one-word query, read in index order.
+
+    The businesses with a word starting with term, shortest words first (a word sorts before
+    its longer forms, so "gold" before "golden"), and those whose name starts with term: a
+    bounded handful however many thousand names match a single letter.
+    """
+    end = prefix_end(term)
+    name, word = Business.normalized_name, BusinessWord.word
+    # The range finds the rows through the index; LIKE keeps exactly the prefixed words.
+    by_word = (
+        sa.select(BusinessWord.business_id.label("id"))
+        .where(word >= term, word < end if end else sa.true(), word.like(term + "%"))
+        .order_by(word, BusinessWord.business_id)
+        .limit(CANDIDATES)
+        .subquery()
+    )
+    by_name = (
+        sa.select(Business.id)
+        .where(name >= term, name < end if end else sa.true(), name.like(term + "%"))
+        .order_by(name)
+        .limit(CANDIDATES)
+        .subquery()
+    )
+    return sa.union(sa.select(by_word.c.id), sa.select(by_name.c.id))
 
 
 def search(q: str, limit: int = SEARCH_LIMIT) -> list[Business]:
