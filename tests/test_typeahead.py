@@ -138,3 +138,24 @@ def test_a_huge_query_is_cut_to_a_name_s_length(client, auth, make_business):
     auth.register()
     response = client.post("/posts/new", data={"business": "x" * 100_000, "body": "Kind."})
     assert response.status_code == 422
+
+
+def test_best_matches_come_first_among_thousands(app, monkeypatch, make_business):
+    """Only a bounded set is ranked, yet the exact name and names that start with q lead."""
+    monkeypatch.setattr(businesses, "CANDIDATES", 5)
+    for n in range(12):
+        make_business(f"Old Gold Shop {n}")
+    make_business("Golden Bakery")
+    make_business("Gold")
+    found = names("gold")
+    assert found[:2] == ["Gold", "Golden Bakery"]
+    # The first five "gold" words by id, and the two names that start with "gold".
+    assert found[2:] == [f"Old Gold Shop {n}" for n in range(5)]
+
+
+def test_ranking_reads_a_bounded_number_of_rows(app, make_business):
+    """However many names match a letter, the query asks for at most 2 × CANDIDATES ids."""
+    sql = str(
+        businesses.search_query("g").compile(db.engine, compile_kwargs={"literal_binds": True})
+    )
+    assert sql.count(f"LIMIT {businesses.CANDIDATES}") == 2
