@@ -31,18 +31,10 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, PHONE  # noqa: E402 # same Chromium
+
 BIN = Path(sys.executable).parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-PHONE = {"width": 390, "height": 844}
 KB = 1024
 CRITICAL_BUDGET = 14 * KB
 TOTAL_BUDGETS = {"/posts/new": 30 * KB}

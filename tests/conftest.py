@@ -10,12 +10,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import redis
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from fake_mastodon import FakeMastodon, fake_mastodon_server
 from flask import Flask, g
 from flask.testing import FlaskClient, FlaskCliRunner
 
+from tests.browser_support import PHONE, LiveServer, Phone
 from webapp import create_app
 from webapp.extensions import db
 from webapp.models import Business, Crosspost, CrosspostState, Kind, Post, User, utcnow
@@ -26,6 +28,7 @@ PASSWORD = "correct horse battery"
 TEST_FERNET_KEY = Fernet.generate_key().decode()
 ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+REDIS_URL = "redis://127.0.0.1:6379/15"  # a database of its own, for the Redis tests
 
 
 def base_config(**overrides: Any) -> dict[str, Any]:
@@ -289,6 +292,21 @@ def run_task(task, scheduled: bool) -> None:
 FAR_FUTURE = datetime(2200, 1, 1)
 
 
+@pytest.fixture
+def redis_url() -> str:
+    """Return the Redis URL, skipping (or, on CI, failing) when Redis isn't running."""
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        if ON_CI:
+            pytest.fail("Redis is not running on 127.0.0.1:6379; CI needs it for this test")
+        pytest.skip("Redis is not running on 127.0.0.1:6379: skipping this test")
+    finally:
+        client.close()
+    return REDIS_URL
+
+
 @pytest.fixture(scope="session")
 def browser():
     """Launch Debian's Chromium once (skip without it, but fail on CI)."""
@@ -337,3 +355,56 @@ def send(client, business, **fields: str | None) -> Crosspost:
     run_queued_tasks()
     assert row.state == CrosspostState.SENT, row.last_error
     return row
+
+
+# The browser tests: one live server on a database every server thread shares, and phones.
+
+
+@pytest.fixture
+def live_app(make_app: Callable[..., Flask], tmp_path) -> Flask:
+    """Return an app on a database every server thread shares, with CSRF on."""
+    uri = TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'test.db'}"
+    return make_app(SQLALCHEMY_DATABASE_URI=uri, SERVER_NAME=None, WTF_CSRF_ENABLED=True)
+
+
+@pytest.fixture
+def live_server(live_app: Flask) -> Iterator[LiveServer]:
+    """Serve the live app on a loopback port for the length of one test."""
+    server = LiveServer(live_app).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def open_phone(browser, live_server: LiveServer) -> Iterator[Callable[..., Phone]]:
+    """Return a factory for phone-sized browser contexts, closed after the test.
+
+    Its keyword arguments go to Playwright's new_context (java_script_enabled, timezone_id, ...).
+    """
+    contexts = []
+
+    def factory(**options: Any) -> Phone:
+        """Open a new phone-sized context."""
+        context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, **options)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return Phone(context, live_server.url)
+
+    yield factory
+    for context in contexts:
+        context.close()
+
+
+def add_user(app: Flask, username: str = "alice") -> None:
+    """Create an account straight in the database."""
+    with app.app_context():
+        accounts.create_user(username, PASSWORD)
+        db.session.commit()
+
+
+def add_business(app: Flask, name: str = "Corner Bakery", **kwargs: Any) -> str:
+    """Create a business straight in the database and return its slug."""
+    with app.app_context():
+        business = businesses.create_business(name, **kwargs)
+        db.session.commit()
+        return business.slug

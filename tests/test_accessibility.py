@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -32,7 +30,6 @@ from webapp.services import accounts, api_tokens, challenge, demo
 pytestmark = pytest.mark.browser
 
 PASSWORD = "correct horse battery"
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")  # as in conftest
 # Who looks at which pages: everyone sees every page; owners and admins also their own ones.
 ROLES = ("anonymous", "member", "owner", "admin")
 ROLE_PREFIXES = {"owner": ("/b/",), "admin": ("/admin/",)}
@@ -48,21 +45,6 @@ class Community:
     post_id: int
     username: str
     token_id: int
-
-
-@pytest.fixture
-def live_app(make_app: Callable[..., Flask], tmp_path: Path) -> Flask:
-    """Return an app on a database every server thread shares, with CSRF on."""
-    uri = TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'test.db'}"
-    return make_app(SQLALCHEMY_DATABASE_URI=uri, SERVER_NAME=None, WTF_CSRF_ENABLED=True)
-
-
-@pytest.fixture
-def live_server(live_app: Flask) -> Iterator[LiveServer]:
-    """Serve the app on a loopback port for the length of one test."""
-    server = LiveServer(live_app).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -2,86 +2,28 @@
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from conftest import add_business, add_user
 from flask import Flask
-from playwright.sync_api import Browser, BrowserContext, expect
+from playwright.sync_api import expect
 
 from tests.browser_support import (
-    PHONE,
     SMALL_PHONE,
-    LiveServer,
     Phone,
     screenshot,
 )
 from webapp.extensions import db
 from webapp.models import Business, Post
-from webapp.services import accounts, businesses
 
 pytestmark = pytest.mark.browser
 
 PASSWORD = "correct horse battery"
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")  # as in conftest
-
-
-@pytest.fixture
-def live_app(make_app: Callable[..., Flask], tmp_path: Path) -> Flask:
-    """Return an app on a database every server thread shares, with CSRF on."""
-    uri = TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'test.db'}"
-    return make_app(SQLALCHEMY_DATABASE_URI=uri, SERVER_NAME=None, WTF_CSRF_ENABLED=True)
-
-
-@pytest.fixture
-def live_server(live_app: Flask) -> Iterator[LiveServer]:
-    """Serve the app on a loopback port for the length of one test."""
-    server = LiveServer(live_app).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def open_phone(browser: Browser, live_server: LiveServer) -> Iterator[Callable[..., Phone]]:
-    """Return a factory for phone-sized browser contexts, closed after the test."""
-    contexts: list[BrowserContext] = []
-
-    def factory(*, java_script_enabled: bool = True, timezone_id: str | None = None) -> Phone:
-        """Open a new phone-sized context, with or without JavaScript, in a time zone."""
-        context = browser.new_context(
-            viewport=PHONE,
-            is_mobile=True,
-            has_touch=True,
-            java_script_enabled=java_script_enabled,
-            timezone_id=timezone_id,
-        )
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        return Phone(context, live_server.url)
-
-    yield factory
-    for context in contexts:
-        context.close()
-
-
-def add_user(app: Flask, username: str = "alice") -> None:
-    """Create an account straight in the database."""
-    with app.app_context():
-        accounts.create_user(username, PASSWORD)
-        db.session.commit()
-
-
-def add_business(app: Flask, name: str = "Corner Bakery", **kwargs: str) -> str:
-    """Create a business straight in the database and return its slug."""
-    with app.app_context():
-        business = businesses.create_business(name, **kwargs)
-        db.session.commit()
-        return business.slug
 
 
 def business_names(app: Flask) -> list[str]:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -19,22 +17,12 @@ from webapp.services import accounts, businesses
 
 pytestmark = pytest.mark.browser
 
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")  # as in conftest
-
 
 @pytest.fixture
-def live_app(make_app: Callable[..., Flask], tmp_path: Path) -> Flask:
-    """Return an app on a database every server thread shares."""
-    uri = TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'test.db'}"
-    return make_app(SQLALCHEMY_DATABASE_URI=uri, SERVER_NAME=None)
-
-
-@pytest.fixture
-def live_server(live_app: Flask) -> Iterator[LiveServer]:
-    """Serve the app on a loopback port for the length of one test."""
-    server = LiveServer(live_app).start()
-    yield server
-    server.stop()
+def live_app(live_app: Flask) -> Flask:
+    """Return the shared live app, with CSRF off: these tests only read pages."""
+    live_app.config["WTF_CSRF_ENABLED"] = False
+    return live_app
 
 
 @pytest.fixture

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -18,7 +16,6 @@ from webapp.services import accounts, businesses
 pytestmark = pytest.mark.browser
 
 PASSWORD = "correct horse battery"
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")  # as in conftest
 # Far more than any page here has stops before the one wanted: a loop that never arrives fails.
 MAX_STOPS = 60
 FOCUS = """() => {
@@ -40,24 +37,14 @@ FOCUS = """() => {
 
 
 @pytest.fixture
-def live_app(make_app: Callable[..., Flask], tmp_path: Path) -> Flask:
-    """Return an app with alice and Corner Bakery, on a database every server thread shares."""
-    uri = TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'test.db'}"
-    app = make_app(SQLALCHEMY_DATABASE_URI=uri, SERVER_NAME=None, WTF_CSRF_ENABLED=True)
-    with app.app_context():
+def live_app(live_app: Flask) -> Flask:
+    """Return the shared live app with alice, Corner Bakery and Cornflower Florist."""
+    with live_app.app_context():
         accounts.create_user("alice", PASSWORD)
         businesses.create_business("Corner Bakery", website="cornerbakery.example")
         businesses.create_business("Cornflower Florist")
         db.session.commit()
-    return app
-
-
-@pytest.fixture
-def live_server(live_app: Flask) -> Iterator[LiveServer]:
-    """Serve the app on a loopback port for the length of one test."""
-    server = LiveServer(live_app).start()
-    yield server
-    server.stop()
+    return live_app
 
 
 @pytest.fixture

@@ -2,40 +2,30 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
-from conftest import PASSWORD, AuthActions, mastodon_sign_in
+from conftest import PASSWORD, AuthActions, add_business, add_user, mastodon_sign_in
 from fake_mastodon import FakeMastodon
 from flask import Flask
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Page, expect
 
-from tests.browser_support import PHONE, LiveServer, Phone, screenshot
+from tests.browser_support import LiveServer, Phone, screenshot
 from webapp import queue
 from webapp.extensions import db
 from webapp.models import Crosspost, Post
-from webapp.services import accounts, businesses
 
 pytestmark = pytest.mark.browser
 
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")  # as in conftest
 STORY = "They stayed open ten minutes late so I could pick up the birthday cake."
 WAITING = "1 post waiting — it will send when you're back online"
 DELIVERY_SECONDS = 20
 OFFLINE_ERROR = "net::ERR_INTERNET_DISCONNECTED"
-
-
-@pytest.fixture
-def live_app(make_app: Callable[..., Flask], tmp_path: Path) -> Flask:
-    """Return an app on a database every server thread shares, with CSRF on."""
-    uri = TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'test.db'}"
-    return make_app(SQLALCHEMY_DATABASE_URI=uri, SERVER_NAME=None, WTF_CSRF_ENABLED=True)
+HANDLE = "@support@cornerbakery.example"
 
 
 @pytest.fixture
@@ -46,37 +36,6 @@ def live_server(live_app: Flask) -> Iterator[LiveServer]:
     yield server
     consumer.stop(graceful=True)
     server.stop()
-
-
-@pytest.fixture
-def open_phone(browser: Browser, live_server: LiveServer) -> Iterator[Callable[..., Phone]]:
-    """Return a factory for phone-sized browser contexts, closed after the test."""
-    contexts: list[BrowserContext] = []
-
-    def factory(**options) -> Phone:
-        """Open a new phone-sized context."""
-        context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, **options)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        return Phone(context, live_server.url)
-
-    yield factory
-    for context in contexts:
-        context.close()
-
-
-def add_user(app: Flask, username: str = "alice") -> None:
-    """Create an account straight in the database."""
-    with app.app_context():
-        accounts.create_user(username, PASSWORD)
-        db.session.commit()
-
-
-def add_business(app: Flask, name: str = "Corner Bakery") -> None:
-    """Create a business straight in the database."""
-    with app.app_context():
-        businesses.create_business(name, handle="@support@cornerbakery.example")
-        db.session.commit()
 
 
 def count(app: Flask, model: type) -> int:
@@ -152,7 +111,7 @@ def test_a_post_made_offline_is_sent_once_when_back_online(
 ) -> None:
     """Offline, the post waits on the phone; back online it goes once, with one status."""
     add_user(live_app)
-    add_business(live_app)
+    add_business(live_app, handle=HANDLE)
     # Connect alice's Mastodon account as the OAuth test does, before the phone opens.
     live_app.config["WTF_CSRF_ENABLED"] = False
     client = live_app.test_client()
@@ -225,7 +184,7 @@ def test_a_waiting_post_the_server_refuses_comes_back_to_the_form(
 def test_share_links_on_a_post(live_app: Flask, open_phone: Callable[..., Phone]) -> None:
     """A public post offers the share sheet where there is one, and plain links to elsewhere."""
     add_user(live_app)
-    add_business(live_app, "Bread & Butter")
+    add_business(live_app, "Bread & Butter", handle=HANDLE)
     phone = open_phone(permissions=["clipboard-read", "clipboard-write"])
     log_in(phone)
     page = phone.visit("/posts/new")

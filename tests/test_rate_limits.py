@@ -5,17 +5,14 @@ from __future__ import annotations
 import uuid
 
 import pytest
-import redis
 import sqlalchemy as sa
-from conftest import ON_CI, PASSWORD, TEST_DATABASE_URL, compose_form
+from conftest import PASSWORD, TEST_DATABASE_URL, compose_form
 from flask import Flask
 from helpers import count
 
 from webapp.extensions import db
 from webapp.models import Post, Report, User
 from webapp.services import accounts, businesses
-
-REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
 def seed(app: Flask, *names: str) -> None:
@@ -129,21 +126,6 @@ def test_one_report_per_person_per_post(make_app):
         with pytest.raises(sa.exc.IntegrityError):
             db.session.commit()
         db.session.rollback()
-
-
-@pytest.fixture
-def redis_url() -> str:
-    """Return the Redis URL, skipping (or, on CI, failing) when Redis isn't running."""
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        if ON_CI:
-            pytest.fail("Redis is not running on 127.0.0.1:6379; CI needs it for this test")
-        pytest.skip("Redis is not running on 127.0.0.1:6379: skipping the shared-limit test")
-    finally:
-        client.close()
-    return REDIS_URL
 
 
 def test_two_processes_share_the_posting_limit_through_redis(make_app, redis_url):

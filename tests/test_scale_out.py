@@ -5,29 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-import pytest
-import redis
-from conftest import ON_CI, PASSWORD, run_queued_tasks
+from conftest import PASSWORD, run_queued_tasks
 from huey.storage import RedisStorage
 
 from webapp import queue
-
-REDIS_URL = "redis://127.0.0.1:6379/15"
-
-
-@pytest.fixture
-def redis_url() -> str:
-    """Return the Redis URL, skipping (or, on CI, failing) when Redis isn't running."""
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        if ON_CI:
-            pytest.fail("Redis is not running on 127.0.0.1:6379; CI needs it for this test")
-        pytest.skip("Redis is not running on 127.0.0.1:6379: skipping the shared-limit test")
-    finally:
-        client.close()
-    return REDIS_URL
 
 
 def test_failed_logins_count_across_processes(make_app, make_user, redis_url):
