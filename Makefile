@@ -45,8 +45,8 @@ chromium:
 	fi
 
 lint: $(VENV)/.test-deps
-	$(BIN)/ruff check webapp tests bench
-	$(BIN)/ruff format --check webapp tests bench
+	$(BIN)/ruff check webapp tests bench gunicorn.conf.py
+	$(BIN)/ruff format --check webapp tests bench gunicorn.conf.py
 
 test: $(VENV)/.test-deps chromium lint
 	@if [ "$$CI" = "true" ]; then $(MAKE) --no-print-directory audit; fi
