@@ -7,6 +7,7 @@ import unicodedata
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 
 from webapp.extensions import db
 from webapp.models import Business, BusinessWord, User
@@ -17,7 +18,7 @@ HANDLE_RE = re.compile(
 )
 DOMAIN_RE = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 SEARCH_LIMIT = 10
-CANDIDATES = 200  # matches ranked per query, from each of the word and the name index
+CANDIDATES = 50  # matches ranked per query, from each of the word and the name index
 NAME_MAX = 120
 WEBSITE_MAX = 300
 DOMAIN_MAX = 253
@@ -156,45 +157,48 @@ def search_query(q: str) -> sa.Select | None:
     if not term:
         return None
     name = Business.normalized_name
-    first, _, rest = term.partition(" ")
-    word = BusinessWord.word
-    stmt = sa.select(Business)
-    if rest:
-        # "corner bak": "corner" is then a whole word of the name; the name itself settles the rest.
-        ids = sa.select(BusinessWord.business_id).where(word == first)
-        stmt = stmt.where(sa.or_(name.like(term + "%"), name.like("% " + term + "%")))
-    else:
-        ids = prefix_candidates(term)
     rank = sa.case((name == term, 0), (name.like(term + "%"), 1), else_=2)
-    stmt = stmt.where(Business.id.in_(ids))
+    stmt = sa.select(Business).where(
+        Business.id.in_(candidates(term)),
+        sa.or_(name.like(term + "%"), name.like("% " + term + "%")),
+    )
     return stmt.order_by(rank, sa.func.length(name), name, Business.id)
 
 
-def prefix_candidates(term: str) -> sa.CompoundSelect:
-    """Select up to 2 × CANDIDATES ids to rank for a one-word query, read in index order.
+def candidates(term: str) -> sa.CompoundSelect:
+    """Select up to 2 × CANDIDATES ids worth ranking for a query, each read in index order.
 
-    The businesses with a word starting with term, shortest words first (a word sorts before
-    its longer forms, so "gold" before "golden"), and those whose name starts with term: a
-    bounded handful however many thousand names match a single letter.
+    Those whose name starts with the query, and those with its words: the last one as typed so
+    far, the others whole ("corner bak": a word "corner" and a word starting with "bak"). Words
+    come shortest first, since a word sorts before its longer forms ("gold" before "golden"),
+    so the best matches are among the first: a bounded handful however many thousand names
+    match a single letter. Only plain ranges and equalities, which both databases read straight
+    off an index and stop at the limit (a LIKE here would spoil PostgreSQL's row estimate and
+    make it sort every match); the caller's LIKE keeps exactly the matching names.
     """
-    end = prefix_end(term)
+    *whole, last = term.split(" ")
     name, word = Business.normalized_name, BusinessWord.word
-    # The range finds the rows through the index; LIKE keeps exactly the prefixed words.
-    by_word = (
-        sa.select(BusinessWord.business_id.label("id"))
-        .where(word >= term, word < end if end else sa.true(), word.like(term + "%"))
-        .order_by(word, BusinessWord.business_id)
-        .limit(CANDIDATES)
-        .subquery()
-    )
+    by_word = sa.select(BusinessWord.business_id.label("id")).where(*prefix_range(word, last))
+    for n, other in enumerate(dict.fromkeys(whole)):
+        also = so.aliased(BusinessWord, name=f"also_{n}")
+        by_word = by_word.join(
+            also, sa.and_(also.business_id == BusinessWord.business_id, also.word == other)
+        )
+    by_word = by_word.order_by(word, BusinessWord.business_id).limit(CANDIDATES).subquery()
     by_name = (
         sa.select(Business.id)
-        .where(name >= term, name < end if end else sa.true(), name.like(term + "%"))
+        .where(*prefix_range(name, term))
         .order_by(name)
         .limit(CANDIDATES)
         .subquery()
     )
     return sa.union(sa.select(by_word.c.id), sa.select(by_name.c.id))
+
+
+def prefix_range(column: sa.ColumnElement, prefix: str) -> list[sa.ColumnElement[bool]]:
+    """Return the conditions for an indexed range that holds every value starting with prefix."""
+    end = prefix_end(prefix)
+    return [column >= prefix, column < end] if end else [column >= prefix]
 
 
 def search(q: str, limit: int = SEARCH_LIMIT) -> list[Business]:
