@@ -153,9 +153,17 @@ def test_best_matches_come_first_among_thousands(app, monkeypatch, make_business
     assert found[2:] == [f"Old Gold Shop {n}" for n in range(5)]
 
 
-def test_ranking_reads_a_bounded_number_of_rows(app, make_business):
-    """However many names match a letter, the query asks for at most 2 × CANDIDATES ids."""
-    sql = str(
-        businesses.search_query("g").compile(db.engine, compile_kwargs={"literal_binds": True})
-    )
+@pytest.mark.parametrize("q", ["g", "corner bak", "the old corner b"])
+def test_ranking_reads_a_bounded_number_of_rows(app, q):
+    """However many names match, the query asks for at most 2 × CANDIDATES ids to rank."""
+    stmt = businesses.search_query(q)
+    sql = str(stmt.compile(db.engine, compile_kwargs={"literal_binds": True}))
     assert sql.count(f"LIMIT {businesses.CANDIDATES}") == 2
+
+
+def test_several_words_find_the_phrase_anywhere_in_the_name(make_business):
+    """Whole words then a prefix: found at the start or in the middle of a name, not apart."""
+    make_business("The Corner Bakery")
+    make_business("Corner Bakehouse")
+    make_business("Bakery on the Corner")
+    assert names("corner bak") == ["Corner Bakehouse", "The Corner Bakery"]
