@@ -105,32 +105,29 @@ def business_numbers(business: Business) -> BusinessNumbers:
     )
 
 
-def latest_spans(start: sa.ColumnElement, end: sa.ColumnElement) -> sa.Select:
-    """Select (business, start, end, n) spans, n counting each business's from its latest end."""
-    return sa.select(
+def resolution_spans() -> tuple[sa.Select, sa.ColumnElement]:
+    """Select (business_id, start, end) of public resolved complaints; return it and its end."""
+    stmt = sa.select(
         Post.business_id.label("business_id"),
-        start.label("start"),
-        end.label("end"),
-        sa.func.row_number().over(partition_by=Post.business_id, order_by=end.desc()).label("n"),
-    )
-
-
-def refresh_medians(connection: sa.Connection, business_ids: Iterable[int] | None = None) -> None:
-    """Work out the medians again, from the latest MEDIAN_SAMPLE of each, for these businesses.
-
-    :param business_ids: the businesses to refresh; None refreshes every one.
-    """
-    ids = sorted(set(business_ids)) if business_ids is not None else None
-    if ids is not None and not ids:
-        return
-    resolved = latest_spans(Post.created_at, Post.resolved_at).where(
+        Post.created_at.label("start"),
+        Post.resolved_at.label("end"),
+    ).where(
         Post.resolved_at.is_not(None),
         Post.kind == Kind.COMPLAINT,
         Post.complaint_status == ComplaintStatus.RESOLVED,
         is_public(),
     )
-    replies = (
-        latest_spans(Crosspost.sent_at, Crosspost.replied_at)
+    return stmt, Post.resolved_at
+
+
+def reply_spans() -> tuple[sa.Select, sa.ColumnElement]:
+    """Select (business_id, start, end) of the business's replies to public statuses naming it."""
+    stmt = (
+        sa.select(
+            Post.business_id.label("business_id"),
+            Crosspost.sent_at.label("start"),
+            Crosspost.replied_at.label("end"),
+        )
         .join(Post, Crosspost.post_id == Post.id)
         .where(
             Crosspost.replied_at.is_not(None),
@@ -139,32 +136,71 @@ def refresh_medians(connection: sa.Connection, business_ids: Iterable[int] | Non
             is_public(),
         )
     )
-    if ids is not None:
-        resolved = resolved.where(Post.business_id.in_(ids))
-        replies = replies.where(Post.business_id.in_(ids), Crosspost.business_id.in_(ids))
-    found: dict[int, tuple[list[float], list[float]]] = {b: ([], []) for b in ids or []}
-    for what, stmt in enumerate((resolved, replies)):
-        sample = stmt.subquery()
+    return stmt, Crosspost.replied_at
+
+
+Samples = dict[int, tuple[list[float], list[float]]]  # business id -> (resolutions, replies)
+
+
+def latest_samples(connection: sa.Connection, business_ids: list[int]) -> Samples:
+    """Read these businesses' latest MEDIAN_SAMPLE spans, newest first, through their indexes."""
+    found: Samples = {}
+    for business_id in business_ids:
+        (resolved, resolved_end), (replies, replied_end) = resolution_spans(), reply_spans()
+        resolved = resolved.where(Post.business_id == business_id).order_by(resolved_end.desc())
+        replies = replies.where(
+            Crosspost.business_id == business_id, Post.business_id == business_id
+        ).order_by(replied_end.desc())
+        days, delays = (
+            [spans_seconds(row) for row in connection.execute(stmt.limit(MEDIAN_SAMPLE))]
+            for stmt in (resolved, replies)
+        )
+        found[business_id] = (days, delays)
+    return found
+
+
+def every_sample(connection: sa.Connection) -> Samples:
+    """Read every business's latest MEDIAN_SAMPLE spans in two passes, for a recount."""
+    found: Samples = {}
+    for what, (stmt, end) in enumerate((resolution_spans(), reply_spans())):
+        numbered = stmt.add_columns(
+            sa.func.row_number().over(partition_by=Post.business_id, order_by=end.desc()).label("n")
+        ).subquery()
         rows = connection.execute(
-            sa.select(sample.c.business_id, sample.c.start, sample.c.end).where(
-                sample.c.n <= MEDIAN_SAMPLE
+            sa.select(numbered.c.business_id, numbered.c.start, numbered.c.end).where(
+                numbered.c.n <= MEDIAN_SAMPLE
             )
         )
-        for business_id, start, end in rows:
-            seconds = (as_utc(end) - as_utc(start)).total_seconds()
-            found.setdefault(business_id, ([], []))[what].append(seconds)
+        for row in rows:
+            found.setdefault(row.business_id, ([], []))[what].append(spans_seconds(row))
+    return found
+
+
+def spans_seconds(row: sa.Row) -> float:
+    """Return how long a span took, in seconds."""
+    return (as_utc(row.end) - as_utc(row.start)).total_seconds()
+
+
+def refresh_medians(connection: sa.Connection, business_ids: Iterable[int] | None = None) -> None:
+    """Work out the medians again, from the latest MEDIAN_SAMPLE of each, for these businesses.
+
+    :param business_ids: the businesses to refresh; None refreshes every one.
+    """
     business = Business.__table__
-    if ids is None:
+    if business_ids is None:
         connection.execute(
             business.update().values(median_resolve_days=None, median_reply_seconds=None)
         )
+        samples = every_sample(connection)
+    else:
+        samples = latest_samples(connection, sorted(set(business_ids)))
     updates = [
         {
             "b_id": business_id,
             "median_resolve_days": statistics.median(days) / 86400 if days else None,
             "median_reply_seconds": statistics.median(delays) if delays else None,
         }
-        for business_id, (days, delays) in found.items()
+        for business_id, (days, delays) in sorted(samples.items())
     ]
     if updates:
         connection.execute(
@@ -214,7 +250,7 @@ def apply_week_change(
 ) -> None:
     """Add the difference between two weekly tallies to the businesses' weeks."""
     rows = []
-    for business_id, week in set(before) | set(after):
+    for business_id, week in sorted(set(before) | set(after)):
         old = before.get((business_id, week), [0, 0])
         new = after.get((business_id, week), [0, 0])
         if old != new:
@@ -251,12 +287,20 @@ def apply_all_changes(connection: sa.Connection, before: Tallies, after: Tallies
 
 
 def medians_touched(before: dict[int, list[int]], after: dict[int, list[int]]) -> set[int]:
-    """Return the businesses whose posts in these tallies include a resolution or a reply."""
+    """Return the businesses that gained or lost a resolution or a reply in these tallies.
+
+    An edit that leaves both alone (a reworded resolved complaint, a report) costs nothing.
+    Each of these businesses had a counter changed, so on PostgreSQL this transaction already
+    holds its row lock when the medians are read: two writers can't leave a stale median.
+    """
+    zero = [0] * len(COUNTERS)
     return {
         business_id
-        for tally_ in (before, after)
-        for business_id, counts in tally_.items()
-        if counts[RESOLVED] or counts[REPLIED]
+        for business_id in set(before) | set(after)
+        if any(
+            before.get(business_id, zero)[n] != after.get(business_id, zero)[n]
+            for n in (RESOLVED, REPLIED)
+        )
     }
 
 
@@ -324,7 +368,8 @@ def apply_change(
     """Add the difference between two tallies to the businesses' counters; return those changed."""
     changed = set()
     business = Business.__table__
-    for business_id in set(before) | set(after):
+    # In id order, as every writer does, so two transactions never wait on each other's rows.
+    for business_id in sorted(set(before) | set(after)):
         old = before.get(business_id, [0] * len(COUNTERS))
         new = after.get(business_id, [0] * len(COUNTERS))
         delta = {
