@@ -150,3 +150,34 @@ def test_demo_data_fills_an_empty_database_once(instance_env, empty_database):
             assert client.get(path).status_code == 200, path
         db.session.remove()
         db.engine.dispose()
+
+
+def test_upgrading_a_populated_database_fills_the_weeks_and_medians(instance_env, empty_database):
+    """Downgrading past business_week and back rebuilds the same weeks and medians from posts."""
+    assert flask_command("db", "upgrade", env=instance_env).returncode == 0
+    assert flask_command("demo-data", env=instance_env).returncode == 0
+    url = TEST_DATABASE_URL or f"sqlite:///{instance_env['WEBAPP_INSTANCE_PATH']}/praisewall.db"
+    engine = sa.create_engine(database_url(url))
+
+    def numbers() -> tuple[list, list]:
+        with engine.connect() as conn:
+            weeks = conn.execute(
+                sa.text("SELECT * FROM business_week WHERE praise + complaints > 0 ORDER BY 1, 2")
+            ).all()
+            medians = conn.execute(
+                sa.text(
+                    "SELECT id, median_resolve_days, median_reply_seconds FROM business ORDER BY id"
+                )
+            ).all()
+        return weeks, medians
+
+    try:
+        kept = numbers()
+        assert kept[0] and any(days is not None for _, days, _ in kept[1])
+        down = flask_command("db", "downgrade", "5b1e0c2d7a41", env=instance_env)
+        assert down.returncode == 0, down.stderr
+        up = flask_command("db", "upgrade", env=instance_env)
+        assert up.returncode == 0, up.stderr
+        assert numbers() == kept
+    finally:
+        engine.dispose()

@@ -44,10 +44,11 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table('business', schema=None) as batch_op:
-        batch_op.drop_column('median_reply_seconds')
-        batch_op.drop_column('median_resolve_days')
     op.drop_table('business_week')
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+): rebuilding the table, as batch mode
+    # does, would delete its rows under the posts' foreign keys.
+    op.drop_column('business', 'median_reply_seconds')
+    op.drop_column('business', 'median_resolve_days')
 
 
 def utc(moment):
@@ -63,7 +64,8 @@ def backfill_weeks():
         sa.column('created_at', sa.DateTime(timezone=True)),
     )
     rows = conn.execute(
-        sa.select(post.c.business_id, post.c.kind, post.c.created_at).where(sa.text(PUBLIC))
+        sa.select(post.c.business_id, post.c.kind, post.c.created_at).where(sa.text(PUBLIC)),
+        execution_options={'yield_per': BATCH},
     )
     weeks = {}
     for business_id, kind, created in rows:
@@ -90,7 +92,8 @@ def latest_spans(sql):
             sa.column('business_id', sa.Integer),
             sa.column('start', sa.DateTime(timezone=True)),
             sa.column('end', sa.DateTime(timezone=True)),
-        )
+        ),
+        execution_options={'yield_per': BATCH},
     ):
         found = spans.setdefault(business_id, [])
         if len(found) < SAMPLE:
