@@ -179,3 +179,29 @@ def test_off_when_zero(make_app):
     """PAGE_CACHE_SECONDS = 0 leaves the app as it is."""
     app = make_app(PAGE_CACHE_SECONDS=0)
     assert not isinstance(app.wsgi_app, page_cache.PageCache)
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "kept"),
+    [
+        ("200 OK", [("Cache-Control", "public, max-age=300"), ("Vary", "Cookie")], True),
+        ("200 OK", [("Cache-Control", "max-age=300")], False),
+        ("200 OK", [("Cache-Control", 'public, private="Set-Cookie"')], False),
+        ("200 OK", [("Cache-Control", "public, no-cache")], False),
+        ("200 OK", [("Cache-Control", "public, max-age=0")], False),
+        ("200 OK", [("Cache-Control", "public, s-maxage=0")], False),
+        ("200 OK", [("Cache-Control", "public"), ("Set-Cookie", "session=x")], False),
+        ("200 OK", [("Cache-Control", "public"), ("Vary", "Authorization")], False),
+        ("404 NOT FOUND", [("Cache-Control", "public")], False),
+    ],
+)
+def test_only_public_answers_that_set_nothing_are_kept(status, headers, kept):
+    """What the app says about an answer decides whether it may be kept for other visitors."""
+    assert page_cache.keepable({"status": status, "headers": headers}) is kept
+
+
+def test_a_visitor_holding_any_version_gets_304(app, bob, shop, make_post):
+    """If-None-Match: * matches the kept page, as it would the app's."""
+    make_post(bob, shop)
+    app.test_client().get("/wall")
+    assert app.test_client().get("/wall", headers={"If-None-Match": "*"}).status_code == 304

@@ -80,7 +80,8 @@ class PageCache:
     ) -> Iterable[bytes]:
         """Send a kept page, or 304 when the visitor already holds it."""
         age = ("Age", str(int(now - entry.made)))
-        if entry.etag and entry.etag in environ.get("HTTP_IF_NONE_MATCH", ""):
+        held = environ.get("HTTP_IF_NONE_MATCH", "")
+        if entry.etag and (entry.etag in held or held.strip() == "*"):
             kept = [(k, v) for k, v in entry.headers if k.lower() in NOT_MODIFIED_HEADERS]
             start_response("304 Not Modified", [*kept, age])
             return []
@@ -142,22 +143,22 @@ def keepable(seen: dict) -> bool:
     """Tell whether the app's answer is a public 200 that sets nothing personal."""
     if not seen.get("status", "").startswith("200"):
         return False
-    headers = {}
+    headers: dict[str, list[str]] = {}
     for name, value in seen["headers"]:
         headers.setdefault(name.lower(), []).append(value)
-    cache_control = {
-        part.strip().lower() for part in ",".join(headers.get("cache-control", [])).split(",")
-    }
-    vary = {
-        part.strip().lower()
-        for part in ",".join(headers.get("vary", [])).split(",")
-        if part.strip()
-    }
+    # Directives by name, values kept: `private="Set-Cookie"` is private, `max-age=0` is stale.
+    directives = dict(
+        (part.strip().lower().partition("=")[::2])
+        for part in ",".join(headers.get("cache-control", [])).split(",")
+    )
+    vary = {part.strip().lower() for part in ",".join(headers.get("vary", [])).split(",")}
     return (
-        "public" in cache_control
-        and not cache_control & {"no-store", "private", "no-cache"}
+        "public" in directives
+        and not directives.keys() & {"no-store", "private", "no-cache"}
+        and directives.get("max-age") != "0"
+        and directives.get("s-maxage") != "0"
         and "set-cookie" not in headers
-        and vary <= VARY_ALLOWED
+        and vary - {""} <= VARY_ALLOWED
     )
 
 
