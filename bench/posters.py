@@ -250,7 +250,10 @@ def main() -> None:
                 server.wait()
         with sqlite3.connect(Path(tmp) / "praisewall.db") as conn:
             stored = dict(conn.execute("SELECT id, business_id FROM post"))
-        server_errors = log.read_text(errors="replace").count("Traceback")
+        served = log.read_text(errors="replace")
+        server_errors = served.count("Traceback")
+        # What went wrong, in the server's words, for whoever has to fix it.
+        told = [line for line in served.splitlines() if "Error" in line or " 50" in line]
 
     accepted = tally.accepted
     missing_db = [i for i, b in accepted if stored.get(i) != b]
@@ -276,6 +279,8 @@ def main() -> None:
         f"lost: {len(missing_db)} not in the database, {len(missing_wall)} not on their wall"
         + (f"; {'; '.join(problems)}" if problems else "")
     )
+    if errors:
+        print("from the server's log:", *told[-20:], sep="\n  ")
     ok = not errors and not missing_db and not missing_wall and not problems and accepted
     print("no error, no lost post" if ok else "FAILED")
     sys.exit(0 if ok else 1)

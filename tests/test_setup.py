@@ -99,7 +99,7 @@ def test_default_database_is_sqlite_in_instance(tmp_path, monkeypatch):
         assert db.engine.url.database == str(tmp_path / "praisewall.db")
         assert db.session.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
         assert db.session.execute(sa.text("PRAGMA foreign_keys")).scalar() == 1
-        assert db.session.execute(sa.text("PRAGMA busy_timeout")).scalar() == 5000
+        assert db.session.execute(sa.text("PRAGMA busy_timeout")).scalar() == 15000
         assert db.session.execute(sa.text("PRAGMA synchronous")).scalar() == 1  # NORMAL
         db.session.remove()
         db.engine.dispose()

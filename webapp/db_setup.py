@@ -23,7 +23,9 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    # Under a burst of posters a write may queue for seconds behind the others: waiting is
+    # better than refusing the post ("database is locked"), and browsers wait far longer.
+    cursor.execute("PRAGMA busy_timeout=15000")
     # Under WAL this is still safe against crashes; only a power cut can lose the last commits.
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()

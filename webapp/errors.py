@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from flask import Flask, Response, g, json, render_template, request
+from flask import Flask, Response, current_app, g, json, render_template, request
 from flask_login import AnonymousUserMixin
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -99,6 +99,7 @@ def handle_database_error(error: DBAPIError):
     """Answer 503 with Retry-After while the database is away, instead of a server error."""
     if not is_outage(error):
         raise error
+    current_app.logger.warning("Database unavailable, answered 503: %s", str(error.orig)[:200])
     try:
         db.session.rollback()
     except DBAPIError:
