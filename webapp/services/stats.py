@@ -4,8 +4,8 @@ The counts live on the business row, and the praise and complaints of each week 
 business_week; both are kept up to date whenever posts or crossposts change, by the session
 hooks at the end of this module: every flush counts what the posts it touches contributed before
 and after, and adds the difference. The medians, of the latest MEDIAN_SAMPLE resolved complaints
-and replies, are worked out again when a flush touches a resolution or a reply, and kept on the
-row too. So a wall with a million posts costs no more to show than one with ten.
+and replies, are worked out again when a flush adds or removes a resolution or a reply, and
+kept on the row too. So a wall with a million posts costs no more to show than one with ten.
 """
 
 from __future__ import annotations
