@@ -17,6 +17,7 @@ from helpers import utc
 from webapp import tasks
 from webapp.extensions import db
 from webapp.models import Crosspost, utcnow
+from webapp.services import trend
 from webapp.services.mastodon import plain_text
 
 BUSINESS_ACCT = "support@cornerbakery.example"
@@ -139,6 +140,17 @@ def test_trend_counts_the_last_twelve_weeks(client, bob, shop, make_business, ma
     expected[11] = (iso_week(weeks[11]), 2, 0)
     assert trend_rows(page) == expected
     assert "Last 12 weeks: 4 praise, 1 complaint." in words(page)
+
+
+@pytest.mark.parametrize(
+    ("busiest", "labels"),
+    [(7, ["0", "4", "8"]), (950, ["0", "500", "1k"]), (8000, ["0", "5k", "10k"])],
+)
+def test_trend_axis_labels_fit_the_margin(busiest, labels):
+    """Big weeks are labelled 5k and 10k, so a busy wall's axis isn't cut off at 360 px."""
+    weeks = [trend.Week(this_monday().date() - timedelta(weeks=n)) for n in range(12)]
+    weeks[-1].praise = busiest
+    assert [tick["text"] for tick in trend.chart(weeks).ticks] == labels
 
 
 def test_trend_is_accessible_svg_without_script(client, bob, shop, make_post):

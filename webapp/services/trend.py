@@ -118,10 +118,19 @@ def chart(weeks: list[Week], width: int = 320, height: int = 140) -> Chart:
         if (len(weeks) - 1 - n) % 3 == 0:
             result.labels.append({"x": round(center, 1), "y": height - 6, "text": week.label})
     for value in sorted({0, top // 2, top}):
-        result.ticks.append({"y": y(value), "text": str(value)})
+        result.ticks.append({"y": y(value), "text": axis_label(value)})
     for tick in result.ticks:
         tick["x1"], tick["x2"] = left, width - right
     return result
+
+
+def axis_label(value: int) -> str:
+    """Write a count short enough for the chart's left margin: 950, 2.5k, 10k, 1.2M."""
+    if value < 1000:
+        return str(value)
+    if value < 1_000_000:
+        return f"{value / 1000:g}k"
+    return f"{value / 1_000_000:g}M"
 
 
 def nice_ceiling(value: int) -> int:
