@@ -13,7 +13,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -31,6 +31,7 @@ from webapp.models import (
     User,
     as_utc,
 )
+from webapp.services import trend
 
 MEDIAN_SAMPLE = 500  # the medians are of the latest this many resolved complaints and replies
 COUNTERS = (
@@ -222,12 +223,6 @@ def id_chunks(post_ids: Iterable[int] | None) -> list[sa.ColumnElement[bool]]:
     return [Post.id.in_(ids[n : n + CHUNK]) for n in range(0, len(ids), CHUNK)]
 
 
-def week_of(moment: datetime) -> date:
-    """Return the Monday of the ISO week, in UTC, that a moment falls in."""
-    day = as_utc(moment).date()
-    return day - timedelta(days=day.weekday())
-
-
 def tally_weeks(
     connection: sa.Connection, post_ids: Iterable[int] | None = None
 ) -> dict[tuple[int, date], list[int]]:
@@ -238,7 +233,8 @@ def tally_weeks(
             sa.select(Post.business_id, Post.kind, Post.created_at).where(wanted, is_public())
         )
         for business_id, kind, created in rows:
-            counts = found.setdefault((business_id, week_of(created)), [0, 0])
+            week = trend.monday_of(as_utc(created).date())  # weeks run in UTC
+            counts = found.setdefault((business_id, week), [0, 0])
             counts[0 if kind == Kind.PRAISE else 1] += 1
     return found
 

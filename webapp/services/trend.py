@@ -34,9 +34,14 @@ class Week:
         return f"{self.start.day} {self.start:%b}"
 
 
+def monday_of(day: date) -> date:
+    """Return the Monday that starts the ISO week a day falls in: how weeks are kept and shown."""
+    return day - timedelta(days=day.weekday())
+
+
 def week_starts(today: date, weeks: int = WEEKS) -> list[date]:
     """Return the Mondays of the last `weeks` weeks, oldest first, today's week last."""
-    monday = today - timedelta(days=today.weekday())
+    monday = monday_of(today)
     return [monday - timedelta(weeks=weeks - 1 - n) for n in range(weeks)]
 
 
