@@ -80,3 +80,22 @@ def backfill():
         f"mentioned_count = (SELECT count(*) {MENTIONED}), "
         f"replied_count = (SELECT count(*) {MENTIONED} AND crosspost.replied_at IS NOT NULL)"
     )
+
+
+COUNTERS = ('praise_count', 'complaint_count', 'resolved_count', 'rating_sum', 'rating_count',
+            'mentioned_count', 'replied_count')
+
+
+def downgrade():
+    op.drop_index('ix_post_business_rating', table_name='post')
+    op.drop_index('ix_post_business_created', table_name='post')
+    op.drop_index('ix_post_business_resolved', table_name='post')
+    # Dropped before the batch below, which copies only the indexes SQLite can describe.
+    op.drop_index('ix_crosspost_business_replied', table_name='crosspost')
+    with op.batch_alter_table('crosspost', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_crosspost_business_id_business'), type_='foreignkey')
+        batch_op.drop_column('business_id')
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+): business keeps its rows and its
+    # AUTOINCREMENT, which a batch rebuild would lose.
+    for column in reversed(COUNTERS):
+        op.drop_column('business', column)
