@@ -179,6 +179,9 @@ class User(UserMixin, db.Model):
 class Business(db.Model):
     """A company or shop that people praise or complain about."""
 
+    # Never reuse an id: compose forms, phones' offline queues and the audit log hold them.
+    __table_args__ = {"sqlite_autoincrement": True}
+
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     name: so.Mapped[str] = so.mapped_column(sa.String(120))
     slug: so.Mapped[str] = so.mapped_column(sa.String(140), unique=True)
@@ -496,6 +499,9 @@ class Crosspost(db.Model):
             sqlite_where=sa.text("replied_at IS NOT NULL"),
             postgresql_where=sa.text("replied_at IS NOT NULL"),
         ),
+        # Queued work names a crosspost by id, and may arrive after it is gone: that id must
+        # never name someone else's crosspost.
+        {"sqlite_autoincrement": True},
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
@@ -543,6 +549,9 @@ class Crosspost(db.Model):
 
 class ApiToken(db.Model):
     """A personal token for the JSON API; only its hash is kept."""
+
+    # Never reuse an id: a revoke button on a page left open must not reach a newer token.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     user_id: so.Mapped[int] = so.mapped_column(
