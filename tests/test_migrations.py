@@ -333,6 +333,21 @@ def test_a_populated_database_goes_down_every_revision_and_back_without_losing_a
         assert drift(conn) == []
 
 
+def write_another_post() -> Post:
+    """Write a praise post as the first person about the first business, and return it."""
+    post = Post(
+        author=db.session.scalars(sa.select(User).order_by(User.id)).first(),
+        business=db.session.scalars(sa.select(Business).order_by(Business.id)).first(),
+        kind="praise",
+        body="Another good visit.",
+        happened_on=utcnow().date(),
+        channel="in_person",
+    )
+    db.session.add(post)
+    db.session.commit()
+    return post
+
+
 def test_restoring_autoincrement_keeps_every_row_and_the_ids_already_used(make_app, tmp_path):
     """A database from before the fix upgrades with every row, and a deleted post's id stays used.
 
@@ -348,19 +363,45 @@ def test_restoring_autoincrement_keeps_every_row_and_the_ids_already_used(make_a
             before = snapshot()
             migrate(command.upgrade, "head")
             assert snapshot() == before
-            author = db.session.scalars(sa.select(User).order_by(User.id)).first()
-            business = db.session.scalars(sa.select(Business).order_by(Business.id)).first()
-            post = Post(
-                author=author,
-                business=business,
-                kind="praise",
-                body="Another good visit.",
-                happened_on=utcnow().date(),
-                channel="in_person",
+            assert write_another_post().id > gone
+
+
+def old_table(name: str, *columns: str) -> sa.TableClause:
+    """Describe some columns of a table as an early revision has it, times and dates typed."""
+    typed = {"created_at": sa.DateTime(timezone=True), "happened_on": sa.Date()}
+    return sa.table(name, *(sa.column(column, typed.get(column)) for column in columns))
+
+
+def test_post_ids_used_at_the_first_revision_stay_used_through_every_rebuild(make_app, tmp_path):
+    """A database from the very first revision, newest post deleted, upgrades without reusing it."""
+    with fresh_database(tmp_path, "first") as url, app_on(make_app, url, revisions()[0]):
+        now = utcnow()
+        user = old_table("user", "username", "session_token", "is_admin", "created_at")
+        business = old_table("business", "name", "slug", "normalized_name", "created_at")
+        post = old_table(
+            "post", "id", "author_id", "business_id", "kind", "body", "happened_on", "channel",
+            "is_on_wall", "shows_name", "moderation", "created_at",
+        )  # fmt: skip
+        visit = {"author_id": 1, "business_id": 1, "kind": "praise", "channel": "in_person"}
+        visit |= {"is_on_wall": True, "shows_name": True, "moderation": "ok"}
+        visit |= {"happened_on": now.date(), "created_at": now}
+        with db.engine.begin() as conn:
+            conn.execute(
+                user.insert().values(
+                    username="ola", session_token="t", is_admin=False, created_at=now
+                )
             )
-            db.session.add(post)
-            db.session.commit()
-            assert post.id > gone
+            shop = {
+                "name": "Daily Basket",
+                "slug": "daily-basket",
+                "normalized_name": "daily basket",
+            }
+            conn.execute(business.insert().values(**shop, created_at=now))
+            conn.execute(post.insert(), [{**visit, "body": f"Visit {n}"} for n in range(3)])
+            gone = conn.scalar(sa.select(sa.func.max(post.c.id)))
+            conn.execute(post.delete().where(post.c.id == gone))
+        migrate(command.upgrade, "head")
+        assert write_another_post().id > gone
 
 
 def test_a_deleted_posts_permalink_never_names_a_new_post(migrated):
