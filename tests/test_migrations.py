@@ -187,6 +187,19 @@ def drift(conn: sa.Connection) -> list:
         return compare_metadata(context, db.metadata)
 
 
+def models_schema(tmp_path: Path) -> dict[str, dict]:
+    """Describe the schema the models make, built by create_all() in a database of its own."""
+    with fresh_database(tmp_path, "models") as url:
+        engine = sa.create_engine(url)
+        try:
+            with engine.begin() as conn:
+                db.metadata.create_all(conn)
+            with engine.connect() as conn:
+                return describe(conn)
+        finally:
+            engine.dispose()
+
+
 def test_ids_that_are_shown_or_linked_are_never_reused():
     """The models ask SQLite for AUTOINCREMENT on exactly the tables whose ids must not return."""
     tables = db.metadata.sorted_tables
@@ -198,15 +211,7 @@ def test_the_migration_chain_builds_exactly_the_models_schema(migrated, tmp_path
     with db.engine.connect() as conn:
         assert drift(conn) == []
         built = describe(conn)
-    with fresh_database(tmp_path, "models") as url:
-        engine = sa.create_engine(url)
-        try:
-            with engine.begin() as conn:
-                db.metadata.create_all(conn)
-            with engine.connect() as conn:
-                wanted = describe(conn)
-        finally:
-            engine.dispose()
+    wanted = models_schema(tmp_path)
     assert sorted(built) == sorted(wanted)
     for name in wanted:
         assert built[name] == wanted[name], name
@@ -315,6 +320,8 @@ def test_a_populated_database_goes_down_every_revision_and_back_without_losing_a
     again from the posts (counters, weekly counts, medians, name words) comes back the same.
     """
     fill()
+    with db.engine.connect() as conn:
+        schema = describe(conn)
     before = {name: rows(name) for name in columns_now()}
     assert all(before.values()), "every table has rows"
     chain = revisions()
@@ -330,7 +337,7 @@ def test_a_populated_database_goes_down_every_revision_and_back_without_losing_a
         expected = {name: in_order(before[name], kept[name]) for name in kept}
         assert snapshot(kept) == expected, f"rows lost going down to {revision} and back"
     with db.engine.connect() as conn:
-        assert drift(conn) == []
+        assert describe(conn) == schema
 
 
 def write_another_post() -> Post:
@@ -363,6 +370,8 @@ def test_restoring_autoincrement_keeps_every_row_and_the_ids_already_used(make_a
             before = snapshot()
             migrate(command.upgrade, "head")
             assert snapshot() == before
+            with db.engine.connect() as conn:
+                assert describe(conn) == models_schema(tmp_path)
             assert write_another_post().id > gone
 
 
