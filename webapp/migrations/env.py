@@ -104,7 +104,8 @@ def run_migrations_online():
         if sqlite:
             # A batch operation rebuilds a table by dropping it: with foreign keys on, SQLite
             # would delete (ON DELETE CASCADE) or unlink (SET NULL) every row pointing at it.
-            # The pragma only takes effect outside a transaction, hence the commit.
+            # The commit ends the transaction SQLAlchemy began for the pragma, which Alembic
+            # would otherwise take for its caller's and never commit.
             connection.exec_driver_sql('PRAGMA foreign_keys=OFF')
             connection.commit()
         try:
@@ -126,7 +127,7 @@ def run_migrations_online():
 
 
 def check_foreign_keys(connection):
-    """Refuse to finish if, with foreign keys off, a migration left a row pointing nowhere."""
+    """Fail the upgrade loudly if, with foreign keys off, a row was left pointing nowhere."""
     broken = connection.exec_driver_sql('PRAGMA foreign_key_check').all()
     if broken:
         raise RuntimeError(f'migration left rows with broken foreign keys: {broken[:10]}')
