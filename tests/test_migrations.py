@@ -50,7 +50,7 @@ DERIVED = {
     "business_week": {"business_id", "week", "praise", "complaints"},
 }
 FROM_CROSSPOSTS = {"mentioned_count", "replied_count", "median_reply_seconds"}
-BEFORE_AUTOINCREMENT = "a7c4e9f1b2d3"
+BEFORE_AUTOINCREMENT = "a7c4e9f1b2d3"  # the last revision whose post table lacks it
 
 
 def alembic_config() -> Config:
