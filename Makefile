@@ -4,7 +4,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
-export FLASK_APP := webapp
 
 .PHONY: run test lint audit test-sqlite test-postgres demo chromium clean bench-pageweight bench-lighthouse bench-generate bench-load bench-growth bench-posters bench-scale-out
 
@@ -45,8 +44,8 @@ chromium:
 	fi
 
 lint: $(VENV)/.test-deps
-	$(BIN)/ruff check webapp tests bench gunicorn.conf.py
-	$(BIN)/ruff format --check webapp tests bench gunicorn.conf.py
+	$(BIN)/ruff check webapp tests bench gunicorn.conf.py wsgi.py
+	$(BIN)/ruff format --check webapp tests bench gunicorn.conf.py wsgi.py
 
 test: $(VENV)/.test-deps chromium lint
 	@if [ "$$CI" = "true" ]; then $(MAKE) --no-print-directory audit; fi
