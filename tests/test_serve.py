@@ -149,13 +149,13 @@ def site(app, tmp_path: Path) -> Iterator[Site]:
         wait_for(lambda: answers(f"{site.url}/ping"), "answer from the server", site)
         yield site
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            pytest.fail(f"flask serve ignored Ctrl-C for {STOP_SECONDS} s")
 
 
 @pytest.fixture
