@@ -4,9 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
-export FLASK_APP := webapp
 
-.PHONY: run test lint audit test-sqlite test-postgres demo chromium clean bench-pageweight bench-lighthouse bench-generate bench-load bench-growth bench-posters bench-scale-out
+.PHONY: run test lint audit check-locks test-sqlite test-postgres demo chromium clean bench-pageweight bench-lighthouse bench-generate bench-load bench-growth bench-posters bench-scale-out
 
 $(BIN)/flask: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -45,11 +44,12 @@ chromium:
 	fi
 
 lint: $(VENV)/.test-deps
-	$(BIN)/ruff check webapp tests bench gunicorn.conf.py
-	$(BIN)/ruff format --check webapp tests bench gunicorn.conf.py
+	$(BIN)/ruff check webapp tests bench gunicorn.conf.py wsgi.py
+	$(BIN)/ruff format --check webapp tests bench gunicorn.conf.py wsgi.py
 
 test: $(VENV)/.test-deps chromium lint
 	@if [ "$$CI" = "true" ]; then $(MAKE) --no-print-directory audit; fi
+	@if [ "$$CI" = "true" ]; then $(MAKE) --no-print-directory check-locks; fi
 	$(MAKE) --no-print-directory test-sqlite
 	@if [ "$$CI" = "true" ] || $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(subst +psycopg,,$(PG_TEST_URL))', connect_timeout=3).close()" 2>/dev/null; then \
 	  $(MAKE) --no-print-directory test-postgres; \
@@ -68,6 +68,23 @@ audit: $(VENV)/.test-deps
 	-@$(BIN)/pip-audit -r requirements.txt -r requirements-test.txt $(PIP_AUDIT_IGNORE) \
 	  --format json --output $(VENV)/pip-audit.json 2>$(VENV)/pip-audit.err
 	$(BIN)/python tests/pip_audit_report.py $(VENV)/pip-audit.json $(VENV)/pip-audit.err
+
+# Every package-lock.json must be exactly what `npm ci` installs: a dependency asking for a
+# moving tag (`latest`) turns a lock stale untouched, so CI fails here and not a newcomer later.
+# Checked in a scratch copy, so node_modules stays as it is.
+check-locks:
+	@command -v npm >/dev/null || { echo "npm is missing: can't check the package locks."; exit 1; }
+	@for lock in $$(find . -name package-lock.json -not -path '*/node_modules/*' -not -path './.venv/*'); do \
+	  scratch=$$(mktemp -d); \
+	  cp "$$lock" "$$(dirname "$$lock")/package.json" "$$scratch/"; \
+	  if (cd "$$scratch" && npm ci --dry-run --no-audit --no-fund >npm.log 2>&1); then \
+	    echo "$$lock: npm ci installs it as it is"; rm -rf "$$scratch"; \
+	  else \
+	    cat "$$scratch/npm.log"; rm -rf "$$scratch"; \
+	    echo "$$lock is out of step with its package.json: run \`npm install --package-lock-only\` there (pin moving tags with \"overrides\")."; \
+	    exit 1; \
+	  fi; \
+	done
 
 test-sqlite: $(VENV)/.test-deps
 	@echo "== test suite on SQLite =="

@@ -84,7 +84,7 @@ class Writer:
 
 
 def main() -> None:
-    """Build the data and report rows per second."""
+    """Build the data and report rows per second, in a scratch instance folder."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posts", type=int, default=100_000)
     parser.add_argument("--db", required=True, help="a SQLAlchemy URL; sqlite:////abs/path.db")
@@ -92,12 +92,20 @@ def main() -> None:
     parser.add_argument("--users", type=int, help="default: posts / 20, at least 50")
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
+    os.environ["DATABASE_URL"] = args.db
+    # The app writes a secret key and an encryption key into its instance folder on first run:
+    # a temporary one, removed with what is in it when the run ends, however it ends.
+    with tempfile.TemporaryDirectory(prefix="praisewall-gen-") as scratch:
+        os.environ.setdefault("WEBAPP_INSTANCE_PATH", scratch)
+        generate(args)
+
+
+def generate(args: argparse.Namespace) -> None:
+    """Migrate the database, fill it and print how fast that went."""
     n_posts = args.posts
     n_businesses = args.businesses or max(50, min(100_000, n_posts))
     n_users = args.users or max(50, n_posts // 20)
 
-    os.environ["DATABASE_URL"] = args.db
-    os.environ.setdefault("WEBAPP_INSTANCE_PATH", tempfile.mkdtemp(prefix="praisewall-gen-"))
     import sqlalchemy as sa
     from flask_migrate import upgrade
     from werkzeug.security import generate_password_hash

@@ -220,8 +220,10 @@ def run_wrk(
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
         lua.write((script or "") + STATUS_LUA)
     command += ["-s", lua.name, base + path]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    os.unlink(lua.name)
+    try:
+        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    finally:
+        os.unlink(lua.name)
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
         "p50": latency(out, "50%"),

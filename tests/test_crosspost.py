@@ -904,12 +904,23 @@ def test_an_unforeseen_error_is_counted_and_retried(
     assert row.state == CrosspostState.SENT and len(fake_mastodon.statuses) == 1
 
 
-def test_a_lost_encryption_key_asks_to_reconnect(app, client, connected, fake_mastodon, bakery):
-    """If the stored token can no longer be decrypted, the person is asked to reconnect."""
+def test_a_missing_encryption_key_is_logged_and_retried_not_blamed_on_the_person(
+    app, client, connected, fake_mastodon, bakery, caplog
+):
+    """No key reads the token: the operator is told, the person isn't asked to reconnect, and
+    once the key is back the retry delivers."""
     row = submit(client, bakery)
+    keys = app.extensions["fernet"]
     app.extensions["fernet"] = MultiFernet([Fernet(Fernet.generate_key())])
     run_queued_tasks()
-    assert row.state == CrosspostState.NEEDS_LOGIN and fake_mastodon.statuses == []
+    assert row.state == CrosspostState.PENDING and row.attempts == 1
+    assert not row.account.needs_login and fake_mastodon.statuses == []
+    assert "No encryption key reads" in caplog.text
+    page = words(client.get(f"/posts/{row.post_id}").text)
+    assert "reconnect" not in page.lower()
+    app.extensions["fernet"] = keys
+    run_retries()
+    assert row.state == CrosspostState.SENT and len(fake_mastodon.statuses) == 1
 
 
 def test_editing_a_pending_post_to_another_business_mentions_that_one(

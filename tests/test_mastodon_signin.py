@@ -734,11 +734,12 @@ def test_rotate_re_encrypts_under_the_newest_key(app):
         Fernet(old_key).decrypt(rotated.encode())
 
 
-def test_connection_survives_a_key_rotation(client, connected, fake_mastodon):
+def test_connection_survives_a_key_rotation(client, connected, fake_mastodon, tmp_path):
     """Add a key, rotate, drop the old key: the stored secrets still revoke the token."""
     token = live_token(fake_mastodon)
     new_key = Fernet.generate_key().decode()
     app = client.application
+    app.instance_path = str(tmp_path)  # no key file there for a site to read instead
     app.config["FERNET_KEYS"] = f"{new_key},{app.config['FERNET_KEYS']}"
     crypto.init_app(app)
     result = app.test_cli_runner().invoke(args=["rotate-keys"])

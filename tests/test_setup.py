@@ -116,8 +116,10 @@ def test_migrations_build_the_schema_from_empty_and_match_the_models(instance_en
     assert again.returncode == 0, again.stderr
 
 
-def test_demo_data_fills_an_empty_database_once(instance_env, empty_database):
+def test_demo_data_fills_an_empty_database_once(instance_env, empty_database, monkeypatch):
     """`flask demo-data` makes a believable community, and refuses a database with posts."""
+    # The app below makes its key file in the test's instance folder, not the project's.
+    monkeypatch.setenv("WEBAPP_INSTANCE_PATH", instance_env["WEBAPP_INSTANCE_PATH"])
     assert flask_command("db", "upgrade", env=instance_env).returncode == 0
     first = flask_command("demo-data", env=instance_env)
     assert first.returncode == 0, first.stderr

@@ -33,19 +33,14 @@ def init_app(app: Flask) -> None:
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, envvar="PORT", type=int)
+@click.option("--threads", default=8, show_default=True, help="Request threads.")
 @click.option("--workers", default=2, show_default=True, help="Queue worker threads.")
-def serve(host: str, port: int, workers: int) -> None:
-    """Serve the site on one machine, with the queue worker running in the same process."""
-    from werkzeug.serving import run_simple
+def serve(host: str, port: int, threads: int, workers: int) -> None:
+    """Serve the site with gunicorn on one machine, with the queue worker in the same process."""
+    from webapp import server
 
-    from webapp import queue
-
-    consumer = queue.start_in_process(workers)
     click.echo(f"Praisewall is running at http://{host}:{port}  (Ctrl-C stops it)")
-    try:
-        run_simple(host, port, current_app._get_current_object(), threaded=True)
-    finally:
-        consumer.stop(graceful=True)
+    server.Server(current_app._get_current_object(), host, port, threads, workers).run()
 
 
 @click.command("worker")
@@ -58,22 +53,35 @@ def worker(workers: int) -> None:
 
 
 @click.command("rotate-keys")
-def rotate_keys() -> None:
-    """Re-encrypt stored tokens and client secrets under the newest key in WEBAPP_FERNET_KEYS."""
-    from webapp import crypto
-    from webapp.models import MastodonAccount, MastodonServer
+@click.option("--retire", is_flag=True, help="Drop the older keys once no secret needs them.")
+def rotate_keys(retire: bool) -> None:
+    """Re-encrypt stored tokens and client secrets under a new key.
 
-    count = 0
-    for server in db.session.scalars(sa.select(MastodonServer)):
-        if server.client_id:
-            server.client_id = crypto.rotate(server.client_id)
-            server.client_secret = crypto.rotate(server.client_secret)
-            count += 2
-    for account in db.session.scalars(sa.select(MastodonAccount)):
-        account.access_token = crypto.rotate(account.access_token)
-        count += 1
+    With keys in instance/fernet_keys, a fresh key goes at the top of the file first; with
+    WEBAPP_FERNET_KEYS, its first key is the new one. --retire then drops the older keys.
+    """
+    from webapp import crypto
+    from webapp.services import keys
+
+    if retire:
+        try:
+            click.echo(keys.retire())
+        except keys.KeyProblem as problem:
+            raise click.ClickException(str(problem)) from None
+        return
+    problem = keys.rotation_problem()
+    if problem:
+        raise click.ClickException(problem)
+    if crypto.uses_key_file(current_app):
+        click.echo(f"Added a new key at the top of {keys.add_key_to_file()}.")
+    done, unreadable = keys.reencrypt()
     db.session.commit()
-    click.echo(f"Re-encrypted {count} secrets under the newest key.")
+    click.echo(f"Re-encrypted {done} secrets under the newest key.")
+    if unreadable:
+        raise click.ClickException(
+            f"{unreadable} stored secrets could be read by no key and were left as they were: "
+            "give back the key they were encrypted with, then run this again."
+        )
 
 
 @click.command("backup")

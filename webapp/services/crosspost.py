@@ -33,7 +33,9 @@ BACKOFF_CAP = 6 * 3600
 STUCK_AFTER = timedelta(minutes=10)  # pending and due this long ago: the queue lost it
 WATCH_FOR = timedelta(days=14)
 RETRYABLE = (CrosspostState.FAILED, CrosspostState.GAVE_UP, CrosspostState.NEEDS_LOGIN)
-LOST_KEY = mastodon.Outcome("needs_login", "We can no longer read your sign-in; please reconnect.")
+# No key reads the stored token: the site's keys are wrong, which the operator must put right.
+# The person's sign-in is fine, so they aren't asked to reconnect; it is tried again later.
+UNREADABLE_TOKEN = mastodon.Outcome("retry", "Praisewall couldn't send it just now.")
 # How long a claimed attempt may wait on the server (three calls at most, each with a timeout).
 CLAIM_FOR = timedelta(minutes=2)
 TOO_LONG = "It is too long for your server, even shortened."
@@ -121,8 +123,14 @@ def deliver(crosspost_id: int) -> str | None:
     try:
         client = client_for(account)
     except crypto.InvalidToken:
+        log.error(
+            "No encryption key reads Mastodon account %s's token: check WEBAPP_FERNET_KEYS or "
+            "instance/fernet_keys. Crosspost %s will be tried again.",
+            account.id,
+            crosspost.id,
+        )
         crosspost.attempts += 1
-        return record_failure(crosspost, LOST_KEY)
+        return record_failure(crosspost, UNREADABLE_TOKEN)
     attempt = claim(crosspost)
     if attempt is None:
         return None

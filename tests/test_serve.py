@@ -1,0 +1,321 @@
+"""`flask serve`, as `make run` starts it: gunicorn, not the development server, with the queue
+worker in the same process delivering to the fake Mastodon server with nothing else started.
+
+And key rotation as the README tells it: crossposting goes on while and after the keys change,
+whether they live in instance/fernet_keys (as after `make run`) or in WEBAPP_FERNET_KEYS.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from conftest import PASSWORD, TEST_DATABASE_URL, AuthActions, mastodon_sign_in, send
+from cryptography.fernet import Fernet, InvalidToken
+from test_faults import connect, new_crosspost
+
+from webapp import ROOT, crypto, tasks
+from webapp.extensions import db
+from webapp.models import Crosspost, CrosspostState, MastodonAccount, MastodonServer
+from webapp.services import accounts, businesses
+
+HANDLE = "@support@cornerbakery.example"
+WAIT_SECONDS = 30
+STOP_SECONDS = 15
+
+
+@dataclass
+class Site:
+    """A running `flask serve` and where its output goes."""
+
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+    def output(self) -> str:
+        """Return what the server printed so far."""
+        return self.log.read_text(errors="replace")
+
+
+def free_port() -> int:
+    """Return a loopback port nobody is listening on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def command_env(app, **extra: str) -> dict[str, str]:
+    """Return the environment for a `flask` command on the test's instance folder and database.
+
+    No WEBAPP_FERNET_KEYS and no FLASK_APP: the keys come from the instance's key file and the
+    app is found as a person running the README's commands finds it.
+    """
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("WEBAPP_", "FLASK_")) and key not in ("DATABASE_URL", "REDIS_URL")
+    }
+    env.update(
+        WEBAPP_INSTANCE_PATH=app.instance_path,
+        WEBAPP_SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
+        WEBAPP_MASTODON_ALLOW_INSECURE="true",
+        PYTHONUNBUFFERED="1",
+        **extra,
+    )
+    return env
+
+
+def flask(app, *args: str, **extra: str) -> subprocess.CompletedProcess:
+    """Run a `flask` command from the project folder, as the README writes it."""
+    return subprocess.run(
+        [sys.executable, "-m", "flask", *args],
+        cwd=ROOT,
+        env=command_env(app, **extra),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def answers(url: str) -> bool:
+    """Tell whether the page answers 200."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
+
+
+def wait_for(condition: Callable[[], bool], what: str, site: Site) -> None:
+    """Poll until the condition holds, or fail with the server's output."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not condition():
+        if time.monotonic() > deadline or site.process.poll() is not None:
+            pytest.fail(f"no {what}; the server said:\n{site.output()[-4000:]}")
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Return the instance folder shared by the server and this test, its key file the test's."""
+    folder = tmp_path / "instance"
+    folder.mkdir()
+    monkeypatch.setenv("WEBAPP_INSTANCE_PATH", str(folder))
+    return folder
+
+
+@pytest.fixture
+def app(make_app, instance: Path):
+    """Return an app on the server's database and SQLite queue, context pushed."""
+    settings = {"SERVER_NAME": "praisewall.example.com", "QUEUE_BACKEND": "sqlite"}
+    if not TEST_DATABASE_URL:
+        settings["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'praisewall.db'}"
+    app = make_app(**settings)
+    # The server reads its key from the file, as after `make run`; the test encrypts with it too.
+    (instance / "fernet_keys").write_text(app.config["FERNET_KEYS"] + "\n")
+    with app.app_context():
+        yield app
+    # Later tests choose their own queue; don't leave this one's file behind in theirs.
+    make_app(with_tables=False)
+
+
+@pytest.fixture
+def site(app, tmp_path: Path) -> Iterator[Site]:
+    """Start `flask serve` on a free port, as `make run` does, and stop it with Ctrl-C after."""
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flask", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=command_env(app),
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    site = Site(f"http://127.0.0.1:{port}", process, log)
+    try:
+        wait_for(lambda: answers(f"{site.url}/ping"), "answer from the server", site)
+        yield site
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            pytest.fail(f"flask serve ignored Ctrl-C for {STOP_SECONDS} s")
+
+
+@pytest.fixture
+def alice(app, fake_mastodon, make_business):
+    """Return a person connected to the fake server, and the business they praise."""
+    server = MastodonServer(base_url=fake_mastodon.url, max_characters=500, url_length=23)
+    db.session.add(server)
+    bakery = make_business("Corner Bakery", handle=HANDLE)
+    user = connect(fake_mastodon, server, "erin")
+    db.session.commit()
+    return user, bakery
+
+
+def deliver(site: Site, fake_mastodon, person, number: int) -> Crosspost:
+    """Queue a crosspost as the compose form does and wait for the server's worker to send it."""
+    user, bakery = person
+    row = new_crosspost(user, bakery, number)
+    db.session.commit()
+    tasks.enqueue(tasks.deliver, row.id)
+    before = len(fake_mastodon.statuses)
+
+    def settled() -> bool:
+        """Tell whether the row left the pending state."""
+        db.session.expire_all()
+        return db.session.get(Crosspost, row.id).state != CrosspostState.PENDING
+
+    wait_for(settled, f"delivery of crosspost {number}", site)
+    row = db.session.get(Crosspost, row.id)
+    assert row.state == CrosspostState.SENT, row.last_error
+    assert len(fake_mastodon.statuses) == before + 1
+    assert f"Praise number {number}" in fake_mastodon.statuses[-1]["status"]
+    return row
+
+
+def test_serve_is_a_production_server_with_its_own_queue_worker(site, fake_mastodon, alice):
+    """Pages answer, nothing says "development server", and a queued status reaches Mastodon."""
+    with urllib.request.urlopen(f"{site.url}/", timeout=5) as response:
+        assert response.status == 200
+        assert "Praisewall" in response.read().decode()
+    deliver(site, fake_mastodon, alice, 1)
+    output = site.output()
+    assert "gunicorn" in output
+    assert "development server" not in output.lower()
+    assert "Do not use it in a production deployment" not in output
+
+
+# --- Key rotation ---
+
+
+def stored_secrets() -> list[str]:
+    """Return every encrypted value in the database."""
+    db.session.expire_all()
+    values = list(db.session.scalars(sa.select(MastodonAccount.access_token)))
+    for server in db.session.scalars(sa.select(MastodonServer)):
+        values += [v for v in (server.client_id, server.client_secret) if v]
+    return values
+
+
+def readable_by(key: str, value: str) -> bool:
+    """Tell whether this one key decrypts the value."""
+    try:
+        Fernet(key).decrypt(value.encode())
+    except InvalidToken:
+        return False
+    return True
+
+
+def test_rotating_the_key_file_while_the_site_runs_keeps_crossposting(
+    app, instance, site, fake_mastodon, alice
+):
+    """`flask rotate-keys` adds a key to the file the running site reads; the site goes on
+    delivering, and --retire then drops the old key without breaking it."""
+    old_key = app.config["FERNET_KEYS"]
+    deliver(site, fake_mastodon, alice, 1)
+
+    rotated = flask(app, "rotate-keys")
+    assert rotated.returncode == 0, rotated.stdout + rotated.stderr
+    assert "Re-encrypted 1 secrets" in rotated.stdout
+    keys = crypto.split_keys((instance / "fernet_keys").read_text())
+    assert len(keys) == 2 and keys[1] == old_key
+    assert all(readable_by(keys[0], value) for value in stored_secrets())
+    assert oct((instance / "fernet_keys").stat().st_mode & 0o777) == "0o600"
+
+    # The site holds only the old key in memory until it reads the file again.
+    row = deliver(site, fake_mastodon, alice, 2)
+    assert not row.account.needs_login
+
+    retired = flask(app, "rotate-keys", "--retire")
+    assert retired.returncode == 0, retired.stdout + retired.stderr
+    assert crypto.split_keys((instance / "fernet_keys").read_text()) == keys[:1]
+    deliver(site, fake_mastodon, alice, 3)
+
+
+def test_rotating_with_other_keys_than_the_sites_file_is_refused(app, instance, alice):
+    """The README's old advice, WEBAPP_FERNET_KEYS="NEW,OLD" beside a key file, is refused
+    before anything is re-encrypted."""
+    old_key = app.config["FERNET_KEYS"]
+    before = stored_secrets()
+    new_key = Fernet.generate_key().decode()
+    refused = flask(app, "rotate-keys", WEBAPP_FERNET_KEYS=f"{new_key},{old_key}")
+    assert refused.returncode != 0
+    assert "instance" in refused.stderr and "without WEBAPP_FERNET_KEYS" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert stored_secrets() == before
+    assert crypto.split_keys((instance / "fernet_keys").read_text()) == [old_key]
+
+
+def test_retire_waits_until_nothing_needs_the_old_key(app, instance, alice):
+    """With a secret still under an older key, --retire refuses and keeps every key."""
+    old_key = app.config["FERNET_KEYS"]
+    new_key = Fernet.generate_key().decode()
+    (instance / "fernet_keys").write_text(f"{new_key}\n{old_key}\n")
+    refused = flask(app, "rotate-keys", "--retire")
+    assert refused.returncode != 0
+    assert "1 stored secrets still need an older key" in refused.stderr
+    assert crypto.split_keys((instance / "fernet_keys").read_text()) == [new_key, old_key]
+
+
+def test_rotating_environment_keys_keeps_crossposting(
+    make_app, fake_mastodon, tmp_path, monkeypatch
+):
+    """With WEBAPP_FERNET_KEYS="NEW,OLD" everywhere, the rotation re-encrypts under NEW and a
+    site given only NEW afterwards still delivers."""
+    monkeypatch.setenv("WEBAPP_INSTANCE_PATH", str(tmp_path))  # no key file there
+    old_key = Fernet.generate_key().decode()
+    new_key = Fernet.generate_key().decode()
+    app = make_app(FERNET_KEYS=old_key)
+    with app.app_context():
+        client = app.test_client()
+        accounts.create_user("alice", PASSWORD)
+        db.session.commit()
+        AuthActions(client).login()
+        assert mastodon_sign_in(client, fake_mastodon).status_code == 302
+        bakery = businesses.create_business("Corner Bakery", handle="@support@cornerbakery.example")
+        db.session.commit()
+
+        app.config["FERNET_KEYS"] = f"{new_key},{old_key}"
+        crypto.init_app(app)
+        send(client, bakery, body="Sent while both keys are given.")
+        result = app.test_cli_runner().invoke(args=["rotate-keys"])
+        assert result.exit_code == 0, result.output
+        assert "Re-encrypted 3 secrets" in result.output
+        assert all(readable_by(new_key, value) for value in stored_secrets())
+        retired = app.test_cli_runner().invoke(args=["rotate-keys", "--retire"])
+        assert retired.exit_code == 0 and "drop the others" in retired.output
+
+        app.config["FERNET_KEYS"] = new_key
+        crypto.init_app(app)
+        row = send(client, bakery, body="Sent with the new key alone.")
+        assert not row.account.needs_login
+    assert len(fake_mastodon.statuses) == 2
+
+
+def test_a_secret_no_key_reads_fails_the_rotation_and_is_left_alone(app, alice):
+    """A token under a key nobody has is reported, not lost: the command fails and says why."""
+    account = db.session.scalar(sa.select(MastodonAccount))
+    stranger = Fernet(Fernet.generate_key()).encrypt(b"token").decode()
+    account.access_token = stranger
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["rotate-keys"])
+    assert result.exit_code != 0
+    assert "1 stored secrets could be read by no key" in result.output
+    assert stored_secrets()[0] == stranger

@@ -1,0 +1,63 @@
+"""`flask serve`: gunicorn with the queue worker inside, for one machine and few people.
+
+One gunicorn worker process answers requests on threads and runs the queue consumer beside
+them. One process, not several: the consumer must run exactly once (its scheduler queues the
+periodic sweeps), and the SQLite database and queue take their writes best from one process.
+The consumer starts in the worker after the fork, never in the master: threads don't survive a
+fork, and a worker that gunicorn replaces takes its consumer with it and the new one starts its
+own. For more than one machine's worth, run gunicorn and `flask worker` apart (see README).
+"""
+
+from __future__ import annotations
+
+import gc
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+from webapp import queue
+from webapp.extensions import db
+
+
+class Server(BaseApplication):
+    """The app served by one threaded gunicorn worker that also runs the queue consumer."""
+
+    def __init__(self, app: Flask, host: str, port: int, threads: int, workers: int) -> None:
+        """Remember the app and the settings; gunicorn reads them in load_config."""
+        self.app = app
+        self.settings = {
+            "bind": f"{host}:{port}",
+            "workers": 1,
+            "worker_class": "gthread",
+            "threads": threads,
+            "control_socket_disable": True,
+            # Plain functions: gunicorn checks each hook's number of arguments.
+            "post_worker_init": lambda worker: self.start_consumer(),
+            "worker_exit": lambda arbiter, worker: self.stop_consumer(),
+        }
+        self.queue_workers = workers
+        self.consumer = None
+        super().__init__()
+
+    def load_config(self) -> None:
+        """Hand gunicorn our settings instead of a command line or a config file."""
+        for name, value in self.settings.items():
+            self.cfg.set(name, value)
+
+    def load(self) -> Flask:
+        """Return the app the `flask` command loaded."""
+        return self.app
+
+    def start_consumer(self) -> None:
+        """In the worker, after the fork: fresh database connections, then the queue consumer."""
+        with self.app.app_context():
+            # Connections opened by the master must not be shared with the worker.
+            db.engine.dispose(close=False)
+        self.consumer = queue.start_in_process(self.queue_workers)
+        # As gunicorn.conf.py does: keep what was loaded at start-up out of every collection.
+        gc.freeze()
+
+    def stop_consumer(self) -> None:
+        """Let the consumer finish the tasks it is running before the worker exits."""
+        if self.consumer is not None:
+            self.consumer.stop(graceful=True)
