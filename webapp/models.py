@@ -471,7 +471,7 @@ class MastodonAccount(db.Model):
     )
     server_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("mastodon_server.id"))
     remote_id: so.Mapped[str] = so.mapped_column(sa.String(64))
-    acct: so.Mapped[str] = so.mapped_column(sa.String(320))  # user@server, always full
+    acct: so.Mapped[str] = so.mapped_column(sa.String(320))  # user@domain, as confirmed
     profile_url: so.Mapped[str | None] = so.mapped_column(sa.String(500))
     access_token: so.Mapped[str] = so.mapped_column(sa.Text)  # encrypted
     scopes: so.Mapped[str] = so.mapped_column(sa.String(200))

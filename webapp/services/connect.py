@@ -109,6 +109,9 @@ def finish(
 ) -> tuple[MastodonServer, dict]:
     """Exchange the code and return the server and the signed-in account, token included.
 
+    The account's acct is its handle as `mastodon.account_handle` confirms it; "unconfirmed" is
+    the handle its server claimed when that couldn't be confirmed.
+
     :raise Restart: if the server forgot our app; the caller sends the person round again.
     :raise mastodon.ServerProblem: for any other failure.
     """
@@ -127,6 +130,7 @@ def finish(
         me = mastodon.who_am_i(server.base_url, token["access_token"])
     except mastodon.MastodonError:
         raise mastodon.ServerProblem("Your server didn't tell us who you are. Try again.") from None
+    me["acct"], me["unconfirmed"] = mastodon.account_handle(server.base_url, me)
     me.update(token=token["access_token"], scopes=token.get("scope", mastodon.SCOPES))
     return server, me
 

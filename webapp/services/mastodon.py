@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import html
 import ipaddress
+import json
 import re
 import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html.parser import HTMLParser
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import grapheme
 import requests
@@ -44,6 +45,9 @@ HOST_RE = re.compile(
 )
 REMOTE_MENTION_RE = re.compile(r"(^|[^/\w])@(([a-z0-9_]+)@[a-z0-9.\-]+[a-z0-9]+)", re.IGNORECASE)
 HREF_RE = re.compile(r'href="([^"]*)"')
+USERNAME_RE = re.compile(r"^[a-z0-9_](?:[a-z0-9_.\-]{0,62}[a-z0-9_])?$", re.IGNORECASE)
+DOCUMENT_MAX_BYTES = 64 * 1024
+REDIRECT_HOPS = 3
 
 
 class ServerProblem(Exception):
@@ -462,13 +466,13 @@ def api_timeout() -> float:
 
 
 def who_am_i(base_url: str, access_token: str) -> dict:
-    """Return the signed-in account's id, acct and profile URL."""
+    """Return the signed-in account's id, acct, profile URL and actor URI, as its server says."""
     me = api(base_url, access_token).account_verify_credentials()
-    return {"id": str(me.id), "acct": me.acct, "url": me.url}
+    return {"id": str(me.id), "acct": me.acct, "url": me.url, "uri": me.get("uri")}
 
 
 def profile(base_url: str, access_token: str) -> dict:
-    """Return the signed-in account's id and acct, and its first verified website link.
+    """Return the signed-in account's id, acct, URLs, and its first verified website link.
 
     `verified_link` is (url, verified at) or None.
     """
@@ -481,7 +485,124 @@ def profile(base_url: str, access_token: str) -> dict:
         ),
         None,
     )
-    return {"id": str(me.id), "acct": me.acct, "verified_link": link}
+    return {
+        "id": str(me.id),
+        "acct": me.acct,
+        "url": me.url,
+        "uri": me.get("uri"),
+        "verified_link": link,
+    }
+
+
+# --- Whose handle: the server's own domain, and WebFinger for any other ---
+
+
+def fetch_json(url: str, *, hops: int = 0) -> object:
+    """GET a small JSON document over the checked transport, following up to `hops` redirects.
+
+    Returns None for anything but a JSON answer: no answer, an error, a refused address.
+    """
+    for _ in range(hops + 1):
+        if urlsplit(url).scheme != "https" and not insecure_allowed():
+            return None
+        try:
+            with (
+                server_session(url) as session,
+                session.get(
+                    url,
+                    timeout=TIMEOUT,
+                    allow_redirects=False,
+                    stream=True,
+                    headers={"Accept": "application/jrd+json, application/json"},
+                ) as response,
+            ):
+                if response.is_redirect:
+                    # Each hop gets a session of its own, bound to its own checked host.
+                    url = urljoin(url, response.headers["location"])
+                    continue
+                if not response.ok:
+                    return None
+                body = response.raw.read(DOCUMENT_MAX_BYTES + 1, decode_content=True)
+        except (requests.RequestException, urllib3.exceptions.HTTPError):
+            return None
+        if len(body) > DOCUMENT_MAX_BYTES:
+            return None
+        try:
+            return json.loads(body)
+        except ValueError:
+            return None
+    return None
+
+
+def instance_domain(base_url: str) -> str | None:
+    """Return the domain the server names its people by, from its instance document, or None."""
+    for path in ("/api/v2/instance", "/api/v1/instance"):
+        document = fetch_json(f"{base_url}{path}")
+        if not isinstance(document, dict):
+            continue
+        # GoToSocial calls it account_domain (its v2 "domain" is the web host); Mastodon's
+        # v2 "domain" and v1 "uri" are the handle domain; Akkoma's v1 "uri" is a URL.
+        for key in ("account_domain", "domain", "uri"):
+            value = document.get(key)
+            if isinstance(value, str) and value.strip():
+                value = value.strip()
+                return (urlsplit(value).netloc if "://" in value else value).lower()
+    return None
+
+
+def account_handle(base_url: str, me: dict) -> tuple[str, str | None]:
+    """Return the account's handle (user@domain), and the handle its server claimed when we
+    couldn't believe it (else None).
+
+    A server speaks for its own host. A handle on any other domain (the account's acct, or the
+    server's own domain from its instance document) is believed only when WebFinger on that
+    domain points at this very account; otherwise the person is user@<API host>.
+
+    :raise ServerProblem: if the server names the account with no username we can use.
+    """
+    user, _, domain = str(me.get("acct") or "").partition("@")
+    if not USERNAME_RE.match(user):
+        raise ServerProblem("Your server didn't tell us who you are. Try again.")
+    host = base_url.split("://", 1)[1]
+    domain = (domain or instance_domain(base_url) or host).lower()
+    own = f"{user}@{host}"
+    if domain == host:
+        return own, None
+    claimed = f"{user}@{domain}"
+    return (claimed, None) if webfinger_confirms(claimed, base_url, me) else (own, claimed)
+
+
+def webfinger_confirms(acct: str, base_url: str, me: dict) -> bool:
+    """Tell whether WebFinger on the handle's domain names this very account on this server.
+
+    The account's profile page or actor URI, as the server that signed the person in reports
+    them and only when they are on that server's host, must be WebFinger's `self` link, its
+    profile page or one of its aliases.
+    """
+    domain = acct.split("@", 1)[1]
+    ours = {u for u in (me.get("url"), me.get("uri")) if u and origin(u) == origin(base_url)}
+    try:
+        domain_url = parse_server(domain, allow_insecure=insecure_allowed())
+    except ServerProblem:
+        return False
+    if not ours or domain_url.split("://", 1)[1] != domain:
+        return False  # a domain written so that it means another host, e.g. with a path
+    query = urlencode({"resource": f"acct:{acct}"})
+    document = fetch_json(f"{domain_url}/.well-known/webfinger?{query}", hops=REDIRECT_HOPS)
+    if not isinstance(document, dict):
+        return False
+    if str(document.get("subject") or "").casefold() != f"acct:{acct}".casefold():
+        return False
+    aliases = document.get("aliases")
+    links = document.get("links")
+    pointers = [a for a in aliases if isinstance(a, str)] if isinstance(aliases, list) else []
+    pointers += [
+        link.get("href")
+        for link in (links if isinstance(links, list) else [])
+        if isinstance(link, dict)
+        and link.get("rel") in ("self", "http://webfinger.net/rel/profile-page")
+    ]
+    return any(pointer in ours for pointer in pointers)
 
 
 class _LinkFinder(HTMLParser):
