@@ -16,6 +16,7 @@ import socket
 from urllib.parse import urlsplit
 
 import pytest
+import requests
 from conftest import AuthActions, mastodon_sign_in
 from fake_mastodon import FakeMastodon, fake_mastodon_server
 from helpers import page_text
@@ -259,6 +260,19 @@ def test_a_lie_about_a_domain_nobody_answers_for_is_not_believed(app, fake_masto
     assert f"Connected as @alice@{fake_mastodon.domain}" in settings_text(browser)
 
 
+@pytest.mark.parametrize("acct", ["", "@x.example", "a b@x.example", "<b>care</b>"])
+def test_a_server_naming_nobody_usable_is_refused_plainly(app, fake_mastodon, acct):
+    fake_mastodon.lie_about("alice", acct=acct)
+    browser = app.test_client()
+
+    response = mastodon_sign_in(browser, fake_mastodon)
+
+    assert response.status_code == 302
+    page = page_text(browser.get(response.headers["Location"]))
+    assert "Your server didn't tell us who you are. Try again." in page
+    assert db.session.scalar(db.select(MastodonAccount)) is None
+
+
 def test_in_production_webfinger_never_connects_inside_a_network(app, fake_mastodon, monkeypatch):
     """A handle domain is named by a server we don't trust, so it gets the checked transport."""
     app.config["MASTODON_ALLOW_INSECURE"] = False
@@ -279,3 +293,54 @@ def test_in_production_webfinger_never_connects_inside_a_network(app, fake_masto
     assert not confirmed
     assert connects == []
     assert not webfinger_requests(fake_mastodon)
+
+
+# --- the fake server behaves like such servers ---
+
+
+def test_the_fake_serves_webfinger_and_instance_documents_for_its_handle_domain(fake_mastodon):
+    handles = localhost(fake_mastodon)
+    fake_mastodon.split_domain(handles)
+    webfinger = f"{fake_mastodon.url}/.well-known/webfinger"
+
+    found = requests.get(webfinger, params={"resource": f"acct:alice@{handles}"}, timeout=5)
+    unknown = requests.get(webfinger, params={"resource": f"acct:nobody@{handles}"}, timeout=5)
+    elsewhere = requests.get(webfinger, params={"resource": "acct:alice@other.example"}, timeout=5)
+    v2 = requests.get(f"{fake_mastodon.url}/api/v2/instance", timeout=5).json()
+    v1 = requests.get(f"{fake_mastodon.url}/api/v1/instance", timeout=5).json()
+
+    assert found.headers["Content-Type"].startswith("application/jrd+json")
+    assert found.json()["subject"] == f"acct:alice@{handles}"
+    self_link = next(link for link in found.json()["links"] if link["rel"] == "self")
+    assert self_link["href"] == f"{fake_mastodon.url}/users/alice"
+    assert (unknown.status_code, elsewhere.status_code) == (404, 404)
+    assert v2["domain"] == v1["uri"] == handles
+
+
+def test_the_fake_redirects_webfinger_reached_by_the_handle_domain_s_name(fake_mastodon):
+    handles = localhost(fake_mastodon)
+    fake_mastodon.split_domain(handles, redirect_webfinger=True)
+
+    response = requests.get(
+        f"http://{handles}/.well-known/webfinger",
+        params={"resource": f"acct:alice@{handles}"},
+        allow_redirects=False,
+        timeout=5,
+    )
+
+    assert response.status_code == 301
+    assert response.headers["Location"].startswith(f"{fake_mastodon.url}/.well-known/webfinger?")
+
+
+def test_the_lying_fake_says_what_it_is_told_about_an_account(fake_mastodon):
+    fake_mastodon.lie_about("alice", acct="care@bank.example")
+    token = fake_mastodon.create_token("alice")
+
+    me = requests.get(
+        f"{fake_mastodon.url}/api/v1/accounts/verify_credentials",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=5,
+    ).json()
+
+    assert me["acct"] == "care@bank.example"
+    assert me["url"] == f"{fake_mastodon.url}/@alice"
