@@ -22,7 +22,7 @@ from fake_mastodon import FakeMastodon, fake_mastodon_server
 from helpers import page_text
 
 from webapp.extensions import db
-from webapp.models import Business, MastodonAccount, User
+from webapp.models import Business, MastodonAccount, MastodonServer, User
 from webapp.services import mastodon
 
 
@@ -121,13 +121,10 @@ def test_a_handle_domain_whose_webfinger_does_not_know_the_account_is_not_believ
 
 def test_older_servers_name_their_domain_in_the_v1_instance_document(app, fake_mastodon):
     fake_mastodon.split_domain(localhost(fake_mastodon))
-    browser = app.test_client()
-    start = browser.post("/login/mastodon", data={"handle": f"alice@{fake_mastodon.domain}"})
-    back = urlsplit(fake_mastodon.approve(start.headers["Location"], "alice"))
     # Before Mastodon 4.0 there is no v2 instance document; v1's "uri" is the handle domain.
-    fake_mastodon.fail_next("GET", "/api/v2/instance", 404)
+    fake_mastodon.fail_next("GET", "/api/v2/instance", 404, times=9)
 
-    browser.get(f"{back.path}?{back.query}")
+    browser, _ = sign_in_as(app, fake_mastodon, "alice")
 
     assert f"Signed in as @alice@{localhost(fake_mastodon)}." in settings_text(browser)
 
@@ -136,9 +133,9 @@ def test_older_servers_name_their_domain_in_the_v1_instance_document(app, fake_m
     ("path", "document"),
     [
         # GoToSocial: "domain" is its web host, "account_domain" the handle domain.
-        ("/api/v2/instance", lambda fake: {"domain": fake.domain, "account_domain": "{handles}"}),
+        ("/api/v2/instance", {"domain": "{api}", "account_domain": "{handles}"}),
         # Akkoma before v2: v1's "uri" is a URL.
-        ("/api/v1/instance", lambda fake: {"uri": "http://{handles}"}),
+        ("/api/v1/instance", {"uri": "http://{handles}"}),
     ],
     ids=["gotosocial", "akkoma"],
 )
@@ -147,17 +144,37 @@ def test_other_server_software_names_its_handle_domain_its_own_way(
 ):
     handles = localhost(fake_mastodon)
     fake_mastodon.split_domain(handles)
-    browser = app.test_client()
-    start = browser.post("/login/mastodon", data={"handle": f"alice@{fake_mastodon.domain}"})
-    back = urlsplit(fake_mastodon.approve(start.headers["Location"], "alice"))
     if path == "/api/v1/instance":
-        fake_mastodon.fail_next("GET", "/api/v2/instance", 404)
-    body = {k: v.format(handles=handles) for k, v in document(fake_mastodon).items()}
+        fake_mastodon.fail_next("GET", "/api/v2/instance", 404, times=9)
+    body = {k: v.format(handles=handles, api=fake_mastodon.domain) for k, v in document.items()}
     fake_mastodon.fail_next("GET", path, 200, body=body)
 
-    browser.get(f"{back.path}?{back.query}")
+    browser, _ = sign_in_as(app, fake_mastodon, "alice")
 
     assert f"Signed in as @alice@{handles}." in settings_text(browser)
+
+
+def test_the_handle_domain_is_read_with_the_limits_once_and_kept(app, fake_mastodon):
+    fake_mastodon.split_domain(localhost(fake_mastodon))
+    for _ in range(2):
+        sign_in_as(app, fake_mastodon, "alice")
+
+    assert [r["path"] for r in fake_mastodon.requests].count("/api/v2/instance") == 1
+    server = db.session.scalar(db.select(MastodonServer))
+    assert server.handle_domain == localhost(fake_mastodon)
+
+
+def test_a_server_row_from_before_handle_domains_reads_it_at_the_next_sign_in(app, fake_mastodon):
+    sign_in_as(app, fake_mastodon, "alice")
+    # A row saved before handle domains were kept, on a server that has split its domain since.
+    server = db.session.scalar(db.select(MastodonServer))
+    server.handle_domain = None
+    db.session.commit()
+    fake_mastodon.split_domain(localhost(fake_mastodon))
+
+    browser, _ = sign_in_as(app, fake_mastodon, "alice")
+
+    assert f"Signed in as @alice@{localhost(fake_mastodon)}." in settings_text(browser)
 
 
 # --- a plain server: its own address is its handle domain, no WebFinger needed ---

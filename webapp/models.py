@@ -448,6 +448,8 @@ class MastodonServer(db.Model):
     supports_pkce: so.Mapped[bool] = so.mapped_column(default=False)
     max_characters: so.Mapped[int | None]
     url_length: so.Mapped[int | None]
+    # The domain in its people's handles, as its instance document says (LOCAL_DOMAIN).
+    handle_domain: so.Mapped[str | None] = so.mapped_column(sa.String(300))
     refreshed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     registered_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
 

@@ -510,7 +510,7 @@ def fetch_json(url: str, *, hops: int = 0) -> object:
                 server_session(url) as session,
                 session.get(
                     url,
-                    timeout=TIMEOUT,
+                    timeout=api_timeout(),
                     allow_redirects=False,
                     stream=True,
                     headers={"Accept": "application/jrd+json, application/json"},
@@ -534,37 +534,22 @@ def fetch_json(url: str, *, hops: int = 0) -> object:
     return None
 
 
-def instance_domain(base_url: str) -> str | None:
-    """Return the domain the server names its people by, from its instance document, or None."""
-    for path in ("/api/v2/instance", "/api/v1/instance"):
-        document = fetch_json(f"{base_url}{path}")
-        if not isinstance(document, dict):
-            continue
-        # GoToSocial calls it account_domain (its v2 "domain" is the web host); Mastodon's
-        # v2 "domain" and v1 "uri" are the handle domain; Akkoma's v1 "uri" is a URL.
-        for key in ("account_domain", "domain", "uri"):
-            value = document.get(key)
-            if isinstance(value, str) and value.strip():
-                value = value.strip()
-                return (urlsplit(value).netloc if "://" in value else value).lower()
-    return None
-
-
-def account_handle(base_url: str, me: dict) -> tuple[str, str | None]:
+def account_handle(base_url: str, me: dict, domain: str | None) -> tuple[str, str | None]:
     """Return the account's handle (user@domain), and the handle its server claimed when we
     couldn't believe it (else None).
 
-    A server speaks for its own host. A handle on any other domain (the account's acct, or the
-    server's own domain from its instance document) is believed only when WebFinger on that
-    domain points at this very account; otherwise the person is user@<API host>.
+    `domain` is the one the server names its people by (its instance document's). A server
+    speaks for its own host. A handle on any other domain (the account's acct, or `domain`) is
+    believed only when WebFinger on that domain points at this very account; otherwise the
+    person is user@<API host>.
 
     :raise ServerProblem: if the server names the account with no username we can use.
     """
-    user, _, domain = str(me.get("acct") or "").partition("@")
+    user, _, named = str(me.get("acct") or "").partition("@")
     if not USERNAME_RE.match(user):
         raise ServerProblem("Your server didn't tell us who you are. Try again.")
     host = base_url.split("://", 1)[1]
-    domain = (domain or instance_domain(base_url) or host).lower()
+    domain = (named or domain or host).lower()
     own = f"{user}@{host}"
     if domain == host:
         return own, None
@@ -636,16 +621,52 @@ def as_datetime(value: object) -> datetime | None:
         return None
 
 
-def server_limits(base_url: str) -> tuple[int, int]:
-    """Return the server's (max characters, characters per URL), or the stock defaults."""
-    try:
-        configuration = api(base_url).instance_v2().configuration.statuses
-        return (
-            int(configuration.max_characters or DEFAULT_MAX_CHARACTERS),
-            int(configuration.characters_reserved_per_url or DEFAULT_URL_LENGTH),
+@dataclass
+class Instance:
+    """What a server says about itself: its posting limits, and the domain in its people's
+    handles (None when it doesn't say)."""
+
+    max_characters: int = DEFAULT_MAX_CHARACTERS
+    url_length: int = DEFAULT_URL_LENGTH
+    domain: str | None = None
+
+
+def instance(base_url: str) -> Instance:
+    """Read the server's instance document (v2, and v1 for the domain on older servers)."""
+    facts = Instance()
+    document = fetch_json(f"{base_url}/api/v2/instance")
+    if isinstance(document, dict):
+        facts.max_characters, facts.url_length = limits_in(document)
+        # GoToSocial calls it account_domain (its "domain" is the web host); Mastodon: domain.
+        facts.domain = domain_in(document, ("account_domain", "domain"))
+    if facts.domain is None:
+        # Mastodon's v1 "uri" is the handle domain; Akkoma's is a URL.
+        facts.domain = domain_in(
+            fetch_json(f"{base_url}/api/v1/instance"), ("account_domain", "uri")
         )
-    except (MastodonError, AttributeError, TypeError, ValueError):
+    return facts
+
+
+def limits_in(document: dict) -> tuple[int, int]:
+    """Return an instance document's (max characters, characters per URL), or the defaults."""
+    try:
+        statuses = document["configuration"]["statuses"]
+        return (
+            int(statuses.get("max_characters") or DEFAULT_MAX_CHARACTERS),
+            int(statuses.get("characters_reserved_per_url") or DEFAULT_URL_LENGTH),
+        )
+    except (KeyError, AttributeError, TypeError, ValueError):
         return DEFAULT_MAX_CHARACTERS, DEFAULT_URL_LENGTH
+
+
+def domain_in(document: object, keys: tuple[str, ...]) -> str | None:
+    """Return the first of these keys' values in an instance document as a domain, or None."""
+    for key in keys:
+        value = document.get(key) if isinstance(document, dict) else None
+        if isinstance(value, str) and value.strip():
+            value = value.strip().lower()
+            return urlsplit(value).netloc if "://" in value else value
+    return None
 
 
 def status_length(text: str, spoiler_text: str = "", url_length: int = DEFAULT_URL_LENGTH) -> int:

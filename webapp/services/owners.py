@@ -12,7 +12,7 @@ import sqlalchemy.orm as so
 from webapp import crypto
 from webapp.extensions import db
 from webapp.models import VISIBLE_MODERATION, Business, Kind, Post, User, utcnow
-from webapp.services import businesses, mastodon
+from webapp.services import businesses, connect, mastodon
 
 FEATURE_LIMIT = 3
 DESCRIPTION_MAX = 500
@@ -79,7 +79,7 @@ def claim(business: Business, user: User) -> None:
         raise Refused(only)
     # Asked afresh: a handle stored before it was checked this way is never taken on trust.
     try:
-        account.acct, claimed = mastodon.account_handle(account.server.base_url, profile)
+        account.acct, claimed = connect.handle(account.server, profile)
     except mastodon.ServerProblem:
         raise Refused(only) from None
     if not same_account(account.acct, business.handle):

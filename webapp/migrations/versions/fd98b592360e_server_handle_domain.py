@@ -1,0 +1,27 @@
+"""A Mastodon server's handle domain: the domain in its people's handles, from its instance document.
+
+Revision ID: fd98b592360e
+Revises: a7c4e9f1b2d3
+Create Date: 2026-12-06 14:50:00.000000
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = 'fd98b592360e'
+down_revision = 'a7c4e9f1b2d3'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    # Empty on existing rows: read at the next refresh, or at the next sign-in if sooner.
+    with op.batch_alter_table('mastodon_server', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('handle_domain', sa.String(length=300), nullable=True))
+
+
+def downgrade():
+    with op.batch_alter_table('mastodon_server', schema=None) as batch_op:
+        batch_op.drop_column('handle_domain')
