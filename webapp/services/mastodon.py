@@ -513,7 +513,10 @@ def fetch_json(url: str, *, hops: int = 0) -> object:
                     timeout=api_timeout(),
                     allow_redirects=False,
                     stream=True,
-                    headers={"Accept": "application/jrd+json, application/json"},
+                    headers={
+                        "Accept": "application/jrd+json, application/json",
+                        "User-Agent": "Praisewall",
+                    },
                 ) as response,
             ):
                 if response.is_redirect:

@@ -1,4 +1,4 @@
-"""A Mastodon server's handle domain: the domain in its people's handles, from its instance document.
+"""A Mastodon server's handle domain: the domain in its people's handles, as it says itself.
 
 Revision ID: fd98b592360e
 Revises: a7c4e9f1b2d3
