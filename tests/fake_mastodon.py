@@ -4,7 +4,8 @@ Mastodon.py and Authlib talk to it unpatched. It implements the parts of the Mas
 Doorkeeper OAuth that the app uses, with the real checks (client secret, redirect URI, scopes,
 single-use codes, PKCE S256, token scopes, grapheme/URL/mention length rule, Idempotency-Key for
 one hour), and injects faults on command (`fail_next`, `delay_next`, `forget_apps`,
-`revoke_tokens`) or at random (`chaos`).
+`revoke_tokens`) or at random (`chaos`). It can name its people by another domain than its own
+address (`split_domain`, with WebFinger for them) and lie about who someone is (`lie_about`).
 
 Behaviour follows Mastodon 4.3 with Doorkeeper 5.x, as read in their source:
 
@@ -217,6 +218,7 @@ class FakeMastodon:
             [
                 Rule("/api/v1/apps", endpoint="create_app", methods=["POST"]),
                 Rule("/.well-known/oauth-authorization-server", endpoint="oauth_metadata"),
+                Rule("/.well-known/webfinger", endpoint="webfinger"),
                 Rule("/oauth/authorize", endpoint="authorize", methods=["GET", "POST"]),
                 Rule("/oauth/authorize/native", endpoint="authorize_native"),
                 Rule("/oauth/token", endpoint="token", methods=["POST"]),
@@ -293,6 +295,9 @@ class FakeMastodon:
             self._rate_counts: dict[tuple[str, int], int] = {}
             self._clock_offset = timedelta()
             self._last_id = 0
+            self.handle_domain = ""
+            self._redirect_webfinger = False
+            self._lies: dict[str, dict[str, str]] = {}
 
     # -- test controls ---------------------------------------------------------------------
 
@@ -329,6 +334,30 @@ class FakeMastodon:
             }
             self._accounts[account["id"]] = account
             return self._account_json(account)
+
+    def split_domain(self, handle_domain: str, *, redirect_webfinger: bool = False) -> None:
+        """Name local people user@handle_domain while the API stays at `url`.
+
+        This is Mastodon's LOCAL_DOMAIN apart from WEB_DOMAIN. The instance documents say
+        handle_domain, and WebFinger answers for it; when the request reaches this server under
+        handle_domain's name (e.g. "localhost:PORT" for the API at "127.0.0.1:PORT") and
+        `redirect_webfinger` is set, it redirects to `url` as the documented proxy setup does.
+        """
+        with self._lock:
+            self.handle_domain = handle_domain
+            self._redirect_webfinger = redirect_webfinger
+
+    def lie_about(self, username: str, **fields: str) -> None:
+        """Make verify_credentials say these fields (acct="care@bank.example", url=...) of a local
+        account, e.g. a handle on a domain this server doesn't own."""
+        with self._lock:
+            self._local_account(username)
+            self._lies[username] = fields
+
+    @property
+    def handles(self) -> str:
+        """Return the domain in local people's handles: `handle_domain`, else this server's."""
+        return self.handle_domain or self.domain
 
     def set_profile_fields(self, acct: str, fields: list[dict[str, Any]]) -> None:
         """Set an account's profile fields: dicts of name, value (HTML) and verified_at."""
@@ -670,7 +699,7 @@ class FakeMastodon:
         wanted = name.removeprefix("@").lower()
         if "@" in wanted:
             username, domain = wanted.split("@", 1)
-            if domain == self.domain.lower():
+            if domain in (self.domain.lower(), self.handles.lower()):
                 wanted = username
         for account in self._accounts.values():
             if account["acct"].lower() == wanted:
@@ -1311,7 +1340,39 @@ class FakeMastodon:
         )
         if error is not None:
             return error
-        return self._json(self._account_json(account, with_source=True))
+        body = self._account_json(account, with_source=True)
+        body.update(self._lies.get(account["username"], {}))
+        return self._json(body)
+
+    def _handle_webfinger(self, request: Request, params: dict[str, Any]) -> Response:
+        """GET /.well-known/webfinger?resource=acct:user@domain, for this server's own people."""
+        if self._redirect_webfinger and request.host.lower() == self.handles.lower():
+            return Response(status=301, headers={"Location": f"{self.url}{request.full_path}"})
+        resource = str(params.get("resource") or "").removeprefix("acct:")
+        username, _, domain = resource.partition("@")
+        account = self._find_account(username) if username else None
+        if (
+            account is None
+            or account["domain"] is not None
+            or account["username"].lower() != username.lower()
+            or domain.lower() not in (self.domain.lower(), self.handles.lower())
+        ):
+            return self._json({"error": "Record not found"}, 404)
+        body = {
+            "subject": f"acct:{account['username']}@{self.handles}",
+            "aliases": [account["url"], account["uri"]],
+            "links": [
+                {
+                    "rel": "http://webfinger.net/rel/profile-page",
+                    "type": "text/html",
+                    "href": account["url"],
+                },
+                {"rel": "self", "type": "application/activity+json", "href": account["uri"]},
+            ],
+        }
+        response = self._json(body)
+        response.content_type = "application/jrd+json; charset=utf-8"
+        return response
 
     def _handle_account(
         self, request: Request, params: dict[str, Any], account_id: str
@@ -1406,7 +1467,7 @@ class FakeMastodon:
         """GET /api/v1/instance (deprecated shape; `max_toot_chars` is a fork extension)."""
         return self._json(
             {
-                "uri": self.domain,
+                "uri": self.handles,
                 "title": "Fake Mastodon",
                 "short_description": "A Mastodon-compatible server for tests.",
                 "description": "A Mastodon-compatible server for tests.",
@@ -1438,7 +1499,7 @@ class FakeMastodon:
         configuration["translation"] = {"enabled": False}
         return self._json(
             {
-                "domain": self.domain,
+                "domain": self.handles,
                 "title": "Fake Mastodon",
                 "version": "4.3.0",
                 "source_url": "https://github.com/mastodon/mastodon",

@@ -451,6 +451,8 @@ class MastodonServer(db.Model):
     supports_pkce: so.Mapped[bool] = so.mapped_column(default=False)
     max_characters: so.Mapped[int | None]
     url_length: so.Mapped[int | None]
+    # The domain in its people's handles, as its instance document says (LOCAL_DOMAIN).
+    handle_domain: so.Mapped[str | None] = so.mapped_column(sa.String(300))
     refreshed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     registered_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
 
@@ -474,7 +476,7 @@ class MastodonAccount(db.Model):
     )
     server_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("mastodon_server.id"))
     remote_id: so.Mapped[str] = so.mapped_column(sa.String(64))
-    acct: so.Mapped[str] = so.mapped_column(sa.String(320))  # user@server, always full
+    acct: so.Mapped[str] = so.mapped_column(sa.String(320))  # user@domain, as confirmed
     profile_url: so.Mapped[str | None] = so.mapped_column(sa.String(500))
     access_token: so.Mapped[str] = so.mapped_column(sa.Text)  # encrypted
     scopes: so.Mapped[str] = so.mapped_column(sa.String(200))

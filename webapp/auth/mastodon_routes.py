@@ -86,6 +86,8 @@ def callback():
     except mastodon.ServerProblem as problem:
         flash(str(problem), "error")
         return redirect(url_for("mastodon.login"))
+    if me.get("unconfirmed"):
+        flash(unconfirmed_note(me), "info")
     if current_user.is_authenticated:
         existing = connect.account_for(server, me["id"])
         # An account left behind by a deleted user (still deleting its statuses) is free.
@@ -103,6 +105,15 @@ def callback():
     login_user(user, remember=True)
     flash(f"Signed in as @{user.mastodon_account.acct}.", "success")
     return redirect(safe_next(pending.get("next")))
+
+
+def unconfirmed_note(me: dict) -> str:
+    """Explain why the person isn't named by the handle their server gave."""
+    claimed = me["unconfirmed"]
+    return (
+        f"Your server calls you @{claimed}, but {claimed.split('@', 1)[1]} doesn't confirm it, "
+        f"so on Praisewall you are @{me['acct']}."
+    )
 
 
 @bp.post("/settings/mastodon/disconnect")

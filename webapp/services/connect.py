@@ -53,13 +53,15 @@ def register(server: MastodonServer, redirect_uri: str, website: str) -> None:
 
 
 def refresh(server: MastodonServer) -> None:
-    """Fetch the server's OAuth endpoints and posting limits."""
+    """Fetch the server's OAuth endpoints, posting limits and its people's handle domain."""
     endpoints = mastodon.oauth_endpoints(server.base_url)
     server.authorize_url = endpoints["authorization_endpoint"]
     server.token_url = endpoints["token_endpoint"]
     server.revoke_url = endpoints.get("revocation_endpoint") or f"{server.base_url}/oauth/revoke"
     server.supports_pkce = "S256" in (endpoints.get("code_challenge_methods_supported") or [])
-    server.max_characters, server.url_length = mastodon.server_limits(server.base_url)
+    facts = mastodon.instance(server.base_url)
+    server.max_characters, server.url_length = facts.max_characters, facts.url_length
+    server.handle_domain = facts.domain
     server.refreshed_at = utcnow()
 
 
@@ -109,6 +111,9 @@ def finish(
 ) -> tuple[MastodonServer, dict]:
     """Exchange the code and return the server and the signed-in account, token included.
 
+    The account's acct is its handle as `mastodon.account_handle` confirms it; "unconfirmed" is
+    the handle its server claimed when that couldn't be confirmed.
+
     :raise Restart: if the server forgot our app; the caller sends the person round again.
     :raise mastodon.ServerProblem: for any other failure.
     """
@@ -127,8 +132,20 @@ def finish(
         me = mastodon.who_am_i(server.base_url, token["access_token"])
     except mastodon.MastodonError:
         raise mastodon.ServerProblem("Your server didn't tell us who you are. Try again.") from None
+    me["acct"], me["unconfirmed"] = handle(server, me)
     me.update(token=token["access_token"], scopes=token.get("scope", mastodon.SCOPES))
     return server, me
+
+
+def handle(server: MastodonServer, me: dict) -> tuple[str, str | None]:
+    """Return the account's confirmed handle, and the one its server claimed if unconfirmed.
+
+    :raise mastodon.ServerProblem: if the server names the account with no usable username.
+    """
+    if server.handle_domain is None:
+        # Rows from before handle domains were kept, or a server that didn't say last time.
+        server.handle_domain = mastodon.instance(server.base_url).domain
+    return mastodon.account_handle(server.base_url, me, server.handle_domain)
 
 
 def full_acct(server: MastodonServer, acct: str) -> str:

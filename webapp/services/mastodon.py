@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import html
 import ipaddress
+import json
 import re
 import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html.parser import HTMLParser
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import grapheme
 import requests
@@ -44,6 +45,9 @@ HOST_RE = re.compile(
 )
 REMOTE_MENTION_RE = re.compile(r"(^|[^/\w])@(([a-z0-9_]+)@[a-z0-9.\-]+[a-z0-9]+)", re.IGNORECASE)
 HREF_RE = re.compile(r'href="([^"]*)"')
+USERNAME_RE = re.compile(r"^[a-z0-9_](?:[a-z0-9_.\-]{0,62}[a-z0-9_])?$", re.IGNORECASE)
+DOCUMENT_MAX_BYTES = 64 * 1024
+REDIRECT_HOPS = 3
 
 
 class ServerProblem(Exception):
@@ -462,13 +466,13 @@ def api_timeout() -> float:
 
 
 def who_am_i(base_url: str, access_token: str) -> dict:
-    """Return the signed-in account's id, acct and profile URL."""
+    """Return the signed-in account's id, acct, profile URL and actor URI, as its server says."""
     me = api(base_url, access_token).account_verify_credentials()
-    return {"id": str(me.id), "acct": me.acct, "url": me.url}
+    return {"id": str(me.id), "acct": me.acct, "url": me.url, "uri": me.get("uri")}
 
 
 def profile(base_url: str, access_token: str) -> dict:
-    """Return the signed-in account's id and acct, and its first verified website link.
+    """Return the signed-in account's id, acct, URLs, and its first verified website link.
 
     `verified_link` is (url, verified at) or None.
     """
@@ -481,7 +485,112 @@ def profile(base_url: str, access_token: str) -> dict:
         ),
         None,
     )
-    return {"id": str(me.id), "acct": me.acct, "verified_link": link}
+    return {
+        "id": str(me.id),
+        "acct": me.acct,
+        "url": me.url,
+        "uri": me.get("uri"),
+        "verified_link": link,
+    }
+
+
+# --- Whose handle: the server's own domain, and WebFinger for any other ---
+
+
+def fetch_json(url: str, *, hops: int = 0) -> object:
+    """GET a small JSON document over the checked transport, following up to `hops` redirects.
+
+    Returns None for anything but a JSON answer: no answer, an error, a refused address.
+    """
+    for _ in range(hops + 1):
+        if urlsplit(url).scheme != "https" and not insecure_allowed():
+            return None
+        try:
+            with (
+                server_session(url) as session,
+                session.get(
+                    url,
+                    timeout=api_timeout(),
+                    allow_redirects=False,
+                    stream=True,
+                    headers={
+                        "Accept": "application/jrd+json, application/json",
+                        "User-Agent": "Praisewall",
+                    },
+                ) as response,
+            ):
+                if response.is_redirect:
+                    # Each hop gets a session of its own, bound to its own checked host.
+                    url = urljoin(url, response.headers["location"])
+                    continue
+                if not response.ok:
+                    return None
+                body = response.raw.read(DOCUMENT_MAX_BYTES + 1, decode_content=True)
+        except (requests.RequestException, urllib3.exceptions.HTTPError):
+            return None
+        if len(body) > DOCUMENT_MAX_BYTES:
+            return None
+        try:
+            return json.loads(body)
+        except ValueError:
+            return None
+    return None
+
+
+def account_handle(base_url: str, me: dict, domain: str | None) -> tuple[str, str | None]:
+    """Return the account's handle (user@domain), and the handle its server claimed when we
+    couldn't believe it (else None).
+
+    `domain` is the one the server names its people by (its instance document's). A server
+    speaks for its own host. A handle on any other domain (the account's acct, or `domain`) is
+    believed only when WebFinger on that domain points at this very account; otherwise the
+    person is user@<API host>.
+
+    :raise ServerProblem: if the server names the account with no username we can use.
+    """
+    user, _, named = str(me.get("acct") or "").partition("@")
+    if not USERNAME_RE.match(user):
+        raise ServerProblem("Your server didn't tell us who you are. Try again.")
+    host = base_url.split("://", 1)[1]
+    domain = (named or domain or host).lower()
+    own = f"{user}@{host}"
+    if domain == host:
+        return own, None
+    claimed = f"{user}@{domain}"
+    return (claimed, None) if webfinger_confirms(claimed, base_url, me) else (own, claimed)
+
+
+def webfinger_confirms(acct: str, base_url: str, me: dict) -> bool:
+    """Tell whether WebFinger on the handle's domain names this very account on this server.
+
+    The account's profile page or actor URI, as the server that signed the person in reports
+    them and only when they are on that server's host, must be WebFinger's `self` link, its
+    profile page or one of its aliases.
+    """
+    domain = acct.split("@", 1)[1]
+    ours = {u for u in (me.get("url"), me.get("uri")) if u and origin(u) == origin(base_url)}
+    try:
+        domain_url = parse_server(domain, allow_insecure=insecure_allowed())
+    except ServerProblem:
+        return False
+    if not ours or domain_url.split("://", 1)[1] != domain:
+        return False  # a domain written so that it means another host, e.g. with a path
+    query = urlencode({"resource": f"acct:{acct}"})
+    document = fetch_json(f"{domain_url}/.well-known/webfinger?{query}", hops=REDIRECT_HOPS)
+    if not isinstance(document, dict):
+        return False
+    if str(document.get("subject") or "").casefold() != f"acct:{acct}".casefold():
+        return False
+    aliases = document.get("aliases")
+    links = document.get("links")
+    pointers = [a for a in aliases if isinstance(a, str)] if isinstance(aliases, list) else []
+    pointers += [
+        link.get("href")
+        for link in (links if isinstance(links, list) else [])
+        if isinstance(link, dict)
+        and link.get("rel") in ("self", "http://webfinger.net/rel/profile-page")
+    ]
+    return any(pointer in ours for pointer in pointers)
 
 
 class _LinkFinder(HTMLParser):
@@ -515,16 +624,52 @@ def as_datetime(value: object) -> datetime | None:
         return None
 
 
-def server_limits(base_url: str) -> tuple[int, int]:
-    """Return the server's (max characters, characters per URL), or the stock defaults."""
-    try:
-        configuration = api(base_url).instance_v2().configuration.statuses
-        return (
-            int(configuration.max_characters or DEFAULT_MAX_CHARACTERS),
-            int(configuration.characters_reserved_per_url or DEFAULT_URL_LENGTH),
+@dataclass
+class Instance:
+    """What a server says about itself: its posting limits, and the domain in its people's
+    handles (None when it doesn't say)."""
+
+    max_characters: int = DEFAULT_MAX_CHARACTERS
+    url_length: int = DEFAULT_URL_LENGTH
+    domain: str | None = None
+
+
+def instance(base_url: str) -> Instance:
+    """Read the server's instance document (v2, and v1 for the domain on older servers)."""
+    facts = Instance()
+    document = fetch_json(f"{base_url}/api/v2/instance")
+    if isinstance(document, dict):
+        facts.max_characters, facts.url_length = limits_in(document)
+        # GoToSocial calls it account_domain (its "domain" is the web host); Mastodon: domain.
+        facts.domain = domain_in(document, ("account_domain", "domain"))
+    if facts.domain is None:
+        # Mastodon's v1 "uri" is the handle domain; Akkoma's is a URL.
+        facts.domain = domain_in(
+            fetch_json(f"{base_url}/api/v1/instance"), ("account_domain", "uri")
         )
-    except (MastodonError, AttributeError, TypeError, ValueError):
+    return facts
+
+
+def limits_in(document: dict) -> tuple[int, int]:
+    """Return an instance document's (max characters, characters per URL), or the defaults."""
+    try:
+        statuses = document["configuration"]["statuses"]
+        return (
+            int(statuses.get("max_characters") or DEFAULT_MAX_CHARACTERS),
+            int(statuses.get("characters_reserved_per_url") or DEFAULT_URL_LENGTH),
+        )
+    except (KeyError, AttributeError, TypeError, ValueError):
         return DEFAULT_MAX_CHARACTERS, DEFAULT_URL_LENGTH
+
+
+def domain_in(document: object, keys: tuple[str, ...]) -> str | None:
+    """Return the first of these keys' values in an instance document as a domain, or None."""
+    for key in keys:
+        value = document.get(key) if isinstance(document, dict) else None
+        if isinstance(value, str) and value.strip():
+            value = value.strip().lower()
+            return urlsplit(value).netloc if "://" in value else value
+    return None
 
 
 def status_length(text: str, spoiler_text: str = "", url_length: int = DEFAULT_URL_LENGTH) -> int:

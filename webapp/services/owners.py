@@ -12,7 +12,7 @@ import sqlalchemy.orm as so
 from webapp import crypto
 from webapp.extensions import db
 from webapp.models import VISIBLE_MODERATION, Business, Kind, Post, User, utcnow
-from webapp.services import businesses, mastodon
+from webapp.services import businesses, connect, mastodon
 
 FEATURE_LIMIT = 3
 DESCRIPTION_MAX = 500
@@ -53,8 +53,8 @@ def claim(business: Business, user: User) -> None:
 
     Also (re)reads the profile's verified website link.
 
-    :raise Refused: when the person's Mastodon account isn't the business's handle, their
-        sign-in no longer works, or their server can't be asked.
+    :raise Refused: when the person's Mastodon account isn't the business's handle (as its
+        domain confirms it), their sign-in no longer works, or their server can't be asked.
     """
     if business.owner_id not in (None, user.id):
         raise Refused(f"{business.name} has already been claimed by its owner.")
@@ -63,8 +63,9 @@ def claim(business: Business, user: User) -> None:
         raise Refused(
             f"{business.name} has no Mastodon account on Praisewall, so nobody can claim it."
         )
-    if account is None or not same_account(account.acct, business.handle):
-        raise Refused(f"Only {business.handle} can claim this page. Sign in with that account.")
+    only = f"Only {business.handle} can claim this page. Sign in with that account."
+    if account is None:
+        raise Refused(only)
     try:
         profile = mastodon.profile(account.server.base_url, crypto.decrypt(account.access_token))
     except mastodon.MastodonError as error:
@@ -75,7 +76,19 @@ def claim(business: Business, user: User) -> None:
             ) from None
         raise Refused("We couldn't reach your Mastodon server. Please try again.") from None
     if profile["id"] != account.remote_id:
-        raise Refused(f"Only {business.handle} can claim this page. Sign in with that account.")
+        raise Refused(only)
+    # Asked afresh: a handle stored before it was checked this way is never taken on trust.
+    try:
+        account.acct, claimed = connect.handle(account.server, profile)
+    except mastodon.ServerProblem:
+        raise Refused(only) from None
+    if not same_account(account.acct, business.handle):
+        if claimed is not None and same_account(claimed, business.handle):
+            raise Refused(
+                f"Your Mastodon server says you are {business.handle}, but "
+                f"{claimed.split('@', 1)[1]} doesn't confirm it, so you can't claim this page."
+            )
+        raise Refused(only)
     if business.owner_id is None:
         business.owner = user
         business.claimed_at = utcnow()
