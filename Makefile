@@ -43,11 +43,23 @@ chromium:
 	  fi; \
 	fi
 
+# Java for the Nu HTML Checker (vnu-jar, tests/package.json); installed here when missing and we may.
+.PHONY: java
+java:
+	@if ! command -v java >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian's default-jre-headless for the HTML checks..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null; \
+	  else \
+	    echo "Java is missing and can't be installed here: the HTML checks will be skipped."; \
+	  fi; \
+	fi
+
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check webapp tests bench gunicorn.conf.py wsgi.py
 	$(BIN)/ruff format --check webapp tests bench gunicorn.conf.py wsgi.py
 
-test: $(VENV)/.test-deps chromium lint
+test: $(VENV)/.test-deps chromium java lint
 	@if [ "$$CI" = "true" ]; then $(MAKE) --no-print-directory audit; fi
 	@if [ "$$CI" = "true" ]; then $(MAKE) --no-print-directory check-locks; fi
 	$(MAKE) --no-print-directory test-sqlite

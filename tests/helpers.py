@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 
 import sqlalchemy as sa
 
@@ -33,3 +34,38 @@ def page_text(page) -> str:
     markup = page if isinstance(page, str) else page.text
     without_tags = re.sub(r"<[^>]+>", " ", markup)
     return " ".join(html.unescape(without_tags).split())
+
+
+class _Links(HTMLParser):
+    """Collect each link's visible name and address."""
+
+    def __init__(self) -> None:
+        """Start with no links."""
+        super().__init__(convert_charrefs=True)
+        self.links: list[tuple[str, str]] = []
+        self._open: list[tuple[str, list[str]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        """Open a link."""
+        if tag == "a":
+            self._open.append((dict(attrs).get("href") or "", []))
+
+    def handle_data(self, data: str) -> None:
+        """Add text to the links being read."""
+        for _, words in self._open:
+            words.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        """Close a link, keeping its name with spaces collapsed."""
+        if tag == "a" and self._open:
+            href, words = self._open.pop()
+            self.links.append((" ".join("".join(words).split()), href))
+
+
+def link_named(page, name: str) -> str:
+    """Return the address of the one link a person reads as `name` on a page, failing otherwise."""
+    parser = _Links()
+    parser.feed(page if isinstance(page, str) else page.text)
+    found = [href for text, href in parser.links if text == name]
+    assert len(found) == 1, f"expected one link named {name!r}, found {len(found)}"
+    return found[0]

@@ -2,169 +2,35 @@
 
 from __future__ import annotations
 
-import re
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, timedelta
 
 import pytest
 from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.browser_support import ARTIFACTS, PHONE, LiveServer, axe_violations, require_axe
-from webapp import crypto
-from webapp.extensions import db
-from webapp.models import (
-    Business,
-    Crosspost,
-    MastodonAccount,
-    MastodonServer,
-    Post,
-    Report,
-    User,
-    utcnow,
+from tests.site_pages import (
+    PASSWORD,
+    ROLES,
+    USERNAMES,
+    Community,
+    build_community,
+    extra_paths,
+    fill_path,
+    role_rules,
 )
-from webapp.services import accounts, api_tokens, challenge, demo
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "correct horse battery"
-# Who looks at which pages: everyone sees every page; owners and admins also their own ones.
-ROLES = ("anonymous", "member", "owner", "admin")
-ROLE_PREFIXES = {"owner": ("/b/",), "admin": ("/admin/",)}
 # Pages saved as pictures in each colour scheme, by the name of the picture.
 PICTURED = {"/": "home", "/posts/new": "compose", "/b/<slug>": "business-wall", "/me": "me"}
-
-
-@dataclass
-class Community:
-    """What the pages are filled with, and the values that fill in their URLs."""
-
-    slug: str
-    post_id: int
-    username: str
-    token_id: int
 
 
 @pytest.fixture
 def community(live_app: Flask) -> Community:
     """The demo community, plus a member on Mastodon, a business owner, an admin and a report."""
     with live_app.app_context():
-        demo.fill(7)
-        alice = accounts.create_user("alice", PASSWORD)
-        owner = accounts.create_user("bakery_owner", PASSWORD)
-        admin = accounts.create_user("root", PASSWORD, is_admin=True)
-        shop = db.session.scalars(db.select(Business).order_by(Business.id)).first()
-        shop.owner_id = owner.id
-        shop.claimed_at = utcnow()
-        shop.description = "Coffee roasted on the premises since 2009."
-        server = MastodonServer(
-            base_url="https://social.example", max_characters=500, url_length=23
-        )
-        db.session.add(server)
-        db.session.flush()
-        account = MastodonAccount(
-            user=alice,
-            server=server,
-            remote_id="1",
-            acct="alice@social.example",
-            access_token=crypto.encrypt("not-a-real-token"),
-            scopes="read write",
-        )
-        db.session.add(account)
-        now = utcnow()
-        posts = []
-        states = [
-            ("sent", {"remote_url": "https://social.example/@alice/1", "sent_at": now}),
-            ("pending", {}),
-            (
-                "pending",
-                {
-                    "attempts": 2,
-                    "last_error": "The server was busy.",
-                    "next_attempt_at": now + timedelta(minutes=5),
-                },
-            ),
-            ("failed", {"attempts": 1, "last_error": "The server refused the status."}),
-            ("needs_login", {"attempts": 1}),
-            ("gave_up", {"attempts": 8, "last_error": "The server did not answer."}),
-            ("gone", {}),
-        ]
-        for n, (state, fields) in enumerate(states):
-            kind = "complaint" if n % 3 == 2 else "praise"
-            post = Post(
-                author=alice,
-                business=shop,
-                kind=kind,
-                body=f"Story number {n}: they sorted out my order in minutes.",
-                rating=n % 5 + 1 if kind == "praise" else None,
-                happened_on=date.today(),
-                channel="in_person",
-                make_right="An apology." if kind == "complaint" else None,
-                complaint_status="open" if kind == "complaint" else None,
-                created_at=now - timedelta(hours=n),
-            )
-            db.session.add(post)
-            db.session.flush()
-            challenge.record_praise(post)
-            db.session.add(
-                Crosspost(
-                    post=post,
-                    account=account,
-                    state=state,
-                    idempotency_key=str(uuid.uuid4()),
-                    post_url=f"http://praisewall.test/posts/{post.id}",
-                    **fields,
-                )
-            )
-            posts.append(post)
-        posts[0].featured_at = now
-        sent = posts[0].crosspost
-        sent.replied_at = now
-        sent.reply_url = "https://beanline.example/@hello/2"
-        sent.reply_text = "@alice Thank you, we'll tell the team!"
-        sent.mention_resolved = True
-        other = db.session.scalars(
-            db.select(Post).where(Post.author_id != alice.id).order_by(Post.id)
-        ).first()
-        db.session.add(Report(post=other, reporter=alice, reason="spam", detail="An ad."))
-        made = api_tokens.create(alice, "Phone shortcut")
-        db.session.commit()
-        assert admin.is_admin and isinstance(owner, User)
-        return Community(
-            slug=shop.slug, post_id=posts[0].id, username="alice", token_id=made.token.id
-        )
-
-
-def fill_path(rule: str, community: Community) -> str:
-    """Put real values into a URL rule's placeholders, failing on one nobody knows."""
-    values = {
-        "slug": community.slug,
-        "post_id": str(community.post_id),
-        "username": community.username,
-        "token_id": str(community.token_id),
-        "filename": "style.css",
-    }
-
-    def value(match: re.Match) -> str:
-        """Return the value for one placeholder."""
-        name = match.group(1)
-        assert name in values, f"{rule}: give test_accessibility a real value for <{name}>"
-        return values[name]
-
-    return re.sub(r"<(?:[^:>]+:)?(\w+)>", value, rule)
-
-
-def page_rules(app: Flask) -> list[str]:
-    """Return every URL rule answering GET, so a new page is checked without being listed."""
-    return sorted(
-        {
-            rule.rule
-            for rule in app.url_map.iter_rules()
-            if "GET" in (rule.methods or ()) and rule.endpoint != "static"
-        }
-    )
+        return build_community()
 
 
 class Visitor:
@@ -178,7 +44,7 @@ class Visitor:
         self.axe = axe
         self.page: Page = context.new_page()
         self.findings: dict[str, list[str]] = {}
-        username = {"member": "alice", "owner": "bakery_owner", "admin": "root"}.get(role)
+        username = USERNAMES.get(role)
         if username:
             self.page.goto(f"{base_url}/login")
             self.page.get_by_label("Username").fill(username)
@@ -284,33 +150,18 @@ def open_paths(*paths: str) -> Callable[[Visitor], None]:
 
 def page_states(community: Community) -> dict[str, list[Callable[[Visitor], None]]]:
     """Return the states pages reach by doing something, by who reaches them."""
-    slug = community.slug
+    extra = extra_paths(community)
     return {
-        "anonymous": [
-            failed_sign_up,
-            failed_log_in,
-            open_paths(
-                "/posts/999999",
-                "/businesses?q=bean",
-                "/share/mastodon?server=not+a+server&text=Hello",
-            ),
-        ],
+        "anonymous": [failed_sign_up, failed_log_in, open_paths(*extra["anonymous"])],
         "member": [
             compose_with_errors,
             compose_with_type_ahead,
             compose_did_you_mean,
             settings_with_token,
-            open_paths(
-                f"/b/{slug}?tab=complaints",
-                f"/b/{slug}?tab=unanswered",
-                f"/b/{slug}/embed?theme=light",
-                f"/b/{slug}/embed?theme=dark",
-                f"/posts/new?kind=complaint&business={slug}",
-                "/share/mastodon?text=Hello",
-            ),
+            open_paths(*extra["member"]),
         ],
-        "owner": [],
-        "admin": [],
+        "owner": [open_paths(*extra["owner"])],
+        "admin": [open_paths(*extra["admin"])],
     }
 
 
@@ -334,10 +185,7 @@ def test_every_page_passes_axe(
         context.set_default_timeout(10_000)
         try:
             visitor = Visitor(context, live_server.url, role, axe)
-            prefixes = ROLE_PREFIXES.get(role)
-            for rule in page_rules(live_app):
-                if prefixes and not rule.startswith(prefixes):
-                    continue
+            for rule in role_rules(live_app, role):
                 path = fill_path(rule, community)
                 if visitor.renders_html(path):
                     visitor.visit(path)

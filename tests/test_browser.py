@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 from conftest import add_business, add_user
+from fake_mastodon import FakeMastodon
 from flask import Flask
 from playwright.sync_api import expect
 
@@ -185,6 +186,33 @@ def test_complaint_without_javascript(live_app: Flask, open_phone: Callable[...,
     page = phone.visit(f"/b/{slug}?tab=complaints")
     expect(page.locator("article.post")).to_contain_text("wasn't ready")
     phone.check_clean()
+
+
+def test_a_newcomer_finds_sign_in_with_mastodon_on_a_small_phone_without_javascript(
+    live_app: Flask, open_phone: Callable[..., Phone], fake_mastodon: FakeMastodon
+) -> None:
+    """From the front page or "Log in", "Sign in with Mastodon" is on screen and signs in."""
+    phone = open_phone(java_script_enabled=False)
+    phone.page.set_viewport_size(SMALL_PHONE)
+    page = phone.visit("/")
+    expect(page.get_by_role("link", name="Sign in with Mastodon")).to_be_in_viewport()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Log in").tap()
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    screenshot(page, "log-in")
+    sign_in = page.get_by_role("link", name="Sign in with Mastodon")
+    expect(sign_in).to_be_in_viewport()
+    sign_in.tap()
+    expect(page.get_by_role("heading", name="Sign in with Mastodon")).to_be_visible()
+    phone.check_page()
+    page.get_by_label("Your Mastodon handle or server").fill(f"alice@{fake_mastodon.domain}")
+    page.get_by_role("button", name="Continue to my server").tap()
+    expect(page.get_by_role("heading", name="Authorization required")).to_be_visible()
+    page.get_by_label("Username").fill("alice")
+    page.get_by_role("button", name="Authorize").tap()
+    expect(page.get_by_text(f"Signed in as @alice@{fake_mastodon.domain}.")).to_be_visible()
+    expect(page.get_by_role("link", name="Me", exact=True)).to_be_visible()
+    phone.check_page()
+    phone.check_clean(allowed=(fake_mastodon.url + "/",))
 
 
 def test_long_unbroken_names_fit_a_small_phone(

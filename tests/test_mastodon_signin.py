@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from conftest import PASSWORD, AuthActions, mastodon_sign_in, run_queued_tasks
 from cryptography.fernet import Fernet, InvalidToken
 from fake_mastodon import FakeMastodon
-from helpers import count, page_text
+from helpers import count, link_named, page_text
 from mastodon import Mastodon, MastodonUnauthorizedError
 
 from webapp import crypto
@@ -589,6 +589,32 @@ def test_denying_on_the_server_returns_to_sign_in_with_a_message(client, app, fa
     assert code_exchanges(fake_mastodon) == []
     assert signed_in_as(client) is None
     assert count(User) == 0
+
+
+# --- finding it ---
+
+
+@pytest.mark.parametrize(
+    ("page", "lands_on"),
+    [("/", "/"), ("/login", "/"), ("/register", "/"), ("/login?next=/me", "/me")],
+)
+def test_signed_out_pages_lead_to_sign_in_with_mastodon(client, app, fake_mastodon, page, lands_on):
+    """The front page, log-in and sign-up show "Sign in with Mastodon", and it signs people in."""
+    address = link_named(client.get(page), "Sign in with Mastodon")
+    form = client.get(address)
+    assert form.status_code == 200
+    assert "<h1>Sign in with Mastodon</h1>" in form.text
+    response = client.post(address, data={"handle": f"alice@{fake_mastodon.domain}"})
+    back = come_back(client, fake_mastodon.approve(response.headers["Location"], "alice"))
+    assert urlsplit(back.headers["Location"]).path == lands_on
+    assert signed_in_as(client) == "alice"
+
+
+def test_signed_in_pages_do_not_offer_to_sign_in(client, make_user):
+    """Once signed in, the front page no longer offers "Sign in with Mastodon"."""
+    make_user("alice")
+    AuthActions(client).login()
+    assert "Sign in with Mastodon" not in page_text(client.get("/"))
 
 
 # --- who gets signed in ---

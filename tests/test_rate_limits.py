@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import PASSWORD, TEST_DATABASE_URL, compose_form
 from flask import Flask
-from helpers import count
+from helpers import count, page_text
 
 from webapp.extensions import db
 from webapp.models import Post, Report, User
@@ -62,6 +62,30 @@ def test_sign_ups_from_one_address_are_limited(make_app):
     assert client.get("/register").status_code == 200
     other = client.post("/register", data=data, environ_base={"REMOTE_ADDR": "192.0.2.9"})
     assert other.status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("limit", "wait", "longest"),
+    [
+        ("1 per hour", "try again in about an hour.", 3600),
+        ("1 per 10 minutes", "try again in 10 minutes.", 600),
+        ("1 per minute", "try again in a minute.", 60),
+        ("1 per day", "try again in about a day.", 86400),
+    ],
+)
+def test_the_limit_page_says_how_long_to_wait_as_retry_after_does(make_app, limit, wait, longest):
+    """The 429 page names the wait until the limit resets, which Retry-After gives in seconds."""
+    app = make_app(REGISTER_RATE_LIMIT=limit)
+    client = app.test_client()
+    for name in ("alice", "bob"):
+        data = {"username": name, "password": PASSWORD, "confirm": PASSWORD}
+        response = client.post("/register", data=data)
+    assert response.status_code == 429
+    assert longest * 0.9 < int(response.headers["Retry-After"]) <= longest
+    text = page_text(response)
+    assert f"Too many tries. Please wait and {wait}" in text
+    if longest > 600:
+        assert "minute" not in text
 
 
 def test_posting_is_limited_per_person(make_app):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from http import HTTPStatus
 
 from flask import Flask, Response, current_app, g, json, render_template, request
@@ -10,7 +11,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from webapp.extensions import db
+from webapp.extensions import db, limiter
 
 PROBLEM_MIMETYPE = "application/problem+json"
 
@@ -20,7 +21,7 @@ MESSAGES = {
     404: "We couldn't find that page.",
     405: "That page doesn't take that kind of request.",
     413: "That was far too much to send. Posts are at most 2,000 characters.",
-    429: "Too many tries. Please wait a minute and try again.",
+    429: "Too many tries. Please wait a while and try again.",
     500: "Something went wrong on our side. Nothing you typed was saved twice; please try again.",
     503: "We can't reach our database just now. Nothing you typed was saved; please try again "
     "in a minute.",
@@ -77,9 +78,38 @@ def handle_http_error(error: HTTPException):
     # Our own abort(..., description=...) calls speak to people; library defaults don't.
     custom = error.description != type(error).description and status not in (413, 429)
     message = error.description if custom else MESSAGES.get(status, error.description)
+    if status == 429:
+        message = too_many_message()
     body, status = render_error(status, message)
     allowed = getattr(error, "valid_methods", None)
     return body, status, {"Allow": ", ".join(allowed)} if allowed else {}
+
+
+def too_many_message() -> str:
+    """Say how long to wait after a rate limit, from when the limit that was hit resets."""
+    hit = limiter.current_limit
+    if hit is None:
+        return MESSAGES[429]
+    # The same whole seconds Flask-Limiter puts in Retry-After.
+    return (
+        f"Too many tries. Please wait and try again {wait_phrase(int(hit.reset_at - time.time()))}."
+    )
+
+
+def wait_phrase(seconds: int) -> str:
+    """Say how long a wait is, as people do: "in a minute", "in 3 minutes", "in about an hour"."""
+    minutes = max(1, round(seconds / 60))
+    if minutes == 1:
+        return "in a minute"
+    if minutes < 45:
+        return f"in {minutes} minutes"
+    hours = round(minutes / 60)
+    if hours <= 1:
+        return "in about an hour"
+    if hours < 24:
+        return f"in about {hours} hours"
+    days = round(hours / 24)
+    return "in about a day" if days == 1 else f"in about {days} days"
 
 
 def handle_csrf_error(error: CSRFError):

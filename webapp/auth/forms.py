@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
+from webapp.forms import Form
 from webapp.services import accounts
 
 
-class RegisterForm(FlaskForm):
+class RegisterForm(Form):
     """Sign up with a username and password."""
 
     username = StringField(
@@ -36,7 +36,7 @@ class RegisterForm(FlaskForm):
             raise ValidationError(problem)
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     """Log in with a username and password."""
 
     username = StringField("Username", validators=[DataRequired(message="Enter your username.")])
@@ -44,7 +44,7 @@ class LoginForm(FlaskForm):
     remember = BooleanField("Remember me")
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(Form):
     """Change a password, proving the old one first."""
 
     current = PasswordField("Current password")
@@ -77,7 +77,7 @@ class ChangePasswordForm(FlaskForm):
             raise ValidationError(problem)
 
 
-class MastodonLoginForm(FlaskForm):
+class MastodonLoginForm(Form):
     """Name your Mastodon server, or your handle on it."""
 
     handle = StringField(

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 from wtforms.validators import Length
 
+from webapp.forms import Form
 from webapp.posts.forms import strip_text
 from webapp.services.businesses import WEBSITE_MAX
 from webapp.services.owners import DESCRIPTION_MAX
 
 
-class DetailsForm(FlaskForm):
+class DetailsForm(Form):
     """The business's own words about itself: its website and a short description."""
 
     website = StringField(

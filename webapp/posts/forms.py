@@ -6,7 +6,6 @@ import unicodedata
 from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -27,6 +26,7 @@ from wtforms.validators import (
 )
 
 from webapp.extensions import db
+from webapp.forms import Form
 from webapp.models import CHANNEL_LABELS, Business, Kind, Visibility, parse_id
 from webapp.services import businesses
 
@@ -61,7 +61,7 @@ def strip_text(value: str | None) -> str | None:
     return value
 
 
-class PostForm(FlaskForm):
+class PostForm(Form):
     """Praise or a complaint about one business."""
 
     kind = RadioField(
@@ -246,7 +246,7 @@ class PostForm(FlaskForm):
         return True
 
 
-class ResolveForm(FlaskForm):
+class ResolveForm(Form):
     """Mark a complaint resolved, with an optional note."""
 
     note = TextAreaField(
@@ -256,5 +256,5 @@ class ResolveForm(FlaskForm):
     )
 
 
-class EmptyForm(FlaskForm):
+class EmptyForm(Form):
     """A button that changes something: just the CSRF token."""

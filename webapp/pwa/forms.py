@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired, Length
 
+from webapp.forms import Form
 from webapp.posts.forms import strip_text
 
 
-class MastodonShareForm(FlaskForm):
+class MastodonShareForm(Form):
     """Which server to share on, and the text to share: a GET form, changing nothing here."""
 
     TEXT_MAX = 1000

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
+from webapp.forms import Form
 from webapp.posts.forms import strip_text
 from webapp.services.api_tokens import NAME_MAX
 
 
-class DeleteAccountForm(FlaskForm):
+class DeleteAccountForm(Form):
     """Delete my account, confirmed with my password."""
 
     password = PasswordField(
         "Your password (or, without one, your username), to confirm",
         validators=[DataRequired(message="Enter your password.")],
+        id="delete-password",  # the password form above has a "password" field too
     )
     delete_statuses = BooleanField(
         "Also delete my statuses on Mastodon",
@@ -37,7 +38,7 @@ class DeleteAccountForm(FlaskForm):
             raise ValidationError("That isn't your password.")
 
 
-class ApiTokenForm(FlaskForm):
+class ApiTokenForm(Form):
     """Make a personal API token, named after where it will be used."""
 
     name = StringField(
