@@ -322,9 +322,9 @@ def test_crossposts_list_and_show(app, client, connected, fake_mastodon, bakery)
     assert f"{sent.id:>6}  post {sent.post_id}" in listing.output
     assert "pending" in listing.output and "Your server had a problem (503)." in listing.output
 
-    failed_only = runner.invoke(args=["crossposts", "list", "--state", "pending"])
-    assert f"post {waiting.post_id} " in failed_only.output
-    assert f"post {sent.post_id} " not in failed_only.output
+    pending_only = runner.invoke(args=["crossposts", "list", "--state", "pending"])
+    assert f"post {waiting.post_id} " in pending_only.output
+    assert f"post {sent.post_id} " not in pending_only.output
 
     shown = runner.invoke(args=["crossposts", "show", str(sent.id)])
     assert shown.exit_code == 0
