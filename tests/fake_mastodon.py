@@ -6,6 +6,10 @@ single-use codes, PKCE S256, token scopes, grapheme/URL/mention length rule, Ide
 one hour), and injects faults on command (`fail_next`, `delay_next`, `forget_apps`,
 `revoke_tokens`) or at random (`chaos`). It can name its people by another domain than its own
 address (`split_domain`, with WebFinger for them) and lie about who someone is (`lie_about`).
+Other servers' ways are there too: `count_raw=True` counts every character as written (while
+still advertising `characters_reserved_per_url`), `fail_next(body="...")` answers with plain text
+or HTML, and `revoke_tokens(status=400, ...)` refuses a revoked token as Pleroma, Akkoma or
+GoToSocial do.
 
 Behaviour follows Mastodon 4.3 with Doorkeeper 5.x, as read in their source:
 
@@ -203,11 +207,14 @@ class FakeMastodon:
         max_characters: int = 500,
         characters_reserved_per_url: int = 23,
         pkce: bool = True,
+        count_raw: bool = False,
     ) -> None:
-        """Configure the instance limits and whether it speaks PKCE (Mastodon 4.3+)."""
+        """Configure the instance limits, whether it speaks PKCE (Mastodon 4.3+), and whether it
+        counts every character as written instead of as Mastodon does."""
         self.max_characters = max_characters
         self.characters_reserved_per_url = characters_reserved_per_url
         self.pkce = pkce
+        self.count_raw = count_raw
         self.url = ""
         self.domain = ""
         self._lock = threading.RLock()
@@ -293,6 +300,7 @@ class FakeMastodon:
             self._delays: list[dict[str, Any]] = []
             self._chaos: dict[str, Any] | None = None
             self._rate_counts: dict[tuple[str, int], int] = {}
+            self._revoked_answer: tuple[int, str] = (401, "The access token was revoked")
             self._clock_offset = timedelta()
             self._last_id = 0
             self.handle_domain = ""
@@ -447,9 +455,14 @@ class FakeMastodon:
         *,
         times: int = 1,
         headers: dict[str, str] | None = None,
-        body: dict[str, Any] | None = None,
+        body: dict[str, Any] | str | None = None,
+        content_type: str = "text/plain; charset=utf-8",
     ) -> None:
-        """Answer the next `times` matching requests with `status` instead of handling them."""
+        """Answer the next `times` matching requests with `status` instead of handling them.
+
+        A `body` given as a string is sent as it is, with `content_type` (plain text or HTML,
+        as from a proxy or a server that isn't Mastodon); a dict is sent as JSON.
+        """
         with self._lock:
             self._faults.append(
                 {
@@ -459,6 +472,7 @@ class FakeMastodon:
                     "times": times,
                     "headers": dict(headers or {}),
                     "body": body,
+                    "content_type": content_type,
                 }
             )
 
@@ -550,9 +564,20 @@ class FakeMastodon:
             self.apps.clear()
             self._grants.clear()
 
-    def revoke_tokens(self, username: str | None = None) -> None:
-        """Revoke every token, or only the given account's, so API calls answer 401."""
+    def revoke_tokens(
+        self,
+        username: str | None = None,
+        *,
+        status: int = 401,
+        error: str = "The access token was revoked",
+    ) -> None:
+        """Revoke every token, or only the given account's, so API calls answer 401.
+
+        Other servers answer otherwise: Pleroma and Akkoma 400 or 403 "Invalid credentials.",
+        GoToSocial 401 "Unauthorized: token not supplied or invalid".
+        """
         with self._lock:
+            self._revoked_answer = (status, error)
             account = self._find_account(username) if username is not None else None
             if username is not None and account is None:
                 raise ValueError(f"unknown account {username!r}")
@@ -579,7 +604,11 @@ class FakeMastodon:
             delay = self._take(self._delays, method, path)
             chaos, processed = self._roll_chaos(path) if fault is None else (None, False)
             late = self._chaos["timeout"] if chaos == "timeout" else None
-            if fault is not None:
+            if fault is not None and isinstance(fault["body"], str):
+                response = Response(
+                    fault["body"], status=fault["status"], content_type=fault["content_type"]
+                )
+            elif fault is not None:
                 response = self._json(
                     fault["body"] or {"error": HTTPStatus(fault["status"]).phrase},
                     fault["status"],
@@ -974,7 +1003,8 @@ class FakeMastodon:
         if token is None:
             return None, self._json({"error": "The access token is invalid"}, 401)
         if token["revoked"]:
-            return None, self._json({"error": "The access token was revoked"}, 401)
+            status, error = self._revoked_answer
+            return None, self._json({"error": error}, status)
         if not set(token["scopes"]) & set(accepted):
             return None, self._json({"error": "This action is outside the authorized scopes"}, 403)
         return self._accounts[token["account_id"]], None
@@ -1553,7 +1583,13 @@ class FakeMastodon:
         length = countable_length(
             text, spoiler_text, characters_reserved_per_url=self.characters_reserved_per_url
         )
-        if length > self.max_characters:
+        if self.count_raw:
+            if len(spoiler_text) + len(text) > self.max_characters:
+                return self._json(
+                    {"error": f"Status is too long, maximum is {self.max_characters} characters"},
+                    422,
+                )
+        elif length > self.max_characters:
             return self._json(
                 {"error": f"Validation failed: Text {CHARACTER_LIMIT_ERROR % self.max_characters}"},
                 422,

@@ -591,7 +591,7 @@ def test_other_client_errors_fail_with_the_servers_reason(client, connected, fak
     assert row.state == CrosspostState.FAILED and row.next_attempt_at is None
     assert len(status_requests(fake_mastodon)) == 1
     box = words(crosspost_box(client.get(f"/posts/{row.post_id}").text))
-    assert "Not sent: Your server refused it: Validation failed: Text is spam" in box
+    assert "Not sent: Your server refused it (HTTP 422): Validation failed: Text is spam" in box
     assert "Try again" in box
 
 

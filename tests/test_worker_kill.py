@@ -168,3 +168,39 @@ def test_a_worker_killed_mid_delivery_and_restarted_sends_once(
         and r["headers"].get("Idempotency-Key") == keys[ids[0]]
     ]
     assert len(posts) == 1
+
+
+def test_the_worker_says_it_started_what_it_delivered_and_that_it_stopped(
+    app, fake_mastodon, make_business, start_worker, tmp_path
+):
+    """`flask worker` logs a start line (queue and threads), a line per delivery, and a stop."""
+    server = MastodonServer(base_url=fake_mastodon.url, max_characters=500, url_length=23)
+    db.session.add(server)
+    bakery = make_business("Corner Bakery", handle=HANDLE)
+    user = connect(fake_mastodon, server, "erin")
+    db.session.commit()
+    row_id = new_crosspost(user, bakery, 1).id
+    db.session.commit()
+
+    worker = start_worker()
+    tasks.enqueue(tasks.deliver, row_id)
+
+    def sent() -> bool:
+        """Tell whether the row is sent."""
+        db.session.expire_all()
+        return db.session.get(Crosspost, row_id).state == CrosspostState.SENT
+
+    wait_for(sent, "the delivery", tmp_path)
+    log = tmp_path / "worker0.log"
+    wait_for(lambda: f"crosspost={row_id}" in log.read_text(), "the delivery line", tmp_path)
+    worker.send_signal(signal.SIGINT)
+    assert worker.wait(timeout=WAIT_SECONDS) == 0
+    output = log.read_text()
+    queue_file = Path(app.instance_path) / "queue.db"
+    assert f"Praisewall worker started: queue sqlite ({queue_file}), 2 worker threads" in output
+    assert (
+        f"deliver crosspost={row_id} server={fake_mastodon.domain} outcome='HTTP 200' "
+        "state=sent next=-"
+    ) in output
+    assert output.rstrip().endswith("Praisewall worker stopped")
+    assert fake_mastodon.statuses[0]["status"] not in output

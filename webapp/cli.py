@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from webapp import audit
+from webapp import audit, crosspost_cli
 from webapp.extensions import db
 from webapp.models import Post
 from webapp.services import accounts
@@ -28,6 +28,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(worker)
     app.cli.add_command(rotate_keys)
     app.cli.add_command(backup)
+    app.cli.add_command(crosspost_cli.crossposts)
 
 
 @click.command("serve")
@@ -49,7 +50,7 @@ def worker(workers: int) -> None:
     """Run the queue worker on its own: delivers statuses, watches for replies, sweeps."""
     from webapp import queue
 
-    queue.huey.create_consumer(workers=workers, worker_type="thread").run()
+    queue.run_worker(workers)
 
 
 @click.command("rotate-keys")

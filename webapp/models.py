@@ -528,6 +528,8 @@ class Crosspost(db.Model):
     mention_account_id: so.Mapped[str | None] = so.mapped_column(sa.String(64))
     mention_resolved: so.Mapped[bool | None]
     attempts: so.Mapped[int] = so.mapped_column(default=0)
+    # When the first attempt began: only a status made since can be one an attempt made.
+    first_attempt_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     next_attempt_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     last_error: so.Mapped[str | None] = so.mapped_column(sa.String(500))
     remote_id: so.Mapped[str | None] = so.mapped_column(sa.String(64))

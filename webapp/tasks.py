@@ -35,11 +35,11 @@ def run_in_app(work, crosspost_id: int):
             row = crosspost.load(crosspost_id)
             db.session.commit()
             return result, row.state if row else None, row.next_attempt_at if row else None
-        except Exception:
+        except Exception as error:
             # Anything unforeseen must not leave the row stuck: note it and try again later.
             log.exception("%s failed on crosspost %s", work.__name__, crosspost_id)
             db.session.rollback()
-            row = crosspost.record_crash(crosspost_id)
+            row = crosspost.record_crash(crosspost_id, type(error).__name__)
             db.session.commit()
             return None, row.state if row else None, row.next_attempt_at if row else None
         finally:

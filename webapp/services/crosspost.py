@@ -39,8 +39,14 @@ UNREADABLE_TOKEN = mastodon.Outcome("retry", "Praisewall couldn't send it just n
 # How long a claimed attempt may wait on the server (three calls at most, each with a timeout).
 CLAIM_FOR = timedelta(minutes=2)
 TOO_LONG = "It is too long for your server, even shortened."
+STRICT_TOO_LONG = (
+    "Your server says it is too long, even shortened to count every character as written."
+)
+STOPPED = (CrosspostState.FAILED, CrosspostState.NEEDS_LOGIN, CrosspostState.GAVE_UP)
 
 log = logging.getLogger(__name__)
+# One line per delivery, deletion or reply check, for operators: never a token or status text.
+delivery_log = logging.getLogger("webapp.delivery")
 
 
 def start(
@@ -112,11 +118,13 @@ def deliver(crosspost_id: int) -> str | None:
         return None
     if crosspost.post is None:
         crosspost.state = CrosspostState.GONE
+        report("deliver", crosspost, "post deleted")
         return crosspost.state
     account = crosspost.account
     if account is None or account.needs_login:
         crosspost.state = CrosspostState.NEEDS_LOGIN
         crosspost.last_error = "Reconnect your Mastodon account to send this."
+        report("deliver", crosspost, "not signed in")
         return crosspost.state
     if not is_due(crosspost):
         return None
@@ -130,7 +138,11 @@ def deliver(crosspost_id: int) -> str | None:
             crosspost.id,
         )
         crosspost.attempts += 1
-        return record_failure(crosspost, UNREADABLE_TOKEN)
+        state = record_failure(crosspost, UNREADABLE_TOKEN)
+        report("deliver", crosspost, "InvalidToken")
+        return state
+    # Before the claim marks this attempt: did an earlier one perhaps post it?
+    earlier = crosspost.status_text
     attempt = claim(crosspost)
     if attempt is None:
         return None
@@ -140,7 +152,7 @@ def deliver(crosspost_id: int) -> str | None:
         crosspost.mention_resolved = crosspost.mention_account_id = None
     # No writes may reach SQLite while we wait on the network, or the web would wait on us.
     with db.session.no_autoflush:
-        return send(crosspost, client, attempt)
+        return send(crosspost, client, attempt, earlier)
 
 
 def claim(crosspost: Crosspost) -> int | None:
@@ -148,8 +160,8 @@ def claim(crosspost: Crosspost) -> int | None:
 
     The worker commits here (services otherwise don't) so the attempt is on record before the
     network call: a deletion meanwhile sees it may have posted, and a second task for the same
-    row finds it claimed. The empty status text marks "an attempt began", so every later look
-    (retry or deletion) first searches the server for what this attempt may have made.
+    row finds it claimed. A non-NULL status text marks "an attempt may have posted"; the attempt
+    puts back what was there if it ends sure that it posted nothing.
     """
     now = utcnow()
     row = Crosspost.__table__.c
@@ -165,6 +177,7 @@ def claim(crosspost: Crosspost) -> int | None:
             attempts=row.attempts + 1,
             next_attempt_at=now + CLAIM_FOR,
             status_text=sa.func.coalesce(row.status_text, ""),
+            first_attempt_at=sa.func.coalesce(row.first_attempt_at, now),
         )
     ).rowcount
     attempt = crosspost.attempts + 1
@@ -192,39 +205,58 @@ def still_claimed(crosspost: Crosspost, attempt: int) -> bool:
     )
 
 
-def send(crosspost: Crosspost, client, attempt: int) -> str | None:
-    """Post the status (or adopt one an earlier attempt made) and record the outcome."""
-    tried_text = None
+class Refused(Exception):
+    """The status can't be made to fit the server: stop with this reason."""
+
+    def __init__(self, reason: str, outcome: str) -> None:
+        """Keep the reason shown to the person and the outcome logged."""
+        super().__init__(reason)
+        self.reason = reason
+        self.outcome = outcome
+
+
+def send(crosspost: Crosspost, client, attempt: int, earlier: str | None) -> str | None:
+    """Post the status (or adopt one an earlier attempt made) and record the outcome.
+
+    `earlier` is the status text as it was before this attempt's claim: not None when an
+    earlier attempt may have posted without our hearing back.
+    """
+    server = where(crosspost)
+    tried: list[str] = []  # the texts this attempt sent, in order
     try:
-        # An earlier attempt may have posted it without our hearing back; the server forgets
-        # idempotency keys after an hour, so look for it before posting again.
-        sent = posted_before(crosspost, client)
+        resolve_mention(crosspost, client)
+        status = build_status(crosspost)
+        sent, outcome = None, "adopted"
+        if earlier is not None:
+            # Only after an attempt that may have posted: the server forgets idempotency keys
+            # after an hour, so look for what it made before posting again.
+            strict = build_status(crosspost, strict=True)
+            sent = posted_before(crosspost, client, [status.text, strict.text])
         if sent is None:
-            resolve_mention(crosspost, client)
-            status = build_status(crosspost)
             if not status.fits:
-                if not still_claimed(crosspost, attempt):
-                    return moved(crosspost, client, None, None)
-                return fail(crosspost, TOO_LONG)
-            tried_text = status.text
-            sent = mastodon.post_status(
-                client,
-                status.text,
-                visibility=crosspost.visibility,
-                spoiler_text=crosspost.spoiler_text,
-                key=crosspost.idempotency_key,
-            )
+                raise Refused(TOO_LONG, "too long")
+            sent, outcome = post(crosspost, client, status.text, tried)
+    except Refused as refused:
+        if not still_claimed(crosspost, attempt):
+            return moved(crosspost, client, None, None, server)
+        crosspost.status_text = earlier
+        state = fail(crosspost, refused.reason)
+        report("deliver", crosspost, refused.outcome, server=server)
+        return state
     except mastodon.MastodonError as error:
         outcome = mastodon.classify(error, client)
+        posted = tried[-1] if tried and may_have_posted(error) else None
         if not still_claimed(crosspost, attempt):
-            return moved(crosspost, client, None, tried_text)
-        if tried_text is not None:
-            crosspost.status_text = tried_text
-        return record_failure(crosspost, outcome)
+            return moved(crosspost, client, None, posted, server)
+        # A refusal (or a call before the post) made nothing: put back what was known before.
+        crosspost.status_text = posted if posted is not None else earlier
+        state = record_failure(crosspost, outcome)
+        report("deliver", crosspost, mastodon.outcome_name(error), server=server)
+        return state
+    tried_text = tried[-1] if tried else None
     if not still_claimed(crosspost, attempt):
-        return moved(crosspost, client, sent, tried_text)
-    if tried_text is not None:
-        crosspost.status_text = tried_text
+        return moved(crosspost, client, sent, tried_text, server)
+    crosspost.status_text = tried_text or crosspost.status_text or status.text
     crosspost.state = CrosspostState.SENT
     crosspost.remote_id = sent["id"]
     crosspost.remote_url = sent["url"]
@@ -235,10 +267,64 @@ def send(crosspost: Crosspost, client, attempt: int) -> str | None:
     if crosspost.mention_account_id:
         crosspost.next_reply_check_at = crosspost.sent_at + next_reply_check(timedelta(0))
     challenge.record_praise(crosspost.post)
+    report("deliver", crosspost, outcome, server=server)
     return crosspost.state
 
 
-def moved(crosspost: Crosspost, client, sent: dict | None, tried_text: str | None) -> str | None:
+def post(crosspost: Crosspost, client, text: str, tried: list[str]) -> tuple[dict, str]:
+    """Post the text; if the server finds it too long, shorten it by the strictest count once.
+
+    Some servers count every character although they advertise Mastodon's shorter count for
+    links. Each text is added to `tried` as it goes out. Return (status, outcome for the log).
+
+    :raise Refused: if even the strictly shortened status is too long for the server.
+    """
+    try:
+        return post_text(crosspost, client, text, tried), "HTTP 200"
+    except mastodon.MastodonAPIError as error:
+        if not mastodon.too_long(error, client):
+            raise
+        strict = build_status(crosspost, strict=True)
+        if strict.text == text or not strict.fits:
+            raise Refused(STRICT_TOO_LONG, mastodon.outcome_name(error)) from None
+    # A key of its own: Pleroma and Akkoma answer a repeated key with the first answer, even a
+    # refusal. Derived from the row's key, so a retry of this attempt still sends the same one.
+    strict_key = f"{crosspost.idempotency_key}-strict"
+    try:
+        return post_text(
+            crosspost, client, strict.text, tried, strict_key
+        ), "HTTP 200 counted strictly"
+    except mastodon.MastodonAPIError as error:
+        if mastodon.too_long(error, client):
+            raise Refused(STRICT_TOO_LONG, mastodon.outcome_name(error)) from None
+        raise
+
+
+def post_text(
+    crosspost: Crosspost, client, text: str, tried: list[str], key: str | None = None
+) -> dict:
+    """Post the text with the row's visibility, content warning and (unless given) its key."""
+    tried.append(text)
+    return mastodon.post_status(
+        client,
+        text,
+        visibility=crosspost.visibility,
+        spoiler_text=crosspost.spoiler_text,
+        key=key or crosspost.idempotency_key,
+    )
+
+
+def may_have_posted(error: Exception) -> bool:
+    """Tell whether a failed post may still have made the status (no answer, or a 5xx)."""
+    if isinstance(error, mastodon.MastodonRatelimitError):
+        return False
+    status = mastodon.api_status(error)
+    return not (status is not None and 400 <= status < 500)
+
+
+def moved(
+    crosspost: Crosspost, client, sent: dict | None, tried_text: str | None, server: str = "-"
+) -> str | None:
     """Hand what an attempt made to the deletion that overtook it; return the row's state now.
 
     Our outcome is dropped. A row that went altogether (nothing was found to delete) leaves us
@@ -252,11 +338,13 @@ def moved(crosspost: Crosspost, client, sent: dict | None, tried_text: str | Non
         .where(row.id == crosspost_id, row.state == CrosspostState.DELETING)
         .values(
             remote_id=sa.func.coalesce(row.remote_id, sent["id"] if sent else None),
-            status_text=sa.func.coalesce(row.status_text, tried_text or ""),
+            # What this attempt sent is the text to look for; else keep what is known.
+            status_text=tried_text if tried_text else sa.func.coalesce(row.status_text, ""),
             next_attempt_at=utcnow(),
         )
     ).rowcount
     if handed:
+        log_line("deliver", crosspost_id, server, "overtaken", CrosspostState.DELETING, utcnow())
         return CrosspostState.DELETING
     current = db.session.get(Crosspost, crosspost_id)
     if current is None and sent is not None:
@@ -264,7 +352,53 @@ def moved(crosspost: Crosspost, client, sent: dict | None, tried_text: str | Non
             mastodon.delete_status(client, sent["id"])
         except mastodon.MastodonError:
             log.warning("could not delete status %s of a deleted post", sent["id"])
-    return current.state if current is not None else None
+    state = current.state if current is not None else None
+    log_line("deliver", crosspost_id, server, "overtaken", state or "deleted", None)
+    return state
+
+
+def where(crosspost: Crosspost) -> str:
+    """Name the row's server as its host, for the log."""
+    account = crosspost.account
+    return account.server.domain if account is not None and account.server else "-"
+
+
+def report(
+    action: str,
+    crosspost: Crosspost,
+    outcome: str,
+    *,
+    server: str | None = None,
+    state: str | None = None,
+) -> None:
+    """Log the one line an attempt leaves: the row, its server, what happened, what is next."""
+    state = state or crosspost.state
+    waiting = state in (CrosspostState.PENDING, CrosspostState.DELETING)
+    log_line(
+        action,
+        crosspost.id,
+        server or where(crosspost),
+        outcome,
+        state,
+        crosspost.next_attempt_at if waiting else None,
+    )
+
+
+def log_line(
+    action: str, crosspost_id: int, server: str, outcome: str, state: str, next_at
+) -> None:
+    """Write one delivery log line; a stop that needs a person is a warning."""
+    level = logging.WARNING if state in STOPPED else logging.INFO
+    delivery_log.log(
+        level,
+        "%s crosspost=%s server=%s outcome=%r state=%s next=%s",
+        action,
+        crosspost_id,
+        server,
+        outcome,
+        state,
+        next_at.isoformat(timespec="seconds") if next_at else "-",
+    )
 
 
 def is_due(crosspost: Crosspost) -> bool:
@@ -272,7 +406,7 @@ def is_due(crosspost: Crosspost) -> bool:
     return crosspost.next_attempt_at is None or crosspost.next_attempt_at <= utcnow()
 
 
-def record_crash(crosspost_id: int) -> Crosspost | None:
+def record_crash(crosspost_id: int, error_name: str = "error") -> Crosspost | None:
     """After an unforeseen error, count the attempt and schedule the next one."""
     crosspost = load(crosspost_id)
     if crosspost is None:
@@ -280,6 +414,14 @@ def record_crash(crosspost_id: int) -> Crosspost | None:
     if crosspost.state == CrosspostState.SENT:
         if crosspost.next_reply_check_at is not None:
             crosspost.next_reply_check_at = schedule_next_check(crosspost, utcnow())
+        log_line(
+            "check-reply",
+            crosspost.id,
+            where(crosspost),
+            error_name,
+            "sent",
+            crosspost.next_reply_check_at,
+        )
         return crosspost
     if crosspost.state in (CrosspostState.PENDING, CrosspostState.DELETING):
         if crosspost.state == CrosspostState.DELETING:
@@ -290,14 +432,26 @@ def record_crash(crosspost_id: int) -> Crosspost | None:
         if crosspost.state == CrosspostState.PENDING and crosspost.attempts >= limit:
             crosspost.state = CrosspostState.GAVE_UP
             crosspost.next_attempt_at = None
+        action = "delete" if crosspost.state == CrosspostState.DELETING else "deliver"
+        report(action, crosspost, error_name)
     return crosspost
 
 
-def posted_before(crosspost: Crosspost, client) -> dict | None:
-    """Return the status an earlier, unanswered attempt made, if there was such an attempt."""
-    if crosspost.status_text is None:  # never claimed: nothing can have been posted
+def posted_before(crosspost: Crosspost, client, texts: list[str] | None = None) -> dict | None:
+    """Return the status an earlier, unanswered attempt made, if there was such an attempt.
+
+    Only a status made since the first attempt began, saying what an attempt sent (the stored
+    text, or any of `texts`), is adopted.
+    """
+    if crosspost.status_text is None:  # no attempt may have posted
         return None
-    return mastodon.find_own_status(client, crosspost.account.remote_id, crosspost.post_url)
+    return mastodon.find_own_status(
+        client,
+        crosspost.account.remote_id,
+        crosspost.post_url,
+        since=crosspost.first_attempt_at or crosspost.created_at,
+        texts=[crosspost.status_text, *(texts or [])],
+    )
 
 
 def resolve_mention(crosspost: Crosspost, client) -> None:
@@ -309,20 +463,21 @@ def resolve_mention(crosspost: Crosspost, client) -> None:
     crosspost.mention_account_id = found["id"] if found else None
 
 
-def build_status(crosspost: Crosspost) -> status_text.Status:
-    """Compose the status from the post as it is now."""
+def build_status(crosspost: Crosspost, *, strict: bool = False) -> status_text.Status:
+    """Compose the status from the post as it is now (`strict`: count every character)."""
     post = crosspost.post
     handle = crosspost.mention_acct if crosspost.mention_resolved else None
-    return preview(
-        {
-            "body": post.body,
-            "kind": post.kind,
-            "business_name": post.business.name,
-            "handle": handle,
-            "link": crosspost.post_url,
-            "spoiler_text": crosspost.spoiler_text,
-        },
-        post.author,
+    max_characters, url_length = connect.limits_for(post.author)
+    return status_text.compose(
+        post.body,
+        kind=post.kind,
+        business_name=post.business.name,
+        handle=handle,
+        link=crosspost.post_url,
+        spoiler_text=crosspost.spoiler_text or "",
+        max_characters=max_characters,
+        url_length=url_length,
+        strict=strict,
     )
 
 
@@ -401,6 +556,7 @@ def delete_remote(crosspost_id: int) -> str | None:
         return None
     if crosspost.account is None:
         # The account was disconnected: we no longer may delete anything there.
+        report("delete", crosspost, "disconnected", state="abandoned")
         db.session.delete(crosspost)
         return "abandoned"
     if not is_due(crosspost):
@@ -410,6 +566,7 @@ def delete_remote(crosspost_id: int) -> str | None:
         client = client_for(crosspost.account)
     except crypto.InvalidToken:
         # Without a readable token nothing can be deleted there; the person can do it.
+        report("delete", crosspost, "InvalidToken", state="abandoned")
         db.session.delete(crosspost)
         return "abandoned"
     with db.session.no_autoflush:
@@ -430,13 +587,17 @@ def remove_status(crosspost: Crosspost, client) -> str:
         if outcome.kind == "needs_login":
             if crosspost.account.user_id is None:
                 # Its person has left: nobody is here to sign in again and let us finish.
+                report("delete", crosspost, mastodon.outcome_name(error), state="abandoned")
                 db.session.delete(crosspost)
                 return "abandoned"
             crosspost.account.needs_login = True
         # Deletion is retried until done, however long it takes, at most daily.
         wait = max(backoff(crosspost.attempts), timedelta(seconds=1))
         crosspost.next_attempt_at = max(utcnow() + wait, outcome.retry_at or utcnow())
+        report("delete", crosspost, mastodon.outcome_name(error))
         return crosspost.state
+    done = "HTTP 200" if crosspost.remote_id is not None else "none found"
+    report("delete", crosspost, done, state="deleted")
     db.session.delete(crosspost)
     return "deleted"
 
@@ -513,16 +674,33 @@ def look_for_reply(crosspost: Crosspost, client, now: datetime) -> str:
         if outcome.kind == "gone":
             crosspost.state = CrosspostState.GONE
             crosspost.next_reply_check_at = None
-            return "gone"
-        if outcome.kind == "needs_login":
-            crosspost.account.needs_login = True
-        crosspost.next_reply_check_at = schedule_next_check(crosspost, now)
-        return "error"
+            result = "gone"
+        else:
+            if outcome.kind == "needs_login":
+                crosspost.account.needs_login = True
+            crosspost.next_reply_check_at = schedule_next_check(crosspost, now)
+            result = "error"
+        log_reply_check(crosspost, mastodon.outcome_name(error))
+        return result
     if reply is not None:
         record_reply(crosspost, reply["created_at"], reply["url"], reply["text"])
+        log_reply_check(crosspost, "replied")
         return "replied"
     crosspost.next_reply_check_at = schedule_next_check(crosspost, now)
+    log_reply_check(crosspost, "waiting")
     return "waiting"
+
+
+def log_reply_check(crosspost: Crosspost, outcome: str) -> None:
+    """Log the one line a reply check leaves, with when it looks next."""
+    log_line(
+        "check-reply",
+        crosspost.id,
+        where(crosspost),
+        outcome,
+        crosspost.state,
+        crosspost.next_reply_check_at,
+    )
 
 
 def schedule_next_check(crosspost: Crosspost, now: datetime) -> datetime | None:

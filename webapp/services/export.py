@@ -36,6 +36,7 @@ NOT_EXPORTED = {
         "business_id": "given by the post's business",
         "idempotency_key": "an internal key that stops duplicate statuses",
         "next_attempt_at": "our queue's schedule",
+        "first_attempt_at": "our queue's schedule",
         "next_reply_check_at": "our queue's schedule",
         "reply_checked_at": "our queue's schedule",
         "mention_account_id": "the business's id on the person's server",

@@ -11,7 +11,7 @@ import json
 import re
 import socket
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from urllib.parse import urlencode, urljoin, urlsplit
 
@@ -48,6 +48,22 @@ HREF_RE = re.compile(r'href="([^"]*)"')
 USERNAME_RE = re.compile(r"^[a-z0-9_](?:[a-z0-9_.\-]{0,62}[a-z0-9_])?$", re.IGNORECASE)
 DOCUMENT_MAX_BYTES = 64 * 1024
 REDIRECT_HOPS = 3
+# Servers' words for a refused token: Doorkeeper (Mastodon), Pleroma/Akkoma, GoToSocial, and the
+# WWW-Authenticate header's error="invalid_token". Some answer 400 or 403 rather than 401.
+TOKEN_REFUSED_RE = re.compile(
+    r"invalid[_ ]token|invalid credentials|access token (?:is|was) (?:invalid|revoked|expired)"
+    r"|token (?:not supplied|was revoked|is invalid|has expired|expired|revoked)",
+    re.IGNORECASE,
+)
+# Mastodon: "Text character limit of 500 exceeded"; others say "too long" or "over the limit".
+TOO_LONG_RE = re.compile(
+    r"too long|character limit|over the (?:character )?limit|maximum (?:length|characters)"
+    r"|characters? (?:limit|maximum)",
+    re.IGNORECASE,
+)
+HEAD_RE = re.compile(r"<head\b.*?</head>", re.IGNORECASE | re.DOTALL)
+# How far a server's clock may be behind ours when it dates a status one of our attempts made.
+CLOCK_SKEW = timedelta(minutes=1)
 
 
 class ServerProblem(Exception):
@@ -449,14 +465,44 @@ def revoke_token(revoke_url: str, client_id: str, client_secret: str, token: str
 
 def api(base_url: str, access_token: str | None = None) -> Mastodon:
     """Return a Mastodon.py client that throws on rate limits and never waits long."""
+    session = server_session(base_url)
+    session.hooks["response"].append(remember_failure)
     return Mastodon(
         access_token=access_token,
         api_base_url=base_url,
         ratelimit_method="throw",
         request_timeout=api_timeout(),
         user_agent="Praisewall",
-        session=server_session(base_url),
+        session=session,
     )
+
+
+@dataclass
+class Failure:
+    """A refused answer as the server sent it: Mastodon.py keeps only a JSON "error"."""
+
+    status: int
+    text: str
+    content_type: str
+    authenticate: str
+
+
+def remember_failure(response: requests.Response, *args, **kwargs) -> None:
+    """Keep the last refused answer on its session, for `classify` to explain."""
+    if response.status_code >= 400:
+        response.connection.last_failure = Failure(
+            response.status_code,
+            response.text[:4000],
+            response.headers.get("content-type", ""),
+            response.headers.get("www-authenticate", ""),
+        )
+
+
+def last_failure(client: Mastodon | None) -> Failure | None:
+    """Return the last refused answer the client's session received, if any."""
+    session = getattr(client, "session", None)
+    adapter = session.get_adapter("https://") if session is not None else None
+    return getattr(adapter, "last_failure", None)
 
 
 def api_timeout() -> float:
@@ -679,6 +725,11 @@ def status_length(text: str, spoiler_text: str = "", url_length: int = DEFAULT_U
     return grapheme.length(counted) + grapheme.length(spoiler_text)
 
 
+def raw_length(text: str, spoiler_text: str = "") -> int:
+    """Count a status the strictest way: every character as written, links and mentions whole."""
+    return len(text) + len(spoiler_text)
+
+
 def find_account(client: Mastodon, acct: str) -> dict | None:
     """Resolve a handle through the user's own server; None if it can't be found."""
     acct = acct.lstrip("@")
@@ -711,20 +762,54 @@ def post_status(
     }
 
 
-def find_own_status(client: Mastodon, account_id: str, link: str) -> dict | None:
-    """Find the account's recent status that carries our link (made by an attempt we never heard
-    back from), so a later attempt adopts it instead of posting it again."""
+def find_own_status(
+    client: Mastodon, account_id: str, link: str, *, since: datetime, texts: list[str]
+) -> dict | None:
+    """Find the status an attempt of ours made without our hearing back, to adopt, not repost.
+
+    Only a recent status of the account that carries our exact link, was made after our first
+    attempt began, and says one of `texts` (as we sent them) can be ours: an older status with
+    the same link (a reused post number, a restored backup) is somebody else's.
+    """
+    wanted = {comparable(text) for text in texts if text}
     for status in client.account_statuses(account_id, limit=40):
         # Compare whole links: ".../posts/1" is also the start of ".../posts/12".
         links = {html.unescape(href) for href in HREF_RE.findall(status.content or "")}
-        if link in links:
-            return {
-                "id": str(status.id),
-                "url": status.url or status.uri,
-                "created_at": status.created_at,
-                "mentions": [m.acct.lower() for m in status.mentions],
-            }
+        created = as_datetime(status.get("created_at"))
+        if link not in links or created is None or created < since - CLOCK_SKEW:
+            continue
+        if wanted and not wanted & {comparable(text) for text in shown_texts(status)}:
+            continue
+        return {
+            "id": str(status.id),
+            "url": status.url or status.uri,
+            "created_at": created,
+            "mentions": [m.acct.lower() for m in status.mentions],
+        }
     return None
+
+
+def shown_texts(status) -> list[str]:
+    """Return a status's words as the server shows them: its HTML, and any plain source."""
+    texts = [plain_text(status.get("content") or "", 100_000)]
+    texts.append(status.get("text") or "")  # GoToSocial, and Mastodon on deletion
+    pleroma = status.get("pleroma") or {}
+    texts.append(
+        ((pleroma.get("content") or {}) if isinstance(pleroma, dict) else {}).get("text/plain")
+        or ""
+    )
+    return [text for text in texts if text]
+
+
+def comparable(text: str) -> str:
+    """Reduce status text to what survives any server's rendering of it.
+
+    Servers show a remote mention as @user, may drop a link's scheme, and turn line breaks into
+    paragraphs, so those are dropped before comparing.
+    """
+    text = REMOTE_MENTION_RE.sub(r"\1@\3", text)
+    text = re.sub(r"https?://", "", text, flags=re.IGNORECASE)
+    return "".join(text.split())
 
 
 def delete_status(client: Mastodon, status_id: str) -> None:
@@ -762,12 +847,15 @@ def classify(error: Exception, client: Mastodon | None = None) -> Outcome:
         return Outcome("retry", "Your server didn't answer in time.")
     if isinstance(error, MastodonServerError):
         return Outcome("retry", f"Your server had a problem ({api_status(error)}).")
-    if isinstance(error, MastodonUnauthorizedError) or api_status(error) in (401, 403):
+    status = api_status(error)
+    if isinstance(error, MastodonUnauthorizedError) or status in (401, 403):
+        return Outcome("needs_login", "Your server no longer accepts our sign-in.")
+    if status is not None and token_refused(error, client):
         return Outcome("needs_login", "Your server no longer accepts our sign-in.")
     if isinstance(error, MastodonNotFoundError):
         return Outcome("gone", "It is no longer on your server.")
     if isinstance(error, MastodonAPIError):
-        return Outcome("failed", f"Your server refused it: {api_reason(error)}")
+        return Outcome("failed", refusal(error, client))
     if isinstance(error, MastodonError):
         return Outcome("retry", "Something went wrong talking to your server.")
     raise error
@@ -783,6 +871,61 @@ def api_reason(error: Exception) -> str:
     """Return the server's own words from a Mastodon.py error."""
     args = getattr(error, "args", ())
     return str(args[3] if len(args) > 3 and args[3] else args[-1] if args else error)[:300]
+
+
+def failure_of(error: Exception, client: Mastodon | None) -> Failure | None:
+    """Return the refused answer behind an API error, if the client's session kept it."""
+    failure = last_failure(client)
+    return failure if failure is not None and failure.status == api_status(error) else None
+
+
+def server_words(error: Exception, client: Mastodon | None = None, limit: int = 200) -> str:
+    """Return what the server said: its JSON error, else its page or text, else the reason."""
+    args = getattr(error, "args", ())
+    said = args[3] if len(args) > 3 and isinstance(args[3], str) else ""
+    failure = failure_of(error, client)
+    if not said.strip() and failure is not None:
+        said = failure.text
+        if "html" in failure.content_type or said.lstrip().startswith("<"):
+            said = plain_text(HEAD_RE.sub("", said), limit * 2)
+    if not said.strip() and len(args) > 2 and isinstance(args[2], str):
+        said = args[2]  # the HTTP reason phrase, e.g. "I'm a teapot"
+    said = " ".join(said.split())
+    if len(said) > limit:
+        said = said[: limit - 1].rstrip() + "…"
+    return said or "no reason given"
+
+
+def refusal(error: Exception, client: Mastodon | None = None) -> str:
+    """Explain a refusal in plain words, with the server's status code and its own words."""
+    status = api_status(error)
+    if status is None:
+        return "Your server sent an answer we couldn't read."
+    return f"Your server refused it (HTTP {status}): {server_words(error, client)}"
+
+
+def token_refused(error: Exception, client: Mastodon | None = None) -> bool:
+    """Tell whether a refusal says our access token is invalid or revoked, whatever its code."""
+    failure = failure_of(error, client)
+    said = [server_words(error, client, 500)]
+    if failure is not None:
+        said += [failure.text[:1000], failure.authenticate]
+    return any(TOKEN_REFUSED_RE.search(text) for text in said)
+
+
+def too_long(error: Exception, client: Mastodon | None = None) -> bool:
+    """Tell whether a refusal says the status is too long."""
+    return api_status(error) in (400, 413, 422) and bool(
+        TOO_LONG_RE.search(server_words(error, client, 500))
+    )
+
+
+def outcome_name(error: Exception) -> str:
+    """Name a failed call for the log: its HTTP status, else the kind of error."""
+    if isinstance(error, MastodonRatelimitError):
+        return "HTTP 429"
+    status = api_status(error)
+    return f"HTTP {status}" if status is not None else type(error).__name__
 
 
 class _TextOnly(HTMLParser):
@@ -803,7 +946,7 @@ class _TextOnly(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         """End a paragraph with a blank line."""
-        if tag in ("p", "div", "blockquote", "li"):
+        if tag in ("p", "div", "blockquote", "li", "h1", "h2", "h3", "h4", "h5", "h6"):
             self.parts.append("\n\n")
         elif tag in UNREAD_TAGS:
             self.skipping = max(self.skipping - 1, 0)

@@ -7,7 +7,12 @@ from dataclasses import dataclass
 import grapheme
 
 from webapp.models import Kind
-from webapp.services.mastodon import DEFAULT_MAX_CHARACTERS, DEFAULT_URL_LENGTH, status_length
+from webapp.services.mastodon import (
+    DEFAULT_MAX_CHARACTERS,
+    DEFAULT_URL_LENGTH,
+    raw_length,
+    status_length,
+)
 
 HASHTAGS = {Kind.PRAISE: "#CustomerServiceWin", Kind.COMPLAINT: "#CustomerService"}
 ELLIPSIS = "…"
@@ -44,14 +49,20 @@ def compose(
     spoiler_text: str = "",
     max_characters: int = DEFAULT_MAX_CHARACTERS,
     url_length: int = DEFAULT_URL_LENGTH,
+    strict: bool = False,
 ) -> Status:
-    """Build the status; if it is too long, shorten the story with "…", never the rest."""
+    """Build the status; if it is too long, shorten the story with "…", never the rest.
+
+    `strict` counts every character as written, for servers that don't count as Mastodon does.
+    """
     end = tail(kind, business_name, handle, link)
 
     def build(story: str) -> str:
         return f"{story}\n\n{end}" if story else end
 
     def length(text: str) -> int:
+        if strict:
+            return raw_length(text, spoiler_text)
         return status_length(text, spoiler_text, url_length)
 
     text = build(body.strip())
