@@ -12,7 +12,7 @@ from helpers import count
 
 from webapp.extensions import db
 from webapp.models import Post, Report, User
-from webapp.services import accounts, businesses
+from webapp.services import accounts, api_tokens, businesses
 
 
 def seed(app: Flask, *names: str) -> None:
@@ -37,6 +37,11 @@ def form(app: Flask, body: str) -> dict[str, str]:
     with app.app_context():
         shop = businesses.find_duplicate("Corner Bakery", None)
         return compose_form(shop, body=body, to_mastodon=None)
+
+
+def bearer(plain: str) -> dict[str, str]:
+    """Return the header that carries an API token."""
+    return {"Authorization": f"Bearer {plain}"}
 
 
 def rows(app: Flask, model: type) -> int:
@@ -88,6 +93,48 @@ def test_a_form_sent_back_to_fix_does_not_use_up_the_posting_limit(make_app):
     for _ in range(3):
         assert alice.post("/posts/new", data=form(app, "")).status_code == 422
     assert alice.post("/posts/new", data=form(app, "Finally")).status_code == 302
+
+
+def test_posts_from_the_form_and_every_token_share_one_allowance(make_app):
+    """Four tokens and the form together get the one per-person allowance, not five of them."""
+    app = make_app(POST_RATE_LIMIT="5 per minute", API_WRITE_RATE_LIMIT="100 per minute")
+    seed(app, "alice", "bob")
+    with app.app_context():
+        alice, bob = (accounts.find_user(name) for name in ("alice", "bob"))
+        tokens = [api_tokens.create(alice, f"Phone {n}").plain for n in range(4)]
+        bob_token = api_tokens.create(bob, "Phone").plain
+        db.session.commit()
+    client = app.test_client()
+    payload = {"business": "corner-bakery", "body": "Lovely."}
+    statuses = [
+        client.post("/api/v1/posts", json=payload, headers=bearer(tokens[n % 4])).status_code
+        for n in range(8)
+    ]
+    assert statuses == [201] * 5 + [429] * 3
+    alice = logged_in(app, "alice")
+    response = alice.post("/posts/new", data=form(app, "From the form"))
+    assert response.status_code == 429
+    assert rows(app, Post) == 5
+    # Someone else's allowance is their own, and a refused post used none of it.
+    bob = client.post("/api/v1/posts", json=payload, headers=bearer(bob_token))
+    assert bob.status_code == 201
+
+
+def test_the_form_uses_up_the_allowance_the_api_then_shares(make_app):
+    """Posts made with the form count when the same person posts with a token."""
+    app = make_app(POST_RATE_LIMIT="2 per minute")
+    seed(app, "alice")
+    with app.app_context():
+        plain = api_tokens.create(accounts.find_user("alice"), "Phone").plain
+        db.session.commit()
+    alice = logged_in(app, "alice")
+    for n in range(2):
+        assert alice.post("/posts/new", data=form(app, f"Lovely {n}")).status_code == 302
+    payload = {"business": "corner-bakery", "body": "One too many."}
+    response = alice.post("/api/v1/posts", json=payload, headers=bearer(plain))
+    assert response.status_code == 429
+    assert response.mimetype == "application/problem+json"
+    assert rows(app, Post) == 2
 
 
 def test_reporting_is_limited_per_person(make_app):

@@ -16,9 +16,11 @@ class DefaultConfig:
     # Every sign-up attempt from one address counts, so names can't be probed at speed either.
     REGISTER_RATE_LIMIT = "10 per hour;30 per day"
     # Per person: only posts and reports that went through count, not forms sent back to fix.
+    # Posts made with the form and through the API count together.
     POST_RATE_LIMIT = "30 per hour;100 per day"
     REPORT_RATE_LIMIT = "20 per hour;50 per day"
-    # JSON API: reads are counted per address, writes per token (and per address too).
+    # JSON API: reads are counted per address, writes per person, all their tokens together
+    # (and per address too).
     API_RATE_LIMIT = "120 per minute;2000 per hour"
     API_WRITE_RATE_LIMIT = "20 per minute;200 per day"
     API_MAX_PAGE = 50

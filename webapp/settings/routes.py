@@ -74,7 +74,9 @@ def change_password():
 def create_token():
     """Make a personal API token and show it, this once."""
     form = ApiTokenForm()
-    if not form.validate():
+    if form.validate() and (problem := api_tokens.cap_problem(current_user)):
+        form.name.errors.append(problem)
+    if form.errors:
         return render_settings(token_form=form, status=422)
     made = api_tokens.create(current_user, form.name.data)
     db.session.commit()
