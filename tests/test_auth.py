@@ -147,7 +147,7 @@ def test_logged_in_visitors_skip_the_forms(client, auth):
 
 def test_guessing_one_account_from_many_addresses_is_limited(make_app, make_user):
     """Failed logins for one username are limited even when each comes from a new address."""
-    app = make_app(LOGIN_RATE_LIMIT="3 per minute")
+    app = make_app(LOGIN_ACCOUNT_RATE_LIMIT="3 per minute")
     with app.app_context():
         make_user("alice")
         client = app.test_client()
@@ -157,3 +157,78 @@ def test_guessing_one_account_from_many_addresses_is_limited(make_app, make_user
             for n in range(4)
         ]
         assert statuses == [401, 401, 401, 429]
+
+
+GUESS = {"username": "alice", "password": "not the password"}
+OWNER = {"username": "alice", "password": PASSWORD}
+
+
+def attempt(client, data: dict, address: str) -> int:
+    """Try to log in from an address; return the status."""
+    return client.post("/login", data=data, environ_base={"REMOTE_ADDR": address}).status_code
+
+
+def test_guessing_from_one_address_cannot_lock_the_owner_out(make_app, make_user):
+    """An attacker's failures hold back their address, not the owner signing in elsewhere."""
+    app = make_app(
+        LOGIN_RATE_LIMIT="10 per minute",
+        LOGIN_ADDRESS_ACCOUNT_RATE_LIMIT="3 per minute",
+        LOGIN_ACCOUNT_RATE_LIMIT="6 per minute",
+    )
+    with app.app_context():
+        make_user("alice", is_admin=True)
+    attacker, owner = app.test_client(), app.test_client()
+    statuses = [attempt(attacker, GUESS, "203.0.113.5") for _ in range(20)]
+    assert statuses == [401] * 3 + [429] * 17
+    # A first visit from the owner's own address, without any cookie of ours, still gets in.
+    assert attempt(owner, OWNER, "198.51.100.20") == 302
+    assert owner.get("/me").status_code == 200
+    # And the attacker is still held back, even with the right password.
+    assert attempt(attacker, GUESS, "203.0.113.5") == 429
+    assert attempt(app.test_client(), OWNER, "203.0.113.5") == 429
+
+
+def test_guessing_from_many_addresses_cannot_lock_out_a_device_that_signed_in_before(
+    make_app, make_user
+):
+    """Past the per-account limit strangers wait, but the owner's own device signs in."""
+    app = make_app(LOGIN_ACCOUNT_RATE_LIMIT="5 per minute")
+    with app.app_context():
+        make_user("alice", is_admin=True)
+    laptop = app.test_client()
+    assert attempt(laptop, OWNER, "198.51.100.20") == 302
+    laptop.post("/logout")
+    attacker = app.test_client()
+    statuses = [attempt(attacker, GUESS, f"203.0.113.{n}") for n in range(1, 16)]
+    assert statuses == [401] * 5 + [429] * 10
+    # A device that never signed in to alice waits, whoever it is...
+    assert attempt(app.test_client(), OWNER, "198.51.100.30") == 429
+    # ...but the laptop alice used before gets in, from a new address too.
+    assert attempt(laptop, OWNER, "192.0.2.44") == 302
+    assert laptop.get("/me").status_code == 200
+    assert attempt(attacker, GUESS, "203.0.113.99") == 429
+
+
+def test_a_device_known_to_another_account_or_a_forged_one_is_still_limited(make_app, make_user):
+    """The mark names the accounts signed in to, and is signed: it can't be borrowed or made."""
+    app = make_app(LOGIN_ACCOUNT_RATE_LIMIT="2 per minute")
+    with app.app_context():
+        make_user("alice")
+        make_user("mallory")
+    attacker = app.test_client()
+    assert attempt(attacker, {"username": "mallory", "password": PASSWORD}, "203.0.113.1") == 302
+    attacker.post("/logout")
+    assert [attempt(attacker, GUESS, f"203.0.113.{n}") for n in range(2, 5)] == [401, 401, 429]
+    forger = app.test_client()
+    forger.set_cookie("known_device", "WzFd.forged", path="/login")
+    assert attempt(forger, GUESS, "203.0.113.9") == 429
+
+
+def test_signing_in_marks_the_device_with_a_lasting_httponly_cookie(client, auth, make_user):
+    """The mark is sent only to the login form, lasts a year and scripts can't read it."""
+    make_user("alice")
+    response = auth.login()
+    cookies = response.headers.getlist("Set-Cookie")
+    cookie = next(h for h in cookies if h.startswith("known_device="))
+    assert "HttpOnly" in cookie and "Path=/login" in cookie and "Max-Age=31536000" in cookie
+    assert "alice" not in cookie
