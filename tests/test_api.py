@@ -579,6 +579,7 @@ def test_a_person_holds_at_most_ten_tokens(client, auth, alice):
     auth.login()
     for n in range(api_tokens.MAX_PER_USER):
         assert client.post("/settings/tokens", data={"name": f"Phone {n}"}).status_code == 200
+    assert "You hold 10 tokens, the most one person may." in page_text(client.get("/settings"))
     response = client.post("/settings/tokens", data={"name": "One more"})
     assert response.status_code == 422
     assert "You have 10 API tokens, the most one person may hold." in page_text(response)

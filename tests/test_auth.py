@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 from conftest import PASSWORD
+from helpers import page_text
 
 from webapp.extensions import db
 from webapp.models import User
@@ -63,6 +64,35 @@ def test_login_and_logout(client, auth, make_user):
     response = client.get("/me")
     assert response.status_code == 302
     assert "/login" in response.headers["Location"]
+
+
+def copy_cookies(source, target, *names: str) -> None:
+    """Give another client copies of some of a client's cookies, as a thief who took them."""
+    for name in names:
+        cookie = source.get_cookie(name, domain="praisewall.test")
+        assert cookie is not None, name
+        target.set_cookie(name, cookie.value, domain=cookie.domain, path=cookie.path)
+
+
+@pytest.mark.parametrize("stolen", [("session",), ("remember_token",)])
+def test_a_copied_cookie_stops_working_when_its_owner_logs_out(
+    app, client, auth, make_user, stolen
+):
+    """Logging out ends the session on the server: a copy of a cookie taken before stops too."""
+    make_user("alice")
+    assert auth.login(remember=True).status_code == 302
+    thief = app.test_client()
+    copy_cookies(client, thief, *stolen)
+    assert thief.get("/me").status_code == 200
+    response = auth.logout()
+    assert response.status_code == 302
+    assert "You're logged out, on this device and every other." in page_text(client.get("/"))
+    response = thief.get("/me")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    assert thief.get("/settings").status_code == 302
+    # Signing in again works as before.
+    assert auth.login().status_code == 302
+    assert client.get("/me").status_code == 200
 
 
 @pytest.mark.parametrize(

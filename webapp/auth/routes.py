@@ -141,7 +141,9 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    """Log out."""
+    """Log out, here and everywhere: a copy of the cookies must not carry on after it."""
+    current_user.end_sessions()
+    db.session.commit()
     logout_user()
-    flash("You're logged out.", "info")
+    flash("You're logged out, on this device and every other.", "info")
     return redirect(url_for("main.index"))

@@ -37,6 +37,7 @@ def render_settings(
             delete_form=delete_form or DeleteAccountForm(current_user),
             token_form=token_form or ApiTokenForm(formdata=None),
             tokens=api_tokens.user_tokens(current_user),
+            max_tokens=api_tokens.MAX_PER_USER,
             new_token=new_token,
         ),
         status,
@@ -61,11 +62,20 @@ def change_password():
     if not form.validate():
         return render_settings(password_form=form, status=422)
     user = current_user._get_current_object()
-    user.set_password(form.password.data)
+    revoked = accounts.change_password(user, form.password.data)
     db.session.commit()
     # A new password signs out every other session; this one carries on.
     login_user(user)
-    flash("Password changed. Any other devices have been logged out.", "success")
+    flash(
+        "Password changed. You're still logged in here; everywhere else is logged out.", "success"
+    )
+    if revoked:
+        tokens = "token" if revoked == 1 else "tokens"
+        flash(
+            f"Your {revoked} API {tokens} no longer work, in case someone else had one. "
+            "Make new ones below for the apps you use.",
+            "info",
+        )
     return redirect(url_for("settings.index"))
 
 
