@@ -137,6 +137,20 @@ def test_the_form_uses_up_the_allowance_the_api_then_shares(make_app):
     assert rows(app, Post) == 2
 
 
+def test_searching_businesses_on_the_page_is_limited_per_address(make_app):
+    """Like the API's searches, the page's are limited per address; the A to Z list isn't."""
+    app = make_app(SEARCH_RATE_LIMIT="2 per minute")
+    seed(app)
+    client = app.test_client()
+    assert [client.get("/businesses?q=corner").status_code for _ in range(2)] == [200, 200]
+    response = client.get("/businesses?q=bakery")
+    assert response.status_code == 429
+    assert "Too many tries" in response.text
+    assert client.get("/businesses").status_code == 200
+    other = client.get("/businesses?q=corner", environ_base={"REMOTE_ADDR": "192.0.2.9"})
+    assert other.status_code == 200
+
+
 def test_reporting_is_limited_per_person(make_app):
     """Past the limit a report is refused with 429 and not stored."""
     app = make_app(REPORT_RATE_LIMIT="2 per minute")

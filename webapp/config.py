@@ -29,6 +29,8 @@ class DefaultConfig:
     API_RATE_LIMIT = "120 per minute;2000 per hour"
     API_WRITE_RATE_LIMIT = "20 per minute;200 per day"
     API_MAX_PAGE = 50
+    # Searching businesses on the page, per address, like the API's reads.
+    SEARCH_RATE_LIMIT = "120 per minute;2000 per hour"
     # A post is at most a few kilobytes; anything near this is abuse.
     MAX_CONTENT_LENGTH = 256 * 1024
     MAX_FORM_MEMORY_SIZE = 256 * 1024

@@ -128,6 +128,12 @@ def create_post():
     if not request.is_json:
         abort(415, description="Send the post as JSON, with Content-Type: application/json.")
     payload = request.get_json(silent=True)
+    if payload is None:
+        abort(
+            400,
+            description="We couldn't read that body as JSON. Check its syntax; "
+            "a post is one object of plain fields, nested no deeper.",
+        )
     if not isinstance(payload, dict):
         abort(400, description="Send the post as one JSON object.")
     key = request.headers.get("Idempotency-Key")
