@@ -172,6 +172,38 @@ def test_a_new_password_signs_out_other_devices_and_revokes_api_tokens(app, clie
     assert count(Post) == 0
 
 
+def test_guessing_the_password_with_a_borrowed_session_is_limited(make_app, make_user):
+    """Wrong current passwords count per person across both forms; other mistakes don't."""
+    app = make_app(LOGIN_ADDRESS_ACCOUNT_RATE_LIMIT="3 per minute")
+    with app.app_context():
+        make_user("alice")
+        make_user("bob")
+    client = app.test_client()
+    assert (
+        client.post("/login", data={"username": "alice", "password": PASSWORD}).status_code == 302
+    )
+    mismatch = {"current": PASSWORD, "password": NEW_PASSWORD, "confirm": "something else"}
+    for _ in range(4):
+        assert client.post("/settings/password", data=mismatch).status_code == 422
+    guesses = [
+        client.post(
+            "/settings/password",
+            data={"current": f"guess {n}", "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+        ).status_code
+        for n in range(2)
+    ]
+    guesses.append(client.post("/settings/delete", data={"password": "guess 3"}).status_code)
+    assert guesses == [422, 422, 422]
+    right = {"current": PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+    assert client.post("/settings/password", data=right).status_code == 429
+    assert client.post("/settings/delete", data={"password": PASSWORD}).status_code == 429
+    with app.app_context():
+        assert user_exists("alice")
+    bob = app.test_client()
+    assert bob.post("/login", data={"username": "bob", "password": PASSWORD}).status_code == 302
+    assert bob.post("/settings/password", data=right).status_code == 302
+
+
 def test_export_is_a_json_attachment(client, alice):
     """The export downloads as a JSON file named after me, and isn't cached."""
     response = client.get("/settings/export.json")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from webapp.auth.routes import setting, went_through
+from flask import g
+
+from webapp.auth.routes import setting, user_key, went_through
 from webapp.extensions import limiter
 
 
@@ -20,3 +22,19 @@ def posting_limit(key_func: Callable[[], str]):
         methods=["POST"],
         deduct_when=went_through,
     )
+
+
+def wrong_password(response) -> bool:
+    """Count only forms refused for a wrong password (the view notes it in g)."""
+    return bool(g.get("wrong_password"))
+
+
+# Forms that ask for the password again count wrong ones per person, as logins do per address
+# and account: a borrowed session must not become a way to guess the password at speed.
+password_check_limit = limiter.shared_limit(
+    setting("LOGIN_ADDRESS_ACCOUNT_RATE_LIMIT"),
+    scope="password-check",
+    key_func=user_key,
+    methods=["POST"],
+    deduct_when=wrong_password,
+)

@@ -9,6 +9,7 @@ from flask import (
     Response,
     abort,
     flash,
+    g,
     make_response,
     redirect,
     render_template,
@@ -19,6 +20,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from webapp import tasks
 from webapp.auth.forms import ChangePasswordForm
 from webapp.extensions import db
+from webapp.limits import password_check_limit
 from webapp.models import utcnow
 from webapp.services import accounts, api_tokens, export
 from webapp.settings.forms import ApiTokenForm, DeleteAccountForm
@@ -56,10 +58,12 @@ def index():
 
 @bp.post("/settings/password")
 @login_required
+@password_check_limit
 def change_password():
     """Change my password."""
     form = ChangePasswordForm(current_user)
     if not form.validate():
+        g.wrong_password = bool(form.current.errors)
         return render_settings(password_form=form, status=422)
     user = current_user._get_current_object()
     revoked = accounts.change_password(user, form.password.data)
@@ -125,10 +129,12 @@ def export_data():
 
 @bp.post("/settings/delete")
 @login_required
+@password_check_limit
 def delete_account():
     """Delete my account and every post I wrote, and revoke our access to my Mastodon account."""
     form = DeleteAccountForm(current_user)
     if not form.validate():
+        g.wrong_password = bool(form.password.errors)
         return render_settings(delete_form=form, status=422)
     farewell = accounts.delete_account(
         current_user._get_current_object(), delete_statuses=form.delete_statuses.data
