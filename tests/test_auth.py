@@ -254,10 +254,14 @@ def test_a_device_known_to_another_account_or_a_forged_one_is_still_limited(make
     assert attempt(forger, GUESS, "203.0.113.9") == 429
 
 
-def test_signing_in_marks_the_device_with_a_lasting_httponly_cookie(client, auth, make_user):
+@pytest.mark.parametrize("how", ["login", "register"])
+def test_signing_in_marks_the_device_with_a_lasting_httponly_cookie(client, auth, make_user, how):
     """The mark is sent only to the login form, lasts a year and scripts can't read it."""
-    make_user("alice")
-    response = auth.login()
+    if how == "login":
+        make_user("alice")
+        response = auth.login()
+    else:
+        response = auth.register()
     cookies = response.headers.getlist("Set-Cookie")
     cookie = next(h for h in cookies if h.startswith("known_device="))
     assert "HttpOnly" in cookie and "Path=/login" in cookie and "Max-Age=31536000" in cookie

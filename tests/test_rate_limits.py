@@ -206,4 +206,10 @@ def test_two_processes_share_the_posting_limit_through_redis(make_app, redis_url
     assert on_second.post("/posts/new", data=form(second, "Two")).status_code == 302
     assert on_first.post("/posts/new", data=form(first, "Three")).status_code == 429
     assert on_second.post("/posts/new", data=form(second, "Four")).status_code == 429
+    with second.app_context():
+        plain = api_tokens.create(accounts.find_user("alice"), "Phone").plain
+        db.session.commit()
+    payload = {"business": "corner-bakery", "body": "Five"}
+    api = second.test_client().post("/api/v1/posts", json=payload, headers=bearer(plain))
+    assert api.status_code == 429
     assert rows(first, Post) + (0 if TEST_DATABASE_URL else rows(second, Post)) == 2

@@ -71,7 +71,8 @@ def register():
         login_user(user)
         flash(f"Welcome, {user.username}! Log your first win.", "success")
         next_page = request.args.get("next")
-        return redirect(safe_next(next_page) if next_page else url_for("posts.new"))
+        target = safe_next(next_page) if next_page else url_for("posts.new")
+        return devices.remember(redirect(target), user)
     status = 422 if form.errors else 200
     return render_template("auth/register.html", form=form), status
 
