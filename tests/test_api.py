@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 from conftest import PASSWORD, run_queued_tasks
-from helpers import count, csrf_token, utc
+from helpers import count, csrf_token, page_text, utc
 
 from webapp.extensions import db
 from webapp.models import (
@@ -511,17 +511,18 @@ def test_reads_are_rate_limited_with_headers(make_app):
         assert other.status_code == 200
 
 
-def test_writes_are_rate_limited_per_token(make_app, make_user, make_business):
-    """One token's allowance runs out without touching another's."""
+def test_writes_are_rate_limited_per_person(make_app, make_user, make_business):
+    """One person's allowance runs out for all their tokens, without touching another's."""
     app = make_app(API_WRITE_RATE_LIMIT="2 per minute")
     with app.app_context():
         client = app.test_client()
         make_business("Corner Bakery")
-        alice = api_tokens.create(make_user("alice"), "Phone").plain
+        alice = make_user("alice")
+        phone, laptop = (api_tokens.create(alice, name).plain for name in ("Phone", "Laptop"))
         bob = api_tokens.create(make_user("bob"), "Phone").plain
         db.session.commit()
-        assert [new_post(client, alice).status_code for _ in range(2)] == [201, 201]
-        response = new_post(client, alice)
+        assert [new_post(client, phone).status_code for _ in range(2)] == [201, 201]
+        response = new_post(client, laptop)
         assert_problem(response, 429)
         assert response.headers["Retry-After"]
         assert new_post(client, bob).status_code == 201
@@ -571,6 +572,22 @@ def test_a_token_needs_a_name(client, auth, alice):
     assert response.status_code == 422
     assert "Give the token a name" in response.text
     assert count(ApiToken) == 0
+
+
+def test_a_person_holds_at_most_ten_tokens(client, auth, alice):
+    """At the cap, making another is a 422 that says why; revoking one makes room."""
+    auth.login()
+    for n in range(api_tokens.MAX_PER_USER):
+        assert client.post("/settings/tokens", data={"name": f"Phone {n}"}).status_code == 200
+    assert "You hold 10 tokens, the most one person may." in page_text(client.get("/settings"))
+    response = client.post("/settings/tokens", data={"name": "One more"})
+    assert response.status_code == 422
+    assert "You have 10 API tokens, the most one person may hold." in page_text(response)
+    assert "pw_" not in response.text
+    assert count(ApiToken) == api_tokens.MAX_PER_USER
+    token_id = db.session.scalars(sa.select(ApiToken.id)).first()
+    assert client.post(f"/settings/tokens/{token_id}/revoke").status_code == 302
+    assert client.post("/settings/tokens", data={"name": "One more"}).status_code == 200
 
 
 def test_revoking_my_token_from_settings(client, auth, alice, token):

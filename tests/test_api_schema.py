@@ -75,6 +75,7 @@ def api_schema(app: Flask, seeded: dict) -> schemathesis.BaseSchema:
     # Generous limits: here the point is every operation's answers, not the limiter's.
     app.config["API_RATE_LIMIT"] = "100000 per minute"
     app.config["API_WRITE_RATE_LIMIT"] = "100000 per minute"
+    app.config["POST_RATE_LIMIT"] = "100000 per minute"
     return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
 
 
@@ -168,3 +169,39 @@ def test_linked_calls_answer_as_documented(api_schema, seeded):
             suppress_health_check=list(HealthCheck),
         )
     )
+
+
+def nested(depth: int, inner: str = "1") -> str:
+    """Return JSON of arrays and objects nested depth deep around inner."""
+    opening = "".join('{"a":' if n % 2 else "[" for n in range(depth))
+    closing = "".join("}" if n % 2 else "]" for n in reversed(range(depth)))
+    return opening + inner + closing
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (nested(5000), 400),
+        ("[" * 100_000, 400),
+        ('{"business": "corner-bakery", "body": ' + nested(5000, '"x"') + "}", 400),
+        ('{"business": "corner-bakery", "body": ' + nested(500, '"x"') + "}", 422),
+        ('{"business": ' + nested(900) + ', "body": "Lovely."}', 422),
+    ],
+    ids=["5000 deep", "100000 open brackets", "5000 deep field", "500 deep field", "900 deep"],
+)
+def test_deeply_nested_json_is_a_problem_not_a_crash(app, seeded, body, status):
+    """JSON nested past what Python parses is a 400; nested but parsed, its fields are a 422."""
+    client = app.test_client()
+    before = db.session.scalar(sa.select(sa.func.count()).select_from(Post))
+    response = client.post(
+        "/api/v1/posts",
+        data=body,
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {seeded['token']}"},
+    )
+    assert response.status_code == status, response.text[:300]
+    assert response.mimetype == "application/problem+json"
+    if status == 400:
+        assert "couldn't read that body as JSON" in response.json["detail"]
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Post)) == before

@@ -6,6 +6,7 @@ Each example starts from the same people, business and posts, with every table e
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -277,3 +278,32 @@ def test_owner_details_with_a_field_left_out_are_saved(client, data):
     client.post("/login", data={"username": "bakery", "password": PASSWORD})
     response = client.post(f"/b/{world.business.slug}/manage", data=data)
     assert response.status_code in (302, 422)
+
+
+@pytest.mark.parametrize(("endpoint", "rule"), [r for r in FORM_ROUTES if r[0] in FORMS])
+def test_a_file_in_place_of_any_field_is_a_400(make_app, endpoint, rule):
+    """No form takes a file: one sent as any of its fields (or an extra one) is a plain 400."""
+    app = fuzz_app(make_app)
+    role, valid, fields = FORMS[endpoint]
+    with app.app_context():
+        empty_tables()
+        world = build_world(app, private=False)
+        client = app.test_client()
+        if role != "anonymous":
+            login = {"username": USERNAMES[role], "password": PASSWORD}
+            assert client.post("/login", data=login).status_code == 302
+        before = row_counts()
+        path = fill(rule, endpoint, world)
+        for name in [*fields, "x"]:
+            data = {**valid(world), name: (io.BytesIO(b"<script>alert(1)</script>"), "a.html")}
+            response = client.post(path, data=data, content_type="multipart/form-data")
+            label = f"{endpoint} with a file as {name}"
+            assert response.status_code == 400, label
+            assert "nothing here takes files" in response.get_data(as_text=True), label
+            assert_escaped(response, label)
+        db.session.expire_all()
+        assert row_counts() == before
+        # The same form as multipart, but with text only, still goes through as before.
+        if endpoint == "posts.new":
+            response = client.post(path, data=valid(world), content_type="multipart/form-data")
+            assert response.status_code == 302

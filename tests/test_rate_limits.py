@@ -12,7 +12,7 @@ from helpers import count, page_text
 
 from webapp.extensions import db
 from webapp.models import Post, Report, User
-from webapp.services import accounts, businesses
+from webapp.services import accounts, api_tokens, businesses
 
 
 def seed(app: Flask, *names: str) -> None:
@@ -37,6 +37,11 @@ def form(app: Flask, body: str) -> dict[str, str]:
     with app.app_context():
         shop = businesses.find_duplicate("Corner Bakery", None)
         return compose_form(shop, body=body, to_mastodon=None)
+
+
+def bearer(plain: str) -> dict[str, str]:
+    """Return the header that carries an API token."""
+    return {"Authorization": f"Bearer {plain}"}
 
 
 def rows(app: Flask, model: type) -> int:
@@ -114,6 +119,62 @@ def test_a_form_sent_back_to_fix_does_not_use_up_the_posting_limit(make_app):
     assert alice.post("/posts/new", data=form(app, "Finally")).status_code == 302
 
 
+def test_posts_from_the_form_and_every_token_share_one_allowance(make_app):
+    """Four tokens and the form together get the one per-person allowance, not five of them."""
+    app = make_app(POST_RATE_LIMIT="5 per minute", API_WRITE_RATE_LIMIT="100 per minute")
+    seed(app, "alice", "bob")
+    with app.app_context():
+        alice, bob = (accounts.find_user(name) for name in ("alice", "bob"))
+        tokens = [api_tokens.create(alice, f"Phone {n}").plain for n in range(4)]
+        bob_token = api_tokens.create(bob, "Phone").plain
+        db.session.commit()
+    client = app.test_client()
+    payload = {"business": "corner-bakery", "body": "Lovely."}
+    statuses = [
+        client.post("/api/v1/posts", json=payload, headers=bearer(tokens[n % 4])).status_code
+        for n in range(8)
+    ]
+    assert statuses == [201] * 5 + [429] * 3
+    alice = logged_in(app, "alice")
+    response = alice.post("/posts/new", data=form(app, "From the form"))
+    assert response.status_code == 429
+    assert rows(app, Post) == 5
+    # Someone else's allowance is their own, and a refused post used none of it.
+    bob = client.post("/api/v1/posts", json=payload, headers=bearer(bob_token))
+    assert bob.status_code == 201
+
+
+def test_the_form_uses_up_the_allowance_the_api_then_shares(make_app):
+    """Posts made with the form count when the same person posts with a token."""
+    app = make_app(POST_RATE_LIMIT="2 per minute")
+    seed(app, "alice")
+    with app.app_context():
+        plain = api_tokens.create(accounts.find_user("alice"), "Phone").plain
+        db.session.commit()
+    alice = logged_in(app, "alice")
+    for n in range(2):
+        assert alice.post("/posts/new", data=form(app, f"Lovely {n}")).status_code == 302
+    payload = {"business": "corner-bakery", "body": "One too many."}
+    response = alice.post("/api/v1/posts", json=payload, headers=bearer(plain))
+    assert response.status_code == 429
+    assert response.mimetype == "application/problem+json"
+    assert rows(app, Post) == 2
+
+
+def test_searching_businesses_on_the_page_is_limited_per_address(make_app):
+    """Like the API's searches, the page's are limited per address; the A to Z list isn't."""
+    app = make_app(SEARCH_RATE_LIMIT="2 per minute")
+    seed(app)
+    client = app.test_client()
+    assert [client.get("/businesses?q=corner").status_code for _ in range(2)] == [200, 200]
+    response = client.get("/businesses?q=bakery")
+    assert response.status_code == 429
+    assert "Too many tries" in response.text
+    assert client.get("/businesses").status_code == 200
+    other = client.get("/businesses?q=corner", environ_base={"REMOTE_ADDR": "192.0.2.9"})
+    assert other.status_code == 200
+
+
 def test_reporting_is_limited_per_person(make_app):
     """Past the limit a report is refused with 429 and not stored."""
     app = make_app(REPORT_RATE_LIMIT="2 per minute")
@@ -169,4 +230,10 @@ def test_two_processes_share_the_posting_limit_through_redis(make_app, redis_url
     assert on_second.post("/posts/new", data=form(second, "Two")).status_code == 302
     assert on_first.post("/posts/new", data=form(first, "Three")).status_code == 429
     assert on_second.post("/posts/new", data=form(second, "Four")).status_code == 429
+    with second.app_context():
+        plain = api_tokens.create(accounts.find_user("alice"), "Phone").plain
+        db.session.commit()
+    payload = {"business": "corner-bakery", "body": "Five"}
+    api = second.test_client().post("/api/v1/posts", json=payload, headers=bearer(plain))
+    assert api.status_code == 429
     assert rows(first, Post) + (0 if TEST_DATABASE_URL else rows(second, Post)) == 2

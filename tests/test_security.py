@@ -244,6 +244,37 @@ def test_crafted_cursors_are_a_400(client, make_user, make_business, raw, path):
 
 
 @pytest.mark.parametrize(
+    "path",
+    [
+        "/wall",
+        "/u/alice",
+        "/b/corner-bakery",
+        "/b/corner-bakery?sort=rating",
+        "/me",
+        "/businesses",
+        "/api/v1/wall",
+        "/api/v1/businesses/corner-bakery/posts",
+    ],
+)
+@pytest.mark.parametrize(
+    "raw", ["[" * 2000 + "]" * 2000, "[" * 100_000, '["2026-01-01T00:00:00+00:00", 1]' * 500]
+)
+def test_deeply_nested_or_huge_cursors_are_a_400(client, make_user, make_business, raw, path):
+    """A cursor of thousands of nested brackets, or just a long one, is a plain 400."""
+    make_user("alice")
+    make_business("Corner Bakery")
+    client.post("/login", data={"username": "alice", "password": PASSWORD})
+    cursor = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    response = client.get(f"{path}{'&' if '?' in path else '?'}cursor={cursor}")
+    assert response.status_code == 400
+    if path.startswith("/api/"):
+        assert response.mimetype == "application/problem+json"
+        assert "page link is broken" in response.json["detail"]
+    else:
+        assert "That page link is broken" in response.text
+
+
+@pytest.mark.parametrize(
     "extra", ["endpoint=x", "slug=x", "username=bob", "_external=1", "_anchor=x"]
 )
 def test_next_page_links_survive_odd_query_arguments(

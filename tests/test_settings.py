@@ -14,6 +14,7 @@ from helpers import count, csrf_token
 
 from webapp.extensions import db
 from webapp.models import Business, ChallengeRound, Post, Report, User
+from webapp.services import api_tokens
 
 NEW_PASSWORD = "a brand new sentence"
 
@@ -140,6 +141,67 @@ def test_changed_password_replaces_the_old_one(client, auth, alice):
     auth.logout()
     assert auth.login(password=PASSWORD).status_code == 401
     assert auth.login(password=NEW_PASSWORD).status_code == 302
+
+
+def test_a_new_password_signs_out_other_devices_and_revokes_api_tokens(app, client, auth, alice):
+    """The page says what a change ends, and it does: the other phone and every token stop."""
+    assert "logs you out everywhere else and revokes your API tokens" in page_text(
+        client.get("/settings")
+    )
+    phone = app.test_client()
+    assert phone.post("/login", data={"username": "alice", "password": PASSWORD}).status_code == 302
+    tokens = [api_tokens.create(alice, name).plain for name in ("Shortcut", "Laptop")]
+    db.session.commit()
+    response = client.post(
+        "/settings/password",
+        data={"current": PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
+    assert response.status_code == 302
+    text = page_text(client.get("/settings"))
+    assert "Password changed. You're still logged in here; everywhere else is logged out." in text
+    assert "Your 2 API tokens no longer work" in text
+    assert "No tokens yet." in text
+    assert phone.get("/me").status_code == 302
+    for plain in tokens:
+        posted = client.post(
+            "/api/v1/posts",
+            json={"business": "Corner Bakery", "body": "Lovely."},
+            headers={"Authorization": f"Bearer {plain}"},
+        )
+        assert posted.status_code == 401
+    assert count(Post) == 0
+
+
+def test_guessing_the_password_with_a_borrowed_session_is_limited(make_app, make_user):
+    """Wrong current passwords count per person across both forms; other mistakes don't."""
+    app = make_app(LOGIN_ADDRESS_ACCOUNT_RATE_LIMIT="3 per minute")
+    with app.app_context():
+        make_user("alice")
+        make_user("bob")
+    client = app.test_client()
+    assert (
+        client.post("/login", data={"username": "alice", "password": PASSWORD}).status_code == 302
+    )
+    mismatch = {"current": PASSWORD, "password": NEW_PASSWORD, "confirm": "something else"}
+    for _ in range(4):
+        assert client.post("/settings/password", data=mismatch).status_code == 422
+    guesses = [
+        client.post(
+            "/settings/password",
+            data={"current": f"guess {n}", "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+        ).status_code
+        for n in range(2)
+    ]
+    guesses.append(client.post("/settings/delete", data={"password": "guess 3"}).status_code)
+    assert guesses == [422, 422, 422]
+    right = {"current": PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+    assert client.post("/settings/password", data=right).status_code == 429
+    assert client.post("/settings/delete", data={"password": PASSWORD}).status_code == 429
+    with app.app_context():
+        assert user_exists("alice")
+    bob = app.test_client()
+    assert bob.post("/login", data={"username": "bob", "password": PASSWORD}).status_code == 302
+    assert bob.post("/settings/password", data=right).status_code == 302
 
 
 def test_export_is_a_json_attachment(client, alice):

@@ -167,3 +167,44 @@ def test_several_words_find_the_phrase_anywhere_in_the_name(make_business):
     make_business("Corner Bakehouse")
     make_business("Bakery on the Corner")
     assert names("corner bak") == ["Corner Bakehouse", "The Corner Bakery"]
+
+
+def word_joins_run(client, path: str) -> int:
+    """Fetch a page and return the most word-index joins any one of its queries made."""
+    joins = [0]
+
+    def record(conn, cursor, statement, *args):
+        joins.append(statement.count("also_"))
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        response = client.get(path)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    assert response.status_code == 200, response.text[:300]
+    return max(joins) // 3  # an alias appears three times: joined, and both sides of its ON
+
+
+MANY_WORDS = " ".join("abcdefghijklmnopqrstuvwxyz"[n % 26] + str(n) for n in range(60))
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/businesses?q=" + MANY_WORDS,
+        "/businesses?q=" + " ".join("abcdefghijklmnopqrstuvwxyz" * 3),
+        "/api/v1/businesses?q=" + MANY_WORDS,
+    ],
+)
+def test_a_query_of_many_words_searches_only_the_first_few(client, make_business, path):
+    """Sixty words cost what six do: each word is a join, so only the first few are used."""
+    make_business("Corner Bakery")
+    assert 0 < word_joins_run(client, path) <= businesses.SEARCH_WORDS - 1
+
+
+def test_a_long_name_is_still_found_by_its_first_words(client, make_business):
+    """A name longer than the words searched is found by all its words typed out."""
+    make_business("The Old Corner Bakery on Main Street by the Station")
+    typed = "the old corner bakery on main street by the station"
+    assert names(typed) == ["The Old Corner Bakery on Main Street by the Station"]
+    assert "The Old Corner Bakery" in client.get("/businesses", query_string={"q": typed}).text

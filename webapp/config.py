@@ -12,16 +12,25 @@ class DefaultConfig:
     # Stated, not left out: Flask-Limiter otherwise carries the last app's choice over to the next.
     RATELIMIT_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
+    # Failed logins: per address, per address and account, and per account from devices that
+    # have never signed in to it (the owner's own devices are never held back by others' guesses).
+    # One address alone can't use up an account's allowance, so it can't lock the owner out.
     LOGIN_RATE_LIMIT = "10 per minute;50 per hour"
+    LOGIN_ADDRESS_ACCOUNT_RATE_LIMIT = "5 per minute;20 per hour;50 per day"
+    LOGIN_ACCOUNT_RATE_LIMIT = "30 per minute;100 per hour;300 per day"
     # Every sign-up attempt from one address counts, so names can't be probed at speed either.
     REGISTER_RATE_LIMIT = "10 per hour;30 per day"
     # Per person: only posts and reports that went through count, not forms sent back to fix.
+    # Posts made with the form and through the API count together.
     POST_RATE_LIMIT = "30 per hour;100 per day"
     REPORT_RATE_LIMIT = "20 per hour;50 per day"
-    # JSON API: reads are counted per address, writes per token (and per address too).
+    # JSON API: reads are counted per address, writes per person, all their tokens together
+    # (and per address too).
     API_RATE_LIMIT = "120 per minute;2000 per hour"
     API_WRITE_RATE_LIMIT = "20 per minute;200 per day"
     API_MAX_PAGE = 50
+    # Searching businesses on the page, per address, like the API's reads.
+    SEARCH_RATE_LIMIT = "120 per minute;2000 per hour"
     # A post is at most a few kilobytes; anything near this is abuse.
     MAX_CONTENT_LENGTH = 256 * 1024
     MAX_FORM_MEMORY_SIZE = 256 * 1024

@@ -161,6 +161,10 @@ class User(UserMixin, db.Model):
         """Store a salted hash of the password."""
         method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
         self.password_hash = generate_password_hash(password, method=method)
+        self.end_sessions()
+
+    def end_sessions(self) -> None:
+        """Make every session and remember-me cookie signed in as this user stop working."""
         self.session_token = new_session_token()
 
     def check_password(self, password: str) -> bool:

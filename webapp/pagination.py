@@ -16,6 +16,8 @@ from flask import abort, current_app, request
 from webapp.extensions import db
 from webapp.models import MAX_ID, Post, as_utc, parse_id
 
+# Our cursors hold two or three short values; anything much longer wasn't made by us.
+CURSOR_MAX = 200
 # Unrated posts sort below every rating.
 RATING_KEY = sa.func.coalesce(Post.rating, sa.literal_column("0"))
 
@@ -40,6 +42,8 @@ def decode_cursor(cursor: str, key_type: type | tuple[type, ...]) -> tuple[Any, 
     """Unpack a cursor made for these key types; a malformed one is a 400."""
     types = key_type if isinstance(key_type, tuple) else (key_type,)
     try:
+        if len(cursor) > CURSOR_MAX:
+            raise ValueError
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         *keys, row_id = json.loads(raw)
         if len(keys) != len(types):
@@ -47,7 +51,7 @@ def decode_cursor(cursor: str, key_type: type | tuple[type, ...]) -> tuple[Any, 
         keys = [read_key(k, t) for k, t in zip(keys, types, strict=True)]
         if not isinstance(row_id, int) or parse_id(row_id) is None:
             raise ValueError
-    except (ValueError, TypeError, OverflowError, binascii.Error):
+    except (ValueError, TypeError, OverflowError, RecursionError, binascii.Error):
         abort(400, description="That page link is broken. Go back to the first page.")
     return (tuple(keys) if isinstance(key_type, tuple) else keys[0]), row_id
 

@@ -7,6 +7,7 @@ import hashlib
 import re
 
 from flask import Flask, Response, abort, request
+from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -67,13 +68,26 @@ class SessionInterface(SecureCookieSessionInterface):
         return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
 
 
+class JSONProvider(DefaultJSONProvider):
+    """Read JSON bodies, taking JSON nested past Python's recursion limit as malformed."""
+
+    def loads(self, s: str | bytes, **kwargs):
+        """Parse JSON; nesting too deep to parse is a ValueError, like any other bad JSON."""
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+
+
 def init_app(app: Flask) -> None:
-    """Trust the configured proxies, refuse NUL bytes, and add the headers."""
+    """Trust the configured proxies, refuse NUL bytes and files, and add the headers."""
     app.session_interface = SessionInterface()
+    app.json = JSONProvider(app)
     hops = int(app.config.get("PROXY_FIX_HOPS", 0))
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     app.before_request(refuse_nul_bytes)
+    app.before_request(refuse_files)
     app.after_request(add_security_headers)
     app.after_request(secure_cookies_under_https)
 
@@ -85,6 +99,12 @@ def refuse_nul_bytes() -> None:
         values += [*request.form.keys(), *request.form.values()]
     if any("\x00" in value for value in values):
         abort(400, description="That request contained a NUL character, which no text needs.")
+
+
+def refuse_files() -> None:
+    """Turn away uploaded files: no form here takes one, and a file where text belongs breaks it."""
+    if request.mimetype == "multipart/form-data" and request.files:
+        abort(400, description="That form sent a file, but nothing here takes files: send text.")
 
 
 def add_security_headers(response: Response) -> Response:

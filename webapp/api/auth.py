@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, request
+from flask import abort, current_app, g, request
 from flask_limiter.util import get_remote_address
 
 from webapp.errors import problem
@@ -59,11 +59,12 @@ def token_user(*, required: bool = True) -> User | None:
     return user
 
 
-def token_key() -> str:
-    """Key write limits by token, so one phone can't use up everyone's allowance."""
-    token = bearer_token()
-    if token:
-        return "token:" + api_tokens.token_hash(token)
+def token_owner_key() -> str:
+    """Key write limits by the token's owner: all of one person's tokens share an allowance."""
+    if "token_owner" not in g:
+        g.token_owner = api_tokens.owner_id(bearer_token() or "")
+    if g.token_owner is not None:
+        return f"user:{g.token_owner}"
     return "addr:" + get_remote_address()
 
 
@@ -73,5 +74,5 @@ def read_limit() -> str:
 
 
 def write_limit() -> str:
-    """Return the configured limit for API writes per token."""
+    """Return the configured limit for API writes per person."""
     return current_app.config["API_WRITE_RATE_LIMIT"]

@@ -592,8 +592,9 @@ def document(server_url: str) -> dict:
                 "Read businesses, their numbers and walls, posts and challenges; post praise or a "
                 "complaint with a personal API token made on your settings page.\n\n"
                 "Errors are `application/problem+json` (RFC 9457). Every call counts against a "
-                "rate limit per address (writes also per token), reported in `X-RateLimit-*` "
-                "headers; over it, the answer is 429 with `Retry-After`."
+                "rate limit per address. Posts also count per person, all their tokens and the "
+                "web form together. Limits are reported in `X-RateLimit-*` headers; over one, the "
+                "answer is 429 with `Retry-After`."
             ),
         },
         "servers": [{"url": server_url.removesuffix("/openapi.json")}],

@@ -7,9 +7,10 @@ from sqlalchemy.exc import IntegrityError
 
 from webapp import tasks
 from webapp.api import compose, openapi, serialize
-from webapp.api.auth import read_limit, token_key, token_user, write_limit
+from webapp.api.auth import read_limit, token_owner_key, token_user, write_limit
 from webapp.errors import problem
 from webapp.extensions import csrf, db, limiter
+from webapp.limits import posting_limit
 from webapp.lookups import business_or_404, user_or_404
 from webapp.models import Kind, Post
 from webapp.pagination import Page, keyset_page
@@ -19,7 +20,7 @@ bp = Blueprint("api", __name__)
 
 # Every call counts against the caller's address; all API reads share one allowance.
 per_address = limiter.shared_limit(read_limit, scope="api")
-per_token = limiter.limit(write_limit, key_func=token_key)
+per_person = limiter.limit(write_limit, key_func=token_owner_key)
 
 
 @bp.after_request
@@ -118,7 +119,8 @@ def user_challenge(username: str):
 @bp.post("/posts")
 @csrf.exempt
 @per_address
-@per_token
+@per_person
+@posting_limit(token_owner_key)
 def create_post():
     """Write a post as the token's owner: the compose form's rules, and its crosspost."""
     # Only the bearer token counts: a cookie alone could be sent by any site the person visits.
@@ -126,6 +128,12 @@ def create_post():
     if not request.is_json:
         abort(415, description="Send the post as JSON, with Content-Type: application/json.")
     payload = request.get_json(silent=True)
+    if payload is None:
+        abort(
+            400,
+            description="We couldn't read that body as JSON. Check its syntax; "
+            "a post is one object of plain fields, nested no deeper.",
+        )
     if not isinstance(payload, dict):
         abort(400, description="Send the post as one JSON object.")
     key = request.headers.get("Idempotency-Key")

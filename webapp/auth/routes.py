@@ -11,6 +11,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.urls import iri_to_uri
 
+from webapp.auth import devices
 from webapp.auth.forms import LoginForm, RegisterForm
 from webapp.extensions import db, limiter
 from webapp.services import accounts
@@ -36,7 +37,7 @@ def safe_next(target: str | None) -> str:
 
 
 def login_limit() -> str:
-    """Return the configured limit on failed logins."""
+    """Return the configured limit on failed logins from one address."""
     return current_app.config["LOGIN_RATE_LIMIT"]
 
 
@@ -70,24 +71,58 @@ def register():
         login_user(user)
         flash(f"Welcome, {user.username}! Log your first win.", "success")
         next_page = request.args.get("next")
-        return redirect(safe_next(next_page) if next_page else url_for("posts.new"))
+        target = safe_next(next_page) if next_page else url_for("posts.new")
+        return devices.remember(redirect(target), user)
     status = 422 if form.errors else 200
     return render_template("auth/register.html", form=form), status
 
 
 def failed(response) -> bool:
-    """Count only failed logins against the limits."""
-    return response.status_code != 302
+    """Count only wrong passwords: not logins, nor attempts another limit turned away unchecked.
+
+    Were refused attempts counted, one address hammering away would use up the account's
+    allowance that the others share.
+    """
+    return response.status_code == 401
+
+
+def tried_username() -> str:
+    """Return the username a login attempt names, as accounts are keyed."""
+    return accounts.normalize_username(request.form.get("username", ""))[:30]
 
 
 def username_key() -> str:
-    """Key the second limit by the username tried, so guessing from many addresses is slowed too."""
-    return "login:" + accounts.normalize_username(request.form.get("username", ""))[:30]
+    """Key a limit by the username tried, so guessing from many addresses is slowed too."""
+    return "login:" + tried_username()
 
 
+def address_username_key() -> str:
+    """Key a limit by the address and the username tried together."""
+    return f"login:{get_remote_address()}:{tried_username()}"
+
+
+def known_device() -> bool:
+    """Tell whether this device has signed in to the account tried before."""
+    return devices.knows(tried_username())
+
+
+# Failed logins count per address, per address and account, and per account. The owner's own
+# devices skip the last, so guessing from many addresses can't keep them out of their account.
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(login_limit, methods=["POST"], deduct_when=failed)
-@limiter.limit(login_limit, methods=["POST"], deduct_when=failed, key_func=username_key)
+@limiter.limit(
+    setting("LOGIN_ADDRESS_ACCOUNT_RATE_LIMIT"),
+    methods=["POST"],
+    deduct_when=failed,
+    key_func=address_username_key,
+)
+@limiter.limit(
+    setting("LOGIN_ACCOUNT_RATE_LIMIT"),
+    methods=["POST"],
+    deduct_when=failed,
+    key_func=username_key,
+    exempt_when=known_device,
+)
 def login():
     """Log in with a username and password."""
     if current_user.is_authenticated:
@@ -99,7 +134,7 @@ def login():
             form.password.errors.append("That username and password don't match.")
             return render_template("auth/login.html", form=form), 401
         login_user(user, remember=form.remember.data)
-        return redirect(safe_next(request.args.get("next")))
+        return devices.remember(redirect(safe_next(request.args.get("next"))), user)
     status = 422 if form.errors else 200
     return render_template("auth/login.html", form=form), status
 
@@ -107,7 +142,9 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    """Log out."""
+    """Log out, here and everywhere: a copy of the cookies must not carry on after it."""
+    current_user.end_sessions()
+    db.session.commit()
     logout_user()
-    flash("You're logged out.", "info")
+    flash("You're logged out, on this device and every other.", "info")
     return redirect(url_for("main.index"))

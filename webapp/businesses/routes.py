@@ -6,8 +6,9 @@ from flask import Blueprint, current_app, make_response, render_template, reques
 from flask_login import current_user
 
 from webapp import security
+from webapp.auth.routes import setting
 from webapp.caching import cacheable, cacheable_page
-from webapp.extensions import db
+from webapp.extensions import db, limiter
 from webapp.lookups import business_or_404
 from webapp.models import Business, Kind
 from webapp.pagination import keyset_page, newest_posts_page, rated_posts_page
@@ -66,7 +67,13 @@ def embed(slug: str):
     return cacheable(security.allow_framing(response))
 
 
+def browsing() -> bool:
+    """Tell whether the A to Z list is asked for rather than a search."""
+    return not request.args.get("q", "").strip()
+
+
 @bp.get("/businesses")
+@limiter.limit(setting("SEARCH_RATE_LIMIT"), exempt_when=browsing)
 def index():
     """Find a business by name, or browse them all A to Z."""
     q = request.args.get("q", "").strip()[:120]

@@ -16,9 +16,10 @@ from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 
 from webapp import tasks
-from webapp.auth.routes import setting, user_key, went_through
+from webapp.auth.routes import user_key
 from webapp.caching import cacheable_page
-from webapp.extensions import db, limiter
+from webapp.extensions import db
+from webapp.limits import posting_limit
 from webapp.models import Business, Kind, Post, parse_id
 from webapp.posts.forms import PostForm, ResolveForm
 from webapp.pwa.share import shared_story
@@ -141,9 +142,7 @@ def flash_tone(post: Post) -> None:
 
 @bp.route("/posts/new", methods=["GET", "POST"])
 @login_required
-@limiter.limit(
-    setting("POST_RATE_LIMIT"), methods=["POST"], key_func=user_key, deduct_when=went_through
-)
+@posting_limit(user_key)
 def new():
     """Write praise or a complaint."""
     form = PostForm()

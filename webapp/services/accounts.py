@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from webapp.extensions import db
 from webapp.models import Crosspost, CrosspostState, MastodonAccount, Post, User, utcnow
-from webapp.services import connect, crosspost
+from webapp.services import api_tokens, connect, crosspost
 
 USERNAME_RE = re.compile(r"^[a-z0-9_]{3,30}$")
 PASSWORD_MIN = 10
@@ -65,6 +65,16 @@ def create_user(username: str, password: str, *, is_admin: bool = False) -> User
     db.session.add(user)
     db.session.flush()
     return user
+
+
+def change_password(user: User, password: str) -> int:
+    """Set a new password, ending every session and revoking every API token; return how many.
+
+    A new password is what someone sets when they fear another has theirs, and whoever had it
+    could have made a token as easily as they signed in.
+    """
+    user.set_password(password)
+    return api_tokens.revoke_all(user)
 
 
 @dataclass

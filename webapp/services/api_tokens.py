@@ -16,6 +16,8 @@ PREFIX = "pw_"
 NAME_MAX = 60
 # A token is used on every request: note its use at most this often, not on every call.
 TOUCH_EVERY_SECONDS = 60
+# One for each phone and app a person uses; many more would only multiply their allowances.
+MAX_PER_USER = 10
 
 
 @dataclass
@@ -43,9 +45,23 @@ def create(user: User, name: str) -> NewToken:
     return NewToken(token, plain)
 
 
+def well_formed(plain: str) -> bool:
+    """Tell whether a string could be one of our tokens, before looking it up."""
+    return plain.startswith(PREFIX) and len(plain) <= 200
+
+
+def owner_id(plain: str) -> int | None:
+    """Return the id of a token's owner, without noting its use, or None for an unknown one."""
+    if not well_formed(plain):
+        return None
+    return db.session.scalar(
+        sa.select(ApiToken.user_id).where(ApiToken.token_hash == token_hash(plain))
+    )
+
+
 def authenticate(plain: str) -> User | None:
     """Return the owner of a token, noting its use, or None for an unknown one."""
-    if not plain.startswith(PREFIX) or len(plain) > 200:
+    if not well_formed(plain):
         return None
     token = db.session.scalar(
         sa.select(ApiToken)
@@ -60,6 +76,25 @@ def authenticate(plain: str) -> User | None:
     ):
         token.last_used_at = now
     return token.user
+
+
+def cap_problem(user: User) -> str | None:
+    """Explain why the user may not make another token, or return None."""
+    held = db.session.scalar(
+        sa.select(sa.func.count()).select_from(ApiToken).where(ApiToken.user_id == user.id)
+    )
+    if held >= MAX_PER_USER:
+        return (
+            f"You have {held} API tokens, the most one person may hold. "
+            "Revoke one you no longer use, then make this one."
+        )
+    return None
+
+
+def revoke_all(user: User) -> int:
+    """Delete every token the user holds; return how many there were."""
+    result = db.session.execute(sa.delete(ApiToken).where(ApiToken.user_id == user.id))
+    return result.rowcount
 
 
 def user_tokens(user: User) -> list[ApiToken]:

@@ -19,6 +19,8 @@ HANDLE_RE = re.compile(
 DOMAIN_RE = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 SEARCH_LIMIT = 10
 CANDIDATES = 50  # matches ranked per query, from each of the word and the name index
+# Words of a query that are searched for; each is a join, and few names have more.
+SEARCH_WORDS = 6
 NAME_MAX = 120
 WEBSITE_MAX = 300
 DOMAIN_MAX = 253
@@ -153,7 +155,8 @@ def prefix_end(term: str) -> str | None:
 def search_query(q: str) -> sa.Select | None:
     """Select businesses whose name starts with q or has a word starting with q, best first."""
     # No name is longer than NAME_MAX, and SQLite refuses LIKE patterns past 50,000 bytes.
-    term = normalize_name(q[: NAME_MAX * 4])[:NAME_MAX]
+    words = normalize_name(q[: NAME_MAX * 4])[:NAME_MAX].split()
+    term = " ".join(words[:SEARCH_WORDS])
     if not term:
         return None
     name = Business.normalized_name

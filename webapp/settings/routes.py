@@ -9,6 +9,7 @@ from flask import (
     Response,
     abort,
     flash,
+    g,
     make_response,
     redirect,
     render_template,
@@ -19,6 +20,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from webapp import tasks
 from webapp.auth.forms import ChangePasswordForm
 from webapp.extensions import db
+from webapp.limits import password_check_limit
 from webapp.models import utcnow
 from webapp.services import accounts, api_tokens, export
 from webapp.settings.forms import ApiTokenForm, DeleteAccountForm
@@ -37,6 +39,7 @@ def render_settings(
             delete_form=delete_form or DeleteAccountForm(current_user),
             token_form=token_form or ApiTokenForm(formdata=None),
             tokens=api_tokens.user_tokens(current_user),
+            max_tokens=api_tokens.MAX_PER_USER,
             new_token=new_token,
         ),
         status,
@@ -55,17 +58,28 @@ def index():
 
 @bp.post("/settings/password")
 @login_required
+@password_check_limit
 def change_password():
     """Change my password."""
     form = ChangePasswordForm(current_user)
     if not form.validate():
+        g.wrong_password = bool(form.current.errors)
         return render_settings(password_form=form, status=422)
     user = current_user._get_current_object()
-    user.set_password(form.password.data)
+    revoked = accounts.change_password(user, form.password.data)
     db.session.commit()
     # A new password signs out every other session; this one carries on.
     login_user(user)
-    flash("Password changed. Any other devices have been logged out.", "success")
+    flash(
+        "Password changed. You're still logged in here; everywhere else is logged out.", "success"
+    )
+    if revoked:
+        tokens = "token" if revoked == 1 else "tokens"
+        flash(
+            f"Your {revoked} API {tokens} no longer work, in case someone else had one. "
+            "Make new ones below for the apps you use.",
+            "info",
+        )
     return redirect(url_for("settings.index"))
 
 
@@ -74,7 +88,9 @@ def change_password():
 def create_token():
     """Make a personal API token and show it, this once."""
     form = ApiTokenForm()
-    if not form.validate():
+    if form.validate() and (problem := api_tokens.cap_problem(current_user)):
+        form.name.errors.append(problem)
+    if form.errors:
         return render_settings(token_form=form, status=422)
     made = api_tokens.create(current_user, form.name.data)
     db.session.commit()
@@ -113,10 +129,12 @@ def export_data():
 
 @bp.post("/settings/delete")
 @login_required
+@password_check_limit
 def delete_account():
     """Delete my account and every post I wrote, and revoke our access to my Mastodon account."""
     form = DeleteAccountForm(current_user)
     if not form.validate():
+        g.wrong_password = bool(form.password.errors)
         return render_settings(delete_form=form, status=422)
     farewell = accounts.delete_account(
         current_user._get_current_object(), delete_statuses=form.delete_statuses.data
