@@ -13,13 +13,14 @@ from webapp.models import (
     Crosspost,
     CrosspostState,
     Kind,
+    Moderation,
     Post,
     User,
     Visibility,
     parse_id,
     utcnow,
 )
-from webapp.services import businesses, challenge, crosspost
+from webapp.services import businesses, challenge, crosspost, owners
 
 
 def with_people(stmt: sa.Select) -> sa.Select:
@@ -52,11 +53,15 @@ def business_wall_posts(business: Business, kind: str) -> sa.Select:
 
 
 def unanswered_praise(business: Business) -> sa.Select:
-    """Select public praise whose public status named the business, still without its reply."""
+    """Select public, named praise whose public status named the business, still unanswered.
+
+    Anonymous praise is left out: its link to the status would name its author.
+    """
     return (
         business_wall_posts(business, Kind.PRAISE)
         .join(Crosspost, Crosspost.post_id == Post.id)
         .where(
+            Post.shows_name.is_(True),
             Crosspost.state == CrosspostState.SENT,
             Crosspost.visibility == Visibility.PUBLIC,
             Crosspost.mention_resolved.is_(True),
@@ -170,11 +175,25 @@ def crosspost_if_asked(post: Post, form, post_url: str) -> Crosspost | None:
 
 
 def update_post(post: Post, form) -> Post:
-    """Apply an edit from a validated form."""
+    """Apply an edit from a validated form.
+
+    An owner featured, and an admin restored, the words they read: new words or another
+    business end the feature, and any edit puts a restored post back in reach of reports.
+    """
+    before = endorsed_content(post)
     fill_post(post, form, post.author)
     db.session.flush()
+    if endorsed_content(post) != before:
+        owners.end_feature(post)
+    if post.moderation == Moderation.RESTORED:
+        post.moderation = Moderation.OK
     challenge.record_praise(post)
     return post
+
+
+def endorsed_content(post: Post) -> tuple:
+    """Return what an owner's feature vouches for: the business, the kind and the words."""
+    return (post.business_id, post.kind, post.body, post.rating, post.make_right)
 
 
 def delete_post(post: Post) -> Crosspost | None:
