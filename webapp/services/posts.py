@@ -185,6 +185,8 @@ def update_post(post: Post, form) -> Post:
     db.session.flush()
     if endorsed_content(post) != before:
         owners.end_feature(post)
+    if post.fixes is not None and post.fixes.business_id != post.business_id:
+        post.fixes = None  # a follow-up of one business's complaint can't praise another
     if post.moderation == Moderation.RESTORED:
         post.moderation = Moderation.OK
     challenge.record_praise(post)
@@ -226,9 +228,15 @@ def reopen_complaint(post: Post) -> None:
 def shown_together(first: Post, second: Post) -> bool:
     """Tell whether two linked posts may point at each other in public.
 
-    Linking a named post to an anonymous one would name the anonymous author.
+    Linking a named post to an anonymous one would name the anonymous author, and a follow-up
+    only follows up a complaint about the same business.
     """
-    return first.is_public and second.is_public and first.shows_name == second.shows_name
+    return (
+        first.is_public
+        and second.is_public
+        and first.shows_name == second.shows_name
+        and first.business_id == second.business_id
+    )
 
 
 def fixed_complaint(praise: Post) -> Post | None:
