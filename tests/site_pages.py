@@ -115,7 +115,7 @@ def build_community() -> Community:
             )
         )
         posts.append(post)
-    posts[0].featured_at = now
+    posts[0].featured_at, posts[0].featured_by_id = now, shop.id
     sent = posts[0].crosspost
     sent.replied_at = now
     sent.reply_url = "https://beanline.example/@hello/2"

@@ -11,12 +11,12 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 import sqlalchemy as sa
-from conftest import send
+from conftest import AuthActions, compose_form, send
 from helpers import utc
 
 from webapp import tasks
 from webapp.extensions import db
-from webapp.models import Crosspost, utcnow
+from webapp.models import Crosspost, Post, utcnow
 from webapp.services import trend
 from webapp.services.mastodon import plain_text
 
@@ -540,3 +540,37 @@ def test_wall_offers_the_widget_and_badge_snippets(client, make_business):
     assert iframe.endswith("></iframe>")
     assert '<a href="http://praisewall.test/b/joes-best-bakery">' in badge
     assert 'src="http://praisewall.test/b/joes-best-bakery/badge.svg"' in badge
+
+
+def test_a_follow_up_moved_to_another_business_leaves_the_arc(
+    client, bob, shop, make_business, make_post
+):
+    """A praise that followed up this wall's complaint, edited to name another business."""
+    complaint = make_post(
+        bob,
+        shop,
+        body="Order lost",
+        kind="complaint",
+        complaint_status="resolved",
+        resolved_at=utcnow(),
+    )
+    praise = make_post(bob, shop, body="They found it", fixes=complaint)
+    moved = make_post(bob, shop, body="Old row", fixes=complaint)
+    other = make_business("Harbour Books")
+    # An older version let this happen without an edit: the link is checked where it shows.
+    moved.business_id = other.id
+    db.session.commit()
+    AuthActions(client).login("bob")
+
+    edited = client.post(
+        f"/posts/{praise.id}/edit",
+        data=compose_form(other, body="Harbour Books is great", to_mastodon=None),
+    )
+
+    assert edited.status_code == 302
+    assert db.session.get(Post, praise.id).fixes_id is None
+    for path in ("/b/corner-bakery?tab=complaints", "/b/harbour-books", f"/posts/{complaint.id}"):
+        page = client.get(path).text
+        assert 'class="arc"' not in page, path
+        assert "Harbour Books is great" not in page or path == "/b/harbour-books"
+        assert "Old row" not in page or path == "/b/harbour-books"

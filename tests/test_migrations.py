@@ -103,36 +103,6 @@ def app_on(make_app: Callable[..., Flask], url: str, revision: str = "head") -> 
             db.engine.dispose()
 
 
-@contextmanager
-def models_ahead_of_the_database() -> Iterator[None]:
-    """Give an older revision's tables, for a while, the nullable columns later models map.
-
-    The ORM reads and writes every mapped column, so filling an old database through the app
-    needs them; they are dropped again before the upgrade adds them for real.
-    """
-    with db.engine.begin() as conn:
-        present = {
-            table.name: {column["name"] for column in sa.inspect(conn).get_columns(table.name)}
-            for table in db.metadata.sorted_tables
-        }
-    missing = [
-        (table.name, column)
-        for table in db.metadata.sorted_tables
-        for column in table.columns
-        if column.name not in present[table.name]
-    ]
-    assert all(column.nullable for _, column in missing), "a later column needs a default here"
-    with db.engine.begin() as conn:
-        for table, column in missing:
-            kind = column.type.compile(dialect=conn.dialect)
-            conn.exec_driver_sql(f'ALTER TABLE "{table}" ADD COLUMN "{column.name}" {kind}')
-    yield
-    db.session.remove()
-    with db.engine.begin() as conn:
-        for table, column in missing:
-            conn.exec_driver_sql(f'ALTER TABLE "{table}" DROP COLUMN "{column.name}"')
-
-
 @pytest.fixture
 def migrated(make_app: Callable[..., Flask], tmp_path: Path) -> Iterator[Flask]:
     """Return an app on an empty database built by the migration chain alone."""
@@ -302,6 +272,7 @@ def fill() -> Post:
         sa.select(Post).where(Post.author_id != reader.id).order_by(Post.id)
     ).first()
     someone_elses.featured_at, someone_elses.submission_key = utcnow(), "device-key-1"
+    someone_elses.featured_by_id, someone_elses.restored_at = someone_elses.business_id, utcnow()
     moderation.report_post(someone_elses, reader, "spam", "Looks copied.", threshold=3)
     audit.record(owner, "post.hide", someone_elses, was="ok")
     db.session.commit()
@@ -385,6 +356,33 @@ def write_another_post() -> Post:
     return post
 
 
+@contextmanager
+def later_columns_added() -> Iterator[None]:
+    """Let the models write to an older database: add the columns it lacks, drop them after.
+
+    Plain ADD and DROP COLUMN leave the rest of each table as that revision built it.
+    """
+    have = columns_now()
+    later = [
+        (table.name, column)
+        for table in db.metadata.sorted_tables
+        if table.name in have
+        for column in table.columns
+        if column.name not in have[table.name]
+    ]
+    with db.engine.begin() as conn:
+        for table, column in later:
+            kind = column.type.compile(conn.dialect)
+            conn.exec_driver_sql(f'ALTER TABLE "{table}" ADD COLUMN "{column.name}" {kind}')
+    try:
+        yield
+    finally:
+        db.session.remove()
+        with db.engine.begin() as conn:
+            for table, column in later:
+                conn.exec_driver_sql(f'ALTER TABLE "{table}" DROP COLUMN "{column.name}"')
+
+
 def test_restoring_autoincrement_keeps_every_row_and_the_ids_already_used(make_app, tmp_path):
     """A database from before the fix upgrades with every row, and a deleted post's id stays used.
 
@@ -393,14 +391,15 @@ def test_restoring_autoincrement_keeps_every_row_and_the_ids_already_used(make_a
     """
     with fresh_database(tmp_path, "before") as url:
         with app_on(make_app, url, BEFORE_AUTOINCREMENT):
-            with models_ahead_of_the_database():
+            with later_columns_added():
                 newest = fill()
                 gone = newest.id
                 posts.delete_post(newest)
                 db.session.commit()
-                before = snapshot()
+            kept = columns_now()
+            before = snapshot(kept)
             migrate(command.upgrade, "head")
-            assert snapshot() == before
+            assert snapshot(kept) == before
             with db.engine.connect() as conn:
                 assert describe(conn) == models_schema(tmp_path)
             assert write_another_post().id > gone

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from conftest import PASSWORD
+from conftest import PASSWORD, compose_form
 from helpers import count, page_text
 
 from webapp.extensions import db
@@ -45,6 +45,7 @@ def people(make_user):
         "other": make_user("bob"),
         "carol": make_user("carol"),
         "dave": make_user("dave"),
+        "erin": make_user("erin"),
         "admin": make_user("root", is_admin=True),
     }
 
@@ -346,3 +347,41 @@ def test_create_admin_refuses_weak_passwords_and_bad_names(runner, name, passwor
     assert result.exit_code != 0
     assert message in result.output
     assert count(User) == 0
+
+
+def test_an_edited_restored_post_can_be_hidden_again_by_new_reports(acting_as, people, post):
+    """An admin restored the words they read: rewritten, the post is in reach of reports again."""
+    for name in ("bob", "carol", "dave"):
+        report(acting_as(name), post)
+    acting_as("root").post(f"/admin/posts/{post.id}/restore")
+    assert moderation_of(post) == Moderation.RESTORED
+
+    edited = acting_as("alice").post(
+        f"/posts/{post.id}/edit",
+        data=compose_form(post.business, body="Now it says something else.", to_mastodon=None),
+    )
+    assert edited.status_code == 302
+    assert moderation_of(post) == Moderation.OK
+    assert "Now it says something else." in acting_as(None).get("/wall").text
+
+    # The reports the admin answered don't count again: one new one leaves it up...
+    report(acting_as("erin"), post, "abuse")
+    assert moderation_of(post) == Moderation.OK
+    # ...and those who reported before may report what it says now, once.
+    assert report(acting_as("bob"), post, "abuse").status_code == 302
+    assert report(acting_as("bob"), post, "abuse").status_code == 409
+    report(acting_as("carol"), post, "abuse")
+    assert moderation_of(post) == Moderation.PENDING
+    assert "Now it says something else." not in acting_as(None).get("/wall").text
+    assert "Hidden, awaiting you 4 reports" in page_text(acting_as("root").get("/admin/reports"))
+
+
+def test_a_restored_post_left_as_it_was_stays_restored(acting_as, people, post):
+    """Without an edit the admin's decision stands: new reports are listed but don't hide it."""
+    for name in ("bob", "carol", "dave"):
+        report(acting_as(name), post)
+    acting_as("root").post(f"/admin/posts/{post.id}/restore")
+    for name in ("erin", "bob", "carol", "dave"):
+        report(acting_as(name), post)
+    assert moderation_of(post) == Moderation.RESTORED
+    assert post.body in acting_as(None).get("/wall").text

@@ -6,13 +6,15 @@ The business signs in through the real OAuth flow against the fake Mastodon serv
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
-from conftest import AuthActions, mastodon_sign_in
+from conftest import AuthActions, compose_form, mastodon_sign_in
 from fake_mastodon import FakeMastodon
 from helpers import page_text
 
 from webapp.extensions import db
-from webapp.models import Business, Kind, Moderation, Post, User
+from webapp.models import Business, Kind, Moderation, Post, User, utcnow
 
 VERIFIED_WEBSITE = '<a href="https://bakery.example" rel="nofollow noopener me">bakery.example</a>'
 
@@ -205,6 +207,21 @@ def test_the_owner_edits_website_and_description(claimed, bakery):
     assert db.session.get(Business, bakery.id).domain == "cornerbakery.example"
 
 
+def test_the_owner_s_words_lose_characters_that_would_break_a_feed(claimed, bakery):
+    response = claimed.post(
+        f"/b/{bakery.slug}/manage",
+        data={
+            "website": "corner\x01bakery.example",
+            "description": "Sourdough\x1b since\x07 1998.",
+        },
+    )
+
+    assert response.status_code == 302
+    business = db.session.get(Business, bakery.id)
+    assert business.description == "Sourdough since 1998."
+    assert business.domain == "cornerbakery.example"
+
+
 def test_a_bad_website_is_explained_and_the_text_kept(claimed, bakery, make_business):
     make_business("Harbour Books", website="harbourbooks.example")
     kept = "We bake at <dawn> & sell till noon."
@@ -391,3 +408,94 @@ def test_the_owner_s_export_lists_the_businesses_they_manage(claimed, bakery, cu
     assert managed["featured_posts"] == [customer_praise[1].id]
     assert exported["mastodon_account"]["acct"].startswith("cornerbakery@")
     assert "token" not in str(exported["mastodon_account"])
+
+
+# --- a feature stays with the wall and the words it was given for ---
+
+
+@pytest.fixture
+def harbour(make_business, make_user) -> Business:
+    """Harbour Books, claimed by its own owner before anything below was featured."""
+    business = make_business("Harbour Books")
+    business.owner = make_user("harbourbooks")
+    business.claimed_at = utcnow() - timedelta(days=1)
+    db.session.commit()
+    return business
+
+
+def carol_edits(app, post: Post, business: Business, **fields: str | None):
+    """Carol, the post's author, edits it through the real form."""
+    carol = app.test_client()
+    assert AuthActions(carol).login("carol").status_code == 302
+    data = compose_form(business, body=post.body, to_mastodon=None) | {
+        k: v for k, v in fields.items() if v is not None
+    }
+    response = carol.post(f"/posts/{post.id}/edit", data=data)
+    assert response.status_code == 302, response.text
+    return response
+
+
+def test_a_feature_never_follows_a_post_to_another_business(
+    app, claimed, bakery, harbour, customer_praise
+):
+    post = customer_praise[1]  # carol's
+    claimed.post(f"/b/{bakery.slug}/featured/{post.id}")
+    assert "visit 1" in featured_section(claimed.get(f"/b/{bakery.slug}"))
+
+    carol_edits(app, post, harbour, body="Harbour Books is the best shop in town")
+
+    visitor = app.test_client()
+    harbour_wall = visitor.get(f"/b/{harbour.slug}")
+    assert featured_section(harbour_wall) == ""
+    assert "Featured by Harbour Books" not in page_text(harbour_wall)
+    assert "Harbour Books is the best shop in town" in harbour_wall.text  # in the list, as posted
+    assert featured_section(visitor.get(f"/b/{bakery.slug}")) == ""
+    assert db.session.get(Post, post.id).featured_at is None
+
+
+def test_a_feature_left_behind_is_never_shown_on_the_wall_it_now_sits_on(
+    app, claimed, bakery, harbour, customer_praise
+):
+    """Old rows: a post featured elsewhere and moved without the edit form stays unfeatured."""
+    post = customer_praise[1]
+    claimed.post(f"/b/{bakery.slug}/featured/{post.id}")
+    db.session.get(Post, post.id).business_id = harbour.id  # as an older version left it
+    db.session.commit()
+
+    wall = app.test_client().get(f"/b/{harbour.slug}")
+
+    assert "Featured by Harbour Books" not in page_text(wall)
+
+
+def test_new_words_end_a_feature_and_other_changes_keep_it(app, claimed, bakery, customer_praise):
+    """The owner vouched for the words they read: rewritten, the post needs featuring again."""
+    kept, rewritten = customer_praise[1], customer_praise[3]  # both carol's
+    for post in (kept, rewritten):
+        claimed.post(f"/b/{bakery.slug}/featured/{post.id}")
+
+    carol_edits(app, kept, bakery, shows_name=None)  # now anonymous, same words
+    carol_edits(app, rewritten, bakery, body="Rude staff, never again")
+
+    featured = featured_section(app.test_client().get(f"/b/{bakery.slug}"))
+    assert "visit 1" in featured
+    assert "Rude staff" not in featured
+    # The owner sees it can be featured again.
+    assert claimed.post(f"/b/{bakery.slug}/featured/{rewritten.id}").status_code == 302
+    assert "Rude staff" in featured_section(claimed.get(f"/b/{bakery.slug}"))
+
+
+def test_features_from_an_earlier_claim_do_not_come_back_with_a_new_one(
+    claimed, bakery, customer_praise, fake_mastodon
+):
+    """The owner's account is deleted (no release); the business claims again later."""
+    claimed.post(f"/b/{bakery.slug}/featured/{customer_praise[0].id}")
+    assert claimed.post("/settings/delete", data={"password": "cornerbakery"}).status_code == 302
+
+    again = claimed.application.test_client()
+    assert mastodon_sign_in(again, fake_mastodon, "cornerbakery").status_code == 302
+    assert again.post(f"/b/{bakery.slug}/claim").status_code == 302
+
+    wall = again.get(f"/b/{bakery.slug}")
+    assert "✓ Verified" in page_text(wall)
+    assert featured_section(wall) == ""
+    assert "Stop featuring" not in page_text(wall)

@@ -14,6 +14,7 @@ from flask_login import UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.extensions import db
+from webapp.text import xml_safe
 
 CHALLENGE_GOAL = 3  # praise posts that finish a round
 
@@ -157,6 +158,11 @@ class User(UserMixin, db.Model):
         back_populates="user", cascade="save-update, merge", passive_deletes=True
     )
 
+    @so.validates("username")
+    def drop_forbidden_characters(self, key: str, value: str | None) -> str | None:
+        """Keep characters XML forbids out of the row, whichever way the text came in."""
+        return xml_safe(value)
+
     def set_password(self, password: str) -> None:
         """Store a salted hash of the password."""
         method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
@@ -226,6 +232,11 @@ class Business(db.Model):
     words: so.Mapped[list[BusinessWord]] = so.relationship(
         cascade="all, delete-orphan", passive_deletes=True
     )
+
+    @so.validates("name", "website", "handle", "category", "description", "verified_website")
+    def drop_forbidden_characters(self, key: str, value: str | None) -> str | None:
+        """Keep characters XML forbids out of the row, whichever way the text came in."""
+        return xml_safe(value)
 
     @property
     def is_verified(self) -> bool:
@@ -330,6 +341,11 @@ class Post(db.Model):
     )
     moderation: so.Mapped[str] = so.mapped_column(sa.String(16), default=Moderation.OK)
     featured_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)  # pinned by the owner
+    # The business whose owner pinned it: the feature shows on that wall only, and only while
+    # the post is about it. Only ever compared, and businesses are never deleted: no foreign key.
+    featured_by_id: so.Mapped[int | None]
+    # When an admin last restored it: reports filed before then were answered.
+    restored_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     submission_key: so.Mapped[str | None] = so.mapped_column(sa.String(64))  # from the device
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     updated_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime, onupdate=utcnow)
@@ -338,6 +354,11 @@ class Post(db.Model):
     business: so.Mapped[Business] = so.relationship()
     fixes: so.Mapped[Post | None] = so.relationship(remote_side=[id])
     crosspost: so.Mapped[Crosspost | None] = so.relationship(back_populates="post")
+
+    @so.validates("body", "make_right", "resolution_note")
+    def drop_forbidden_characters(self, key: str, value: str | None) -> str | None:
+        """Keep characters XML forbids out of the row, whichever way the text came in."""
+        return xml_safe(value)
 
     @property
     def is_praise(self) -> bool:
@@ -353,6 +374,12 @@ class Post(db.Model):
     def shown_author(self) -> str | None:
         """Return the author's name as the public sees it, None for "a customer"."""
         return self.author.username if self.shows_name else None
+
+    @property
+    def shows_mastodon_links(self) -> bool:
+        """Tell whether the public may follow this post to its status and quote the reply."""
+        # The status is on the author's account, and a reply answers (and usually names) them.
+        return self.shows_name
 
     @property
     def moderation_label(self) -> str:
@@ -406,6 +433,11 @@ class Report(db.Model):
 
     post: so.Mapped[Post] = so.relationship()
     reporter: so.Mapped[User] = so.relationship()
+
+    @so.validates("detail")
+    def drop_forbidden_characters(self, key: str, value: str | None) -> str | None:
+        """Keep characters XML forbids out of the row, whichever way the text came in."""
+        return xml_safe(value)
 
 
 class Visibility(enum.StrEnum):
@@ -490,6 +522,11 @@ class MastodonAccount(db.Model):
     user: so.Mapped[User | None] = so.relationship(back_populates="mastodon_account")
     server: so.Mapped[MastodonServer] = so.relationship()
 
+    @so.validates("acct", "profile_url")
+    def drop_forbidden_characters(self, key: str, value: str | None) -> str | None:
+        """Keep characters XML forbids out of the row, whichever way the text came in."""
+        return xml_safe(value)
+
 
 class Crosspost(db.Model):
     """One post's status on its author's Mastodon account, and the watch for a reply."""
@@ -549,6 +586,11 @@ class Crosspost(db.Model):
     post: so.Mapped[Post | None] = so.relationship(back_populates="crosspost")
     account: so.Mapped[MastodonAccount | None] = so.relationship()
 
+    @so.validates("spoiler_text", "mention_acct", "reply_text", "reply_url", "remote_url")
+    def drop_forbidden_characters(self, key: str, value: str | None) -> str | None:
+        """Keep characters XML forbids out of the row, whichever way the text came in."""
+        return xml_safe(value)
+
     @property
     def is_public(self) -> bool:
         """Tell whether the status went out for everyone to see."""
@@ -571,3 +613,8 @@ class ApiToken(db.Model):
     last_used_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
 
     user: so.Mapped[User] = so.relationship()
+
+    @so.validates("name")
+    def drop_forbidden_characters(self, key: str, value: str | None) -> str | None:
+        """Keep characters XML forbids out of the row, whichever way the text came in."""
+        return xml_safe(value)

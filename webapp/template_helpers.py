@@ -6,14 +6,17 @@ from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, request
+from markupsafe import Markup
 
 from webapp.posts.forms import latest_today
 from webapp.services.challenge import Progress
 from webapp.services.crosspost import reply_delay
+from webapp.text import xml_safe
 
 
 def init_app(app: Flask) -> None:
-    """Register the filters and globals."""
+    """Register the filters and globals, and keep characters XML forbids out of every page."""
+    app.jinja_env.finalize = printable
     app.jinja_env.filters["ago"] = ago
     app.jinja_env.filters["day"] = day
     app.jinja_env.filters["iso"] = iso
@@ -26,6 +29,14 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["ring"] = ring
     app.jinja_env.globals["latest_today"] = latest_today
     app.jinja_env.globals["reply_delay"] = reply_delay
+
+
+def printable(value: object) -> object:
+    """Drop characters XML forbids from what a template prints."""
+    # Rows written before such characters were refused may still hold them.
+    if isinstance(value, Markup):
+        return Markup(xml_safe(str(value)))
+    return xml_safe(value) if isinstance(value, str) else value
 
 
 def ago(when: datetime | None) -> str:

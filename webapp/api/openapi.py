@@ -238,7 +238,10 @@ POST = {
         },
         "business_reply": {
             "type": ["object", "null"],
-            "description": "The business's first reply on Mastodon.",
+            "description": (
+                "The business's first reply on Mastodon. Its url is null on an anonymous post: "
+                "the reply answers, and usually names, the author."
+            ),
             "required": ["replied_at", "url"],
             "properties": {"replied_at": NULLABLE_DATETIME, "url": NULLABLE_STRING},
         },

@@ -82,7 +82,12 @@ def post_json(post: Post) -> dict:
         "resolution_note": post.resolution_note if complaint else None,
         "follows_up": follows_up.id if follows_up else None,
         "business_reply": (
-            {"replied_at": iso(reply.replied_at), "url": reply.reply_url} if reply else None
+            {
+                "replied_at": iso(reply.replied_at),
+                "url": reply.reply_url if post.shows_mastodon_links else None,
+            }
+            if reply
+            else None
         ),
     }
 

@@ -92,9 +92,9 @@ def post_card(post_id: int):
 
 @bp.get("/u/<username>/challenge.png")
 def challenge_card(username: str):
-    """A 1200×630 card of a person's challenge progress."""
+    """A 1200×630 card of a person's challenge progress, counted from their named posts."""
     user = user_or_404(username)
-    progress = challenge.latest_progress(user)
+    progress = challenge.public_progress(user)
     image = cards.challenge_card(user.username, progress, challenge.completed_rounds(user))
     response = make_response(image)
     response.mimetype = "image/png"

@@ -29,6 +29,7 @@ from webapp.extensions import db
 from webapp.forms import Form
 from webapp.models import CHANNEL_LABELS, Business, Kind, Visibility, parse_id
 from webapp.services import businesses
+from webapp.text import xml_safe
 
 BODY_MAX = 2000
 RATING_CHOICES = [SelectChoice("", "No rating")] + [
@@ -51,10 +52,10 @@ def optional_int(value: str | int | None) -> int | None:
 
 
 def strip_text(value: str | None) -> str | None:
-    """Trim surrounding whitespace and drop characters that only hide text."""
+    """Trim surrounding whitespace and drop characters that only hide text or break XML."""
     if not isinstance(value, str):
         return value
-    value = value.replace("\x00", "").replace("\r\n", "\n").strip()
+    value = xml_safe(value).replace("\r\n", "\n").strip()
     # Text made only of invisible characters (zero-width spaces and the like) is empty.
     if all(unicodedata.category(ch) in ("Cf", "Zs", "Cc") for ch in value):
         return ""

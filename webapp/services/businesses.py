@@ -11,6 +11,7 @@ import sqlalchemy.orm as so
 
 from webapp.extensions import db
 from webapp.models import Business, BusinessWord, User
+from webapp.text import xml_safe
 
 HANDLE_RE = re.compile(
     r"^@?(?P<user>[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,62}[A-Za-z0-9_])?)"
@@ -121,6 +122,7 @@ def create_business(
 
 def rename_business(business: Business, name: str) -> None:
     """Give a business a new name, keeping its slug and re-indexing its words for search."""
+    name = xml_safe(name)
     business.name = " ".join(name.split())
     business.normalized_name = normalize_name(name)
     wanted = name_words(business.normalized_name)

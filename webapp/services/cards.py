@@ -9,6 +9,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from webapp.models import Post
 from webapp.services.challenge import Progress
+from webapp.text import xml_safe
 
 SIZE = (1200, 630)
 INK = "#1d2330"
@@ -44,12 +45,13 @@ def post_card(post: Post) -> bytes:
     accent = PRAISE if post.is_praise else COMPLAINT
     image, draw = canvas(accent)
     label = "PRAISE" if post.is_praise else "COMPLAINT"
-    draw.text((72, 60), f"{label} · {post.business.name}"[:60], font=font(44), fill=accent)
-    story = textwrap.shorten(" ".join(post.body.split()), width=220, placeholder=" …")
+    name = xml_safe(post.business.name)
+    draw.text((72, 60), f"{label} · {name}"[:60], font=font(44), fill=accent)
+    story = textwrap.shorten(" ".join(xml_safe(post.body).split()), width=220, placeholder=" …")
     lines = textwrap.wrap(story, width=42)[:5]
     for n, line in enumerate(lines):
         draw.text((72, 150 + n * 62), line, font=font(50), fill=INK)
-    who = post.shown_author or "a customer"
+    who = xml_safe(post.shown_author) or "a customer"
     draw.text((SIZE[0] - 72, SIZE[1] - 90), f"by {who}", font=font(40), fill=MUTED, anchor="ra")
     return png(image)
 

@@ -27,6 +27,8 @@ class Progress:
 
     round: ChallengeRound
     posts: list[Post]
+    # Counted only from posts that carry the person's name, as anyone may see the round.
+    public: bool = False
 
     @property
     def count(self) -> int:
@@ -38,6 +40,8 @@ class Progress:
     @property
     def is_complete(self) -> bool:
         """Tell whether the round reached its goal."""
+        if self.public:
+            return len(self.posts) >= self.round.goal
         return self.round.completed_at is not None
 
     @property
@@ -46,21 +50,26 @@ class Progress:
         return self.count / self.round.goal
 
 
-def counting_posts(round_: ChallengeRound) -> sa.Select:
-    """Select the praise that counts for a round: public here or on Mastodon, since it began."""
+def counted(user_id, started_at) -> list[sa.ColumnElement[bool]]:
+    """Return what a praise meets to count for a person's round begun then (values or columns)."""
     sent_publicly = Post.crosspost.has(
         sa.and_(Crosspost.state == CrosspostState.SENT, Crosspost.visibility == Visibility.PUBLIC)
     )
+    return [
+        Post.author_id == user_id,
+        Post.kind == Kind.PRAISE,
+        sa.or_(Post.is_on_wall.is_(True), sent_publicly),
+        Post.moderation.in_(VISIBLE_MODERATION),
+        Post.created_at >= started_at,
+    ]
+
+
+def counting_posts(round_: ChallengeRound) -> sa.Select:
+    """Select the praise that counts for a round: public here or on Mastodon, since it began."""
     stmt = (
         sa.select(Post)
         .options(so.joinedload(Post.business))
-        .where(
-            Post.author_id == round_.user_id,
-            Post.kind == Kind.PRAISE,
-            sa.or_(Post.is_on_wall.is_(True), sent_publicly),
-            Post.moderation.in_(VISIBLE_MODERATION),
-            Post.created_at >= round_.started_at,
-        )
+        .where(*counted(round_.user_id, round_.started_at))
     )
     if round_.completed_at is not None:
         stmt = stmt.where(Post.created_at <= round_.completed_at)
@@ -94,6 +103,19 @@ def progress(round_: ChallengeRound) -> Progress:
     """Count the round's progress from the user's posts."""
     posts = list(db.session.scalars(counting_posts(round_).limit(round_.goal)))
     return Progress(round_, posts)
+
+
+def public_progress(user: User) -> Progress | None:
+    """Return the latest round's progress as anyone may see it, or None before the first round.
+
+    Only posts that carry the person's name count here: an anonymous praise must not move their
+    public card the moment it appears on the wall.
+    """
+    round_ = current_round(user)
+    if round_ is None:
+        return None
+    named = counting_posts(round_).where(Post.shows_name.is_(True)).limit(round_.goal)
+    return Progress(round_, list(db.session.scalars(named)), public=True)
 
 
 def start_round(user: User) -> ChallengeRound:
@@ -143,11 +165,29 @@ def i_did_it(progress: Progress, link: str) -> str:
 
 
 def completed_rounds(user: User) -> int:
-    """Count the user's finished rounds."""
+    """Count the person's finished rounds anyone may see: those their named praise finished.
+
+    A round an anonymous praise helped finish stays private, or its finishing would name the
+    author of that praise.
+    """
+    named_posts = (
+        sa.select(sa.func.count(Post.id))
+        .where(
+            *counted(ChallengeRound.user_id, ChallengeRound.started_at),
+            Post.created_at <= ChallengeRound.completed_at,
+            Post.shows_name.is_(True),
+        )
+        .correlate(ChallengeRound)
+        .scalar_subquery()
+    )
     return db.session.scalar(
         sa.select(sa.func.count())
         .select_from(ChallengeRound)
-        .where(ChallengeRound.user_id == user.id, ChallengeRound.completed_at.is_not(None))
+        .where(
+            ChallengeRound.user_id == user.id,
+            ChallengeRound.completed_at.is_not(None),
+            named_posts >= ChallengeRound.goal,
+        )
     )
 
 

@@ -83,6 +83,8 @@ def post_json(post: Post) -> dict:
         "follows_up_complaint": post.fixes_id,
         "moderation": post.moderation,
         "featured_at": iso(post.featured_at),
+        "featured_by_id": post.featured_by_id,
+        "restored_at": iso(post.restored_at),
         "submission_key": post.submission_key,
         "created_at": iso(post.created_at),
         "updated_at": iso(post.updated_at),

@@ -7,6 +7,7 @@ from datetime import datetime
 from xml.etree import ElementTree as ET  # nosec B405 # only builds feeds, never parses
 
 from webapp.models import Post
+from webapp.text import xml_safe
 
 ATOM = "http://www.w3.org/2005/Atom"
 FEED_SIZE = 50
@@ -19,7 +20,8 @@ def tag_uri(host: str, start: datetime, specific: str) -> str:
 
 def entry_title(post: Post) -> str:
     """Title an entry like "Praise for Corner Bakery"."""
-    return ("Praise for " if post.is_praise else "A complaint about ") + post.business.name
+    kind = "Praise for " if post.is_praise else "A complaint about "
+    return kind + xml_safe(post.business.name)
 
 
 def atom(
@@ -33,10 +35,13 @@ def atom(
     id_for,
     updated: datetime,
 ) -> bytes:
-    """Build an Atom 1.0 document for the posts, newest first."""
+    """Build an Atom 1.0 document for the posts, newest first.
+
+    ElementTree writes control characters as they are, so people's text goes through xml_safe.
+    """
     ET.register_namespace("", ATOM)
     feed = ET.Element(f"{{{ATOM}}}feed")
-    ET.SubElement(feed, f"{{{ATOM}}}title").text = title
+    ET.SubElement(feed, f"{{{ATOM}}}title").text = xml_safe(title)
     ET.SubElement(feed, f"{{{ATOM}}}id").text = feed_id
     ET.SubElement(feed, f"{{{ATOM}}}updated").text = updated.isoformat()
     ET.SubElement(feed, f"{{{ATOM}}}link", rel="self", href=self_url)
@@ -51,6 +56,6 @@ def atom(
         changed = post.updated_at or post.created_at
         ET.SubElement(entry, f"{{{ATOM}}}updated").text = changed.isoformat()
         author = ET.SubElement(entry, f"{{{ATOM}}}author")
-        ET.SubElement(author, f"{{{ATOM}}}name").text = post.shown_author or "a customer"
-        ET.SubElement(entry, f"{{{ATOM}}}content", type="text").text = post.body
+        ET.SubElement(author, f"{{{ATOM}}}name").text = xml_safe(post.shown_author) or "a customer"
+        ET.SubElement(entry, f"{{{ATOM}}}content", type="text").text = xml_safe(post.body)
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True)

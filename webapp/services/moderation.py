@@ -6,7 +6,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from webapp.extensions import db
-from webapp.models import Moderation, Post, Report, User
+from webapp.models import Moderation, Post, Report, User, utcnow
 from webapp.services import challenge
 
 REPORT_REASONS = {
@@ -34,22 +34,32 @@ def report_post(
         raise ReportRefused("Choose a reason from the list.", 422)
     if post.author_id == reporter.id:
         raise ReportRefused("You can't report your own post. You can edit or delete it.", 403)
-    already = db.session.scalar(
-        sa.select(Report.id).where(Report.post_id == post.id, Report.reporter_id == reporter.id)
+    earlier = db.session.scalar(
+        sa.select(Report).where(Report.post_id == post.id, Report.reporter_id == reporter.id)
     )
-    if already is not None:
+    if earlier is not None and not answered(post, earlier):
         raise ReportRefused("You've already reported this post. Thanks, we'll look at it.", 409)
-    db.session.add(Report(post=post, reporter=reporter, reason=reason, detail=detail or None))
+    if earlier is None:
+        db.session.add(Report(post=post, reporter=reporter, reason=reason, detail=detail or None))
+    else:
+        # An admin's restore answered the earlier report; this one is about what it says now.
+        earlier.reason, earlier.detail, earlier.created_at = reason, detail or None, utcnow()
     db.session.flush()
     if post.moderation == Moderation.OK and report_count(post) >= threshold:
         post.moderation = Moderation.PENDING
 
 
+def answered(post: Post, report: Report) -> bool:
+    """Tell whether an admin's restore has answered this report on the post."""
+    return post.restored_at is not None and report.created_at <= post.restored_at
+
+
 def report_count(post: Post) -> int:
-    """Count the distinct people who reported a post."""
-    return db.session.scalar(
-        sa.select(sa.func.count()).select_from(Report).where(Report.post_id == post.id)
-    )
+    """Count the distinct people who reported a post since an admin last restored it."""
+    stmt = sa.select(sa.func.count()).select_from(Report).where(Report.post_id == post.id)
+    if post.restored_at is not None:
+        stmt = stmt.where(Report.created_at > post.restored_at)
+    return db.session.scalar(stmt)
 
 
 def reported_posts() -> list[tuple[Post, list[Report]]]:
@@ -77,6 +87,10 @@ def hide(post: Post) -> None:
 
 
 def restore(post: Post) -> None:
-    """Show a reported post again (an admin's decision); it counts for the challenge again."""
+    """Show a reported post again (an admin's decision); it counts for the challenge again.
+
+    The reports so far are answered: only those filed after an edit can hide it again.
+    """
     post.moderation = Moderation.RESTORED
+    post.restored_at = utcnow()
     challenge.record_praise(post)

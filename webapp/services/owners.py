@@ -105,7 +105,9 @@ def release(business: Business) -> None:
     business.verified_website = None
     business.website_verified_at = None
     db.session.execute(
-        sa.update(Post).where(Post.business_id == business.id).values(featured_at=None)
+        sa.update(Post)
+        .where(sa.or_(Post.business_id == business.id, Post.featured_by_id == business.id))
+        .values(featured_at=None, featured_by_id=None)
     )
 
 
@@ -142,10 +144,16 @@ def featured_posts(business: Business) -> list[Post]:
 
 
 def featured_query(business: Business) -> sa.Select:
-    """Select the business's featured posts that anyone may still see."""
+    """Select the business's featured posts that anyone may still see.
+
+    Checked against this wall and its current claim, so a feature never follows a post to
+    another business, nor outlives the owner who made it.
+    """
+    claimed = business.claimed_at
     return sa.select(Post).where(
         Post.business_id == business.id,
-        Post.featured_at.is_not(None),
+        Post.featured_by_id == business.id,
+        Post.featured_at >= claimed if claimed is not None else sa.false(),
         Post.kind == Kind.PRAISE,
         Post.is_on_wall.is_(True),
         Post.moderation.in_(VISIBLE_MODERATION),
@@ -159,7 +167,7 @@ def feature(business: Business, post: Post) -> None:
     """
     if post.business_id != business.id or not post.is_praise or not post.is_public:
         raise Refused("Only public praise of your business can be featured.")
-    if post.featured_at is not None:
+    if is_featured(business, post):
         return
     pinned = db.session.scalar(
         sa.select(sa.func.count()).select_from(featured_query(business).subquery())
@@ -167,9 +175,27 @@ def feature(business: Business, post: Post) -> None:
     if pinned >= FEATURE_LIMIT:
         raise Refused(f"You can feature up to {FEATURE_LIMIT} posts. Stop featuring one first.")
     post.featured_at = utcnow()
+    post.featured_by_id = business.id
+
+
+def is_featured(business: Business, post: Post) -> bool:
+    """Tell whether the business's current owner featured this post of theirs."""
+    return bool(
+        post.business_id == business.id
+        and post.featured_by_id == business.id
+        and post.featured_at is not None
+        and business.claimed_at is not None
+        and post.featured_at >= business.claimed_at
+    )
 
 
 def unfeature(business: Business, post: Post) -> None:
     """Take a post off the featured list; it stays on the wall where it was."""
     if post.business_id == business.id:
-        post.featured_at = None
+        end_feature(post)
+
+
+def end_feature(post: Post) -> None:
+    """Take a post off whichever wall featured it."""
+    post.featured_at = None
+    post.featured_by_id = None

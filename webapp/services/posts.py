@@ -13,13 +13,14 @@ from webapp.models import (
     Crosspost,
     CrosspostState,
     Kind,
+    Moderation,
     Post,
     User,
     Visibility,
     parse_id,
     utcnow,
 )
-from webapp.services import businesses, challenge, crosspost
+from webapp.services import businesses, challenge, crosspost, owners
 
 
 def with_people(stmt: sa.Select) -> sa.Select:
@@ -52,11 +53,15 @@ def business_wall_posts(business: Business, kind: str) -> sa.Select:
 
 
 def unanswered_praise(business: Business) -> sa.Select:
-    """Select public praise whose public status named the business, still without its reply."""
+    """Select public, named praise whose public status named the business, still unanswered.
+
+    Anonymous praise is left out: its link to the status would name its author.
+    """
     return (
         business_wall_posts(business, Kind.PRAISE)
         .join(Crosspost, Crosspost.post_id == Post.id)
         .where(
+            Post.shows_name.is_(True),
             Crosspost.state == CrosspostState.SENT,
             Crosspost.visibility == Visibility.PUBLIC,
             Crosspost.mention_resolved.is_(True),
@@ -170,11 +175,27 @@ def crosspost_if_asked(post: Post, form, post_url: str) -> Crosspost | None:
 
 
 def update_post(post: Post, form) -> Post:
-    """Apply an edit from a validated form."""
+    """Apply an edit from a validated form.
+
+    An owner featured, and an admin restored, the words they read: new words or another
+    business end the feature, and any edit puts a restored post back in reach of reports.
+    """
+    before = endorsed_content(post)
     fill_post(post, form, post.author)
     db.session.flush()
+    if endorsed_content(post) != before:
+        owners.end_feature(post)
+    if post.fixes is not None and post.fixes.business_id != post.business_id:
+        post.fixes = None  # a follow-up of one business's complaint can't praise another
+    if post.moderation == Moderation.RESTORED:
+        post.moderation = Moderation.OK
     challenge.record_praise(post)
     return post
+
+
+def endorsed_content(post: Post) -> tuple:
+    """Return what an owner's feature vouches for: the business, the kind and the words."""
+    return (post.business_id, post.kind, post.body, post.rating, post.make_right)
 
 
 def delete_post(post: Post) -> Crosspost | None:
@@ -207,9 +228,15 @@ def reopen_complaint(post: Post) -> None:
 def shown_together(first: Post, second: Post) -> bool:
     """Tell whether two linked posts may point at each other in public.
 
-    Linking a named post to an anonymous one would name the anonymous author.
+    Linking a named post to an anonymous one would name the anonymous author, and a follow-up
+    only follows up a complaint about the same business.
     """
-    return first.is_public and second.is_public and first.shows_name == second.shows_name
+    return (
+        first.is_public
+        and second.is_public
+        and first.shows_name == second.shows_name
+        and first.business_id == second.business_id
+    )
 
 
 def fixed_complaint(praise: Post) -> Post | None:
