@@ -18,6 +18,7 @@ from webapp import audit
 from webapp.extensions import db
 from webapp.models import Post
 from webapp.services import accounts
+from webapp.walls_cli import walls
 
 
 def init_app(app: Flask) -> None:
@@ -28,6 +29,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(worker)
     app.cli.add_command(rotate_keys)
     app.cli.add_command(backup)
+    app.cli.add_command(walls)
 
 
 @click.command("serve")
