@@ -306,6 +306,7 @@ class FakeMastodon:
             self.handle_domain = ""
             self._redirect_webfinger = False
             self._lies: dict[str, dict[str, str]] = {}
+            self._link_lies: dict[str, str] = {}
 
     # -- test controls ---------------------------------------------------------------------
 
@@ -361,6 +362,12 @@ class FakeMastodon:
         with self._lock:
             self._local_account(username)
             self._lies[username] = fields
+
+    def lie_about_links(self, acct: str, url: str) -> None:
+        """Give the statuses the account (local username or user@domain) posts from now on
+        this `url`, e.g. "javascript:alert(1)", as a server of someone's own may."""
+        with self._lock:
+            self._link_lies[acct] = url
 
     @property
     def handles(self) -> str:
@@ -940,7 +947,9 @@ class FakeMastodon:
             "in_reply_to_id": in_reply_to["id"] if in_reply_to else None,
             "idempotency_key": idempotency_key,
             "created_at": created_at or self.now(),
-            "url": f"{home}/@{account['username']}/{status_id}",
+            "url": self._link_lies.get(
+                account["acct"], f"{home}/@{account['username']}/{status_id}"
+            ),
             "uri": f"{home}/users/{account['username']}/statuses/{status_id}",
             "mentions": mentions,
             "tags": tags,

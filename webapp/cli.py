@@ -18,6 +18,7 @@ from webapp import audit, crosspost_cli
 from webapp.extensions import db
 from webapp.models import Post
 from webapp.services import accounts
+from webapp.walls_cli import walls
 
 
 def init_app(app: Flask) -> None:
@@ -29,6 +30,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(rotate_keys)
     app.cli.add_command(backup)
     app.cli.add_command(crosspost_cli.crossposts)
+    app.cli.add_command(walls)
 
 
 @click.command("serve")

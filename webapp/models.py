@@ -209,6 +209,9 @@ class Business(db.Model):
     # A website link the business's Mastodon profile shows as verified (rel="me").
     verified_website: so.Mapped[str | None] = so.mapped_column(sa.String(300))
     website_verified_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    # When the claim's proof last held, and when to prove it again (services/owners.py).
+    claim_checked_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    claim_next_check_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime, index=True)
     created_by_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("user.id", ondelete="SET NULL"), index=True
     )

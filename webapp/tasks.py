@@ -1,4 +1,5 @@
-"""Work done off the request: deliver statuses, delete them, end farewells, watch replies, sweep."""
+"""Work done off the request: deliver statuses, delete them, end farewells, watch replies, sweep,
+and prove claimed walls' owners again."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from datetime import datetime
 from huey import crontab
 
 from webapp.extensions import db
-from webapp.models import CrosspostState
+from webapp.models import Business, CrosspostState
 from webapp.queue import huey, task_app
-from webapp.services import connect, crosspost
+from webapp.services import connect, crosspost, owners
 
 log = logging.getLogger(__name__)
 
@@ -118,3 +119,33 @@ def sweep() -> None:
         enqueue(check_reply, crosspost_id)
     for account_id in farewells:
         enqueue(end_farewell, account_id)
+
+
+@huey.task()
+def recheck_claim(business_id: int) -> None:
+    """Prove a claimed wall's owner is still the business's handle, or drop the claim."""
+    with task_app().app_context():
+        try:
+            business = db.session.get(Business, business_id)
+            if business is not None:
+                owners.recheck(business)
+                db.session.commit()
+        except Exception:
+            # The wall stays put off for a while, then comes round again.
+            log.exception("could not check the claim on business %s", business_id)
+            db.session.rollback()
+        finally:
+            db.session.remove()
+
+
+@huey.periodic_task(crontab(minute="*/10"))
+def recheck_claims() -> None:
+    """Queue the checks of claimed walls that are due, a bounded batch at a time."""
+    with task_app().app_context():
+        try:
+            due = owners.due_claims()
+            db.session.commit()
+        finally:
+            db.session.remove()
+    for business_id in due:
+        enqueue(recheck_claim, business_id)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from flask import Flask, request
 from markupsafe import Markup
 
+from webapp.links import safe_remote_url
 from webapp.posts.forms import latest_today
 from webapp.services.challenge import Progress
 from webapp.services.crosspost import reply_delay
@@ -24,7 +25,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["days"] = days
     app.jinja_env.filters["duration"] = duration
     app.jinja_env.filters["until"] = until
-    app.jinja_env.filters["web_url"] = web_url
+    app.jinja_env.filters["web_url"] = safe_remote_url
     app.jinja_env.globals["page_url"] = page_url
     app.jinja_env.globals["ring"] = ring
     app.jinja_env.globals["latest_today"] = latest_today
@@ -106,15 +107,6 @@ def until(when: datetime | None) -> str:
         return "soon"
     span = when - datetime.now(UTC)
     return "in a moment" if span.total_seconds() < 60 else f"in {duration(span)}"
-
-
-def web_url(url: str | None) -> str | None:
-    """Return the address if it is an http(s) link a page may safely point at, else None."""
-    try:
-        scheme = urlsplit(url).scheme if url else ""
-    except ValueError:
-        return None
-    return url if scheme in ("http", "https") else None
 
 
 def page_url(cursor: str) -> str:

@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 from flask import url_for
 
+from webapp.links import safe_remote_url
 from webapp.models import CHALLENGE_GOAL, Business, Kind, Post, User
 from webapp.pagination import Page
 from webapp.services import businesses, posts, tone
@@ -84,7 +85,7 @@ def post_json(post: Post) -> dict:
         "business_reply": (
             {
                 "replied_at": iso(reply.replied_at),
-                "url": reply.reply_url if post.shows_mastodon_links else None,
+                "url": safe_remote_url(reply.reply_url) if post.shows_mastodon_links else None,
             }
             if reply
             else None
@@ -99,7 +100,11 @@ def own_post_json(post: Post) -> dict:
         "on_wall": post.is_on_wall,
         "show_name": post.shows_name,
         "crosspost": (
-            {"state": outgoing.state, "url": outgoing.remote_url, "error": outgoing.last_error}
+            {
+                "state": outgoing.state,
+                "url": safe_remote_url(outgoing.remote_url),
+                "error": outgoing.last_error,
+            }
             if outgoing is not None
             else None
         ),

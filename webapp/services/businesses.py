@@ -10,6 +10,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from webapp.extensions import db
+from webapp.links import safe_remote_url
 from webapp.models import Business, BusinessWord, User
 from webapp.text import xml_safe
 
@@ -220,7 +221,7 @@ def business_json(business: Business) -> dict:
         "id": business.id,
         "name": business.name,
         "slug": business.slug,
-        "website": business.website,
+        "website": safe_remote_url(business.website),
         "handle": business.handle,
         "category": business.category,
     }

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from webapp import crypto
 from webapp.extensions import db
+from webapp.links import safe_remote_url
 from webapp.models import (
     Crosspost,
     CrosspostState,
@@ -187,7 +188,7 @@ def connect(user: User, server: MastodonServer, me: dict) -> MastodonAccount:
     account.server = server
     account.remote_id = me["id"]
     account.acct = full_acct(server, me["acct"])
-    account.profile_url = me.get("url")
+    account.profile_url = safe_remote_url(me.get("url"))
     account.access_token = crypto.encrypt(me["token"])
     account.scopes = me["scopes"]
     account.needs_login = False

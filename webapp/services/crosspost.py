@@ -17,6 +17,7 @@ from flask import current_app
 
 from webapp import crypto
 from webapp.extensions import db
+from webapp.links import safe_remote_url
 from webapp.models import (
     ComplaintStatus,
     Crosspost,
@@ -259,7 +260,7 @@ def send(crosspost: Crosspost, client, attempt: int, earlier: str | None) -> str
     crosspost.status_text = tried_text or crosspost.status_text or status.text
     crosspost.state = CrosspostState.SENT
     crosspost.remote_id = sent["id"]
-    crosspost.remote_url = sent["url"]
+    crosspost.remote_url = safe_remote_url(sent["url"])
     # The server's own time, as replies are timed by it too (and to the same precision).
     crosspost.sent_at = sent["created_at"] or utcnow()
     crosspost.last_error = None
@@ -716,7 +717,7 @@ def record_reply(
 ) -> None:
     """Store the first reply and move a waiting complaint to "business replied"."""
     crosspost.replied_at = replied_at
-    crosspost.reply_url = url
+    crosspost.reply_url = safe_remote_url(url)
     crosspost.reply_text = text or None
     crosspost.next_reply_check_at = None
     post = crosspost.post

@@ -7,6 +7,7 @@ import sqlalchemy.orm as so
 
 from webapp.audit import AuditEntry
 from webapp.extensions import db
+from webapp.links import safe_remote_url
 from webapp.models import ApiToken, Business, ChallengeRound, Crosspost, Post, Report, User
 from webapp.services import challenge, owners
 
@@ -106,10 +107,10 @@ def crosspost_json(crosspost: Crosspost) -> dict:
         "attempts": crosspost.attempts,
         "last_error": crosspost.last_error,
         "remote_id": crosspost.remote_id,
-        "remote_url": crosspost.remote_url,
+        "remote_url": safe_remote_url(crosspost.remote_url),
         "sent_at": iso(crosspost.sent_at),
         "replied_at": iso(crosspost.replied_at),
-        "reply_url": crosspost.reply_url,
+        "reply_url": safe_remote_url(crosspost.reply_url),
         "reply_text": crosspost.reply_text,
         "created_at": iso(crosspost.created_at),
     }
@@ -190,7 +191,7 @@ def export_user(user: User) -> dict:
                 "claimed_at": iso(b.claimed_at),
                 "website": b.website,
                 "description": b.description,
-                "verified_website": b.verified_website,
+                "verified_website": safe_remote_url(b.verified_website),
                 "featured_posts": [p.id for p in owners.featured_posts(b)],
             }
             for b in managed
@@ -201,7 +202,7 @@ def export_user(user: User) -> dict:
             "server": account.server.base_url,
             "remote_id": account.remote_id,
             "acct": account.acct,
-            "profile_url": account.profile_url,
+            "profile_url": safe_remote_url(account.profile_url),
             "scopes": account.scopes,
             "needs_login": account.needs_login,
             "connected_at": iso(account.created_at),

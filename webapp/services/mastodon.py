@@ -639,6 +639,24 @@ def webfinger_confirms(acct: str, base_url: str, me: dict) -> bool:
     return any(pointer in ours for pointer in pointers)
 
 
+def handle_domain_down(acct: str) -> bool:
+    """Tell whether the handle's domain gave WebFinger no answer just now (no connection, a
+    timeout, a 5xx or 429), so that a handle it didn't confirm may be confirmed later."""
+    try:
+        domain_url = parse_server(acct.split("@", 1)[1], allow_insecure=insecure_allowed())
+    except ServerProblem:
+        return False  # no domain we could ever ask
+    url = f"{domain_url}/.well-known/webfinger?{urlencode({'resource': f'acct:{acct}'})}"
+    try:
+        with (
+            server_session(url) as session,
+            session.get(url, timeout=api_timeout(), allow_redirects=False, stream=True) as response,
+        ):
+            return response.status_code >= 500 or response.status_code == 429
+    except (requests.RequestException, urllib3.exceptions.HTTPError):
+        return True
+
+
 class _LinkFinder(HTMLParser):
     """Collects the href of every <a> in a bit of profile HTML."""
 

@@ -6,20 +6,32 @@ or reorder a customer's words.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from webapp import crypto
+from webapp import audit, crypto
 from webapp.extensions import db
+from webapp.links import safe_remote_url
 from webapp.models import VISIBLE_MODERATION, Business, Kind, Post, User, utcnow
 from webapp.services import businesses, connect, mastodon
 
 FEATURE_LIMIT = 3
 DESCRIPTION_MAX = 500
+RECHECK_EVERY = timedelta(days=1)
+RECHECK_RETRY = timedelta(hours=1)
+# A claim whose owner's server (or handle domain) gives no answer for this long is dropped.
+RECHECK_GRACE = timedelta(days=3)
+RECHECK_BATCH = 50
 
 
 class Refused(Exception):
     """An owner action that can't be done, with the reason in words for the person."""
+
+
+class Unreachable(Refused):
+    """A server that gave no answer just now; asked again later, it may prove the claim."""
 
 
 def is_owner(business: Business, user: User | None) -> bool:
@@ -58,23 +70,44 @@ def claim(business: Business, user: User) -> None:
     """
     if business.owner_id not in (None, user.id):
         raise Refused(f"{business.name} has already been claimed by its owner.")
-    account = user.mastodon_account
+    profile = prove(business, user)
+    if business.owner_id is None:
+        business.owner = user
+        business.claimed_at = utcnow()
+    checked(business, profile)
+
+
+def prove(business: Business, user: User) -> dict:
+    """Ask the person's server who they are, and prove they are the business's handle the way
+    signing in does; return their profile.
+
+    :raise Unreachable: when their server, or their handle's domain, gave no answer just now.
+    :raise Refused: when the proof fails: no handle, another account, a revoked sign-in.
+    """
     if not business.handle:
         raise Refused(
             f"{business.name} has no Mastodon account on Praisewall, so nobody can claim it."
         )
+    account = user.mastodon_account
     only = f"Only {business.handle} can claim this page. Sign in with that account."
     if account is None:
         raise Refused(only)
+    expired = "Your Mastodon sign-in has expired. Sign in with Mastodon again, then claim."
     try:
-        profile = mastodon.profile(account.server.base_url, crypto.decrypt(account.access_token))
+        token = crypto.decrypt(account.access_token)
+    except crypto.InvalidToken:
+        # A key gone missing is the site's fault: the grace period covers putting it back.
+        raise Unreachable(expired) from None
+    try:
+        profile = mastodon.profile(account.server.base_url, token)
     except mastodon.MastodonError as error:
-        if mastodon.api_status(error) in (401, 403):
+        status = mastodon.api_status(error)
+        if status in (401, 403):
             account.needs_login = True
-            raise Refused(
-                "Your Mastodon sign-in has expired. Sign in with Mastodon again, then claim."
-            ) from None
-        raise Refused("We couldn't reach your Mastodon server. Please try again.") from None
+            raise Refused(expired) from None
+        if status in (404, 410):
+            raise Refused("Your Mastodon server no longer knows your account.") from None
+        raise Unreachable("We couldn't reach your Mastodon server. Please try again.") from None
     if profile["id"] != account.remote_id:
         raise Refused(only)
     # Asked afresh: a handle stored before it was checked this way is never taken on trust.
@@ -84,24 +117,33 @@ def claim(business: Business, user: User) -> None:
         raise Refused(only) from None
     if not same_account(account.acct, business.handle):
         if claimed is not None and same_account(claimed, business.handle):
+            domain = claimed.split("@", 1)[1]
+            if mastodon.handle_domain_down(claimed):
+                raise Unreachable(f"{domain} didn't answer when we asked. Please try again.")
             raise Refused(
                 f"Your Mastodon server says you are {business.handle}, but "
-                f"{claimed.split('@', 1)[1]} doesn't confirm it, so you can't claim this page."
+                f"{domain} doesn't confirm it, so you can't claim this page."
             )
         raise Refused(only)
-    if business.owner_id is None:
-        business.owner = user
-        business.claimed_at = utcnow()
-    business.verified_website, business.website_verified_at = profile["verified_link"] or (
-        None,
-        None,
-    )
+    return profile
+
+
+def checked(business: Business, profile: dict) -> None:
+    """Note that the claim's proof held now, with the profile's verified website link."""
+    now = utcnow()
+    business.claim_checked_at = now
+    business.claim_next_check_at = now + RECHECK_EVERY
+    url, verified_at = profile["verified_link"] or (None, None)
+    business.verified_website = safe_remote_url(url)
+    business.website_verified_at = verified_at if business.verified_website else None
 
 
 def release(business: Business) -> None:
     """Give up the claim: the wall is no longer verified and nothing stays featured."""
     business.owner = None
     business.claimed_at = None
+    business.claim_checked_at = None
+    business.claim_next_check_at = None
     business.verified_website = None
     business.website_verified_at = None
     db.session.execute(
@@ -109,6 +151,69 @@ def release(business: Business) -> None:
         .where(sa.or_(Post.business_id == business.id, Post.featured_by_id == business.id))
         .values(featured_at=None, featured_by_id=None)
     )
+
+
+def recheck(business: Business) -> str:
+    """Prove a claimed wall's owner is still its handle; drop the claim if not. The caller
+    commits.
+
+    Returns "held", "retry" (no answer: ask again later, dropping the claim only once the
+    proof has not held for RECHECK_GRACE), "dropped", or "unclaimed".
+    """
+    owner = business.owner
+    if owner is None:
+        business.claim_next_check_at = None
+        return "unclaimed"
+    try:
+        profile = prove(business, owner)
+    except Unreachable as problem:
+        last_held = business.claim_checked_at or business.claimed_at or utcnow()
+        if utcnow() - last_held < RECHECK_GRACE:
+            business.claim_next_check_at = utcnow() + RECHECK_RETRY
+            return "retry"
+        drop(business, owner, f"No proof for {RECHECK_GRACE.days} days: {problem}")
+        return "dropped"
+    except Refused as problem:
+        drop(business, owner, str(problem))
+        return "dropped"
+    checked(business, profile)
+    return "held"
+
+
+def drop(business: Business, owner: User, reason: str) -> None:
+    """Take the verified mark away from an owner whose proof failed, and log why."""
+    audit.record(
+        None,
+        "business.unverify",
+        business,
+        actor_name="claim check",
+        owner=owner.username,
+        handle=business.handle,
+        reason=reason,
+    )
+    release(business)
+
+
+def due_claims(limit: int = RECHECK_BATCH) -> list[int]:
+    """Return the claimed walls due a check, the longest unchecked first, and put each off
+    a while so a check already queued isn't queued again."""
+    due = list(
+        db.session.scalars(
+            sa.select(Business)
+            .where(
+                Business.owner_id.is_not(None),
+                sa.or_(
+                    Business.claim_next_check_at.is_(None),
+                    Business.claim_next_check_at <= utcnow(),
+                ),
+            )
+            .order_by(Business.claim_next_check_at.is_not(None), Business.claim_next_check_at)
+            .limit(limit)
+        )
+    )
+    for business in due:
+        business.claim_next_check_at = utcnow() + RECHECK_RETRY
+    return [business.id for business in due]
 
 
 def update_details(business: Business, website: str, description: str) -> None:

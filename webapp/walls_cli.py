@@ -1,0 +1,33 @@
+"""`flask walls`: look after business walls from the command line."""
+
+from __future__ import annotations
+
+import click
+
+from webapp.extensions import db
+from webapp.models import Business
+from webapp.services import owners
+
+OUTCOMES = {
+    "held": "{name}: the claim holds; checked now.",
+    "retry": "{name}: no answer from Mastodon; the claim stays and is checked again later.",
+    "dropped": "{name}: the claim no longer holds; the wall is not verified any more.",
+    "unclaimed": "{name} has not been claimed.",
+}
+
+
+@click.group("walls")
+def walls() -> None:
+    """Business walls."""
+
+
+@walls.command("recheck")
+@click.argument("slug")
+def recheck(slug: str) -> None:
+    """Prove the owner of the wall at SLUG is still the business's Mastodon account, now."""
+    business = db.session.scalar(db.select(Business).where(Business.slug == slug))
+    if business is None:
+        raise click.ClickException(f"No business at /b/{slug}.")
+    outcome = owners.recheck(business)
+    db.session.commit()
+    click.echo(OUTCOMES[outcome].format(name=business.name))
