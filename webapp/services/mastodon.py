@@ -833,10 +833,12 @@ def replies_by(client: Mastodon, status_id: str, account_id: str, acct: str) -> 
     """
     context = client.status_context(status_id)
     acct = acct.lstrip("@").lower()
+    # A server names its own people without a domain.
+    names = {acct, acct.partition("@")[0]}
     replies = [
         d
         for d in context.descendants
-        if str(d.account.id) == str(account_id) or str(d.account.acct).lower() == acct
+        if str(d.account.id) == str(account_id) or str(d.account.acct).lower() in names
     ]
     return [
         {"uri": str(d.uri or ""), "created_at": d.created_at}
