@@ -20,6 +20,7 @@ from test_reply_watch import check, number
 
 from webapp.extensions import db
 from webapp.models import Business, Crosspost
+from webapp.services import crosspost
 
 
 def localhost(fake: FakeMastodon) -> str:
@@ -207,3 +208,50 @@ def test_a_genuine_reply_after_a_forged_one_still_counts(
     check(row)
     assert row.reply_text == "Real"
     assert number(client.get(f"/b/{harbour.slug}").text, "Median reply time") == "10 min"
+
+
+def test_a_reply_to_a_reply_in_the_thread_counts(
+    client, connected, fake_mastodon, harbour_server, harbour
+):
+    """The business answering Bob's reply to Alice counts: each step is fetched from its server."""
+    row = send(client, harbour)
+    fake_mastodon.add_account("bob")
+    bob = fake_mastodon.reply(row.remote_id, "bob", "Same here!")
+    reply = harbour_server.reply(
+        None, "care", "Thanks, both!", in_reply_to_uri=bob["uri"], at=bob["created_at"]
+    )
+    fake_mastodon.reply(
+        bob["id"],
+        f"care@{localhost(harbour_server)}",
+        "Thanks, both!",
+        at=reply["created_at"],
+        uri=reply["uri"],
+        url=reply["url"],
+    )
+    due(row)
+    check(row)
+    assert row.reply_url == reply["url"]
+    assert urlsplit(bob["uri"]).path in notes_fetched(fake_mastodon)
+
+
+def test_a_garbled_thread_is_a_check_that_found_nothing(
+    client, connected, fake_mastodon, harbour_server, harbour
+):
+    """Replies without an author or a time, as a broken or hostile server may send, are skipped."""
+    row = send(client, harbour)
+    garbled = [
+        {"id": "1", "uri": "x"},
+        {"id": "2", "account": "care", "created_at": "2026-01-01T00:00:00Z"},
+        {"id": "3", "account": {"id": row.mention_account_id}, "created_at": "soon"},
+    ]
+    fake_mastodon.fail_next(
+        "GET",
+        f"/api/v1/statuses/{row.remote_id}/context",
+        200,
+        body={"ancestors": [], "descendants": garbled},
+    )
+    due(row)
+    assert crosspost.check_reply(row.id) == "waiting"
+    db.session.commit()
+    db.session.expire_all()
+    assert row.replied_at is None and row.next_reply_check_at is not None

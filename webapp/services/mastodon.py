@@ -835,15 +835,16 @@ def replies_by(client: Mastodon, status_id: str, account_id: str, acct: str) -> 
     acct = acct.lstrip("@").lower()
     # A server names its own people without a domain.
     names = {acct, acct.partition("@")[0]}
-    replies = [
-        d
-        for d in context.descendants
-        if str(d.account.id) == str(account_id) or str(d.account.acct).lower() in names
-    ]
-    return [
-        {"uri": str(d.uri or ""), "created_at": d.created_at}
-        for d in sorted(replies, key=lambda d: d.created_at)
-    ]
+    replies = []
+    for reply in context.get("descendants") or []:
+        account = reply.get("account") if isinstance(reply, dict) else None
+        created = as_datetime(reply.get("created_at")) if isinstance(account, dict) else None
+        if created is not None and (
+            str(account.get("id")) == str(account_id)
+            or str(account.get("acct") or "").lower() in names
+        ):
+            replies.append({"uri": str(reply.get("uri") or ""), "created_at": created})
+    return sorted(replies, key=lambda reply: reply["created_at"])
 
 
 def status_uri(client: Mastodon, status_id: str) -> str | None:
