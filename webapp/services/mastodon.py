@@ -616,19 +616,9 @@ def webfinger_confirms(acct: str, base_url: str, me: dict) -> bool:
     them and only when they are on that server's host, must be WebFinger's `self` link, its
     profile page or one of its aliases.
     """
-    domain = acct.split("@", 1)[1]
     ours = {u for u in (me.get("url"), me.get("uri")) if u and origin(u) == origin(base_url)}
-    try:
-        domain_url = parse_server(domain, allow_insecure=insecure_allowed())
-    except ServerProblem:
-        return False
-    if not ours or domain_url.split("://", 1)[1] != domain:
-        return False  # a domain written so that it means another host, e.g. with a path
-    query = urlencode({"resource": f"acct:{acct}"})
-    document = fetch_json(f"{domain_url}/.well-known/webfinger?{query}", hops=REDIRECT_HOPS)
-    if not isinstance(document, dict):
-        return False
-    if str(document.get("subject") or "").casefold() != f"acct:{acct}".casefold():
+    document = webfinger(acct) if ours else None
+    if document is None:
         return False
     aliases = document.get("aliases")
     links = document.get("links")
@@ -640,6 +630,24 @@ def webfinger_confirms(acct: str, base_url: str, me: dict) -> bool:
         and link.get("rel") in ("self", "http://webfinger.net/rel/profile-page")
     ]
     return any(pointer in ours for pointer in pointers)
+
+
+def webfinger(acct: str) -> dict | None:
+    """Return WebFinger's answer for the handle from the handle's own domain, if it gives one."""
+    domain = acct.partition("@")[2].lower()
+    try:
+        domain_url = parse_server(domain, allow_insecure=insecure_allowed())
+    except ServerProblem:
+        return None
+    if domain_url.split("://", 1)[1] != domain:
+        return None  # a domain written so that it means another host, e.g. with a path
+    query = urlencode({"resource": f"acct:{acct}"})
+    document = fetch_json(f"{domain_url}/.well-known/webfinger?{query}", hops=REDIRECT_HOPS)
+    if not isinstance(document, dict):
+        return None
+    if str(document.get("subject") or "").casefold() != f"acct:{acct}".casefold():
+        return None
+    return document
 
 
 class _LinkFinder(HTMLParser):
@@ -858,19 +866,8 @@ def find_actor(acct: str) -> str | None:
 
     None when the domain can't be reached as well as when it doesn't know the handle.
     """
-    acct = acct.lstrip("@")
-    domain = acct.partition("@")[2]
-    try:
-        domain_url = parse_server(domain, allow_insecure=insecure_allowed())
-    except ServerProblem:
-        return None
-    if domain_url.split("://", 1)[1] != domain.lower():
-        return None  # a domain written so that it means another host, e.g. with a path
-    query = urlencode({"resource": f"acct:{acct}"})
-    document = fetch_json(f"{domain_url}/.well-known/webfinger?{query}", hops=REDIRECT_HOPS)
-    if not isinstance(document, dict):
-        return None
-    if str(document.get("subject") or "").casefold() != f"acct:{acct}".casefold():
+    document = webfinger(acct.lstrip("@"))
+    if document is None:
         return None
     links = document.get("links")
     return next(
