@@ -410,7 +410,8 @@ def run(args) -> int:
         ]
         checks.check(
             all(executed),
-            f"deliveries by worker 1: {executed[0]}, by worker 2: {executed[1]} (both take a share)",
+            f"deliveries by worker 1: {executed[0]}, by worker 2: {executed[1]} "
+            "(both take a share)",
         )
 
         # 3. Failed logins half on A, half on B trip the one shared limit.

@@ -240,6 +240,7 @@ class FakeMastodon:
                 Rule("/api/v1/statuses", endpoint="post_status", methods=["POST"]),
                 Rule("/api/v1/statuses/<status_id>", endpoint="status", methods=["GET", "DELETE"]),
                 Rule("/api/v1/statuses/<status_id>/context", endpoint="context"),
+                Rule("/users/<username>/statuses/<status_id>", endpoint="note"),
             ]
         ).bind("localhost")
         self.reset()
@@ -429,8 +430,14 @@ class FakeMastodon:
         *,
         at: datetime | None = None,
         visibility: str = "public",
+        **ids: str,
     ) -> dict[str, Any]:
-        """Post `text` by the given (local or remote) account in reply to `status_id`."""
+        """Post `text` by the given (local or remote) account in reply to `status_id`.
+
+        `ids` may set the reply's uri and url, as a copy of another server's status has (or as
+        a server lying about one says), and `in_reply_to_uri` replies to a status elsewhere
+        (`status_id` None).
+        """
         if at is not None and at.tzinfo is None:
             raise ValueError("`at` must be an aware datetime")
         if visibility not in VISIBILITIES:
@@ -440,6 +447,8 @@ class FakeMastodon:
             if account is None:
                 raise ValueError(f"unknown account {username_or_acct!r}; add_account() first")
             parent = self._find_status(str(status_id))
+            if parent is None and "in_reply_to_uri" in ids:
+                parent = {"id": None, "uri": ids.pop("in_reply_to_uri")}
             if parent is None:
                 raise ValueError(f"no status {status_id!r} to reply to")
             return self._create_status(
@@ -452,6 +461,7 @@ class FakeMastodon:
                 idempotency_key=None,
                 application=None,
                 created_at=at.astimezone(UTC) if at is not None else None,
+                **ids,
             )
 
     def fail_next(
@@ -923,8 +933,9 @@ class FakeMastodon:
         idempotency_key: str | None,
         application: dict[str, Any] | None,
         created_at: datetime | None = None,
+        **ids: str,
     ) -> dict[str, Any]:
-        """Store a new status and return its record."""
+        """Store a new status and return its record (`ids`: its uri and url, if not ours)."""
         status_id = self._next_id()
         home = f"https://{account['domain']}" if account["domain"] else self.url
         mentions: list[str] = []
@@ -945,6 +956,7 @@ class FakeMastodon:
             "visibility": visibility,
             "spoiler_text": spoiler_text,
             "in_reply_to_id": in_reply_to["id"] if in_reply_to else None,
+            "in_reply_to_uri": in_reply_to["uri"] if in_reply_to else None,
             "idempotency_key": idempotency_key,
             "created_at": created_at or self.now(),
             "url": self._link_lies.get(
@@ -957,6 +969,7 @@ class FakeMastodon:
             "application": application,
             "deleted": False,
         }
+        record.update(ids)
         self.statuses.append(record)
         return record
 
@@ -1678,6 +1691,33 @@ class FakeMastodon:
                 "descendants": [self._status_json(s, viewer) for s in descendants],
             }
         )
+
+    def _handle_note(
+        self, request: Request, params: dict[str, Any], username: str, status_id: str
+    ) -> Response:
+        """GET /users/:name/statuses/:id as ActivityPub: a public status of this server's own."""
+        record = self._find_status(status_id)
+        if (
+            record is None
+            or record["visibility"] not in ("public", "unlisted")
+            or not record["uri"].startswith(self.url + "/")
+            or "activity+json" not in request.headers.get("Accept", "")
+        ):
+            return self._json({"error": "Record not found"}, 404)
+        account = self._accounts[record["account_id"]]
+        note = {
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": record["uri"],
+            "type": "Note",
+            "attributedTo": account["uri"],
+            "inReplyTo": record["in_reply_to_uri"],
+            "published": iso(record["created_at"]),
+            "url": record["url"],
+            "content": self._content_html(record["status"], record["account_id"]),
+        }
+        response = self._json(note)
+        response.content_type = "application/activity+json; charset=utf-8"
+        return response
 
 
 def fake_mastodon_server() -> Iterator[FakeMastodon]:

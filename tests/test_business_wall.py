@@ -276,10 +276,14 @@ def check(row: Crosspost) -> None:
 
 def test_reply_text_is_stored_and_shown_escaped(client, connected, fake_mastodon, shop):
     """The reply's words appear under the post on the wall and permalink, never as HTML."""
+    # An account on the author's server, whose replies that server (and WebFinger) confirms.
+    fake_mastodon.add_account("bakery")
+    shop.handle = f"@bakery@{fake_mastodon.domain}"
+    db.session.commit()
     row = send(client, shop)
     reply = fake_mastodon.reply(
         row.remote_id,
-        BUSINESS_ACCT,
+        "bakery",
         "@alice Thank you! <script>alert(1)</script> & <b>come back</b>\n\nSee you soon",
         at=row.sent_at + timedelta(hours=1),
     )

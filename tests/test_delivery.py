@@ -368,6 +368,10 @@ def test_crossposts_deliver_sends_one_now(app, client, connected, fake_mastodon,
 
 def test_crossposts_run_due_and_check_replies(app, client, connected, fake_mastodon, bakery):
     """`run-due` delivers what is due now; `check-replies ID` finds the business's reply now."""
+    # An account on the author's server, whose replies that server (and WebFinger) confirms.
+    fake_mastodon.add_account("bakery")
+    bakery.handle = f"@bakery@{fake_mastodon.domain}"
+    db.session.commit()
     row = submit(client, bakery)
     huey.storage.flush_queue()  # as if the queue lost the message
     runner = app.test_cli_runner()
@@ -377,7 +381,7 @@ def test_crossposts_run_due_and_check_replies(app, client, connected, fake_masto
     db.session.expire_all()
     assert row.state == CrosspostState.SENT
 
-    fake_mastodon.reply(row.remote_id, "support@cornerbakery.example", "Thank you!")
+    fake_mastodon.reply(row.remote_id, "bakery", "Thank you!")
     result = runner.invoke(args=["crossposts", "check-replies", str(row.id)])
     assert result.exit_code == 0, result.output
     db.session.expire_all()

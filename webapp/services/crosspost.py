@@ -33,6 +33,7 @@ BACKOFF_BASE = 30  # seconds before the first retry
 BACKOFF_CAP = 6 * 3600
 STUCK_AFTER = timedelta(minutes=10)  # pending and due this long ago: the queue lost it
 WATCH_FOR = timedelta(days=14)
+REPLIES_TRIED = 2  # candidate replies confirmed with the business's server per check
 RETRYABLE = (CrosspostState.FAILED, CrosspostState.GAVE_UP, CrosspostState.NEEDS_LOGIN)
 # No key reads the stored token: the site's keys are wrong, which the operator must put right.
 # The person's sign-in is fine, so they aren't asked to reconnect; it is tried again later.
@@ -669,7 +670,7 @@ def look_for_reply(crosspost: Crosspost, client, now: datetime) -> str:
     """Read the thread once and record a reply, a vanished status, or when to look again."""
     crosspost.reply_checked_at = now
     try:
-        reply = mastodon.first_reply(client, crosspost.remote_id, crosspost.mention_account_id)
+        reply = find_reply(crosspost, client)
     except mastodon.MastodonError as error:
         outcome = mastodon.classify(error, client)
         if outcome.kind == "gone":
@@ -690,6 +691,30 @@ def look_for_reply(crosspost: Crosspost, client, now: datetime) -> str:
     crosspost.next_reply_check_at = schedule_next_check(crosspost, now)
     log_reply_check(crosspost, "waiting")
     return "waiting"
+
+
+def find_reply(crosspost: Crosspost, client) -> dict | None:
+    """Return the business's first reply, as the business's own server confirms it.
+
+    The user's server only points at candidates: whoever runs it can show any reply by any
+    name. A reply counts once WebFinger on the handle's domain names the business's actor and
+    that actor's server has the reply, by it, in our thread; until then it is looked for again.
+    """
+    candidates = mastodon.replies_by(
+        client, crosspost.remote_id, crosspost.mention_account_id or "", crosspost.mention_acct
+    )
+    if not candidates:
+        return None
+    actor = mastodon.find_actor(crosspost.mention_acct)
+    root = mastodon.status_uri(client, crosspost.remote_id) if actor else None
+    if root is None:
+        return None
+    # Bounded: someone who fills a thread with fakes can't make us fetch them all.
+    for candidate in candidates[:REPLIES_TRIED]:
+        reply = mastodon.confirmed_reply(candidate["uri"], actor, root)
+        if reply is not None:
+            return reply
+    return None
 
 
 def log_reply_check(crosspost: Crosspost, outcome: str) -> None:

@@ -48,6 +48,7 @@ HREF_RE = re.compile(r'href="([^"]*)"')
 USERNAME_RE = re.compile(r"^[a-z0-9_](?:[a-z0-9_.\-]{0,62}[a-z0-9_])?$", re.IGNORECASE)
 DOCUMENT_MAX_BYTES = 64 * 1024
 REDIRECT_HOPS = 3
+ACTIVITY_JSON = 'application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
 # Servers' words for a refused token: Doorkeeper (Mastodon), Pleroma/Akkoma, GoToSocial, and the
 # WWW-Authenticate header's error="invalid_token". Some answer 400 or 403 rather than 401.
 TOKEN_REFUSED_RE = re.compile(
@@ -543,7 +544,9 @@ def profile(base_url: str, access_token: str) -> dict:
 # --- Whose handle: the server's own domain, and WebFinger for any other ---
 
 
-def fetch_json(url: str, *, hops: int = 0) -> object:
+def fetch_json(
+    url: str, *, hops: int = 0, accept: str = "application/jrd+json, application/json"
+) -> object:
     """GET a small JSON document over the checked transport, following up to `hops` redirects.
 
     Returns None for anything but a JSON answer: no answer, an error, a refused address.
@@ -560,7 +563,7 @@ def fetch_json(url: str, *, hops: int = 0) -> object:
                     allow_redirects=False,
                     stream=True,
                     headers={
-                        "Accept": "application/jrd+json, application/json",
+                        "Accept": accept,
                         "User-Agent": "Praisewall",
                     },
                 ) as response,
@@ -613,19 +616,9 @@ def webfinger_confirms(acct: str, base_url: str, me: dict) -> bool:
     them and only when they are on that server's host, must be WebFinger's `self` link, its
     profile page or one of its aliases.
     """
-    domain = acct.split("@", 1)[1]
     ours = {u for u in (me.get("url"), me.get("uri")) if u and origin(u) == origin(base_url)}
-    try:
-        domain_url = parse_server(domain, allow_insecure=insecure_allowed())
-    except ServerProblem:
-        return False
-    if not ours or domain_url.split("://", 1)[1] != domain:
-        return False  # a domain written so that it means another host, e.g. with a path
-    query = urlencode({"resource": f"acct:{acct}"})
-    document = fetch_json(f"{domain_url}/.well-known/webfinger?{query}", hops=REDIRECT_HOPS)
-    if not isinstance(document, dict):
-        return False
-    if str(document.get("subject") or "").casefold() != f"acct:{acct}".casefold():
+    document = webfinger(acct) if ours else None
+    if document is None:
         return False
     aliases = document.get("aliases")
     links = document.get("links")
@@ -655,6 +648,24 @@ def handle_domain_down(acct: str) -> bool:
             return response.status_code >= 500 or response.status_code == 429
     except (requests.RequestException, urllib3.exceptions.HTTPError):
         return True
+
+
+def webfinger(acct: str) -> dict | None:
+    """Return WebFinger's answer for the handle from the handle's own domain, if it gives one."""
+    domain = acct.partition("@")[2].lower()
+    try:
+        domain_url = parse_server(domain, allow_insecure=insecure_allowed())
+    except ServerProblem:
+        return None
+    if domain_url.split("://", 1)[1] != domain:
+        return None  # a domain written so that it means another host, e.g. with a path
+    query = urlencode({"resource": f"acct:{acct}"})
+    document = fetch_json(f"{domain_url}/.well-known/webfinger?{query}", hops=REDIRECT_HOPS)
+    if not isinstance(document, dict):
+        return None
+    if str(document.get("subject") or "").casefold() != f"acct:{acct}".casefold():
+        return None
+    return document
 
 
 class _LinkFinder(HTMLParser):
@@ -838,20 +849,97 @@ def delete_status(client: Mastodon, status_id: str) -> None:
         pass
 
 
-def first_reply(client: Mastodon, status_id: str, account_id: str) -> dict | None:
-    """Return the earliest reply by the given account in the status's thread, if any.
+def replies_by(client: Mastodon, status_id: str, account_id: str, acct: str) -> list[dict]:
+    """Return the thread's replies the user's server says the account wrote, earliest first.
+
+    The user's server names the account by its id there or by its handle; either is only a
+    hint, which the reply's own server must confirm (`confirmed_reply`).
 
     :raise MastodonNotFoundError: if the status itself is gone.
     """
     context = client.status_context(status_id)
-    replies = [d for d in context.descendants if str(d.account.id) == str(account_id)]
-    if not replies:
+    acct = acct.lstrip("@").lower()
+    # A server names its own people without a domain.
+    names = {acct, acct.partition("@")[0]}
+    replies = []
+    for reply in context.get("descendants") or []:
+        account = reply.get("account") if isinstance(reply, dict) else None
+        created = as_datetime(reply.get("created_at")) if isinstance(account, dict) else None
+        if created is not None and (
+            str(account.get("id")) == str(account_id)
+            or str(account.get("acct") or "").lower() in names
+        ):
+            replies.append({"uri": str(reply.get("uri") or ""), "created_at": created})
+    return sorted(replies, key=lambda reply: reply["created_at"])
+
+
+def status_uri(client: Mastodon, status_id: str) -> str | None:
+    """Return our status's ActivityPub id, if it is on the user's own server as it should be."""
+    uri = str(client.status(status_id).get("uri") or "")
+    return uri if uri and origin(uri) == origin(client.api_base_url) else None
+
+
+def find_actor(acct: str) -> str | None:
+    """Return the actor URI WebFinger on the handle's own domain names for it, or None.
+
+    None when the domain can't be reached as well as when it doesn't know the handle.
+    """
+    document = webfinger(acct.lstrip("@"))
+    if document is None:
         return None
-    first = min(replies, key=lambda d: d.created_at)
+    links = document.get("links")
+    return next(
+        (
+            link["href"]
+            for link in (links if isinstance(links, list) else [])
+            if isinstance(link, dict)
+            and link.get("rel") == "self"
+            and isinstance(link.get("href"), str)
+            and origin(link["href"])[0] in ("https", "http")
+        ),
+        None,
+    )
+
+
+def fetch_object(uri: str) -> dict | None:
+    """Fetch an ActivityPub object from its own server; None unless the server says it is it."""
+    document = fetch_json(uri, accept=ACTIVITY_JSON)
+    if not isinstance(document, dict) or object_id(document) != uri:
+        return None
+    return document
+
+
+def object_id(value: object) -> str | None:
+    """Return the id an ActivityPub reference carries: a bare URI, or an object with an id."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    return value if isinstance(value, str) and value else None
+
+
+def confirmed_reply(uri: str, actor: str, root: str) -> dict | None:
+    """Return the reply as its own server has it, if that is the actor's server and it says the
+    actor wrote it in reply to `root`, directly or to a reply to it (each fetched from its own
+    server); else None, unreachable servers included.
+    """
+    if not uri or origin(uri) != origin(actor):
+        return None
+    note = fetch_object(uri)
+    if note is None or object_id(note.get("attributedTo")) != actor:
+        return None
+    published = as_datetime(note.get("published"))
+    parent = object_id(note.get("inReplyTo"))
+    if parent is not None and parent != root:
+        above = fetch_object(parent)
+        parent = object_id(above.get("inReplyTo")) if above else None
+    if published is None or parent != root:
+        return None
+    url = note.get("url")
+    url = object_id(url if not isinstance(url, list) else (url or [None])[0])
     return {
-        "created_at": first.created_at,
-        "url": first.url or first.uri,
-        "text": plain_text(first.content or ""),
+        "created_at": published,
+        # The page to link to, only on the business's server; else the id, which is.
+        "url": url if url and origin(url) == origin(actor) else uri,
+        "text": plain_text(str(note.get("content") or "")),
     }
 
 
