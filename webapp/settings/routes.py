@@ -112,7 +112,7 @@ def change_email():
         flash(f"Your email address is {user.email}.", "info")
     else:
         flash("Your email address is removed.", "info")
-    return redirect(url_for("settings.index", _anchor="email"))
+    return redirect(url_for("settings.index", _anchor="email-address"))
 
 
 @bp.post("/settings/email/resend")
@@ -127,7 +127,7 @@ def resend_confirmation():
     db.session.commit()
     mail.send_soon([message])
     flash(f"We sent the link to {user.new_email} again.", "info")
-    return redirect(url_for("settings.index", _anchor="email"))
+    return redirect(url_for("settings.index", _anchor="email-address"))
 
 
 @bp.post("/settings/tokens")
