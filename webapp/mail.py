@@ -61,8 +61,11 @@ def transport() -> Transport:
         raise ValueError("MAIL_URL must start with smtp:// or smtps://")
     query = parse_qs(parts.query)
     starttls = query.get("starttls", ["false"])[0].lower() in ("1", "true", "yes")
-    password = current_app.config.get("MAIL_PASSWORD") or os.environ.get(
-        "WEBAPP_MAIL_PASSWORD", unquote(parts.password or "")
+    # Read raw from the environment: a password made of digits must not turn into a number.
+    password = (
+        os.environ.get("WEBAPP_MAIL_PASSWORD")
+        or str(current_app.config.get("MAIL_PASSWORD") or "")
+        or unquote(parts.password or "")
     )
     return Transport(
         scheme=parts.scheme,
