@@ -14,6 +14,7 @@ import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from email.message import EmailMessage
 from email.policy import default as default_policy
 
@@ -24,9 +25,10 @@ from aiosmtpd.smtp import AuthResult
 from conftest import PASSWORD, AuthActions, run_queued_tasks
 from helpers import count, page_text
 
-from webapp import tasks
+from webapp import mail, tasks
 from webapp.extensions import db
-from webapp.models import ApiToken, MailMessage, MailState, User
+from webapp.models import ApiToken, MailMessage, MailState, User, utcnow
+from webapp.queue import huey
 from webapp.services import api_tokens
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -174,8 +176,6 @@ def test_a_message_goes_out_after_commit_as_text_and_html(client, make_user, aut
 
 def test_one_message_per_key(app):
     """Queuing the same message twice makes one row."""
-    from webapp import mail
-
     first = mail.queue("notice:x", "a@example.com", "Hi", "Hi.", "<p>Hi.</p>")
     second = mail.queue("notice:x", "a@example.com", "Hi", "Hi.", "<p>Hi.</p>")
     db.session.commit()
@@ -203,6 +203,34 @@ def test_a_failed_send_is_tried_again_later(make_app, make_user):
         db.session.refresh(row)
         assert row.state == MailState.SENT and row.attempts == 2
         assert [m["To"] for m in inbox.messages] == ["alice@example.com"]
+
+
+def test_the_sweep_sends_a_row_whose_task_was_lost(client, make_user, auth, smtp):
+    """A pending row with no task queued for it is found and sent by the sweep."""
+    make_user("alice")
+    auth.login()
+    set_address(client, "alice@example.com")
+    while huey.dequeue() is not None:  # the task is lost; the row stays
+        pass
+    tasks.sweep.call_local()
+    run_queued_tasks()
+    assert [m["To"] for m in smtp.messages] == ["alice@example.com"]
+
+
+def test_a_row_cut_off_mid_send_is_given_up_not_sent_twice(client, make_user, auth, smtp):
+    """A row claimed by a worker that died is marked failed once its lease is over."""
+    make_user("alice")
+    auth.login()
+    set_address(client, "alice@example.com")
+    row = db.session.scalars(sa.select(MailMessage)).one()
+    assert mail.claim(row.id)  # a worker took it, then died before saying how it went
+    row.next_attempt_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    tasks.sweep.call_local()
+    run_queued_tasks()
+    db.session.refresh(row)
+    assert row.state == MailState.FAILED and "can't arrive twice" in row.last_error
+    assert smtp.messages == []
 
 
 def test_smtp_login_takes_the_password_from_the_environment(make_app, make_user, monkeypatch):
