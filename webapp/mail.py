@@ -141,7 +141,8 @@ def deliver(message_id: int) -> MailMessage | None:
     row = db.session.get(MailMessage, message_id)
     try:
         where = send(row)
-    except PermanentFailure as error:
+    except (PermanentFailure, ValueError) as error:
+        # A refused recipient, or a MAIL_URL we can't read: trying again would not help.
         give_up(row, str(error))
     except (OSError, smtplib.SMTPException) as error:
         retry_later(row, describe(error))
