@@ -8,13 +8,15 @@ work once, for an hour, only the newest, and never after a new password.
 from __future__ import annotations
 
 import email
+import ipaddress
 import logging
 import re
 import socket
+import ssl
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.policy import default as default_policy
 
@@ -23,6 +25,10 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from conftest import PASSWORD, AuthActions, run_queued_tasks
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from helpers import count, page_text
 
 from webapp import mail, tasks
@@ -250,6 +256,73 @@ def test_smtp_login_takes_the_password_from_the_environment(make_app, make_user,
         controller.stop()
     assert inbox.logins == [("mailer", "s3cret-mail-pass")]
     assert len(inbox.messages) == 1
+
+
+def self_signed(tmp_path) -> tuple[ssl.SSLContext, str]:
+    """Make a certificate for 127.0.0.1; return a server context and the certificate's file."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    return context, str(cert_file)
+
+
+@pytest.mark.parametrize("scheme", ["smtps", "starttls"])
+def test_mail_goes_over_tls_with_the_certificate_checked(
+    make_app, make_user, monkeypatch, tmp_path, scheme
+):
+    """smtps:// and ?starttls=true both encrypt, checking the server's certificate; a
+    certificate nobody vouches for stops the message, which waits to be tried again."""
+    inbox = Inbox(free_port())
+    context, cert_file = self_signed(tmp_path)
+    if scheme == "smtps":
+        controller = start_smtp(inbox, ssl_context=context)
+        url = f"smtps://127.0.0.1:{inbox.port}"
+    else:
+        controller = start_smtp(inbox, tls_context=context, require_starttls=True)
+        url = f"smtp://127.0.0.1:{inbox.port}?starttls=true"
+    try:
+        app = make_app(MAIL_URL=url)
+        with app.app_context():
+            make_user("alice")
+            client = app.test_client()
+            AuthActions(client).login()
+            set_address(client, "alice@example.com")
+            run_queued_tasks()  # the certificate isn't trusted yet
+            row = db.session.scalars(sa.select(MailMessage)).one()
+            assert row.state == MailState.PENDING and "CERTIFICATE_VERIFY_FAILED" in row.last_error
+            monkeypatch.setenv("SSL_CERT_FILE", cert_file)
+            run_queued_tasks(scheduled=True)
+            db.session.refresh(row)
+            assert row.state == MailState.SENT
+    finally:
+        controller.stop()
+    assert [m["To"] for m in inbox.messages] == ["alice@example.com"]
 
 
 def test_without_a_server_mail_is_written_to_the_outbox_folder(

@@ -141,11 +141,13 @@ def deliver(message_id: int) -> MailMessage | None:
     row = db.session.get(MailMessage, message_id)
     try:
         where = send(row)
-    except (PermanentFailure, ValueError) as error:
-        # A refused recipient, or a MAIL_URL we can't read: trying again would not help.
+    except PermanentFailure as error:
         give_up(row, str(error))
     except (OSError, smtplib.SMTPException) as error:
+        # Certificate failures too (an OSError): a server's certificate can be fixed.
         retry_later(row, describe(error))
+    except ValueError as error:
+        give_up(row, str(error))  # a MAIL_URL we can't read: trying again would not help
     else:
         row.state = MailState.SENT
         row.sent_at = utcnow()
