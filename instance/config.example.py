@@ -5,3 +5,5 @@
 # SQLALCHEMY_DATABASE_URI = "postgresql+psycopg://praisewall@127.0.0.1:5432/praisewall"
 # LOGIN_RATE_LIMIT = "10 per minute;50 per hour"
 # SESSION_COOKIE_SECURE = True   # behind https; also set REMEMBER_COOKIE_SECURE
+# MAIL_URL = "smtp://praisewall@mail.example:587?starttls=true"   # password: WEBAPP_MAIL_PASSWORD
+# MAIL_FROM = "Praisewall <hello@praisewall.example>"

@@ -28,7 +28,7 @@ from webapp.models import (
     User,
     utcnow,
 )
-from webapp.services import accounts, api_tokens, challenge, demo
+from webapp.services import accounts, api_tokens, challenge, demo, emails, password_reset
 
 PASSWORD = "correct horse battery"
 # Who looks at which pages: everyone sees every page; owners and admins also their own ones.
@@ -45,6 +45,8 @@ class Community:
     post_id: int
     username: str
     token_id: int
+    reset_token: str
+    confirm_token: str
 
 
 def build_community() -> Community:
@@ -126,9 +128,17 @@ def build_community() -> Community:
     ).first()
     db.session.add(Report(post=other, reporter=alice, reason="spam", detail="An ad."))
     made = api_tokens.create(alice, "Phone shortcut")
+    alice.email, alice.new_email = "alice@example.com", "alice@new.example"
     db.session.commit()
     assert admin.is_admin and isinstance(owner, User)
-    return Community(slug=shop.slug, post_id=posts[0].id, username="alice", token_id=made.token.id)
+    return Community(
+        slug=shop.slug,
+        post_id=posts[0].id,
+        username="alice",
+        token_id=made.token.id,
+        reset_token=password_reset.serializer().dumps({"u": alice.id, "n": alice.reset_counter}),
+        confirm_token=emails.serializer().dumps({"u": alice.id, "e": alice.new_email}),
+    )
 
 
 def fill_path(rule: str, community: Community) -> str:
@@ -139,6 +149,7 @@ def fill_path(rule: str, community: Community) -> str:
         "username": community.username,
         "token_id": str(community.token_id),
         "filename": "style.css",
+        "token": community.confirm_token if rule.startswith("/email/") else community.reset_token,
     }
 
     def value(match: re.Match) -> str:
@@ -175,6 +186,8 @@ def extra_paths(community: Community) -> dict[str, list[str]]:
             "/posts/999999",
             "/businesses?q=bean",
             "/share/mastodon?server=not+a+server&text=Hello",
+            "/reset/not-a-link",
+            "/email/confirm/not-a-link",
         ],
         "member": [
             f"/b/{slug}?tab=complaints",
@@ -196,10 +209,15 @@ FORM_STATES = {
         ("/register", {"username": "a", "password": "short", "confirm": "other"}),
         ("/login", {"username": "alice", "password": "wrong password"}),
         ("/login/mastodon", {"handle": ""}),
+        ("/reset/<token>", {"password": "short", "confirm": "other"}),
+        ("/forgot", {"name": ""}),
+        # Last: the link it sends makes the one above stop working.
+        ("/forgot", {"name": "alice"}),
     ],
     "member": [
         ("/posts/new", {"body": ""}),
         ("/settings/password", {"current": "wrong", "password": "short", "confirm": "x"}),
+        ("/settings/email", {"email": "not an address"}),
         ("/settings/tokens", {"name": "Shortcut on my phone"}),
         ("/settings/delete", {"password": "wrong password"}),
     ],
@@ -242,6 +260,7 @@ def html_pages(app: Flask, community: Community) -> Iterator[tuple[str, str]]:
             assert is_html(response), f"{path} answered {response.status_code}"
             yield f"{role} {path}", response.text
         for path, fields in FORM_STATES[role]:
+            path = fill_path(path, community)
             form_page = "/settings" if path.startswith("/settings") else path
             token = csrf_token(client.get(form_page).text)
             response = client.post(path, data={**fields, "csrf_token": token})

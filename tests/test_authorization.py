@@ -21,7 +21,7 @@ from webapp import create_app
 from webapp.audit import AuditEntry
 from webapp.extensions import db
 from webapp.models import Business, Kind, Moderation, Post, User
-from webapp.services import accounts, api_tokens, businesses
+from webapp.services import accounts, api_tokens, businesses, emails, password_reset
 
 ROLES = ("anonymous", "owner", "other", "business_owner", "admin")
 LOGIN = "login"  # a 302 to the login page
@@ -64,6 +64,13 @@ EXPECTED: dict[str, dict[str, int | str]] = {
     # Anonymous: an empty form is sent back to fix; signed in: on to the next page.
     "auth.login POST": {**everyone(302), "anonymous": 422},
     "auth.logout POST": signed_in(302),
+    # A link's token is what lets its holder in, whoever is signed in; an empty form goes back.
+    "auth.confirm_email GET": everyone(200),
+    "auth.confirm_email POST": everyone(302),
+    "auth.forgot_password GET": everyone(200),
+    "auth.forgot_password POST": everyone(422),
+    "auth.reset_password GET": everyone(200),
+    "auth.reset_password POST": everyone(422),
     "auth.register GET": ANONYMOUS_ONLY_PAGE,
     "auth.register POST": {**everyone(302), "anonymous": 422},
     "businesses.embed GET": everyone(200),
@@ -119,11 +126,14 @@ EXPECTED: dict[str, dict[str, int | str]] = {
     "pwa.service_worker GET": everyone(200),
     "pwa.share_mastodon GET": everyone(200),
     # Everyone's own settings: an empty password form is sent back to fix.
+    "settings.change_email POST": signed_in(302),
     "settings.change_password POST": signed_in(422),
     "settings.create_token POST": signed_in(200),
     "settings.delete_account POST": signed_in(302),
     "settings.export_data GET": signed_in(200),
     "settings.index GET": signed_in(200),
+    # Only the author has an address waiting to be confirmed.
+    "settings.resend_confirmation POST": only("owner", 302, others=409),
     # The token is the author's; anyone else's "revoke" finds no token of theirs.
     "settings.revoke_token POST": only("owner", 302, others=404),
 }
@@ -181,6 +191,7 @@ def build_world(app: Flask, *, private: bool) -> World:
     """Create alice's posts about a bakery that its owner claimed, and a token for each person."""
     users = {role: accounts.create_user(name, PASSWORD) for role, name in USERNAMES.items()}
     users["admin"].is_admin = True
+    users["owner"].email, users["owner"].new_email = "alice@example.com", "alice@new.example"
     shop = businesses.create_business("Corner Bakery", handle="@support@cornerbakery.example")
     shop.owner = users["business_owner"]
     made = {role: api_tokens.create(user, "Phone") for role, user in users.items()}
@@ -214,7 +225,15 @@ def fill(rule: str, endpoint: str, world: World) -> str:
         .replace("<slug>", world.business.slug)
         .replace("<username>", "alice")
         .replace("<int:token_id>", str(world.token_id))
+        .replace("<token>", link_token(endpoint, world.users["owner"]))
     )
+
+
+def link_token(endpoint: str, user: User) -> str:
+    """Return a genuine token for the author's links: a password reset, or a new address."""
+    if endpoint == "auth.confirm_email":
+        return emails.serializer().dumps({"u": user.id, "e": user.new_email})
+    return password_reset.serializer().dumps({"u": user.id, "n": user.reset_counter})
 
 
 def form_for(endpoint: str, world: World) -> dict[str, str]:

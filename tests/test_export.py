@@ -16,6 +16,7 @@ from webapp.models import (
     ApiToken,
     ChallengeRound,
     Crosspost,
+    MailMessage,
     MastodonAccount,
     MastodonServer,
     Post,
@@ -45,7 +46,9 @@ def everything(client, connected, make_business, make_user, make_post, fake_mast
     assert client.post(f"/posts/{bobs.id}/report", data={"reason": "other"}).status_code == 302
     assert client.post("/settings/tokens", data={"name": "Phone"}).status_code == 200
     audit.record(None, "admin.create", connected, username="alice")
+    connected.email = "alice@example.com"
     db.session.commit()
+    assert client.post("/settings/email", data={"email": "alice@new.example"}).status_code == 302
     response = client.get("/settings/export.json")
     assert response.status_code == 200
     return response
@@ -64,6 +67,7 @@ def test_every_column_is_exported_or_left_out_for_a_reason(everything, app):
         ApiToken: data["api_tokens"][0],
         MastodonAccount: data["mastodon_account"],
         AuditEntry: data["audit_entries"][0],
+        MailMessage: data["mail"][0],
     }
     for model, obj in exported.items():
         table = model.__tablename__
@@ -94,6 +98,12 @@ def test_export_holds_moderation_crosspost_reports_tokens_and_audit(everything, 
     assert data["mastodon_account"]["acct"] == f"alice@{fake_mastodon.domain}"
     assert data["mastodon_account"]["server"] == fake_mastodon.url
     assert data["audit_entries"][0]["action"] == "admin.create"
+    assert data["account"]["email"] == "alice@example.com"
+    assert data["account"]["unconfirmed_email"] == "alice@new.example"
+    assert {(m["to_address"], m["subject"]) for m in data["mail"]} == {
+        ("alice@example.com", "Your email address is changing"),
+        ("alice@new.example", "Confirm your email address"),
+    }
 
 
 def test_export_holds_no_credential(everything, connected):
@@ -108,7 +118,9 @@ def test_export_holds_no_credential(everything, connected):
         account.access_token,
         crypto.decrypt(server.client_secret),
         *db.session.scalars(sa.select(ApiToken.token_hash)),
+        *db.session.scalars(sa.select(MailMessage.body_encrypted)),
     ]
+    assert "/email/confirm/" not in text
     for secret in secrets:
         assert secret and secret not in text
     json.loads(text)

@@ -19,11 +19,17 @@ from hypothesis import strategies as st
 from test_authorization import ROUTES, USERNAMES, build_world, fill
 from werkzeug.datastructures import MultiDict
 
-from webapp.auth.forms import ChangePasswordForm, LoginForm, RegisterForm
+from webapp.auth.forms import (
+    ChangePasswordForm,
+    ForgotPasswordForm,
+    LoginForm,
+    RegisterForm,
+    ResetPasswordForm,
+)
 from webapp.extensions import db
 from webapp.owners.forms import DetailsForm
 from webapp.posts.forms import PostForm, ResolveForm
-from webapp.settings.forms import ApiTokenForm, DeleteAccountForm
+from webapp.settings.forms import ApiTokenForm, DeleteAccountForm, EmailForm
 
 MARKERS = ("<script>alert(", "<img src=x onerror=", "<svg onload=", '"><b id=pwx>')
 HTML = [
@@ -126,6 +132,17 @@ FORMS: dict[str, tuple[str, Callable[[dict], dict[str, str]], list[str]]] = {
         fields_of(RegisterForm),
     ),
     "auth.logout": ("owner", lambda w: {}, []),
+    "auth.confirm_email": ("anonymous", lambda w: {}, []),
+    "auth.forgot_password": (
+        "anonymous",
+        lambda w: {"name": "alice"},
+        fields_of(ForgotPasswordForm),
+    ),
+    "auth.reset_password": (
+        "anonymous",
+        lambda w: {"password": "a new long passphrase", "confirm": "a new long passphrase"},
+        fields_of(ResetPasswordForm),
+    ),
     "challenge.start": ("owner", lambda w: {}, []),
     "mastodon.disconnect": ("owner", lambda w: {}, []),
     "moderation.hide": ("admin", lambda w: {}, []),
@@ -151,6 +168,12 @@ FORMS: dict[str, tuple[str, Callable[[dict], dict[str, str]], list[str]]] = {
     "posts.reopen": ("owner", lambda w: {}, []),
     "posts.resolve": ("owner", lambda w: {"note": "They refunded me."}, fields_of(ResolveForm)),
     "posts.retry_crosspost": ("owner", lambda w: {}, []),
+    "settings.change_email": (
+        "owner",
+        lambda w: {"email": "alice@elsewhere.example"},
+        fields_of(EmailForm),
+    ),
+    "settings.resend_confirmation": ("owner", lambda w: {}, []),
     "settings.change_password": (
         "owner",
         lambda w: {"current": PASSWORD, "password": "a new long passphrase", "confirm": ""},

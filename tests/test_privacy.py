@@ -25,6 +25,7 @@ from webapp.models import (
     Business,
     Crosspost,
     CrosspostState,
+    MailMessage,
     MastodonAccount,
     Post,
     User,
@@ -358,3 +359,18 @@ def test_nothing_of_mine_remains_anywhere_public_or_cached(
     run_queued_tasks()
     assert count(Crosspost) == 0
     assert count(MastodonAccount) == 0
+
+
+def test_leaving_deletes_my_email_address_and_my_mail(client, make_user):
+    """My address, confirmed or not, and every message to it, sent or waiting, go with me."""
+    user = make_user("alice")
+    AuthActions(client).login()
+    user.email = "alice@example.com"
+    db.session.commit()
+    assert client.post("/settings/email", data={"email": "alice@new.example"}).status_code == 302
+    assert count(MailMessage) == 2
+    leave(client)
+    db.session.expire_all()
+    assert count(MailMessage) == 0
+    assert db.session.scalar(sa.select(sa.func.count()).where(User.email.is_not(None))) == 0
+    assert db.session.scalar(sa.select(sa.func.count()).where(User.new_email.is_not(None))) == 0

@@ -3,11 +3,14 @@ is anywhere in the database or in the logs, even at DEBUG."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import logging
+import re
 
 import pytest
 import sqlalchemy as sa
-from conftest import AuthActions, mastodon_sign_in, send
+from conftest import PASSWORD, AuthActions, mastodon_sign_in, run_queued_tasks, send
 
 from webapp.extensions import db
 
@@ -55,3 +58,43 @@ def test_no_token_or_secret_in_the_database_or_logs(
         assert secret not in logs
     for client_id in client_ids:
         assert client_id not in dump  # encrypted like the secret
+
+
+def test_no_mail_link_or_password_in_the_database_or_logs(
+    debug_logs, app, client, make_user, tmp_path
+):
+    """Confirmation and reset links live only in the messages (encrypted in the outbox), and
+    neither they nor the passwords typed reach a log."""
+    app.instance_path = str(tmp_path)  # no mail server: messages go to instance/outbox/
+    make_user("alice")
+    AuthActions(client).login()
+    client.post("/settings/email", data={"email": "alice@example.com"})
+    run_queued_tasks()
+    confirm = link_in_outbox(tmp_path)
+    assert client.post(confirm).status_code == 302
+    AuthActions(client).logout()
+    client.post("/forgot", data={"name": "alice"})
+    run_queued_tasks()
+    reset = link_in_outbox(tmp_path)
+    new_password = "a password nobody logs"
+    data = {"password": new_password, "confirm": new_password}
+    assert client.post(reset, data=data).status_code == 302
+
+    dump = every_value_in_the_database()
+    logs = "\n".join(
+        f"{record.name} {record.getMessage()} {record.args!r}" for record in debug_logs.records
+    )
+    assert "mail" in logs, "nothing was logged about mail, so the check would prove nothing"
+    for secret in (confirm, reset, new_password, PASSWORD):
+        secret = secret.rsplit("/", 1)[-1]
+        assert secret not in dump
+        assert secret not in logs
+
+
+def link_in_outbox(folder) -> str:
+    """Return the link in the newest message written to the outbox folder, as a path."""
+    newest = max((folder / "outbox").glob("*.eml"))
+    message = email.message_from_bytes(newest.read_bytes(), policy=email.policy.default)
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    [link] = re.findall(r"https?://praisewall\.test(/\S+)", text)
+    return link

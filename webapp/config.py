@@ -53,3 +53,13 @@ class DefaultConfig:
     # Seconds each web process repeats a public page to visitors without a cookie; 0 is off.
     PAGE_CACHE_SECONDS = 5
     REPORTS_TO_HIDE = 3
+    # Mail: WEBAPP_MAIL_URL like smtp://user@host:587?starttls=true or smtps://user@host, the
+    # password in WEBAPP_MAIL_PASSWORD. Unset, messages are written to instance/outbox/.
+    MAIL_URL = ""
+    MAIL_FROM = "Praisewall <praisewall@localhost>"
+    MAIL_TIMEOUT = 10
+    # Asking for a password reset link, per address and per account; a confirmation link again,
+    # per person. Every request counts, found or not, so the limits tell nothing either.
+    RESET_RATE_LIMIT = "5 per hour;20 per day"
+    RESET_ACCOUNT_RATE_LIMIT = "3 per hour;10 per day"
+    EMAIL_RESEND_RATE_LIMIT = "3 per hour;10 per day"

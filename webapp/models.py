@@ -148,6 +148,13 @@ class User(UserMixin, db.Model):
     session_token: so.Mapped[str] = so.mapped_column(sa.String(32), default=new_session_token)
     is_admin: so.Mapped[bool] = so.mapped_column(default=False)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    # The confirmed address, the only one mail goes to; a new one waits in new_email until
+    # its link is followed.
+    email: so.Mapped[str | None] = so.mapped_column(sa.String(254), index=True)
+    new_email: so.Mapped[str | None] = so.mapped_column(sa.String(254))
+    # Password reset links carry this number: a newer link, a use or a new password moves it
+    # on, so every earlier link stops working without the links being stored.
+    reset_counter: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
 
     posts: so.WriteOnlyMapped[Post] = so.relationship(
         back_populates="author", cascade="all, delete-orphan", passive_deletes=True
@@ -168,6 +175,7 @@ class User(UserMixin, db.Model):
         method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
         self.password_hash = generate_password_hash(password, method=method)
         self.end_sessions()
+        self.reset_counter = (self.reset_counter or 0) + 1
 
     def end_sessions(self) -> None:
         """Make every session and remember-me cookie signed in as this user stop working."""
@@ -621,3 +629,38 @@ class ApiToken(db.Model):
     def drop_forbidden_characters(self, key: str, value: str | None) -> str | None:
         """Keep characters XML forbids out of the row, whichever way the text came in."""
         return xml_safe(value)
+
+
+class MailState(enum.StrEnum):
+    """Where a message in the outbox stands."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"  # given up after MAIL_MAX_ATTEMPTS
+
+
+class MailMessage(db.Model):
+    """One message in the outbox; the row, not the queue, says whether it went."""
+
+    __table_args__ = (
+        sa.Index("ix_mail_message_due", "state", "next_attempt_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    # Whom it is for; gone with them, unsent mail included.
+    user_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="CASCADE"), index=True
+    )
+    # One message per key, however often the work that makes it is repeated.
+    key: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    to_address: so.Mapped[str] = so.mapped_column(sa.String(254))
+    subject: so.Mapped[str] = so.mapped_column(sa.String(200))
+    # Text and HTML, encrypted: a message can hold a sign-in link.
+    body_encrypted: so.Mapped[str] = so.mapped_column(sa.Text)
+    state: so.Mapped[str] = so.mapped_column(sa.String(16), default=MailState.PENDING)
+    attempts: so.Mapped[int] = so.mapped_column(default=0)
+    next_attempt_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    last_error: so.Mapped[str | None] = so.mapped_column(sa.String(500))
+    sent_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)

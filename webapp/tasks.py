@@ -1,5 +1,5 @@
 """Work done off the request: deliver statuses, delete them, end farewells, watch replies, sweep,
-and prove claimed walls' owners again."""
+prove claimed walls' owners again, and send mail."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import datetime
 
 from huey import crontab
 
+from webapp import mail
 from webapp.extensions import db
 from webapp.models import Business, CrosspostState
 from webapp.queue import huey, task_app
@@ -109,6 +110,7 @@ def sweep() -> None:
             deleting = crosspost.due((CrosspostState.DELETING,))
             watching = crosspost.watch_due()
             farewells = connect.farewells_done()
+            letters = mail.due()
         finally:
             db.session.remove()
     for crosspost_id in pending:
@@ -119,6 +121,27 @@ def sweep() -> None:
         enqueue(check_reply, crosspost_id)
     for account_id in farewells:
         enqueue(end_farewell, account_id)
+    for message_id in letters:
+        enqueue(send_mail, message_id)
+
+
+@huey.task()
+def send_mail(message_id: int) -> None:
+    """Send one message from the outbox, and queue the retry when it must wait."""
+    with task_app().app_context():
+        try:
+            row = mail.deliver(message_id)
+            db.session.commit()
+            retry_at = row.next_attempt_at if row is not None and row.state == "pending" else None
+        except Exception:
+            # The row stays claimed; the sweep gives it up rather than risk sending it twice.
+            log.exception("could not send mail %s", message_id)
+            db.session.rollback()
+            retry_at = None
+        finally:
+            db.session.remove()
+    if retry_at is not None:
+        enqueue(send_mail, message_id, retry_at)
 
 
 @huey.task()

@@ -85,3 +85,38 @@ class MastodonLoginForm(Form):
         validators=[DataRequired(message="Enter your handle, like @you@mastodon.social.")],
         description="Like @you@mastodon.social, or just mastodon.social",
     )
+
+
+class ForgotPasswordForm(Form):
+    """Ask for a link to set a new password."""
+
+    name = StringField(
+        "Your username or email address",
+        validators=[
+            DataRequired(message="Enter your username or your email address."),
+            Length(max=254, message="That is longer than any username or address."),
+        ],
+    )
+
+
+class ResetPasswordForm(Form):
+    """Choose a new password, from a reset link."""
+
+    password = PasswordField(
+        "New password", validators=[DataRequired(message="Choose a new password.")]
+    )
+    confirm = PasswordField(
+        "New password again",
+        validators=[EqualTo("password", message="The two passwords don't match.")],
+    )
+
+    def __init__(self, user, *args, **kwargs) -> None:
+        """Keep the user whose password is being set."""
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def validate_password(self, field: PasswordField) -> None:
+        """Refuse weak passwords."""
+        problem = accounts.password_problem(field.data, self.user.username)
+        if problem:
+            raise ValidationError(problem)

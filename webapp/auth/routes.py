@@ -6,15 +6,25 @@ import unicodedata
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.urls import iri_to_uri
 
+from webapp import mail
 from webapp.auth import devices
-from webapp.auth.forms import LoginForm, RegisterForm
+from webapp.auth.forms import ForgotPasswordForm, LoginForm, RegisterForm, ResetPasswordForm
 from webapp.extensions import db, limiter
-from webapp.services import accounts
+from webapp.services import accounts, emails, password_reset
 
 bp = Blueprint("auth", __name__)
 
@@ -148,3 +158,74 @@ def logout():
     logout_user()
     flash("You're logged out, on this device and every other.", "info")
     return redirect(url_for("main.index"))
+
+
+def reset_account_key() -> str:
+    """Key a limit by the username or address a reset is asked for, found or not."""
+    return "reset:" + request.form.get("name", "").strip().lstrip("@").lower()[:254]
+
+
+# Asking for a link answers the same whether or not anything was sent, so it can't tell who
+# has an account; limits count every request per address and per name asked about.
+@bp.route("/forgot", methods=["GET", "POST"])
+@limiter.limit(setting("RESET_RATE_LIMIT"), methods=["POST"], scope="forgot")
+@limiter.limit(
+    setting("RESET_ACCOUNT_RATE_LIMIT"),
+    methods=["POST"],
+    key_func=reset_account_key,
+    scope="forgot-account",
+)
+def forgot_password():
+    """Ask for a link to set a new password."""
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        messages = password_reset.request_links(form.name.data)
+        db.session.commit()
+        mail.send_soon(messages)
+        return render_template("auth/forgot.html", form=form, sent=True)
+    status = 422 if form.errors else 200
+    return render_template("auth/forgot.html", form=form, sent=False), status
+
+
+def dead_link(kind: str):
+    """Answer a link that is forged, expired, used or replaced by a newer one."""
+    return render_template("auth/dead_link.html", kind=kind), 400
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+@limiter.limit(login_limit, methods=["POST"], scope="reset")
+def reset_password(token: str):
+    """Set a new password from a reset link."""
+    user = password_reset.account_for(token)
+    if user is None:
+        return dead_link("reset")
+    form = ResetPasswordForm(user)
+    if form.validate_on_submit():
+        password_reset.reset(user, form.password.data)
+        db.session.commit()
+        logout_user()
+        flash(
+            "Your new password is set, and every device signed in to your account is signed "
+            "out. Log in with it now.",
+            "success",
+        )
+        return redirect(url_for("auth.login"))
+    status = 422 if form.errors else 200
+    response = make_response(render_template("auth/reset.html", form=form, user=user), status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/email/confirm/<token>", methods=["GET", "POST"])
+def confirm_email(token: str):
+    """Confirm a new email address from its link (a button, so no link preview confirms it)."""
+    user = emails.confirm(token)
+    if user is None:
+        return dead_link("email")
+    if request.method == "POST":
+        emails.use(user)
+        db.session.commit()
+        flash(f"Your email address {user.email} is confirmed.", "success")
+        where = "settings.index" if current_user.is_authenticated else "main.index"
+        return redirect(url_for(where))
+    return render_template("auth/confirm_email.html", address=user.new_email)

@@ -9,7 +9,15 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from webapp.extensions import db
-from webapp.models import Crosspost, CrosspostState, MastodonAccount, Post, User, utcnow
+from webapp.models import (
+    Crosspost,
+    CrosspostState,
+    MailMessage,
+    MastodonAccount,
+    Post,
+    User,
+    utcnow,
+)
 from webapp.services import api_tokens, connect, crosspost
 
 USERNAME_RE = re.compile(r"^[a-z0-9_]{3,30}$")
@@ -116,6 +124,8 @@ def delete_account(user: User, *, delete_statuses: bool = False) -> Farewell:
         else:
             farewell.revoked = connect.disconnect(user)
     db.session.execute(sa.delete(Crosspost).where(others))
+    # Mail for them goes too, unsent or not: their address leaves with them.
+    db.session.execute(sa.delete(MailMessage).where(MailMessage.user_id == user.id))
     db.session.delete(user)
     db.session.flush()
     return farewell

@@ -8,7 +8,16 @@ import sqlalchemy.orm as so
 from webapp.audit import AuditEntry
 from webapp.extensions import db
 from webapp.links import safe_remote_url
-from webapp.models import ApiToken, Business, ChallengeRound, Crosspost, Post, Report, User
+from webapp.models import (
+    ApiToken,
+    Business,
+    ChallengeRound,
+    Crosspost,
+    MailMessage,
+    Post,
+    Report,
+    User,
+)
 from webapp.services import challenge, owners
 
 # Columns exported under another name, by table.
@@ -21,6 +30,7 @@ EXPORTED_AS = {
     },
     "mastodon_account": {"created_at": "connected_at", "server_id": "server"},
     "report": {"post_id": "post"},
+    "user": {"new_email": "unconfirmed_email"},
 }
 CREDENTIAL = "a credential, not the person's data"
 # Columns left out of the export, each with the reason. Every other column is exported; the
@@ -29,6 +39,13 @@ NOT_EXPORTED = {
     "user": {
         "password_hash": CREDENTIAL,
         "session_token": CREDENTIAL,
+        "reset_counter": "counts reset links, so old ones stop working",
+    },
+    "mail_message": {
+        "user_id": "the person exporting",
+        "key": "an internal key that stops duplicate messages",
+        "body_encrypted": "may hold a sign-in link, a credential",
+        "next_attempt_at": "our queue's schedule",
     },
     "post": {"author_id": "the person exporting"},
     "crosspost": {
@@ -155,6 +172,9 @@ def export_user(user: User) -> dict:
     reports = db.session.scalars(
         sa.select(Report).where(Report.reporter_id == user.id).order_by(Report.id)
     ).all()
+    mail = db.session.scalars(
+        sa.select(MailMessage).where(MailMessage.user_id == user.id).order_by(MailMessage.id)
+    ).all()
     audit_entries = db.session.scalars(
         sa.select(AuditEntry)
         .where(
@@ -171,6 +191,8 @@ def export_user(user: User) -> dict:
             "username": user.username,
             "is_admin": user.is_admin,
             "created_at": iso(user.created_at),
+            "email": user.email,
+            "unconfirmed_email": user.new_email,
         },
         "posts": [post_json(post) for post in user_posts],
         "businesses_added": [
@@ -238,6 +260,20 @@ def export_user(user: User) -> dict:
                 "created_at": iso(r.created_at),
             }
             for r in reports
+        ],
+        # What we sent them, without the bodies: a body can hold a link that signs them in.
+        "mail": [
+            {
+                "id": m.id,
+                "to_address": m.to_address,
+                "subject": m.subject,
+                "state": m.state,
+                "attempts": m.attempts,
+                "last_error": m.last_error,
+                "sent_at": iso(m.sent_at),
+                "created_at": iso(m.created_at),
+            }
+            for m in mail
         ],
         # Admin actions they took, and those taken on their account.
         "audit_entries": [audit_json(entry) for entry in audit_entries],

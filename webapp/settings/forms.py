@@ -7,6 +7,7 @@ from wtforms.validators import DataRequired, Length, ValidationError
 
 from webapp.forms import Form
 from webapp.posts.forms import strip_text
+from webapp.services import emails
 from webapp.services.api_tokens import NAME_MAX
 
 
@@ -50,3 +51,21 @@ class ApiTokenForm(Form):
         ],
         description="Like “Phone shortcut”. You can revoke it here at any time.",
     )
+
+
+class EmailForm(Form):
+    """Set, change or remove my email address."""
+
+    email = StringField(
+        "Email address",
+        filters=[lambda v: emails.normalize(v) if isinstance(v, str) else v],
+        validators=[Length(max=emails.ADDRESS_MAX, message="That address is too long.")],
+        description="Optional. For a link to set a new password if you forget yours. "
+        "Leave it empty to remove it.",
+    )
+
+    def validate_email(self, field: StringField) -> None:
+        """Refuse what can't be an address."""
+        problem = emails.address_problem(field.data or "")
+        if problem:
+            raise ValidationError(problem)

@@ -17,19 +17,25 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user, logout_user
 
-from webapp import tasks
+from webapp import mail, tasks
 from webapp.auth.forms import ChangePasswordForm
-from webapp.extensions import db
+from webapp.auth.routes import setting, user_key
+from webapp.extensions import db, limiter
 from webapp.limits import password_check_limit
 from webapp.models import utcnow
-from webapp.services import accounts, api_tokens, export
-from webapp.settings.forms import ApiTokenForm, DeleteAccountForm
+from webapp.services import accounts, api_tokens, emails, export
+from webapp.settings.forms import ApiTokenForm, DeleteAccountForm, EmailForm
 
 bp = Blueprint("settings", __name__)
 
 
 def render_settings(
-    password_form=None, delete_form=None, token_form=None, new_token=None, status: int = 200
+    password_form=None,
+    delete_form=None,
+    token_form=None,
+    new_token=None,
+    email_form=None,
+    status: int = 200,
 ):
     """Render the settings page with its forms and my API tokens."""
     response = make_response(
@@ -38,6 +44,8 @@ def render_settings(
             password_form=password_form or ChangePasswordForm(current_user),
             delete_form=delete_form or DeleteAccountForm(current_user),
             token_form=token_form or ApiTokenForm(formdata=None),
+            email_form=email_form
+            or EmailForm(formdata=None, email=current_user.new_email or current_user.email),
             tokens=api_tokens.user_tokens(current_user),
             max_tokens=api_tokens.MAX_PER_USER,
             new_token=new_token,
@@ -81,6 +89,45 @@ def change_password():
             "info",
         )
     return redirect(url_for("settings.index"))
+
+
+@bp.post("/settings/email")
+@login_required
+def change_email():
+    """Set, change or remove my email address; a new one waits for its link to be followed."""
+    form = EmailForm()
+    if not form.validate():
+        return render_settings(email_form=form, status=422)
+    user = current_user._get_current_object()
+    messages = emails.change(user, form.email.data or "")
+    db.session.commit()
+    mail.send_soon(messages)
+    if user.new_email:
+        flash(
+            f"We sent a link to {user.new_email}. Follow it within 48 hours to confirm the "
+            "address; until then we use it for nothing.",
+            "info",
+        )
+    elif user.email:
+        flash(f"Your email address is {user.email}.", "info")
+    else:
+        flash("Your email address is removed.", "info")
+    return redirect(url_for("settings.index", _anchor="email-address"))
+
+
+@bp.post("/settings/email/resend")
+@login_required
+@limiter.limit(setting("EMAIL_RESEND_RATE_LIMIT"), key_func=user_key, scope="email-resend")
+def resend_confirmation():
+    """Send the link that confirms my new address again."""
+    user = current_user._get_current_object()
+    if not user.new_email:
+        abort(409, description="There is no address waiting to be confirmed.")
+    message = emails.confirmation(user)
+    db.session.commit()
+    mail.send_soon([message])
+    flash(f"We sent the link to {user.new_email} again.", "info")
+    return redirect(url_for("settings.index", _anchor="email-address"))
 
 
 @bp.post("/settings/tokens")
