@@ -20,6 +20,7 @@ from webapp import crypto
 from webapp.extensions import db
 from webapp.models import (
     Business,
+    BusinessManager,
     Crosspost,
     MastodonAccount,
     MastodonServer,
@@ -45,6 +46,7 @@ class Community:
     post_id: int
     username: str
     token_id: int
+    unclaimed: str  # a wall with a website and no owner, whose claim page shows a code
 
 
 def build_community() -> Community:
@@ -57,6 +59,12 @@ def build_community() -> Community:
     shop.owner_id = owner.id
     shop.claimed_at = utcnow()
     shop.description = "Coffee roasted on the premises since 2009."
+    db.session.flush()
+    db.session.add(BusinessManager(business_id=shop.id, user_id=alice.id))
+    unclaimed = db.session.scalars(
+        db.select(Business).where(Business.id != shop.id).order_by(Business.id)
+    ).first()
+    unclaimed.website, unclaimed.domain = "https://unclaimed.example", "unclaimed.example"
     server = MastodonServer(base_url="https://social.example", max_characters=500, url_length=23)
     db.session.add(server)
     db.session.flush()
@@ -128,7 +136,13 @@ def build_community() -> Community:
     made = api_tokens.create(alice, "Phone shortcut")
     db.session.commit()
     assert admin.is_admin and isinstance(owner, User)
-    return Community(slug=shop.slug, post_id=posts[0].id, username="alice", token_id=made.token.id)
+    return Community(
+        slug=shop.slug,
+        post_id=posts[0].id,
+        username="alice",
+        token_id=made.token.id,
+        unclaimed=unclaimed.slug,
+    )
 
 
 def fill_path(rule: str, community: Community) -> str:
@@ -181,6 +195,7 @@ def extra_paths(community: Community) -> dict[str, list[str]]:
             f"/b/{slug}?tab=unanswered",
             f"/b/{slug}/embed?theme=light",
             f"/b/{slug}/embed?theme=dark",
+            f"/b/{community.unclaimed}/claim",
             f"/posts/new?kind=complaint&business={slug}",
             "/share/mastodon?text=Hello",
         ],
