@@ -234,7 +234,7 @@ def test_a_redirect_to_another_host_is_refused(alice, bakery, site, other_site):
     site.serve("/", "", 302, Location=elsewhere)
     response = claim(alice, bakery)
     assert response.status_code == 403
-    assert f"sent us to another website, {OTHER}" in page_text(response)
+    assert f"sent us to another website, {OTHER}:{other_site.port}" in page_text(response)
     assert other_site.requests == []
     assert fresh(bakery).owner_id is None
 
@@ -366,4 +366,29 @@ def test_managers_go_with_the_claim(app, owner, bakery, make_user):
     assert owner.post(f"/b/{bakery.slug}/managers", data={"username": "bob"}).status_code == 302
     assert db.session.scalar(sa.select(sa.func.count()).select_from(BusinessManager)) == 1
     assert owner.post(f"/b/{bakery.slug}/release").status_code == 302
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(BusinessManager)) == 0
+
+
+def test_a_redirect_to_another_port_of_the_same_host_is_refused(alice, bakery, site, other_site):
+    """Another port is another site, even on the same host."""
+    elsewhere = f"http://{SITE}:{other_site.port}{WELL_KNOWN}"
+    other_site.serve(WELL_KNOWN, code_for(alice, bakery))
+    site.serve(WELL_KNOWN, "", 302, Location=elsewhere)
+    response = claim(alice, bakery)
+    assert response.status_code == 403
+    assert "sent us to another website" in page_text(response)
+    assert other_site.requests == []
+
+
+def test_a_former_owners_managers_dont_come_back_with_a_new_claim(app, owner, bakery, site):
+    """The owner deletes their account: whoever claims next starts with no managers."""
+    AuthActions(app.test_client()).register("bob")
+    assert owner.post(f"/b/{bakery.slug}/managers", data={"username": "bob"}).status_code == 302
+    assert owner.post("/settings/delete", data={"password": PASSWORD}).status_code == 302
+    carol = signed_in(app, "carol")
+    site.serve(WELL_KNOWN, code_for(carol, bakery))
+    assert claim(carol, bakery).status_code == 302
+    bob = app.test_client()
+    AuthActions(bob).login("bob")
+    assert bob.get(f"/b/{bakery.slug}/manage").status_code == 403
     assert db.session.scalar(sa.select(sa.func.count()).select_from(BusinessManager)) == 0

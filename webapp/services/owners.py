@@ -114,6 +114,10 @@ def claim(business: Business, user: User, proof: str = MASTODON) -> None:
         raise Refused(f"{business.name} has already been claimed by its owner.")
     profile = prove(business, user, proof)
     if business.owner_id is None:
+        # Managers a former owner let in, before deleting their account, don't come back.
+        db.session.execute(
+            sa.delete(BusinessManager).where(BusinessManager.business_id == business.id)
+        )
         business.owner = user
         business.claimed_at = utcnow()
         audit.record(user, "business.claim", business, proof=proof, website=business.domain)

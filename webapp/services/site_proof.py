@@ -28,6 +28,7 @@ from webapp.services.mastodon import (
     api_timeout,
     insecure_allowed,
     is_public,
+    origin,
     server_session,
 )
 
@@ -90,7 +91,7 @@ def fetch(url: str, limit: int) -> Page:
     :raise Failed: on a refused address, a redirect elsewhere or too many, a body over `limit`.
     :raise NoAnswer: when the site didn't answer, or answered 5xx or 429.
     """
-    host = urlsplit(url).hostname
+    host, start = urlsplit(url).hostname, origin(url)
     for _ in range(REDIRECT_HOPS + 1):
         try:
             with (
@@ -105,7 +106,9 @@ def fetch(url: str, limit: int) -> Page:
             ):
                 if response.is_redirect:
                     url = urljoin(url, response.headers["location"])
-                    if (elsewhere := urlsplit(url).hostname) != host:
+                    if origin(url) != start:
+                        # Another host, port or scheme (https to http, say) is another site.
+                        elsewhere = urlsplit(url).netloc
                         raise Failed(f"{host} sent us to another website, {elsewhere}.")
                     continue
                 if response.status_code >= 500 or response.status_code == 429:
