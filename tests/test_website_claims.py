@@ -392,3 +392,14 @@ def test_a_former_owners_managers_dont_come_back_with_a_new_claim(app, owner, ba
     AuthActions(bob).login("bob")
     assert bob.get(f"/b/{bakery.slug}/manage").status_code == 403
     assert db.session.scalar(sa.select(sa.func.count()).select_from(BusinessManager)) == 0
+
+
+def test_flask_walls_recheck_proves_a_website_claim_now(app, owner, bakery, site):
+    """The command looks for the code now, and names the site that didn't answer."""
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["walls", "recheck", bakery.slug])
+    assert "the claim holds" in result.output
+    site.serve(WELL_KNOWN, "down", 503)
+    site.serve("/", "down", 503)
+    result = runner.invoke(args=["walls", "recheck", bakery.slug])
+    assert f"no answer from {SITE}; the claim stays" in result.output
