@@ -85,9 +85,9 @@ def wall_card(business: Business, numbers: BusinessNumbers) -> bytes:
     draw.text((72, 60), name, font=font(64), fill=INK)
     if business.is_verified:
         # Drawn, not typed: the bundled font has no check mark.
-        draw.rounded_rectangle([72, 150, 330, 206], radius=12, fill=PRAISE)
-        draw.line([(90, 178), (104, 192), (126, 164)], fill=PAPER, width=6)
-        draw.text((140, 178), "Verified", font=font(36), fill=PAPER, anchor="lm")
+        draw.rounded_rectangle([72, 160, 300, 216], radius=12, fill=PRAISE)
+        draw.line([(90, 188), (104, 202), (126, 174)], fill=PAPER, width=6)
+        draw.text((140, 188), "Verified", font=font(36), fill=PAPER, anchor="lm")
     praise = f"{numbers.praise} praise"
     draw.text((72, 260), praise, font=font(72), fill=PRAISE)
     rate = numbers.reply_rate

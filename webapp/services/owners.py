@@ -36,7 +36,6 @@ MANAGER_LIMIT = 5
 # How a claim is proven, and proven again: signed in as the handle, or a token on the website.
 MASTODON = "mastodon"
 WEBSITE = "website"
-PROOFS = (MASTODON, WEBSITE)
 
 
 class Refused(Exception):
