@@ -20,6 +20,7 @@ from webapp import crypto
 from webapp.extensions import db
 from webapp.models import (
     Business,
+    BusinessManager,
     Crosspost,
     MastodonAccount,
     MastodonServer,
@@ -47,6 +48,7 @@ class Community:
     token_id: int
     reset_token: str
     confirm_token: str
+    unclaimed: str  # a wall with a website and no owner, whose claim page shows a code
 
 
 def build_community() -> Community:
@@ -59,6 +61,12 @@ def build_community() -> Community:
     shop.owner_id = owner.id
     shop.claimed_at = utcnow()
     shop.description = "Coffee roasted on the premises since 2009."
+    db.session.flush()
+    db.session.add(BusinessManager(business_id=shop.id, user_id=alice.id))
+    unclaimed = db.session.scalars(
+        db.select(Business).where(Business.id != shop.id).order_by(Business.id)
+    ).first()
+    unclaimed.website, unclaimed.domain = "https://unclaimed.example", "unclaimed.example"
     server = MastodonServer(base_url="https://social.example", max_characters=500, url_length=23)
     db.session.add(server)
     db.session.flush()
@@ -138,6 +146,7 @@ def build_community() -> Community:
         token_id=made.token.id,
         reset_token=password_reset.serializer().dumps({"u": alice.id, "n": alice.reset_counter}),
         confirm_token=emails.serializer().dumps({"u": alice.id, "e": alice.new_email}),
+        unclaimed=unclaimed.slug,
     )
 
 
@@ -194,6 +203,7 @@ def extra_paths(community: Community) -> dict[str, list[str]]:
             f"/b/{slug}?tab=unanswered",
             f"/b/{slug}/embed?theme=light",
             f"/b/{slug}/embed?theme=dark",
+            f"/b/{community.unclaimed}/claim",
             f"/posts/new?kind=complaint&business={slug}",
             "/share/mastodon?text=Hello",
         ],

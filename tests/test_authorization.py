@@ -1,8 +1,8 @@
 """Who may do what: every route × every kind of visitor, from the app's own URL map.
 
 The table below says what each route answers to an anonymous visitor, a post's author,
-another signed-in person, the business's verified owner and an admin. A new route is not
-in the table, so the test for it fails until someone decides who may use it.
+another signed-in person, the business's verified owner, a manager they let in and an admin.
+A new route is not in the table, so the test for it fails until someone decides who may use it.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from helpers import count, page_text
 from webapp import create_app
 from webapp.audit import AuditEntry
 from webapp.extensions import db
-from webapp.models import Business, Kind, Moderation, Post, User
+from webapp.models import Business, BusinessManager, Kind, Moderation, Post, User
 from webapp.services import accounts, api_tokens, businesses, emails, password_reset
 
-ROLES = ("anonymous", "owner", "other", "business_owner", "admin")
+ROLES = ("anonymous", "owner", "other", "business_owner", "manager", "admin")
 LOGIN = "login"  # a 302 to the login page
 
 
@@ -46,6 +46,9 @@ ADMIN_ONLY_PAGE = only("admin", 200)
 ADMIN_ONLY_ACTION = only("admin", 302)
 AUTHOR_ONLY_ACTION = only("owner", 302)
 BUSINESS_OWNER_ONLY_ACTION = only("business_owner", 302)
+# The owner's managers may do what the owner does on the manage page, but for managing
+# managers and giving up the claim.
+MANAGERS_ACTION = {**BUSINESS_OWNER_ONLY_ACTION, "manager": 302}
 ANONYMOUS_ONLY_PAGE = {**everyone(302), "anonymous": 200}
 # The JSON API never reads the session cookie: callers send their personal token instead.
 API_WRITE = {**everyone(422), "anonymous": 401}
@@ -84,6 +87,7 @@ EXPECTED: dict[str, dict[str, int | str]] = {
     "feeds.person GET": everyone(200),
     "feeds.post_card GET": everyone(200),
     "feeds.wall GET": everyone(200),
+    "feeds.wall_card GET": everyone(200),
     "main.healthz GET": everyone(200),
     "main.index GET": everyone(200),
     "main.me GET": signed_in(200),
@@ -104,11 +108,17 @@ EXPECTED: dict[str, dict[str, int | str]] = {
     # Claiming needs the business's own Mastodon account, which nobody here is signed in
     # with; tests/test_owners.py covers a claim that works.
     "owners.claim POST": signed_in(403),
-    "owners.feature POST": BUSINESS_OWNER_ONLY_ACTION,
-    "owners.manage GET": only("business_owner", 200),
+    "owners.add_manager POST": BUSINESS_OWNER_ONLY_ACTION,
+    # The bakery here has no website: its owner is told so, the rest that it's claimed;
+    # tests/test_website_claims.py covers a claim that works.
+    "owners.claim_by_website POST": signed_in(403),
+    "owners.claim_page GET": signed_in(200),
+    "owners.feature POST": MANAGERS_ACTION,
+    "owners.manage GET": {**only("business_owner", 200), "manager": 200},
     "owners.release POST": BUSINESS_OWNER_ONLY_ACTION,
-    "owners.unfeature POST": BUSINESS_OWNER_ONLY_ACTION,
-    "owners.update POST": BUSINESS_OWNER_ONLY_ACTION,
+    "owners.remove_manager POST": BUSINESS_OWNER_ONLY_ACTION,
+    "owners.unfeature POST": MANAGERS_ACTION,
+    "owners.update POST": MANAGERS_ACTION,
     # Admins moderate, but never rewrite or delete someone's words.
     "posts.delete POST": AUTHOR_ONLY_ACTION,
     "posts.edit GET": only("owner", 200),
@@ -146,8 +156,8 @@ EXPECTED_PRIVATE: dict[str, dict[str, int | str]] = {
     "moderation.restore POST": ADMIN_ONLY_ACTION,
     "moderation.report POST": signed_in(404),
     # Only public praise can be featured: the owner is told so, nobody else gets that far.
-    "owners.feature POST": only("business_owner", 409),
-    "owners.unfeature POST": BUSINESS_OWNER_ONLY_ACTION,
+    "owners.feature POST": {**only("business_owner", 409), "manager": 409},
+    "owners.unfeature POST": MANAGERS_ACTION,
     # Others can't tell the post exists; an admin can see it, but not change it.
     "posts.delete POST": {**only("owner", 302, others=404), "admin": 403},
     "posts.edit GET": {**only("owner", 200, others=404), "admin": 403},
@@ -158,7 +168,13 @@ EXPECTED_PRIVATE: dict[str, dict[str, int | str]] = {
     "posts.show GET": {**everyone(404), "owner": 200, "admin": 200},
 }
 
-USERNAMES = {"owner": "alice", "other": "bob", "business_owner": "bakery", "admin": "root"}
+USERNAMES = {
+    "owner": "alice",
+    "other": "bob",
+    "business_owner": "bakery",
+    "manager": "mo",
+    "admin": "root",
+}
 
 
 def routes(app: Flask) -> list[tuple[str, str, str]]:
@@ -182,6 +198,7 @@ class World:
     users: dict[str, User]
     tokens: dict[str, str]
     token_id: int
+    manager_id: int
     business: Business
     post: Post
     complaint: Post
@@ -194,6 +211,8 @@ def build_world(app: Flask, *, private: bool) -> World:
     users["owner"].email, users["owner"].new_email = "alice@example.com", "alice@new.example"
     shop = businesses.create_business("Corner Bakery", handle="@support@cornerbakery.example")
     shop.owner = users["business_owner"]
+    db.session.flush()
+    db.session.add(BusinessManager(business_id=shop.id, user_id=users["manager"].id))
     made = {role: api_tokens.create(user, "Phone") for role, user in users.items()}
     fields: dict[str, Any] = {
         "author": users["owner"],
@@ -211,6 +230,7 @@ def build_world(app: Flask, *, private: bool) -> World:
         users=users,
         tokens={role: new.plain for role, new in made.items()},
         token_id=made["owner"].token.id,
+        manager_id=users["manager"].id,
         business=shop,
         post=post,
         complaint=complaint,
@@ -226,6 +246,7 @@ def fill(rule: str, endpoint: str, world: World) -> str:
         .replace("<username>", "alice")
         .replace("<int:token_id>", str(world.token_id))
         .replace("<token>", link_token(endpoint, world.users["owner"]))
+        .replace("<int:user_id>", str(world.manager_id))
     )
 
 
@@ -245,6 +266,7 @@ def form_for(endpoint: str, world: World) -> dict[str, str]:
         "settings.create_token": {"name": "Laptop"},
         "settings.delete_account": {"password": PASSWORD},
         "owners.update": {"website": "", "description": "Fresh bread daily."},
+        "owners.add_manager": {"username": "alice"},
     }.get(endpoint, {})
 
 

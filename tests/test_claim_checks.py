@@ -91,7 +91,7 @@ def assert_no_longer_managed(browser, business: Business) -> None:
     assert "✓ Verified" not in wall and "Manage this page" not in wall
     manage = browser.get(f"/b/{business.slug}/manage")
     assert manage.status_code == 403
-    assert "Only the business's verified owner can do that." in page_text(manage)
+    assert "Only the business's verified owner and managers can do that." in page_text(manage)
     edit = browser.post(f"/b/{business.slug}/manage", data={"website": "", "description": "Hi"})
     assert edit.status_code == 403
     assert fresh(business).description is None
@@ -122,7 +122,7 @@ def test_a_claim_that_still_holds_is_checked_again_and_says_when(app, owner, bak
 
     assert verify_requests(fake_mastodon) == asked + 1
     wall = page_text(visitor.get(f"/b/{bakery.slug}"))
-    assert "✓ Verified This page is managed by" in wall
+    assert "✓ Verified Verified on Mastodon as" in wall
     assert "Checked with Mastodon just now" in wall
     assert owner.get(f"/b/{bakery.slug}/manage").status_code == 200
     assert not unverify_entries()

@@ -27,7 +27,7 @@ from webapp.auth.forms import (
     ResetPasswordForm,
 )
 from webapp.extensions import db
-from webapp.owners.forms import DetailsForm
+from webapp.owners.forms import DetailsForm, ManagerForm
 from webapp.posts.forms import PostForm, ResolveForm
 from webapp.settings.forms import ApiTokenForm, DeleteAccountForm, EmailForm
 
@@ -154,6 +154,13 @@ FORMS: dict[str, tuple[str, Callable[[dict], dict[str, str]], list[str]]] = {
         ["detail", "reason"],
     ),
     "owners.claim": ("business_owner", lambda w: {}, []),
+    "owners.claim_by_website": ("business_owner", lambda w: {}, []),
+    "owners.add_manager": (
+        "business_owner",
+        lambda w: {"username": "alice"},
+        fields_of(ManagerForm),
+    ),
+    "owners.remove_manager": ("business_owner", lambda w: {}, []),
     "owners.feature": ("business_owner", lambda w: {}, []),
     "owners.release": ("business_owner", lambda w: {}, []),
     "owners.unfeature": ("business_owner", lambda w: {}, []),

@@ -64,7 +64,7 @@ def test_the_business_account_claims_its_wall_and_the_wall_says_verified(
 
     assert response.status_code == 302
     wall = page_text(owner_client.get(f"/b/{bakery.slug}"))
-    assert f"✓ Verified This page is managed by @cornerbakery@{fake_mastodon.domain}" in wall
+    assert f"✓ Verified Verified on Mastodon as @cornerbakery@{fake_mastodon.domain}" in wall
     assert "Manage this page" in wall
     assert the_owner(bakery).mastodon_account.acct == f"cornerbakery@{fake_mastodon.domain}"
     visitor = page_text(owner_client.application.test_client().get(f"/b/{bakery.slug}"))

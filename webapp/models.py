@@ -220,6 +220,9 @@ class Business(db.Model):
     # When the claim's proof last held, and when to prove it again (services/owners.py).
     claim_checked_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     claim_next_check_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime, index=True)
+    # How the claim was proven: "mastodon" (signed in as the handle) or "website" (a token
+    # published on the business's website). Checked again the same way.
+    claim_proof: so.Mapped[str | None] = so.mapped_column(sa.String(20))
     created_by_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("user.id", ondelete="SET NULL"), index=True
     )
@@ -264,6 +267,27 @@ class Business(db.Model):
     def __repr__(self) -> str:
         """Show the slug when debugging."""
         return f"<Business {self.slug}>"
+
+
+class BusinessManager(db.Model):
+    """Someone the verified owner lets manage the wall with them (services/owners.py)."""
+
+    __table_args__ = (sa.UniqueConstraint("business_id", "user_id"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    business_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("business.id", ondelete="CASCADE"), index=True
+    )
+    user_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="CASCADE"), index=True
+    )
+    added_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    user: so.Mapped[User] = so.relationship()
+
+    def __repr__(self) -> str:
+        """Show who manages which wall when debugging."""
+        return f"<BusinessManager {self.business_id}:{self.user_id}>"
 
 
 class BusinessWeek(db.Model):

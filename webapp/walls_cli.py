@@ -10,7 +10,7 @@ from webapp.services import owners
 
 OUTCOMES = {
     "held": "{name}: the claim holds; checked now.",
-    "retry": "{name}: no answer from Mastodon; the claim stays and is checked again later.",
+    "retry": "{name}: no answer from {where}; the claim stays and is checked again later.",
     "dropped": "{name}: the claim no longer holds; the wall is not verified any more.",
     "unclaimed": "{name} has not been claimed.",
 }
@@ -24,10 +24,11 @@ def walls() -> None:
 @walls.command("recheck")
 @click.argument("slug")
 def recheck(slug: str) -> None:
-    """Prove the owner of the wall at SLUG is still the business's Mastodon account, now."""
+    """Prove the claim on the wall at SLUG again now, on Mastodon or its website."""
     business = db.session.scalar(db.select(Business).where(Business.slug == slug))
     if business is None:
         raise click.ClickException(f"No business at /b/{slug}.")
+    where = business.domain if business.claim_proof == owners.WEBSITE else "Mastodon"
     outcome = owners.recheck(business)
     db.session.commit()
-    click.echo(OUTCOMES[outcome].format(name=business.name))
+    click.echo(OUTCOMES[outcome].format(name=business.name, where=where))

@@ -32,7 +32,7 @@ def wall(slug: str):
         kind = Kind.COMPLAINT if tab == "complaints" else Kind.PRAISE
         stmt = posts.business_wall_posts(business, kind)
     page = rated_posts_page(stmt) if sort == "rating" else newest_posts_page(stmt)
-    owner = owners.is_owner(business, current_user)
+    owner = owners.can_manage(business, current_user)
     return cacheable_page(
         render_template(
             "businesses/wall.html",

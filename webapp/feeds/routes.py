@@ -90,6 +90,15 @@ def post_card(post_id: int):
     return cacheable(response)
 
 
+@bp.get("/b/<slug>/card.png")
+def wall_card(slug: str):
+    """A 1200×630 share card of a wall and its numbers (its Open Graph image)."""
+    business = business_or_404(slug)
+    response = make_response(cards.wall_card(business, stats.business_numbers(business)))
+    response.mimetype = "image/png"
+    return cacheable(response)
+
+
 @bp.get("/u/<username>/challenge.png")
 def challenge_card(username: str):
     """A 1200×630 card of a person's challenge progress, counted from their named posts."""

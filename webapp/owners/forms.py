@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from wtforms import StringField, TextAreaField
-from wtforms.validators import Length
+from wtforms.validators import DataRequired, Length
 
 from webapp.forms import Form
 from webapp.posts.forms import strip_text
@@ -28,4 +28,19 @@ class DetailsForm(Form):
             Length(max=DESCRIPTION_MAX, message=f"Keep it under {DESCRIPTION_MAX} characters.")
         ],
         render_kw={"rows": 4},
+    )
+
+
+class ManagerForm(Form):
+    """Someone to let manage the wall, by their username."""
+
+    username = StringField(
+        "Username",
+        description="Their Praisewall username. They can then edit the page and feature praise.",
+        filters=[strip_text],
+        validators=[
+            DataRequired(message="Enter their username."),
+            Length(max=60, message="That username is too long."),
+        ],
+        render_kw={"autocomplete": "off"},
     )

@@ -5,11 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
+from webapp import audit
 from webapp.extensions import db
 from webapp.lookups import business_or_404
 from webapp.models import Business, Post
-from webapp.owners.forms import DetailsForm
-from webapp.services import owners
+from webapp.owners.forms import DetailsForm, ManagerForm
+from webapp.services import owners, site_proof
 
 bp = Blueprint("owners", __name__)
 
@@ -26,8 +27,25 @@ def owned_business_or_403(slug: str) -> Business:
     return business
 
 
-def render_manage(business: Business, form: DetailsForm | None = None, status: int = 200):
-    """Render the owner's page: details form and featured posts."""
+def managed_business_or_403(slug: str) -> Business:
+    """Return the business at this slug when the current user is its owner or a manager.
+
+    :raise 404: if there is no such business.
+    :raise 403: if the current user doesn't manage it.
+    """
+    business = business_or_404(slug)
+    if not owners.can_manage(business, current_user):
+        abort(403, description="Only the business's verified owner and managers can do that.")
+    return business
+
+
+def render_manage(
+    business: Business,
+    form: DetailsForm | None = None,
+    status: int = 200,
+    manager_form: ManagerForm | None = None,
+):
+    """Render the manage page: details form, featured posts, and the owner's own tools."""
     form = form or DetailsForm(website=business.website, description=business.description)
     featured = owners.featured_posts(business)
     return (
@@ -37,6 +55,10 @@ def render_manage(business: Business, form: DetailsForm | None = None, status: i
             form=form,
             featured=featured,
             limit=owners.FEATURE_LIMIT,
+            is_owner=owners.is_owner(business, current_user),
+            managers=owners.managers(business),
+            manager_form=manager_form or ManagerForm(),
+            manager_limit=owners.MANAGER_LIMIT,
         ),
         status,
     )
@@ -61,18 +83,55 @@ def claim(slug: str):
     return redirect(url_for("businesses.wall", slug=business.slug))
 
 
+@bp.get("/b/<slug>/claim")
+@login_required
+def claim_page(slug: str):
+    """Show the ways to prove the wall is yours, with your code for the website."""
+    business = business_or_404(slug)
+    user = current_user._get_current_object()
+    return render_template(
+        "owners/claim.html",
+        business=business,
+        by_mastodon=owners.can_claim(business, user),
+        by_website=owners.can_claim_by_website(business, user),
+        token=site_proof.token(business, user) if business.website else None,
+        origin=site_proof.site_origin(business),
+        well_known=site_proof.WELL_KNOWN,
+        meta_name=site_proof.META_NAME,
+    )
+
+
+@bp.post("/b/<slug>/claim/website")
+@login_required
+def claim_by_website(slug: str):
+    """Claim the wall, or prove it again, with the code published on its website."""
+    business = business_or_404(slug)
+    first_time = business.owner_id is None
+    try:
+        owners.claim(business, current_user._get_current_object(), owners.WEBSITE)
+    except owners.Refused as refused:
+        db.session.rollback()
+        abort(403, description=str(refused))
+    db.session.commit()
+    if first_time:
+        flash(f"{business.name} is now verified by its website: you are its owner here.", "success")
+    else:
+        flash(f"Found your code on {business.domain} again.", "success")
+    return redirect(url_for("businesses.wall", slug=business.slug))
+
+
 @bp.get("/b/<slug>/manage")
 @login_required
 def manage(slug: str):
-    """Show the owner's page."""
-    return render_manage(owned_business_or_403(slug))
+    """Show the manage page, to the owner and their managers."""
+    return render_manage(managed_business_or_403(slug))
 
 
 @bp.post("/b/<slug>/manage")
 @login_required
 def update(slug: str):
     """Save the business's website and description."""
-    business = owned_business_or_403(slug)
+    business = managed_business_or_403(slug)
     form = DetailsForm()
     if not form.validate():
         return render_manage(business, form, 422)
@@ -82,6 +141,7 @@ def update(slug: str):
     except owners.Refused as refused:
         form.website.errors = [str(refused)]
         return render_manage(business, form, 422)
+    audit.record(current_user, "business.edit", business, website=business.website)
     db.session.commit()
     flash("Saved.", "success")
     return redirect(url_for("businesses.wall", slug=business.slug))
@@ -92,6 +152,7 @@ def update(slug: str):
 def release(slug: str):
     """Give up the claim on the wall."""
     business = owned_business_or_403(slug)
+    audit.record(current_user, "business.release", business, proof=business.claim_proof)
     owners.release(business)
     db.session.commit()
     flash(f"You no longer manage {business.name} here.", "info")
@@ -102,13 +163,14 @@ def release(slug: str):
 @login_required
 def feature(slug: str, post_id: int):
     """Feature a praise post at the top of the wall."""
-    business = owned_business_or_403(slug)
+    business = managed_business_or_403(slug)
     post = db.get_or_404(Post, post_id)
     try:
         owners.feature(business, post)
     except owners.Refused as refused:
         flash(str(refused), "error")
         return render_manage(business, status=409)
+    audit.record(current_user, "business.feature", business, post=post.id)
     db.session.commit()
     flash("Featured at the top of your wall.", "success")
     return redirect(url_for("businesses.wall", slug=business.slug))
@@ -118,11 +180,43 @@ def feature(slug: str, post_id: int):
 @login_required
 def unfeature(slug: str, post_id: int):
     """Stop featuring a post; it stays on the wall where it was."""
-    business = owned_business_or_403(slug)
+    business = managed_business_or_403(slug)
     post = db.get_or_404(Post, post_id)
     owners.unfeature(business, post)
+    audit.record(current_user, "business.unfeature", business, post=post.id)
     db.session.commit()
     flash("No longer featured.", "info")
+    return redirect(url_for("owners.manage", slug=business.slug))
+
+
+@bp.post("/b/<slug>/managers")
+@login_required
+def add_manager(slug: str):
+    """Let someone manage the wall with the owner."""
+    business = owned_business_or_403(slug)
+    form = ManagerForm()
+    if not form.validate():
+        return render_manage(business, status=422, manager_form=form)
+    try:
+        user = owners.add_manager(business, current_user._get_current_object(), form.username.data)
+    except owners.Refused as refused:
+        form.username.errors = [str(refused)]
+        return render_manage(business, status=422, manager_form=form)
+    db.session.commit()
+    flash(f"{user.username} can now manage this page.", "success")
+    return redirect(url_for("owners.manage", slug=business.slug))
+
+
+@bp.post("/b/<slug>/managers/<int:user_id>/remove")
+@login_required
+def remove_manager(slug: str, user_id: int):
+    """Stop letting someone manage the wall."""
+    business = owned_business_or_403(slug)
+    user = owners.remove_manager(business, current_user._get_current_object(), user_id)
+    if user is None:
+        abort(404, description="That person doesn't manage this page.")
+    db.session.commit()
+    flash(f"{user.username} no longer manages this page.", "info")
     return redirect(url_for("owners.manage", slug=business.slug))
 
 
@@ -130,3 +224,9 @@ def unfeature(slug: str, post_id: int):
 def can_claim_business(business: Business) -> bool:
     """Tell the wall whether to offer the current person the claim button."""
     return owners.can_claim(business, current_user) and business.owner_id is None
+
+
+@bp.app_template_global("can_claim_by_website")
+def can_claim_by_website(business: Business) -> bool:
+    """Tell the wall whether to offer the current person proving it by its website."""
+    return owners.can_claim_by_website(business, current_user) and business.owner_id is None

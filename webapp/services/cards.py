@@ -7,8 +7,10 @@ import textwrap
 
 from PIL import Image, ImageDraw, ImageFont
 
-from webapp.models import Post
+from webapp.models import Business, Post
 from webapp.services.challenge import Progress
+from webapp.services.stats import BusinessNumbers
+from webapp.template_helpers import duration
 from webapp.text import xml_safe
 
 SIZE = (1200, 630)
@@ -73,4 +75,25 @@ def challenge_card(username: str, progress: Progress | None, completed: int) -> 
     if completed:
         rounds = f"{completed} round{'s' if completed != 1 else ''} finished"
         draw.text((520, 380), rounds, font=font(40), fill=MUTED)
+    return png(image)
+
+
+def wall_card(business: Business, numbers: BusinessNumbers) -> bytes:
+    """Draw a wall's card: its name, verified mark, praise count, reply rate and reply time."""
+    image, draw = canvas(PRAISE)
+    name = textwrap.shorten(xml_safe(business.name), width=34, placeholder=" …")
+    draw.text((72, 60), name, font=font(64), fill=INK)
+    if business.is_verified:
+        # Drawn, not typed: the bundled font has no check mark.
+        draw.rounded_rectangle([72, 160, 300, 216], radius=12, fill=PRAISE)
+        draw.line([(90, 188), (104, 202), (126, 174)], fill=PAPER, width=6)
+        draw.text((140, 188), "Verified", font=font(36), fill=PAPER, anchor="lm")
+    praise = f"{numbers.praise} praise"
+    draw.text((72, 260), praise, font=font(72), fill=PRAISE)
+    rate = numbers.reply_rate
+    replies = f"Replies on Mastodon: {round(rate * 100)}%" if rate is not None else "No replies yet"
+    draw.text((72, 370), replies, font=font(46), fill=INK)
+    if numbers.median_reply is not None:
+        took = duration(numbers.median_reply).replace("\u00a0", " ")
+        draw.text((72, 440), f"Median reply time: {took}", font=font(46), fill=INK)
     return png(image)

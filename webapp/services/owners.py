@@ -14,8 +14,16 @@ import sqlalchemy.orm as so
 from webapp import audit, crypto
 from webapp.extensions import db
 from webapp.links import safe_remote_url
-from webapp.models import VISIBLE_MODERATION, Business, Kind, Post, User, utcnow
-from webapp.services import businesses, connect, mastodon
+from webapp.models import (
+    VISIBLE_MODERATION,
+    Business,
+    BusinessManager,
+    Kind,
+    Post,
+    User,
+    utcnow,
+)
+from webapp.services import businesses, connect, mastodon, site_proof
 
 FEATURE_LIMIT = 3
 DESCRIPTION_MAX = 500
@@ -24,6 +32,10 @@ RECHECK_RETRY = timedelta(hours=1)
 # A claim whose owner's server (or handle domain) gives no answer for this long is dropped.
 RECHECK_GRACE = timedelta(days=3)
 RECHECK_BATCH = 50
+MANAGER_LIMIT = 5
+# How a claim is proven, and proven again: signed in as the handle, or a token on the website.
+MASTODON = "mastodon"
+WEBSITE = "website"
 
 
 class Refused(Exception):
@@ -44,6 +56,25 @@ def is_owner(business: Business, user: User | None) -> bool:
     )
 
 
+def is_manager(business: Business, user: User | None) -> bool:
+    """Tell whether the verified owner lets this person manage the wall with them."""
+    if user is None or not getattr(user, "is_authenticated", False) or business.owner_id is None:
+        return False
+    return (
+        db.session.scalar(
+            sa.select(BusinessManager.id).where(
+                BusinessManager.business_id == business.id, BusinessManager.user_id == user.id
+            )
+        )
+        is not None
+    )
+
+
+def can_manage(business: Business, user: User | None) -> bool:
+    """Tell whether this person may use the manage page: the owner or one of their managers."""
+    return is_owner(business, user) or is_manager(business, user)
+
+
 def same_account(acct: str, handle: str) -> bool:
     """Tell whether a Mastodon acct ("user@server") is the handle ("@user@server")."""
     return acct.removeprefix("@").casefold() == handle.removeprefix("@").casefold()
@@ -60,24 +91,58 @@ def can_claim(business: Business, user: User | None) -> bool:
     )
 
 
-def claim(business: Business, user: User) -> None:
-    """Make the person the business's verified owner, after asking their server who they are.
+def can_claim_by_website(business: Business, user: User | None) -> bool:
+    """Tell whether this person may try proving the wall is theirs by its website."""
+    return bool(
+        user is not None
+        and getattr(user, "is_authenticated", False)
+        and business.website
+        and business.owner_id in (None, user.id)
+    )
 
-    Also (re)reads the profile's verified website link.
 
-    :raise Refused: when the person's Mastodon account isn't the business's handle (as its
-        domain confirms it), their sign-in no longer works, or their server can't be asked.
+def claim(business: Business, user: User, proof: str = MASTODON) -> None:
+    """Make the person the business's verified owner, once the proof holds.
+
+    On Mastodon, their server is asked who they are, and the profile's verified website link
+    (re)read; on the website, the person's token is looked for there.
+
+    :raise Refused: when the proof fails (see `prove`), or someone else owns the wall.
     """
     if business.owner_id not in (None, user.id):
         raise Refused(f"{business.name} has already been claimed by its owner.")
-    profile = prove(business, user)
+    profile = prove(business, user, proof)
     if business.owner_id is None:
+        # Managers a former owner let in, before deleting their account, don't come back.
+        db.session.execute(
+            sa.delete(BusinessManager).where(BusinessManager.business_id == business.id)
+        )
         business.owner = user
         business.claimed_at = utcnow()
+        audit.record(user, "business.claim", business, proof=proof, website=business.domain)
+    business.claim_proof = proof
     checked(business, profile)
 
 
-def prove(business: Business, user: User) -> dict:
+def prove(business: Business, user: User, proof: str | None = None) -> dict:
+    """Prove the wall is the person's the way it was claimed (or `proof`); return the profile
+    read, empty of links for a website proof.
+
+    :raise Unreachable: when the server or website gave no answer just now.
+    :raise Refused: when the proof fails.
+    """
+    if (proof or business.claim_proof or MASTODON) == WEBSITE:
+        try:
+            site_proof.prove(business, user)
+        except site_proof.NoAnswer as problem:
+            raise Unreachable(f"{problem} Please try again.") from None
+        except site_proof.Failed as problem:
+            raise Refused(str(problem)) from None
+        return {"verified_link": None}
+    return prove_on_mastodon(business, user)
+
+
+def prove_on_mastodon(business: Business, user: User) -> dict:
     """Ask the person's server who they are, and prove they are the business's handle the way
     signing in does; return their profile.
 
@@ -144,6 +209,7 @@ def release(business: Business) -> None:
     business.claimed_at = None
     business.claim_checked_at = None
     business.claim_next_check_at = None
+    business.claim_proof = None
     business.verified_website = None
     business.website_verified_at = None
     db.session.execute(
@@ -151,6 +217,7 @@ def release(business: Business) -> None:
         .where(sa.or_(Post.business_id == business.id, Post.featured_by_id == business.id))
         .values(featured_at=None, featured_by_id=None)
     )
+    db.session.execute(sa.delete(BusinessManager).where(BusinessManager.business_id == business.id))
 
 
 def recheck(business: Business) -> str:
@@ -189,6 +256,8 @@ def drop(business: Business, owner: User, reason: str) -> None:
         actor_name="claim check",
         owner=owner.username,
         handle=business.handle,
+        proof=business.claim_proof,
+        website=business.domain,
         reason=reason,
     )
     release(business)
@@ -219,11 +288,18 @@ def due_claims(limit: int = RECHECK_BATCH) -> list[int]:
 def update_details(business: Business, website: str, description: str) -> None:
     """Change the business's website and description, as its owner wrote them.
 
-    :raise Refused: when the website isn't one, or another business already has it.
+    :raise Refused: when the website isn't one, another business already has it, or the claim
+        rests on the website it would replace.
     """
     parsed = businesses.parse_website(website) if website.strip() else None
     if website.strip() and parsed is None:
         raise Refused("That doesn't look like a website address, like bakery.example.")
+    if business.claim_proof == WEBSITE and (parsed[1] if parsed else None) != business.domain:
+        # The proof is about that site: another one would be unproven, yet still "verified".
+        raise Refused(
+            f"This page was verified by {business.domain}, so its website can't change. To "
+            "use another, give up the claim, then claim again with the new website."
+        )
     if parsed is not None:
         taken = db.session.scalar(
             sa.select(Business.name).where(Business.domain == parsed[1], Business.id != business.id)
@@ -304,3 +380,51 @@ def end_feature(post: Post) -> None:
     """Take a post off whichever wall featured it."""
     post.featured_at = None
     post.featured_by_id = None
+
+
+def managers(business: Business) -> list[BusinessManager]:
+    """List the people the owner lets manage the wall, first added first."""
+    return list(
+        db.session.scalars(
+            sa.select(BusinessManager)
+            .where(BusinessManager.business_id == business.id)
+            .options(so.joinedload(BusinessManager.user))
+            .order_by(BusinessManager.added_at, BusinessManager.id)
+        )
+    )
+
+
+def add_manager(business: Business, owner: User, username: str) -> User:
+    """Let someone, named by their username, manage the wall; return them.
+
+    :raise Refused: for nobody by that name, the owner themselves, someone already in, or a
+        sixth manager.
+    """
+    name = username.strip().removeprefix("@")
+    user = db.session.scalar(sa.select(User).where(sa.func.lower(User.username) == name.lower()))
+    if user is None:
+        raise Refused(f"Nobody is called {name[:60]} on Praisewall.")
+    if user.id == owner.id:
+        raise Refused("You already manage this page as its owner.")
+    current = managers(business)
+    if any(m.user_id == user.id for m in current):
+        raise Refused(f"{user.username} already manages this page.")
+    if len(current) >= MANAGER_LIMIT:
+        raise Refused(f"A page can have up to {MANAGER_LIMIT} managers. Remove one first.")
+    db.session.add(BusinessManager(business_id=business.id, user_id=user.id))
+    audit.record(owner, "business.manager_add", business, manager=user.username)
+    return user
+
+
+def remove_manager(business: Business, owner: User, user_id: int) -> User | None:
+    """Stop letting someone manage the wall; return them, or None if they didn't."""
+    row = db.session.scalar(
+        sa.select(BusinessManager).where(
+            BusinessManager.business_id == business.id, BusinessManager.user_id == user_id
+        )
+    )
+    if row is None:
+        return None
+    audit.record(owner, "business.manager_remove", business, manager=row.user.username)
+    db.session.delete(row)
+    return row.user

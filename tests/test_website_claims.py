@@ -1,0 +1,405 @@
+"""Claiming a wall by its website: a code of ours, published on the business's site.
+
+The business's website is a tiny HTTP server of ours on loopback, named bakery.example through a
+patched resolver; the development setting lets the app reach it over http. The hostile addresses
+are tests/test_ssrf.py's own, with the setting off as in production.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import sqlalchemy as sa
+import test_ssrf
+from conftest import PASSWORD, AuthActions
+from helpers import page_text
+from test_claim_checks import fresh, last_checked, run_checks
+from test_ssrf import INSIDE, NAME
+
+from webapp.audit import AuditEntry
+from webapp.extensions import db
+from webapp.models import Business, BusinessManager, User
+from webapp.services import site_proof
+
+# The Mastodon tests' own fixtures: the production setting, and a resolver under the test's control.
+strict = test_ssrf.strict
+resolve = test_ssrf.resolve
+SITE = "bakery.example"
+OTHER = "elsewhere.example"
+WELL_KNOWN = "/.well-known/praisewall-verification.txt"
+
+
+class Site:
+    """A website on loopback: paths answered with (status, headers, body), requests noted."""
+
+    def __init__(self) -> None:
+        """Start serving nothing but 404s on a free port."""
+        self.pages: dict[str, tuple[int, dict[str, str], bytes]] = {}
+        self.requests: list[str] = []
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            """Answer from the site's pages."""
+
+            def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+                """Send the page for the path, or a 404."""
+                site.requests.append(self.path)
+                status, headers, body = site.pages.get(self.path, (404, {}, b"Not found"))
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                """Stay quiet."""
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def serve(self, path: str, body: str | bytes, status: int = 200, **headers: str) -> None:
+        """Answer this path with this body."""
+        data = body.encode() if isinstance(body, str) else body
+        self.pages[path] = (status, headers, data)
+
+    def stop(self) -> None:
+        """Stop serving."""
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def serve_site() -> Iterator[Site]:
+    """Yield a started site and stop it afterwards."""
+    site = Site()
+    yield site
+    site.stop()
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    """The bakery's website."""
+    yield from serve_site()
+
+
+@pytest.fixture
+def other_site() -> Iterator[Site]:
+    """Another website, which a redirect may point at."""
+    yield from serve_site()
+
+
+@pytest.fixture
+def named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make bakery.example and elsewhere.example lead to loopback without real DNS."""
+    real = socket.getaddrinfo
+
+    def fake_getaddrinfo(host, *args, **kwargs):
+        """Answer our two site names with loopback, anything else as the system would."""
+        return real("127.0.0.1" if host in (SITE, OTHER) else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
+
+
+@pytest.fixture
+def bakery(app, make_business, site: Site, named) -> Business:
+    """Corner Bakery, whose website is the site on loopback."""
+    return make_business("Corner Bakery", website=f"http://{SITE}:{site.port}")
+
+
+def signed_in(app, username: str = "alice"):
+    """Return a fresh browser signed in as a new person."""
+    AuthActions(app.test_client()).register(username)
+    browser = app.test_client()
+    assert AuthActions(browser).login(username, PASSWORD).status_code == 302
+    return browser
+
+
+def code_for(browser, business: Business) -> str:
+    """Read the person's code off the wall's claim page, as they would."""
+    page = browser.get(f"/b/{business.slug}/claim")
+    assert page.status_code == 200
+    assert "Publish this code on" in page_text(page)
+    match = re.search(r'<code class="token">([^<]+)</code>', page.text)
+    assert match
+    return match.group(1)
+
+
+def claim(browser, business: Business):
+    """Press "Check my website" on the claim page."""
+    return browser.post(f"/b/{business.slug}/claim/website")
+
+
+def wall_text(browser, business: Business) -> str:
+    """Return what the wall says."""
+    return page_text(browser.get(f"/b/{business.slug}"))
+
+
+@pytest.fixture
+def alice(app):
+    """Alice's browser, signed in: she runs the bakery's website."""
+    return signed_in(app, "alice")
+
+
+@pytest.fixture
+def owner(alice, bakery: Business, site: Site):
+    """Alice, having claimed the bakery's wall with the code in the well-known file."""
+    site.serve(WELL_KNOWN, code_for(alice, bakery) + "\n")
+    assert claim(alice, bakery).status_code == 302
+    return alice
+
+
+# --- Proving it ---
+
+
+def test_the_code_in_the_well_known_file_claims_the_wall(alice, bakery, site, caplog):
+    """Publishing the code as the file verifies the wall, which says how and when."""
+    caplog.set_level(logging.DEBUG)
+    code = code_for(alice, bakery)
+    assert code.startswith("praisewall-")
+    assert "Verified" not in wall_text(alice, bakery)
+    site.serve(WELL_KNOWN, f"{code}\n")
+    response = claim(alice, bakery)
+    assert response.status_code == 302
+    wall = wall_text(alice, bakery)
+    assert f"✓ Verified Verified by its website, {SITE} · checked" in wall
+    assert "Manage this page" in wall
+    assert WELL_KNOWN in site.requests
+    business = fresh(bakery)
+    assert (business.owner.username, business.claim_proof) == ("alice", "website")
+    entry = db.session.scalars(sa.select(AuditEntry)).one()
+    assert (entry.action, entry.actor_name, entry.detail["proof"]) == (
+        "business.claim",
+        "alice",
+        "website",
+    )
+    assert code not in caplog.text  # never logged
+    assert code not in repr(db.session.execute(sa.select(Business.__table__)).all())
+
+
+def test_the_code_in_a_meta_tag_on_the_home_page_claims_the_wall(alice, bakery, site):
+    """Without the file, a meta tag in the home page's head does it too."""
+    code = code_for(alice, bakery)
+    site.serve("/", f'<html><head><meta name="praisewall-verification" content="{code}"></head>')
+    assert claim(alice, bakery).status_code == 302
+    assert "Verified by its website" in wall_text(alice, bakery)
+    assert site.requests == [WELL_KNOWN, "/"]
+
+
+def test_the_code_is_the_persons_own(app, alice, bakery, site):
+    """Bob can't claim the wall with Alice's code published: each code names its person."""
+    site.serve(WELL_KNOWN, code_for(alice, bakery))
+    bob = signed_in(app, "bob")
+    assert code_for(bob, bakery) != code_for(alice, bakery)
+    response = claim(bob, bakery)
+    assert response.status_code == 403
+    assert "We didn't find your code" in page_text(response)
+    assert fresh(bakery).owner_id is None
+
+
+@pytest.mark.parametrize(
+    ("pages", "says"),
+    [
+        ({WELL_KNOWN: "praisewall-0000"}, "We didn't find your code"),
+        ({}, "We didn't find your code"),
+        ({"/": '<meta name="praisewall-verification" content="wrong">'}, "didn't find your code"),
+        ({WELL_KNOWN: "x" * (5 * 1024)}, "too big to read"),
+    ],
+    ids=["wrong code", "missing", "wrong meta", "too big"],
+)
+def test_a_failed_proof_says_why_and_claims_nothing(alice, bakery, site, pages, says):
+    """A wrong code, none at all, or a file too big to read: a plain refusal, no claim."""
+    for path, body in pages.items():
+        site.serve(path, body)
+    response = claim(alice, bakery)
+    assert response.status_code == 403
+    assert says in page_text(response)
+    assert fresh(bakery).owner_id is None
+    assert "Verified" not in wall_text(alice, bakery)
+
+
+def test_a_redirect_to_another_host_is_refused(alice, bakery, site, other_site):
+    """Even with the development setting on, the site can't send us to another host."""
+    code = code_for(alice, bakery)
+    other_site.serve(WELL_KNOWN, code)
+    elsewhere = f"http://{OTHER}:{other_site.port}{WELL_KNOWN}"
+    site.serve(WELL_KNOWN, "", 302, Location=elsewhere)
+    site.serve("/", "", 302, Location=elsewhere)
+    response = claim(alice, bakery)
+    assert response.status_code == 403
+    assert f"sent us to another website, {OTHER}:{other_site.port}" in page_text(response)
+    assert other_site.requests == []
+    assert fresh(bakery).owner_id is None
+
+
+def test_a_redirect_on_the_same_site_is_followed(alice, bakery, site):
+    """A redirect to another path on the same site still finds the code."""
+    site.serve(WELL_KNOWN, "", 301, Location="/verify.txt")
+    site.serve("/verify.txt", code_for(alice, bakery))
+    assert claim(alice, bakery).status_code == 302
+    assert fresh(bakery).claim_proof == "website"
+
+
+def test_a_business_without_a_website_cant_be_proven_this_way(app, alice, make_business):
+    """No website: the claim page says so plainly, and the check is refused."""
+    shop = make_business("Cornershop")
+    page = alice.get(f"/b/{shop.slug}/claim")
+    assert page.status_code == 200
+    assert "Cornershop has no website on Praisewall" in page_text(page)
+    response = claim(alice, shop)
+    assert response.status_code == 403
+    assert "Cornershop has no website on Praisewall to prove it with." in page_text(response)
+
+
+def test_the_website_of_a_wall_proven_by_it_cant_change(owner, bakery):
+    """The proof is about that site: another would be unproven, so the edit is refused."""
+    response = owner.post(
+        f"/b/{bakery.slug}/manage", data={"website": "other.example", "description": "Hi"}
+    )
+    assert response.status_code == 422
+    assert f"This page was verified by {SITE}, so its website can't change" in page_text(response)
+    assert fresh(bakery).domain == SITE
+    same = owner.post(
+        f"/b/{bakery.slug}/manage",
+        data={"website": fresh(bakery).website, "description": "Fresh bread daily."},
+    )
+    assert same.status_code == 302
+    assert fresh(bakery).description == "Fresh bread daily."
+
+
+def test_someone_else_cant_claim_a_claimed_wall(app, owner, bakery, site):
+    """Once claimed, the wall is the owner's: another person's proof is refused."""
+    bob = signed_in(app, "bob")
+    assert "has already been claimed by its owner" in page_text(bob.get(f"/b/{bakery.slug}/claim"))
+    code = site_proof.token(
+        fresh(bakery), db.session.scalar(sa.select(User).filter_by(username="bob"))
+    )
+    site.serve("/", f'<meta name="praisewall-verification" content="{code}">')
+    response = claim(bob, bakery)
+    assert response.status_code == 403
+    assert "already been claimed" in page_text(response)
+    assert fresh(bakery).owner.username == "alice"
+
+
+# --- Proving it again ---
+
+
+def test_a_lost_proof_takes_the_verified_mark_away_at_the_recheck(owner, bakery, site):
+    """The code gone from the site: at the daily check, the wall is no longer verified."""
+    last_checked(bakery, timedelta(days=1))
+    assert run_checks() == 1
+    assert fresh(bakery).owner_id is not None  # the code still there
+    del site.pages[WELL_KNOWN]
+    last_checked(bakery, timedelta(days=1))
+    run_checks()
+    business = fresh(bakery)
+    assert (business.owner_id, business.claim_proof) == (None, None)
+    assert "Verified" not in wall_text(owner, bakery)
+    assert owner.get(f"/b/{bakery.slug}/manage").status_code == 403
+    entry = db.session.scalars(
+        sa.select(AuditEntry).where(AuditEntry.action == "business.unverify")
+    ).one()
+    assert entry.detail["proof"] == "website" and "didn't find your code" in entry.detail["reason"]
+
+
+def test_a_site_that_doesnt_answer_keeps_the_claim_for_a_while(owner, bakery, site):
+    """A 503 is no answer: the claim stays and is asked again, as for Mastodon."""
+    site.serve(WELL_KNOWN, "down", 503)
+    site.serve("/", "down", 503)
+    last_checked(bakery, timedelta(days=1))
+    run_checks()
+    business = fresh(bakery)
+    assert business.owner_id is not None
+    assert business.claim_next_check_at is not None
+    last_checked(bakery, timedelta(days=4))
+    run_checks()
+    assert fresh(bakery).owner_id is None
+
+
+# --- Hostile addresses, as for Mastodon (tests/test_ssrf.py) ---
+
+
+@pytest.fixture
+def hostile(app, make_business, alice) -> Business:
+    """A business whose website is at the name test_ssrf.py resolves as it chooses."""
+    return make_business("Sly Shop", website=f"https://{NAME}")
+
+
+@pytest.mark.parametrize("address", INSIDE)
+def test_a_website_inside_a_network_is_refused(alice, hostile, strict, resolve, address):
+    """A website whose name leads inside a network is refused before and at connecting."""
+    resolve.append([address])
+    response = claim(alice, hostile)
+    assert response.status_code == 403
+    assert f"{NAME} isn't a public website" in page_text(response)
+    with pytest.raises(site_proof.Failed, match="isn't a public server"):
+        site_proof.fetch(f"https://{NAME}{WELL_KNOWN}", 1024)
+    assert fresh(hostile).owner_id is None
+
+
+def test_rebinding_after_the_first_check_is_refused(alice, hostile, strict, resolve):
+    """Public when first checked, inside a network when connecting: refused."""
+    resolve.extend([["93.184.216.34"], ["10.0.0.1"]])
+    response = claim(alice, hostile)
+    assert response.status_code == 403
+    assert f"{NAME} isn't a public server" in page_text(response)
+    assert resolve.lookups >= 2
+    assert fresh(hostile).owner_id is None
+
+
+def test_http_websites_are_refused_without_the_development_setting(app, strict, bakery):
+    """In production a website is only ever asked over https."""
+    assert site_proof.site_origin(bakery).startswith("https://")
+
+
+def test_managers_go_with_the_claim(app, owner, bakery, make_user):
+    """A lost proof removes the managers too."""
+    owner.post(f"/b/{bakery.slug}/managers", data={"username": "bob"})  # nobody yet
+    make_user("bob")
+    assert owner.post(f"/b/{bakery.slug}/managers", data={"username": "bob"}).status_code == 302
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(BusinessManager)) == 1
+    assert owner.post(f"/b/{bakery.slug}/release").status_code == 302
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(BusinessManager)) == 0
+
+
+def test_a_redirect_to_another_port_of_the_same_host_is_refused(alice, bakery, site, other_site):
+    """Another port is another site, even on the same host."""
+    elsewhere = f"http://{SITE}:{other_site.port}{WELL_KNOWN}"
+    other_site.serve(WELL_KNOWN, code_for(alice, bakery))
+    site.serve(WELL_KNOWN, "", 302, Location=elsewhere)
+    response = claim(alice, bakery)
+    assert response.status_code == 403
+    assert "sent us to another website" in page_text(response)
+    assert other_site.requests == []
+
+
+def test_a_former_owners_managers_dont_come_back_with_a_new_claim(app, owner, bakery, site):
+    """The owner deletes their account: whoever claims next starts with no managers."""
+    AuthActions(app.test_client()).register("bob")
+    assert owner.post(f"/b/{bakery.slug}/managers", data={"username": "bob"}).status_code == 302
+    assert owner.post("/settings/delete", data={"password": PASSWORD}).status_code == 302
+    carol = signed_in(app, "carol")
+    site.serve(WELL_KNOWN, code_for(carol, bakery))
+    assert claim(carol, bakery).status_code == 302
+    bob = app.test_client()
+    AuthActions(bob).login("bob")
+    assert bob.get(f"/b/{bakery.slug}/manage").status_code == 403
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(BusinessManager)) == 0
+
+
+def test_flask_walls_recheck_proves_a_website_claim_now(app, owner, bakery, site):
+    """The command looks for the code now, and names the site that didn't answer."""
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["walls", "recheck", bakery.slug])
+    assert "the claim holds" in result.output
+    site.serve(WELL_KNOWN, "down", 503)
+    site.serve("/", "down", 503)
+    result = runner.invoke(args=["walls", "recheck", bakery.slug])
+    assert f"no answer from {SITE}; the claim stays" in result.output
