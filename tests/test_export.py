@@ -14,6 +14,7 @@ from webapp.audit import AuditEntry
 from webapp.extensions import db
 from webapp.models import (
     ApiToken,
+    BusinessManager,
     ChallengeRound,
     Crosspost,
     MailMessage,
@@ -46,6 +47,7 @@ def everything(client, connected, make_business, make_user, make_post, fake_mast
     assert client.post(f"/posts/{bobs.id}/report", data={"reason": "other"}).status_code == 302
     assert client.post("/settings/tokens", data={"name": "Phone"}).status_code == 200
     audit.record(None, "admin.create", connected, username="alice")
+    db.session.add(BusinessManager(business_id=bakery.id, user_id=connected.id))
     connected.email = "alice@example.com"
     db.session.commit()
     assert client.post("/settings/email", data={"email": "alice@new.example"}).status_code == 302
@@ -68,6 +70,7 @@ def test_every_column_is_exported_or_left_out_for_a_reason(everything, app):
         MastodonAccount: data["mastodon_account"],
         AuditEntry: data["audit_entries"][0],
         MailMessage: data["mail"][0],
+        BusinessManager: data["managing_for_owner"][0],
     }
     for model, obj in exported.items():
         table = model.__tablename__
@@ -98,6 +101,7 @@ def test_export_holds_moderation_crosspost_reports_tokens_and_audit(everything, 
     assert data["mastodon_account"]["acct"] == f"alice@{fake_mastodon.domain}"
     assert data["mastodon_account"]["server"] == fake_mastodon.url
     assert data["audit_entries"][0]["action"] == "admin.create"
+    assert [m["business"] for m in data["managing_for_owner"]] == ["corner-bakery"]
     assert data["account"]["email"] == "alice@example.com"
     assert data["account"]["unconfirmed_email"] == "alice@new.example"
     assert {(m["to_address"], m["subject"]) for m in data["mail"]} == {

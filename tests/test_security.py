@@ -81,6 +81,7 @@ def test_every_state_changing_route_requires_csrf(csrf_app, make_user, make_busi
     for rule in posting_rules:
         path = rule.rule.replace("<int:post_id>", str(post.id))
         path = path.replace("<int:token_id>", str(api_token.id))
+        path = path.replace("<int:user_id>", str(alice.id))
         response = client.post(path, data={"reason": "spam", "note": "x", "password": PASSWORD})
         # The API takes no cookies at all, only a bearer token, so a session gets it nowhere.
         assert response.status_code == (401 if path.startswith("/api/") else 400), path
@@ -342,7 +343,15 @@ def test_behind_a_trusted_proxy_https_and_addresses_are_believed(make_app, make_
         assert all("Secure" in c for c in fine.headers.getlist("Set-Cookie"))
 
 
-OPEN_TO_ANYONE = {"/login", "/register", "/login/mastodon"}
+# Open to anyone: signing in, and the links sent by mail (they prove who follows them).
+OPEN_TO_ANYONE = {
+    "/login",
+    "/register",
+    "/login/mastodon",
+    "/forgot",
+    "/reset/<token>",
+    "/email/confirm/<token>",
+}
 
 
 def test_every_state_changing_route_needs_a_login(app, client, make_user, make_business, make_post):
@@ -357,6 +366,7 @@ def test_every_state_changing_route_needs_a_login(app, client, make_user, make_b
     for rule in guarded:
         path = rule.replace("<int:post_id>", str(post.id))
         path = path.replace("<int:token_id>", str(api_token.id))
+        path = path.replace("<int:user_id>", str(alice.id))
         response = client.post(path, data={"reason": "spam"})
         if path.startswith("/api/"):
             # The API asks for a bearer token instead of sending people to a login page.

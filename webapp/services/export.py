@@ -11,6 +11,7 @@ from webapp.links import safe_remote_url
 from webapp.models import (
     ApiToken,
     Business,
+    BusinessManager,
     ChallengeRound,
     Crosspost,
     MailMessage,
@@ -31,6 +32,7 @@ EXPORTED_AS = {
     "mastodon_account": {"created_at": "connected_at", "server_id": "server"},
     "report": {"post_id": "post"},
     "user": {"new_email": "unconfirmed_email"},
+    "business_manager": {"business_id": "business"},
 }
 CREDENTIAL = "a credential, not the person's data"
 # Columns left out of the export, each with the reason. Every other column is exported; the
@@ -60,6 +62,7 @@ NOT_EXPORTED = {
         "mention_account_id": "the business's id on the person's server",
     },
     "report": {"reporter_id": "the person exporting"},
+    "business_manager": {"user_id": "the person exporting"},
     "challenge_round": {"user_id": "the person exporting"},
     "api_token": {
         "user_id": "the person exporting",
@@ -165,6 +168,12 @@ def export_user(user: User) -> dict:
     managed = db.session.scalars(
         sa.select(Business).where(Business.owner_id == user.id).order_by(Business.id)
     ).all()
+    helping = db.session.execute(
+        sa.select(BusinessManager, Business.slug)
+        .join(Business, Business.id == BusinessManager.business_id)
+        .where(BusinessManager.user_id == user.id)
+        .order_by(BusinessManager.id)
+    ).all()
     account = user.mastodon_account
     tokens = db.session.scalars(
         sa.select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at)
@@ -217,6 +226,9 @@ def export_user(user: User) -> dict:
                 "featured_posts": [p.id for p in owners.featured_posts(b)],
             }
             for b in managed
+        ],
+        "managing_for_owner": [
+            {"id": m.id, "business": slug, "added_at": iso(m.added_at)} for m, slug in helping
         ],
         # Where it is and since when; its token is a credential, kept out like the API tokens'.
         "mastodon_account": {
