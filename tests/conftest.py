@@ -6,6 +6,7 @@ import os
 import socket
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -132,6 +133,28 @@ def app(make_app: Callable[..., Flask]) -> Iterator[Flask]:
     app = make_app()
     with app.app_context():
         yield app
+
+
+@pytest.fixture
+def instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Return an instance folder shared by this test and the `flask` commands it starts."""
+    folder = tmp_path / "instance"
+    folder.mkdir()
+    monkeypatch.setenv("WEBAPP_INSTANCE_PATH", str(folder))
+    return folder
+
+
+@pytest.fixture
+def instance_app(make_app: Callable[..., Flask], instance: Path) -> Iterator[Flask]:
+    """Return an app on the instance folder's database and SQLite queue, context pushed."""
+    settings = {"SERVER_NAME": "praisewall.example.com", "QUEUE_BACKEND": "sqlite"}
+    if not TEST_DATABASE_URL:
+        settings["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'praisewall.db'}"
+    app = make_app(**settings)
+    with app.app_context():
+        yield app
+    # Later tests choose their own queue; don't leave this one's file behind in theirs.
+    make_app(with_tables=False)
 
 
 @pytest.fixture

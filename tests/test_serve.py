@@ -7,8 +7,6 @@ whether they live in instance/fernet_keys (as after `make run`) or in WEBAPP_FER
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -21,8 +19,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import PASSWORD, TEST_DATABASE_URL, AuthActions, mastodon_sign_in, send
+from conftest import PASSWORD, AuthActions, mastodon_sign_in, send
 from cryptography.fernet import Fernet, InvalidToken
+from helpers import clean_env, stop
 from test_faults import connect, new_crosspost
 
 from webapp import ROOT, crypto, tasks
@@ -61,11 +60,7 @@ def command_env(app, **extra: str) -> dict[str, str]:
     No WEBAPP_FERNET_KEYS and no FLASK_APP: the keys come from the instance's key file and the
     app is found as a person running the README's commands finds it.
     """
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("WEBAPP_", "FLASK_")) and key not in ("DATABASE_URL", "REDIS_URL")
-    }
+    env = clean_env()
     env.update(
         WEBAPP_INSTANCE_PATH=app.instance_path,
         WEBAPP_SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
@@ -107,27 +102,11 @@ def wait_for(condition: Callable[[], bool], what: str, site: Site) -> None:
 
 
 @pytest.fixture
-def instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Return the instance folder shared by the server and this test, its key file the test's."""
-    folder = tmp_path / "instance"
-    folder.mkdir()
-    monkeypatch.setenv("WEBAPP_INSTANCE_PATH", str(folder))
-    return folder
-
-
-@pytest.fixture
-def app(make_app, instance: Path):
+def app(instance_app, instance: Path):
     """Return an app on the server's database and SQLite queue, context pushed."""
-    settings = {"SERVER_NAME": "praisewall.example.com", "QUEUE_BACKEND": "sqlite"}
-    if not TEST_DATABASE_URL:
-        settings["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'praisewall.db'}"
-    app = make_app(**settings)
     # The server reads its key from the file, as after `make run`; the test encrypts with it too.
-    (instance / "fernet_keys").write_text(app.config["FERNET_KEYS"] + "\n")
-    with app.app_context():
-        yield app
-    # Later tests choose their own queue; don't leave this one's file behind in theirs.
-    make_app(with_tables=False)
+    (instance / "fernet_keys").write_text(instance_app.config["FERNET_KEYS"] + "\n")
+    return instance_app
 
 
 @pytest.fixture
@@ -149,12 +128,7 @@ def site(app, tmp_path: Path) -> Iterator[Site]:
         wait_for(lambda: answers(f"{site.url}/ping"), "answer from the server", site)
         yield site
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if stop(process, STOP_SECONDS):
             pytest.fail(f"flask serve ignored Ctrl-C for {STOP_SECONDS} s")
 
 

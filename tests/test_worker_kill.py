@@ -6,7 +6,6 @@ and is killed with SIGKILL while the fake Mastodon holds its answer to the statu
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -17,7 +16,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import TEST_DATABASE_URL, TEST_FERNET_KEY
+from conftest import TEST_FERNET_KEY
+from helpers import clean_env, stop
 from test_faults import connect, new_crosspost
 
 from webapp import tasks
@@ -30,34 +30,14 @@ WAIT_SECONDS = 30
 
 
 @pytest.fixture
-def instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Return the instance folder the worker and this test share (database file and queue)."""
-    folder = tmp_path / "instance"
-    folder.mkdir()
-    monkeypatch.setenv("WEBAPP_INSTANCE_PATH", str(folder))
-    return folder
-
-
-@pytest.fixture
-def app(make_app, instance: Path):
+def app(instance_app):
     """Return the app on the worker's database and SQLite queue, context pushed."""
-    settings = {"SERVER_NAME": "praisewall.example.com", "QUEUE_BACKEND": "sqlite"}
-    if not TEST_DATABASE_URL:
-        settings["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'praisewall.db'}"
-    app = make_app(**settings)
-    with app.app_context():
-        yield app
-    # Later tests choose their own queue; don't leave this one's file behind in theirs.
-    make_app(with_tables=False)
+    return instance_app
 
 
 def worker_env(app) -> dict[str, str]:
     """Return the environment for `flask worker` on this test's database and queue."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("WEBAPP_", "FLASK_")) and key not in ("DATABASE_URL", "REDIS_URL")
-    }
+    env = clean_env()
     env.update(
         WEBAPP_INSTANCE_PATH=app.instance_path,
         WEBAPP_SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
@@ -90,13 +70,7 @@ def start_worker(app, tmp_path: Path) -> Iterator:
 
     yield start
     for process in started:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process, 10)
 
 
 def wait_for(condition, what: str, logs: Path) -> None:
