@@ -267,6 +267,39 @@ def fake_mastodon() -> Iterator[FakeMastodon]:
         yield fake
 
 
+def business_on(fake: FakeMastodon, make_business, acct: str) -> Business:
+    """Return Corner Bakery, whose Mastodon account `acct` is a local one on the fake server."""
+    fake.add_account(acct, display_name="Corner Bakery")
+    business = make_business("Corner Bakery")
+    # Set directly: a handle on a loopback test server has a port, which the form refuses.
+    business.handle = f"@{acct}@{fake.domain}"
+    db.session.commit()
+    return business
+
+
+def localhost(fake: FakeMastodon) -> str:
+    """Return the fake's address under the name "localhost", a domain apart from its API host."""
+    return f"localhost:{urlsplit(fake.url).port}"
+
+
+@pytest.fixture
+def harbour_server() -> Iterator[FakeMastodon]:
+    """Harbour Savings' own split-domain server: its handle domain answers WebFinger for @care."""
+    for fake in fake_mastodon_server():
+        fake.split_domain(localhost(fake))
+        fake.add_account("care", display_name="Harbour Savings")
+        yield fake
+
+
+@pytest.fixture
+def harbour(make_business, harbour_server: FakeMastodon) -> Business:
+    """Harbour Savings, whose Mastodon handle is @care on its own server's handle domain."""
+    business = make_business("Harbour Savings")
+    business.handle = f"@care@{localhost(harbour_server)}"
+    db.session.commit()
+    return business
+
+
 def mastodon_sign_in(client: FlaskClient, fake: FakeMastodon, username: str = "alice", entry=None):
     """Sign in (or connect) through the real OAuth flow; return the callback's response."""
     start = client.post("/login/mastodon", data={"handle": entry or f"{username}@{fake.domain}"})
