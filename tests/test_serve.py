@@ -22,14 +22,13 @@ import sqlalchemy as sa
 from conftest import PASSWORD, AuthActions, mastodon_sign_in, send
 from cryptography.fernet import Fernet, InvalidToken
 from helpers import clean_env, stop
-from test_faults import connect, new_crosspost
+from test_faults import author_and_bakery, new_crosspost
 
 from webapp import ROOT, crypto, tasks
 from webapp.extensions import db
 from webapp.models import Crosspost, CrosspostState, MastodonAccount, MastodonServer
 from webapp.services import accounts, businesses
 
-HANDLE = "@support@cornerbakery.example"
 WAIT_SECONDS = 30
 STOP_SECONDS = 15
 
@@ -135,12 +134,7 @@ def site(app, tmp_path: Path) -> Iterator[Site]:
 @pytest.fixture
 def alice(app, fake_mastodon, make_business):
     """Return a person connected to the fake server, and the business they praise."""
-    server = MastodonServer(base_url=fake_mastodon.url, max_characters=500, url_length=23)
-    db.session.add(server)
-    bakery = make_business("Corner Bakery", handle=HANDLE)
-    user = connect(fake_mastodon, server, "erin")
-    db.session.commit()
-    return user, bakery
+    return author_and_bakery(fake_mastodon, make_business, "erin")
 
 
 def deliver(site: Site, fake_mastodon, person, number: int) -> Crosspost:

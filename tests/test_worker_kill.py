@@ -18,14 +18,13 @@ import pytest
 import sqlalchemy as sa
 from conftest import TEST_FERNET_KEY
 from helpers import clean_env, stop
-from test_faults import connect, new_crosspost
+from test_faults import author_and_bakery, new_crosspost
 
 from webapp import tasks
 from webapp.extensions import db
-from webapp.models import Crosspost, CrosspostState, MastodonServer, utcnow
+from webapp.models import Crosspost, CrosspostState, utcnow
 
 ROOT = Path(__file__).resolve().parent.parent
-HANDLE = "@support@cornerbakery.example"
 WAIT_SECONDS = 30
 
 
@@ -87,11 +86,7 @@ def test_a_worker_killed_mid_delivery_and_restarted_sends_once(
     app, fake_mastodon, make_business, start_worker, tmp_path
 ):
     """Killed while the server holds its answer; after a restart it is adopted, not resent."""
-    server = MastodonServer(base_url=fake_mastodon.url, max_characters=500, url_length=23)
-    db.session.add(server)
-    bakery = make_business("Corner Bakery", handle=HANDLE)
-    user = connect(fake_mastodon, server, "erin")
-    db.session.commit()
+    user, bakery = author_and_bakery(fake_mastodon, make_business, "erin")
     rows = [new_crosspost(user, bakery, n) for n in range(3)]
     db.session.commit()
     ids = [row.id for row in rows]
@@ -148,11 +143,7 @@ def test_the_worker_says_it_started_what_it_delivered_and_that_it_stopped(
     app, fake_mastodon, make_business, start_worker, tmp_path
 ):
     """`flask worker` logs a start line (queue and threads), a line per delivery, and a stop."""
-    server = MastodonServer(base_url=fake_mastodon.url, max_characters=500, url_length=23)
-    db.session.add(server)
-    bakery = make_business("Corner Bakery", handle=HANDLE)
-    user = connect(fake_mastodon, server, "erin")
-    db.session.commit()
+    user, bakery = author_and_bakery(fake_mastodon, make_business, "erin")
     row_id = new_crosspost(user, bakery, 1).id
     db.session.commit()
 
