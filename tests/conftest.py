@@ -6,6 +6,7 @@ import os
 import socket
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -135,6 +136,28 @@ def app(make_app: Callable[..., Flask]) -> Iterator[Flask]:
 
 
 @pytest.fixture
+def instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Return an instance folder shared by this test and the `flask` commands it starts."""
+    folder = tmp_path / "instance"
+    folder.mkdir()
+    monkeypatch.setenv("WEBAPP_INSTANCE_PATH", str(folder))
+    return folder
+
+
+@pytest.fixture
+def instance_app(make_app: Callable[..., Flask], instance: Path) -> Iterator[Flask]:
+    """Return an app on the instance folder's database and SQLite queue, context pushed."""
+    settings = {"SERVER_NAME": "praisewall.example.com", "QUEUE_BACKEND": "sqlite"}
+    if not TEST_DATABASE_URL:
+        settings["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'praisewall.db'}"
+    app = make_app(**settings)
+    with app.app_context():
+        yield app
+    # Later tests choose their own queue; don't leave this one's file behind in theirs.
+    make_app(with_tables=False)
+
+
+@pytest.fixture
 def csrf_app(app: Flask) -> Flask:
     """Return the app with CSRF protection on, as in production."""
     app.config["WTF_CSRF_ENABLED"] = True
@@ -242,6 +265,39 @@ def fake_mastodon() -> Iterator[FakeMastodon]:
         fake.add_account("alice", display_name="Alice")
         fake.add_account("support", domain="cornerbakery.example", display_name="Corner Bakery")
         yield fake
+
+
+def business_on(fake: FakeMastodon, make_business, acct: str) -> Business:
+    """Return Corner Bakery, whose Mastodon account `acct` is a local one on the fake server."""
+    fake.add_account(acct, display_name="Corner Bakery")
+    business = make_business("Corner Bakery")
+    # Set directly: a handle on a loopback test server has a port, which the form refuses.
+    business.handle = f"@{acct}@{fake.domain}"
+    db.session.commit()
+    return business
+
+
+def localhost(fake: FakeMastodon) -> str:
+    """Return the fake's address under the name "localhost", a domain apart from its API host."""
+    return f"localhost:{urlsplit(fake.url).port}"
+
+
+@pytest.fixture
+def harbour_server() -> Iterator[FakeMastodon]:
+    """Harbour Savings' own split-domain server: its handle domain answers WebFinger for @care."""
+    for fake in fake_mastodon_server():
+        fake.split_domain(localhost(fake))
+        fake.add_account("care", display_name="Harbour Savings")
+        yield fake
+
+
+@pytest.fixture
+def harbour(make_business, harbour_server: FakeMastodon) -> Business:
+    """Harbour Savings, whose Mastodon handle is @care on its own server's handle domain."""
+    business = make_business("Harbour Savings")
+    business.handle = f"@care@{localhost(harbour_server)}"
+    db.session.commit()
+    return business
 
 
 def mastodon_sign_in(client: FlaskClient, fake: FakeMastodon, username: str = "alice", entry=None):

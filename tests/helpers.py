@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import html
+import os
 import re
+import signal
+import subprocess
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 
@@ -69,3 +72,26 @@ def link_named(page, name: str) -> str:
     found = [href for text, href in parser.links if text == name]
     assert len(found) == 1, f"expected one link named {name!r}, found {len(found)}"
     return found[0]
+
+
+def clean_env() -> dict[str, str]:
+    """Return this environment without the app's settings, for a `flask` command a test starts."""
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("WEBAPP_", "FLASK_")) and key not in ("DATABASE_URL", "REDIS_URL")
+    }
+
+
+def stop(process: subprocess.Popen, seconds: float) -> bool:
+    """Stop a process as Ctrl-C would; kill it if it hangs, and tell whether it had to be."""
+    if process.poll() is not None:
+        return False
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        return True
+    return False

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import send
+from conftest import business_on, send
 from helpers import page_text
 
 from webapp import tasks
@@ -21,12 +21,7 @@ ANONYMOUS_WORDS = "Kind staff found my lost scarf"
 @pytest.fixture
 def shop(make_business, fake_mastodon):
     """A business whose account is on the author's own server, so its replies can be proven."""
-    fake_mastodon.add_account(BUSINESS_ACCT, display_name="Corner Bakery")
-    business = make_business("Corner Bakery")
-    # Set directly: a handle on a loopback test server has a port, which the form refuses.
-    business.handle = f"@{BUSINESS_ACCT}@{fake_mastodon.domain}"
-    db.session.commit()
-    return business
+    return business_on(fake_mastodon, make_business, BUSINESS_ACCT)
 
 
 def public_paths(shop, post_id: int) -> list[str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -25,6 +24,7 @@ import pytest
 import sqlalchemy as sa
 from fake_mastodon import FakeMastodon
 from flask import Flask
+from helpers import clean_env, stop
 from playwright.sync_api import (
     Browser,
     Locator,
@@ -77,11 +77,7 @@ def free_port() -> int:
 
 def server_env(instance: Path) -> dict[str, str]:
     """Return the environment `make run` would see, with the development Mastodon setting."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("WEBAPP_", "FLASK_")) and key not in ("DATABASE_URL", "REDIS_URL")
-    }
+    env = clean_env()
     env.update(
         WEBAPP_INSTANCE_PATH=str(instance),
         WEBAPP_MASTODON_ALLOW_INSECURE="true",
@@ -100,20 +96,6 @@ def healthy(url: str) -> bool:
             return response.status == 200
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return False
-
-
-def stop(process: subprocess.Popen) -> bool:
-    """Stop the server as Ctrl-C would; kill it if it hangs, and tell whether it had to be."""
-    if process.poll() is not None:
-        return False
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=STOP_SECONDS)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-        return True
-    return False
 
 
 @pytest.fixture
@@ -164,7 +146,7 @@ def praisewall(make_app: Callable[..., Flask], tmp_path: Path) -> Iterator[Prais
         )
         yield Praisewall(url, instance, log, app)
     finally:
-        killed = stop(process)
+        killed = stop(process, STOP_SECONDS)
     assert not killed, f"flask serve ignored Ctrl-C for {STOP_SECONDS} s"
 
 

@@ -11,12 +11,11 @@ someone's own that lies about whose account it is.
 from __future__ import annotations
 
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
-from conftest import AuthActions, mastodon_sign_in, run_queued_tasks
-from fake_mastodon import FakeMastodon, fake_mastodon_server
+from conftest import AuthActions, business_on, localhost, mastodon_sign_in, run_queued_tasks
+from fake_mastodon import FakeMastodon
 from helpers import page_text
 
 from webapp import tasks
@@ -31,11 +30,7 @@ VERIFY = "/api/v1/accounts/verify_credentials"
 @pytest.fixture
 def bakery(fake_mastodon: FakeMastodon, make_business) -> Business:
     """Corner Bakery, whose Mastodon account is a local one on the fake server."""
-    fake_mastodon.add_account("cornerbakery", display_name="Corner Bakery")
-    business = make_business("Corner Bakery")
-    business.handle = f"@cornerbakery@{fake_mastodon.domain}"
-    db.session.commit()
-    return business
+    return business_on(fake_mastodon, make_business, "cornerbakery")
 
 
 def signed_in(app, fake: FakeMastodon, username: str):
@@ -238,65 +233,46 @@ def test_a_claim_unproven_for_the_whole_grace_period_goes(owner, bakery, fake_ma
 # --- split domains: the business's handle domain has the last word ---
 
 
-def localhost(fake: FakeMastodon) -> str:
-    """Return the fake's address under the name "localhost", a domain apart from its API host."""
-    return f"localhost:{urlsplit(fake.url).port}"
-
-
 @pytest.fixture
-def home() -> FakeMastodon:
-    """The business's own split-domain server: its handle domain answers WebFinger for @care."""
-    for fake in fake_mastodon_server():
-        fake.split_domain(localhost(fake))
-        fake.add_account("care", display_name="Harbour Savings")
-        yield fake
-
-
-@pytest.fixture
-def harbour(make_business, home: FakeMastodon) -> Business:
-    """Harbour Savings, whose Mastodon handle is @care on its own server's handle domain."""
-    business = make_business("Harbour Savings")
-    business.handle = f"@care@{localhost(home)}"
-    db.session.commit()
-    return business
-
-
-@pytest.fixture
-def harbour_owner(app, home: FakeMastodon, harbour: Business):
+def harbour_owner(app, harbour_server: FakeMastodon, harbour: Business):
     """Harbour Savings' own browser, having claimed its wall through WebFinger's proof."""
-    browser = signed_in(app, home, "care")
+    browser = signed_in(app, harbour_server, "care")
     assert browser.post(f"/b/{harbour.slug}/claim").status_code == 302
     return browser
 
 
-def test_a_handle_domain_that_still_confirms_keeps_the_claim(harbour_owner, harbour, home):
+def test_a_handle_domain_that_still_confirms_keeps_the_claim(
+    harbour_owner, harbour, harbour_server
+):
     last_checked(harbour, timedelta(days=1))
-    asked = [r for r in home.requests if r["path"] == "/.well-known/webfinger"]
+    asked = [r for r in harbour_server.requests if r["path"] == "/.well-known/webfinger"]
 
     run_checks()
 
-    again = [r for r in home.requests if r["path"] == "/.well-known/webfinger"]
+    again = [r for r in harbour_server.requests if r["path"] == "/.well-known/webfinger"]
     assert len(again) == len(asked) + 1
-    assert again[-1]["headers"]["Host"] == localhost(home)
+    assert again[-1]["headers"]["Host"] == localhost(harbour_server)
     assert fresh(harbour).claim_checked_at > utcnow() - timedelta(minutes=1)
 
 
 def test_a_handle_domain_that_no_longer_confirms_the_account_ends_the_claim(
-    harbour_owner, harbour, home
+    harbour_owner, harbour, harbour_server
 ):
     # The domain now answers that it has no such account (it moved, or changed hands).
-    home.fail_next("GET", "/.well-known/webfinger", 404, times=2)
+    harbour_server.fail_next("GET", "/.well-known/webfinger", 404, times=2)
     last_checked(harbour, timedelta(days=1))
 
     run_checks()
 
     assert_no_longer_managed(harbour_owner, harbour)
     (entry,) = unverify_entries()
-    assert f"{localhost(home)} doesn't confirm it" in entry.detail["reason"]
+    assert f"{localhost(harbour_server)} doesn't confirm it" in entry.detail["reason"]
 
 
-def test_a_handle_domain_that_does_not_answer_keeps_the_claim_for_now(harbour_owner, harbour, home):
-    home.fail_next("GET", "/.well-known/webfinger", 503, times=2)
+def test_a_handle_domain_that_does_not_answer_keeps_the_claim_for_now(
+    harbour_owner, harbour, harbour_server
+):
+    harbour_server.fail_next("GET", "/.well-known/webfinger", 503, times=2)
     last_checked(harbour, timedelta(days=1))
 
     run_checks()
@@ -308,15 +284,15 @@ def test_a_handle_domain_that_does_not_answer_keeps_the_claim_for_now(harbour_ow
 
 
 def test_a_wall_claimed_before_handles_were_proven_goes_at_its_next_check(
-    app, fake_mastodon, home, harbour
+    app, fake_mastodon, harbour_server, harbour
 ):
     # A server of someone's own calls its account care@<Harbour's domain>; the claim was made
     # when a server's word was taken for it.
     fake_mastodon.add_account("care")
-    fake_mastodon.lie_about("care", acct=f"care@{localhost(home)}")
+    fake_mastodon.lie_about("care", acct=f"care@{localhost(harbour_server)}")
     liar = signed_in(app, fake_mastodon, "care")
     user = db.session.scalar(sa.select(User).join(MastodonAccount))
-    user.mastodon_account.acct = f"care@{localhost(home)}"
+    user.mastodon_account.acct = f"care@{localhost(harbour_server)}"
     wall = fresh(harbour)
     wall.owner, wall.claimed_at = user, utcnow() - timedelta(days=30)
     db.session.commit()
@@ -326,9 +302,9 @@ def test_a_wall_claimed_before_handles_were_proven_goes_at_its_next_check(
 
     assert_no_longer_managed(liar, harbour)
     (entry,) = unverify_entries()
-    assert f"{localhost(home)} doesn't confirm it" in entry.detail["reason"]
+    assert f"{localhost(harbour_server)} doesn't confirm it" in entry.detail["reason"]
     # WebFinger was asked at the business's domain, never at the liar.
-    assert any(r["path"] == "/.well-known/webfinger" for r in home.requests)
+    assert any(r["path"] == "/.well-known/webfinger" for r in harbour_server.requests)
     assert not any(r["path"] == "/.well-known/webfinger" for r in fake_mastodon.requests)
     assert fresh(harbour).owner_id is None
 

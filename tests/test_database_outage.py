@@ -15,14 +15,13 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 from conftest import ON_CI, AuthActions, compose_form, run_queued_tasks
-from test_faults import connect, new_crosspost
+from test_faults import author_and_bakery, new_crosspost
 
 from webapp import tasks
 from webapp.extensions import db
-from webapp.models import Crosspost, CrosspostState, MastodonServer, Post
+from webapp.models import Crosspost, CrosspostState, Post
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-HANDLE = "@support@cornerbakery.example"
 
 
 class Forwarder:
@@ -138,11 +137,7 @@ def test_the_web_answers_503_while_the_database_is_away_and_nothing_is_lost(
     app, client, fake_mastodon, forwarder, make_business
 ):
     """During the outage: 503 pages, no stack trace; after it, pending posts are delivered."""
-    server = MastodonServer(base_url=fake_mastodon.url, max_characters=500, url_length=23)
-    db.session.add(server)
-    bakery = make_business("Corner Bakery", handle=HANDLE)
-    user = connect(fake_mastodon, server, "frank")
-    db.session.commit()
+    user, bakery = author_and_bakery(fake_mastodon, make_business, "frank")
     before = new_crosspost(user, bakery, 1)
     db.session.commit()
     before_id, slug = before.id, bakery.slug

@@ -72,6 +72,16 @@ def connect(fake, server: MastodonServer, username: str):
     return user
 
 
+def author_and_bakery(fake, make_business, username: str) -> tuple:
+    """Add the fake as a server, Corner Bakery, and a person connected there; return both."""
+    server = MastodonServer(base_url=fake.url, max_characters=500, url_length=23)
+    db.session.add(server)
+    bakery = make_business("Corner Bakery", handle=HANDLE)
+    user = connect(fake, server, username)
+    db.session.commit()
+    return user, bakery
+
+
 def new_crosspost(user, business, number: int) -> Crosspost:
     """Add a post with its own text and its pending crosspost, as the compose form does."""
     post = Post(

@@ -13,22 +13,16 @@ leads to its Mastodon.
 from __future__ import annotations
 
 import socket
-from urllib.parse import urlsplit
 
 import pytest
 import requests
-from conftest import AuthActions, mastodon_sign_in
-from fake_mastodon import FakeMastodon, fake_mastodon_server
+from conftest import AuthActions, localhost, mastodon_sign_in
+from fake_mastodon import FakeMastodon
 from helpers import page_text
 
 from webapp.extensions import db
 from webapp.models import Business, MastodonAccount, MastodonServer, User
 from webapp.services import mastodon
-
-
-def localhost(fake: FakeMastodon) -> str:
-    """Return the fake's address under the name "localhost", a domain apart from its API host."""
-    return f"localhost:{urlsplit(fake.url).port}"
 
 
 def webfinger_requests(fake: FakeMastodon) -> list[dict]:
@@ -39,24 +33,6 @@ def webfinger_requests(fake: FakeMastodon) -> list[dict]:
 def settings_text(client) -> str:
     """Return what the person reads on their settings page."""
     return page_text(client.get("/settings"))
-
-
-@pytest.fixture
-def other_server() -> FakeMastodon:
-    """A second fake Mastodon server, the honest home of Harbour Savings' account @care."""
-    for fake in fake_mastodon_server():
-        fake.split_domain(localhost(fake))
-        fake.add_account("care", display_name="Harbour Savings")
-        yield fake
-
-
-@pytest.fixture
-def harbour(make_business, other_server: FakeMastodon) -> Business:
-    """Harbour Savings, whose Mastodon handle is @care on the other server's handle domain."""
-    business = make_business("Harbour Savings")
-    business.handle = f"@care@{localhost(other_server)}"
-    db.session.commit()
-    return business
 
 
 def sign_in_as(app, fake: FakeMastodon, username: str):
@@ -103,20 +79,21 @@ def test_signing_in_with_a_split_domain_account_names_it_by_the_handle(app, fake
 
 
 def test_a_handle_domain_whose_webfinger_does_not_know_the_account_is_not_believed(
-    app, fake_mastodon, other_server
+    app, fake_mastodon, harbour_server
 ):
     # The server says its people are on the other server's domain, which has no alice.
-    fake_mastodon.split_domain(localhost(other_server))
+    fake_mastodon.split_domain(localhost(harbour_server))
 
     browser, _ = sign_in_as(app, fake_mastodon, "alice")
 
     text = settings_text(browser)
     assert f"Connected as @alice@{fake_mastodon.domain}" in text
     assert (
-        f"Your server calls you @alice@{localhost(other_server)}, but {localhost(other_server)} "
-        f"doesn't confirm it, so on Praisewall you are @alice@{fake_mastodon.domain}."
+        f"Your server calls you @alice@{localhost(harbour_server)}, "
+        f"but {localhost(harbour_server)} doesn't confirm it, "
+        f"so on Praisewall you are @alice@{fake_mastodon.domain}."
     ) in text
-    assert webfinger_requests(other_server)
+    assert webfinger_requests(harbour_server)
 
 
 def test_older_servers_name_their_domain_in_the_v1_instance_document(app, fake_mastodon):
@@ -193,21 +170,21 @@ def test_a_plain_server_names_people_by_its_address_without_webfinger(
 
 
 @pytest.fixture
-def liar(fake_mastodon: FakeMastodon, other_server: FakeMastodon) -> FakeMastodon:
+def liar(fake_mastodon: FakeMastodon, harbour_server: FakeMastodon) -> FakeMastodon:
     """A server of someone's own, with an account "care" it calls care@<the other's domain>."""
     fake_mastodon.add_account("care")
-    fake_mastodon.lie_about("care", acct=f"care@{localhost(other_server)}")
+    fake_mastodon.lie_about("care", acct=f"care@{localhost(harbour_server)}")
     return fake_mastodon
 
 
 def test_a_lying_server_s_account_is_named_by_that_server_and_cannot_claim_the_wall(
-    app, liar, other_server, harbour
+    app, liar, harbour_server, harbour
 ):
     browser, _ = sign_in_as(app, liar, "care")
 
     text = settings_text(browser)
     assert f"Connected as @care@{liar.domain}" in text
-    assert f"Your server calls you @care@{localhost(other_server)}, but" in text
+    assert f"Your server calls you @care@{localhost(harbour_server)}, but" in text
     wall = page_text(browser.get(f"/b/{harbour.slug}"))
     assert "Claim this page" not in wall
 
@@ -215,22 +192,24 @@ def test_a_lying_server_s_account_is_named_by_that_server_and_cannot_claim_the_w
 
     assert response.status_code == 403
     assert (
-        f"Your Mastodon server says you are @care@{localhost(other_server)}, but "
-        f"{localhost(other_server)} doesn't confirm it, so you can't claim this page."
+        f"Your Mastodon server says you are @care@{localhost(harbour_server)}, but "
+        f"{localhost(harbour_server)} doesn't confirm it, so you can't claim this page."
     ) in page_text(response)
     db.session.expire_all()
     assert db.session.get(Business, harbour.id).owner_id is None
     # WebFinger was asked at the domain the liar named, never at the liar.
-    assert webfinger_requests(other_server)
+    assert webfinger_requests(harbour_server)
     assert not webfinger_requests(liar)
 
 
 def test_a_liar_copying_the_real_account_s_addresses_is_not_believed(
-    app, liar, other_server, harbour
+    app, liar, harbour_server, harbour
 ):
     # WebFinger at the real domain points at these, but they aren't on the liar's host.
-    real = other_server._find_account("care")
-    liar.lie_about("care", acct=f"care@{localhost(other_server)}", url=real["url"], uri=real["uri"])
+    real = harbour_server._find_account("care")
+    liar.lie_about(
+        "care", acct=f"care@{localhost(harbour_server)}", url=real["url"], uri=real["uri"]
+    )
 
     browser, _ = sign_in_as(app, liar, "care")
 
@@ -238,11 +217,13 @@ def test_a_liar_copying_the_real_account_s_addresses_is_not_believed(
     assert browser.post(f"/b/{harbour.slug}/claim").status_code == 403
 
 
-def test_a_handle_stored_unchecked_is_checked_again_when_claiming(app, liar, other_server, harbour):
+def test_a_handle_stored_unchecked_is_checked_again_when_claiming(
+    app, liar, harbour_server, harbour
+):
     browser, _ = sign_in_as(app, liar, "care")
     # A connection saved before handles were checked kept the server's word for it.
     account = db.session.scalar(db.select(MastodonAccount))
-    account.acct = f"care@{localhost(other_server)}"
+    account.acct = f"care@{localhost(harbour_server)}"
     db.session.commit()
 
     response = browser.post(f"/b/{harbour.slug}/claim")
@@ -254,9 +235,9 @@ def test_a_handle_stored_unchecked_is_checked_again_when_claiming(app, liar, oth
     assert db.session.get(MastodonAccount, account.id).acct == f"care@{liar.domain}"
 
 
-def test_the_real_account_on_a_split_domain_server_claims_its_wall(app, other_server, harbour):
-    browser, _ = sign_in_as(app, other_server, "care")
-    assert f"Claim this page as @care@{localhost(other_server)}" in page_text(
+def test_the_real_account_on_a_split_domain_server_claims_its_wall(app, harbour_server, harbour):
+    browser, _ = sign_in_as(app, harbour_server, "care")
+    assert f"Claim this page as @care@{localhost(harbour_server)}" in page_text(
         browser.get(f"/b/{harbour.slug}")
     )
 
@@ -265,7 +246,7 @@ def test_the_real_account_on_a_split_domain_server_claims_its_wall(app, other_se
     db.session.expire_all()
     owner = db.session.get(Business, harbour.id).owner
     assert isinstance(owner, User)
-    assert owner.mastodon_account.acct == f"care@{localhost(other_server)}"
+    assert owner.mastodon_account.acct == f"care@{localhost(harbour_server)}"
 
 
 def test_a_lie_about_a_domain_nobody_answers_for_is_not_believed(app, fake_mastodon):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import AuthActions, compose_form, mastodon_sign_in
+from conftest import AuthActions, business_on, compose_form, mastodon_sign_in
 from fake_mastodon import FakeMastodon
 from helpers import page_text
 
@@ -22,11 +22,7 @@ VERIFIED_WEBSITE = '<a href="https://bakery.example" rel="nofollow noopener me">
 @pytest.fixture
 def bakery(fake_mastodon: FakeMastodon, make_business) -> Business:
     """Corner Bakery, whose Mastodon account is a local one on the fake server."""
-    fake_mastodon.add_account("cornerbakery", display_name="Corner Bakery")
-    business = make_business("Corner Bakery")
-    business.handle = f"@cornerbakery@{fake_mastodon.domain}"
-    db.session.commit()
-    return business
+    return business_on(fake_mastodon, make_business, "cornerbakery")
 
 
 @pytest.fixture

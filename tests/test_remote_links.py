@@ -13,7 +13,7 @@ import re
 
 import pytest
 import sqlalchemy as sa
-from conftest import mastodon_sign_in, run_queued_tasks, send
+from conftest import business_on, mastodon_sign_in, run_queued_tasks, send
 from fake_mastodon import FakeMastodon
 from helpers import page_text
 
@@ -32,12 +32,7 @@ PLAIN = "http://status.example/@alice/1"
 @pytest.fixture
 def bakery(make_business, fake_mastodon) -> Business:
     """A business whose account is on the author's own server, so its replies can be proven."""
-    fake_mastodon.add_account(BUSINESS_ACCT, display_name="Corner Bakery")
-    business = make_business("Corner Bakery")
-    # Set directly: a handle on a loopback test server has a port, which the form refuses.
-    business.handle = f"@{BUSINESS_ACCT}@{fake_mastodon.domain}"
-    db.session.commit()
-    return business
+    return business_on(fake_mastodon, make_business, BUSINESS_ACCT)
 
 
 def everything_shown(client, app, post_id: int, business: Business, user: User) -> dict[str, str]:

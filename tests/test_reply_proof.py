@@ -13,28 +13,14 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import send
-from fake_mastodon import FakeMastodon, fake_mastodon_server
+from conftest import localhost, send
+from fake_mastodon import FakeMastodon
 from helpers import page_text
 from test_reply_watch import check, number
 
 from webapp.extensions import db
 from webapp.models import Business, Crosspost
 from webapp.services import crosspost
-
-
-def localhost(fake: FakeMastodon) -> str:
-    """Return the fake's address under the name "localhost", a domain apart from its API host."""
-    return f"localhost:{urlsplit(fake.url).port}"
-
-
-@pytest.fixture
-def harbour_server() -> FakeMastodon:
-    """Harbour Savings' own server, where its account @care lives."""
-    for fake in fake_mastodon_server():
-        fake.split_domain(localhost(fake))
-        fake.add_account("care", display_name="Harbour Savings")
-        yield fake
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from conftest import PASSWORD, run_queued_tasks, send
+from conftest import PASSWORD, business_on, run_queued_tasks, send
 
 from webapp import tasks
 from webapp.extensions import db
@@ -27,12 +27,7 @@ BUSINESS_ACCT = "bakery"
 @pytest.fixture
 def bakery(make_business, fake_mastodon):
     """A business whose fediverse account is on the author's own server."""
-    fake_mastodon.add_account(BUSINESS_ACCT, display_name="Corner Bakery")
-    business = make_business("Corner Bakery")
-    # Set directly: a handle on a loopback test server has a port, which the form refuses.
-    business.handle = f"@{BUSINESS_ACCT}@{fake_mastodon.domain}"
-    db.session.commit()
-    return business
+    return business_on(fake_mastodon, make_business, BUSINESS_ACCT)
 
 
 def check(row: Crosspost) -> None:

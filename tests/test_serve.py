@@ -7,8 +7,6 @@ whether they live in instance/fernet_keys (as after `make run`) or in WEBAPP_FER
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -21,16 +19,16 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import PASSWORD, TEST_DATABASE_URL, AuthActions, mastodon_sign_in, send
+from conftest import PASSWORD, AuthActions, mastodon_sign_in, send
 from cryptography.fernet import Fernet, InvalidToken
-from test_faults import connect, new_crosspost
+from helpers import clean_env, stop
+from test_faults import author_and_bakery, new_crosspost
 
 from webapp import ROOT, crypto, tasks
 from webapp.extensions import db
 from webapp.models import Crosspost, CrosspostState, MastodonAccount, MastodonServer
 from webapp.services import accounts, businesses
 
-HANDLE = "@support@cornerbakery.example"
 WAIT_SECONDS = 30
 STOP_SECONDS = 15
 
@@ -61,11 +59,7 @@ def command_env(app, **extra: str) -> dict[str, str]:
     No WEBAPP_FERNET_KEYS and no FLASK_APP: the keys come from the instance's key file and the
     app is found as a person running the README's commands finds it.
     """
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("WEBAPP_", "FLASK_")) and key not in ("DATABASE_URL", "REDIS_URL")
-    }
+    env = clean_env()
     env.update(
         WEBAPP_INSTANCE_PATH=app.instance_path,
         WEBAPP_SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
@@ -107,27 +101,11 @@ def wait_for(condition: Callable[[], bool], what: str, site: Site) -> None:
 
 
 @pytest.fixture
-def instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Return the instance folder shared by the server and this test, its key file the test's."""
-    folder = tmp_path / "instance"
-    folder.mkdir()
-    monkeypatch.setenv("WEBAPP_INSTANCE_PATH", str(folder))
-    return folder
-
-
-@pytest.fixture
-def app(make_app, instance: Path):
+def app(instance_app, instance: Path):
     """Return an app on the server's database and SQLite queue, context pushed."""
-    settings = {"SERVER_NAME": "praisewall.example.com", "QUEUE_BACKEND": "sqlite"}
-    if not TEST_DATABASE_URL:
-        settings["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'praisewall.db'}"
-    app = make_app(**settings)
     # The server reads its key from the file, as after `make run`; the test encrypts with it too.
-    (instance / "fernet_keys").write_text(app.config["FERNET_KEYS"] + "\n")
-    with app.app_context():
-        yield app
-    # Later tests choose their own queue; don't leave this one's file behind in theirs.
-    make_app(with_tables=False)
+    (instance / "fernet_keys").write_text(instance_app.config["FERNET_KEYS"] + "\n")
+    return instance_app
 
 
 @pytest.fixture
@@ -149,24 +127,14 @@ def site(app, tmp_path: Path) -> Iterator[Site]:
         wait_for(lambda: answers(f"{site.url}/ping"), "answer from the server", site)
         yield site
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if stop(process, STOP_SECONDS):
             pytest.fail(f"flask serve ignored Ctrl-C for {STOP_SECONDS} s")
 
 
 @pytest.fixture
 def alice(app, fake_mastodon, make_business):
     """Return a person connected to the fake server, and the business they praise."""
-    server = MastodonServer(base_url=fake_mastodon.url, max_characters=500, url_length=23)
-    db.session.add(server)
-    bakery = make_business("Corner Bakery", handle=HANDLE)
-    user = connect(fake_mastodon, server, "erin")
-    db.session.commit()
-    return user, bakery
+    return author_and_bakery(fake_mastodon, make_business, "erin")
 
 
 def deliver(site: Site, fake_mastodon, person, number: int) -> Crosspost:

@@ -6,7 +6,6 @@ and is killed with SIGKILL while the fake Mastodon holds its answer to the statu
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -17,47 +16,27 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import TEST_DATABASE_URL, TEST_FERNET_KEY
-from test_faults import connect, new_crosspost
+from conftest import TEST_FERNET_KEY
+from helpers import clean_env, stop
+from test_faults import author_and_bakery, new_crosspost
 
 from webapp import tasks
 from webapp.extensions import db
-from webapp.models import Crosspost, CrosspostState, MastodonServer, utcnow
+from webapp.models import Crosspost, CrosspostState, utcnow
 
 ROOT = Path(__file__).resolve().parent.parent
-HANDLE = "@support@cornerbakery.example"
 WAIT_SECONDS = 30
 
 
 @pytest.fixture
-def instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Return the instance folder the worker and this test share (database file and queue)."""
-    folder = tmp_path / "instance"
-    folder.mkdir()
-    monkeypatch.setenv("WEBAPP_INSTANCE_PATH", str(folder))
-    return folder
-
-
-@pytest.fixture
-def app(make_app, instance: Path):
+def app(instance_app):
     """Return the app on the worker's database and SQLite queue, context pushed."""
-    settings = {"SERVER_NAME": "praisewall.example.com", "QUEUE_BACKEND": "sqlite"}
-    if not TEST_DATABASE_URL:
-        settings["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'praisewall.db'}"
-    app = make_app(**settings)
-    with app.app_context():
-        yield app
-    # Later tests choose their own queue; don't leave this one's file behind in theirs.
-    make_app(with_tables=False)
+    return instance_app
 
 
 def worker_env(app) -> dict[str, str]:
     """Return the environment for `flask worker` on this test's database and queue."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("WEBAPP_", "FLASK_")) and key not in ("DATABASE_URL", "REDIS_URL")
-    }
+    env = clean_env()
     env.update(
         WEBAPP_INSTANCE_PATH=app.instance_path,
         WEBAPP_SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
@@ -90,13 +69,7 @@ def start_worker(app, tmp_path: Path) -> Iterator:
 
     yield start
     for process in started:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process, 10)
 
 
 def wait_for(condition, what: str, logs: Path) -> None:
@@ -113,11 +86,7 @@ def test_a_worker_killed_mid_delivery_and_restarted_sends_once(
     app, fake_mastodon, make_business, start_worker, tmp_path
 ):
     """Killed while the server holds its answer; after a restart it is adopted, not resent."""
-    server = MastodonServer(base_url=fake_mastodon.url, max_characters=500, url_length=23)
-    db.session.add(server)
-    bakery = make_business("Corner Bakery", handle=HANDLE)
-    user = connect(fake_mastodon, server, "erin")
-    db.session.commit()
+    user, bakery = author_and_bakery(fake_mastodon, make_business, "erin")
     rows = [new_crosspost(user, bakery, n) for n in range(3)]
     db.session.commit()
     ids = [row.id for row in rows]
@@ -174,11 +143,7 @@ def test_the_worker_says_it_started_what_it_delivered_and_that_it_stopped(
     app, fake_mastodon, make_business, start_worker, tmp_path
 ):
     """`flask worker` logs a start line (queue and threads), a line per delivery, and a stop."""
-    server = MastodonServer(base_url=fake_mastodon.url, max_characters=500, url_length=23)
-    db.session.add(server)
-    bakery = make_business("Corner Bakery", handle=HANDLE)
-    user = connect(fake_mastodon, server, "erin")
-    db.session.commit()
+    user, bakery = author_and_bakery(fake_mastodon, make_business, "erin")
     row_id = new_crosspost(user, bakery, 1).id
     db.session.commit()
 

@@ -48,6 +48,19 @@ def run_in_app(work, crosspost_id: int):
             db.session.remove()
 
 
+def commit_in_app(work, row_id: int, failure: str) -> None:
+    """Run work on a row inside the app and commit it; log and roll back whatever fails."""
+    with task_app().app_context():
+        try:
+            work(row_id)
+            db.session.commit()
+        except Exception:
+            log.exception(failure, row_id)
+            db.session.rollback()
+        finally:
+            db.session.remove()
+
+
 @huey.task()
 def deliver(crosspost_id: int) -> None:
     """Try to send a status, and queue the retry when it must wait."""
@@ -83,16 +96,10 @@ def farewells_done() -> list[int]:
 @huey.task()
 def end_farewell(account_id: int) -> None:
     """Revoke a deleted account's token and forget its connection, once nothing is left to do."""
-    with task_app().app_context():
-        try:
-            connect.end_farewell(account_id)
-            db.session.commit()
-        except Exception:
-            # The sweep finds the connection again next time.
-            log.exception("could not end the farewell of Mastodon account %s", account_id)
-            db.session.rollback()
-        finally:
-            db.session.remove()
+    # On failure the sweep finds the connection again next time.
+    commit_in_app(
+        connect.end_farewell, account_id, "could not end the farewell of Mastodon account %s"
+    )
 
 
 @huey.task()
@@ -147,18 +154,15 @@ def send_mail(message_id: int) -> None:
 @huey.task()
 def recheck_claim(business_id: int) -> None:
     """Prove a claimed wall's owner is still the business's handle, or drop the claim."""
-    with task_app().app_context():
-        try:
-            business = db.session.get(Business, business_id)
-            if business is not None:
-                owners.recheck(business)
-                db.session.commit()
-        except Exception:
-            # The wall stays put off for a while, then comes round again.
-            log.exception("could not check the claim on business %s", business_id)
-            db.session.rollback()
-        finally:
-            db.session.remove()
+    # On failure the wall stays put off for a while, then comes round again.
+    commit_in_app(recheck, business_id, "could not check the claim on business %s")
+
+
+def recheck(business_id: int) -> None:
+    """Check the claim on a business, if it is still there."""
+    business = db.session.get(Business, business_id)
+    if business is not None:
+        owners.recheck(business)
 
 
 @huey.periodic_task(crontab(minute="*/10"))

@@ -44,10 +44,9 @@ class LoginForm(Form):
     remember = BooleanField("Remember me")
 
 
-class ChangePasswordForm(Form):
-    """Change a password, proving the old one first."""
+class NewPasswordForm(Form):
+    """Choose a new password, typed twice, for a known user."""
 
-    current = PasswordField("Current password")
     password = PasswordField(
         "New password", validators=[DataRequired(message="Choose a new password.")]
     )
@@ -57,9 +56,21 @@ class ChangePasswordForm(Form):
     )
 
     def __init__(self, user, *args, **kwargs) -> None:
-        """Keep the user whose password is changing."""
+        """Keep the user whose password is being set."""
         super().__init__(*args, **kwargs)
         self.user = user
+
+    def validate_password(self, field: PasswordField) -> None:
+        """Refuse weak passwords."""
+        problem = accounts.password_problem(field.data, self.user.username)
+        if problem:
+            raise ValidationError(problem)
+
+
+class ChangePasswordForm(NewPasswordForm):
+    """Change a password, proving the old one first."""
+
+    current = PasswordField("Current password")
 
     def validate_current(self, field: PasswordField) -> None:
         """Check the current password (people who only sign in with Mastodon have none)."""
@@ -69,12 +80,6 @@ class ChangePasswordForm(Form):
             raise ValidationError("Enter your current password.")
         if not self.user.check_password(field.data):
             raise ValidationError("That isn't your current password.")
-
-    def validate_password(self, field: PasswordField) -> None:
-        """Refuse weak passwords."""
-        problem = accounts.password_problem(field.data, self.user.username)
-        if problem:
-            raise ValidationError(problem)
 
 
 class MastodonLoginForm(Form):
@@ -99,24 +104,5 @@ class ForgotPasswordForm(Form):
     )
 
 
-class ResetPasswordForm(Form):
+class ResetPasswordForm(NewPasswordForm):
     """Choose a new password, from a reset link."""
-
-    password = PasswordField(
-        "New password", validators=[DataRequired(message="Choose a new password.")]
-    )
-    confirm = PasswordField(
-        "New password again",
-        validators=[EqualTo("password", message="The two passwords don't match.")],
-    )
-
-    def __init__(self, user, *args, **kwargs) -> None:
-        """Keep the user whose password is being set."""
-        super().__init__(*args, **kwargs)
-        self.user = user
-
-    def validate_password(self, field: PasswordField) -> None:
-        """Refuse weak passwords."""
-        problem = accounts.password_problem(field.data, self.user.username)
-        if problem:
-            raise ValidationError(problem)

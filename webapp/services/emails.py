@@ -7,12 +7,13 @@ import uuid
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import current_app, url_for
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from flask import url_for
+from itsdangerous import URLSafeTimedSerializer
 
 from webapp import mail
 from webapp.extensions import db
 from webapp.models import MailMessage, User
+from webapp.services import signed_links
 
 ADDRESS_MAX = 254
 ADDRESS_RE = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]+\.[A-Za-z0-9-]{2,63}$")
@@ -37,7 +38,7 @@ def address_problem(address: str) -> str | None:
 
 def serializer() -> URLSafeTimedSerializer:
     """Sign confirmation links with the app's secret key."""
-    return URLSafeTimedSerializer(current_app.secret_key, salt="email-confirm")
+    return signed_links.serializer("email-confirm")
 
 
 def change(user: User, address: str) -> list[MailMessage]:
@@ -101,14 +102,11 @@ def notice_to_old(user: User, address: str) -> MailMessage:
 
 def confirm(token: str) -> User | None:
     """Confirm the address a link names, if the link is genuine, fresh and still wanted."""
-    try:
-        data = serializer().loads(token, max_age=int(CONFIRM_LASTS.total_seconds()))
-    except (SignatureExpired, BadSignature):
+    found = signed_links.read(serializer(), token, CONFIRM_LASTS)
+    if found is None:
         return None
-    if not isinstance(data, dict):
-        return None
-    user = db.session.get(User, data.get("u")) if isinstance(data.get("u"), int) else None
-    if user is None or not user.new_email or user.new_email != data.get("e"):
+    user, data = found
+    if not user.new_email or user.new_email != data.get("e"):
         return None
     return user
 

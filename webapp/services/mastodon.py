@@ -10,6 +10,8 @@ import ipaddress
 import json
 import re
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
@@ -544,6 +546,18 @@ def profile(base_url: str, access_token: str) -> dict:
 # --- Whose handle: the server's own domain, and WebFinger for any other ---
 
 
+@contextmanager
+def checked_get(url: str, headers: dict | None = None) -> Iterator[requests.Response]:
+    """GET a URL over the checked transport as a stream, leaving any redirect to the caller."""
+    with (
+        server_session(url) as session,
+        session.get(
+            url, timeout=api_timeout(), allow_redirects=False, stream=True, headers=headers
+        ) as response,
+    ):
+        yield response
+
+
 def fetch_json(
     url: str, *, hops: int = 0, accept: str = "application/jrd+json, application/json"
 ) -> object:
@@ -555,19 +569,7 @@ def fetch_json(
         if urlsplit(url).scheme != "https" and not insecure_allowed():
             return None
         try:
-            with (
-                server_session(url) as session,
-                session.get(
-                    url,
-                    timeout=api_timeout(),
-                    allow_redirects=False,
-                    stream=True,
-                    headers={
-                        "Accept": accept,
-                        "User-Agent": "Praisewall",
-                    },
-                ) as response,
-            ):
+            with checked_get(url, {"Accept": accept, "User-Agent": "Praisewall"}) as response:
                 if response.is_redirect:
                     # Each hop gets a session of its own, bound to its own checked host.
                     url = urljoin(url, response.headers["location"])
@@ -641,10 +643,7 @@ def handle_domain_down(acct: str) -> bool:
         return False  # no domain we could ever ask
     url = f"{domain_url}/.well-known/webfinger?{urlencode({'resource': f'acct:{acct}'})}"
     try:
-        with (
-            server_session(url) as session,
-            session.get(url, timeout=api_timeout(), allow_redirects=False, stream=True) as response,
-        ):
+        with checked_get(url) as response:
             return response.status_code >= 500 or response.status_code == 429
     except (requests.RequestException, urllib3.exceptions.HTTPError):
         return True

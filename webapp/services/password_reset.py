@@ -8,20 +8,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import current_app, url_for
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from flask import url_for
+from itsdangerous import URLSafeTimedSerializer
 
 from webapp import mail
-from webapp.extensions import db
 from webapp.models import MailMessage, User
-from webapp.services import accounts, emails
+from webapp.services import accounts, emails, signed_links
 
 LASTS = timedelta(hours=1)
 
 
 def serializer() -> URLSafeTimedSerializer:
     """Sign reset links with the app's secret key."""
-    return URLSafeTimedSerializer(current_app.secret_key, salt="password-reset")
+    return signed_links.serializer("password-reset")
 
 
 def accounts_named(name_or_address: str) -> list[User]:
@@ -58,14 +57,11 @@ def send_link(user: User) -> MailMessage:
 
 def account_for(token: str) -> User | None:
     """Return the account a link is for, if it is genuine, fresh and the latest unused one."""
-    try:
-        data = serializer().loads(token, max_age=int(LASTS.total_seconds()))
-    except (SignatureExpired, BadSignature):
+    found = signed_links.read(serializer(), token, LASTS)
+    if found is None:
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("u"), int):
-        return None
-    user = db.session.get(User, data["u"])
-    if user is None or not user.email or data.get("n") != user.reset_counter:
+    user, data = found
+    if not user.email or data.get("n") != user.reset_counter:
         return None
     return user
 

@@ -25,11 +25,10 @@ from webapp.models import Business, User
 from webapp.services.mastodon import (
     REDIRECT_HOPS,
     RefusedAddress,
-    api_timeout,
+    checked_get,
     insecure_allowed,
     is_public,
     origin,
-    server_session,
 )
 
 WELL_KNOWN = "/.well-known/praisewall-verification.txt"
@@ -94,16 +93,7 @@ def fetch(url: str, limit: int) -> Page:
     host, start = urlsplit(url).hostname, origin(url)
     for _ in range(REDIRECT_HOPS + 1):
         try:
-            with (
-                server_session(url) as session,
-                session.get(
-                    url,
-                    timeout=api_timeout(),
-                    allow_redirects=False,
-                    stream=True,
-                    headers={"User-Agent": "Praisewall"},
-                ) as response,
-            ):
+            with checked_get(url, {"User-Agent": "Praisewall"}) as response:
                 if response.is_redirect:
                     url = urljoin(url, response.headers["location"])
                     if origin(url) != start:
