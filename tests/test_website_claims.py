@@ -26,7 +26,7 @@ from test_ssrf import INSIDE, NAME
 from webapp.audit import AuditEntry
 from webapp.extensions import db
 from webapp.models import Business, BusinessManager, User
-from webapp.services import site_proof
+from webapp.services import mastodon, site_proof
 
 # The Mastodon tests' own fixtures: the production setting, and a resolver under the test's control.
 strict = test_ssrf.strict
@@ -239,6 +239,24 @@ def test_a_redirect_to_another_host_is_refused(alice, bakery, site, other_site):
     assert fresh(bakery).owner_id is None
 
 
+def test_a_redirect_to_an_unreadable_address_is_a_plain_refusal(alice, bakery, site):
+    """A Location that isn't a URL (an unclosed IPv6 bracket) fails the proof, no error page."""
+    site.serve(WELL_KNOWN, "", 302, Location="http://[::1")
+    site.serve("/", "", 302, Location="http://[::1")
+    response = claim(alice, bakery)
+    assert response.status_code == 403
+    assert "didn't answer" in page_text(response)
+    assert fresh(bakery).owner_id is None
+
+
+def test_an_unreadable_redirect_in_a_json_answer_is_no_answer(app, site, named):
+    """WebFinger or an instance document redirected to an unreadable Location: no document."""
+    site.serve("/.well-known/webfinger", "", 302, Location="http://[::1")
+    url = f"http://{SITE}:{site.port}/.well-known/webfinger"
+    with app.app_context():
+        assert mastodon.fetch_json(url, hops=3) is None
+
+
 def test_a_redirect_on_the_same_site_is_followed(alice, bakery, site):
     """A redirect to another path on the same site still finds the code."""
     site.serve(WELL_KNOWN, "", 301, Location="/verify.txt")
@@ -321,6 +339,30 @@ def test_a_site_that_doesnt_answer_keeps_the_claim_for_a_while(owner, bakery, si
     last_checked(bakery, timedelta(days=4))
     run_checks()
     assert fresh(bakery).owner_id is None
+
+
+def test_a_check_that_fails_unexpectedly_still_ends_the_claim_after_the_grace_period(
+    owner, bakery, site, monkeypatch
+):
+    """A fault we didn't foresee counts as no answer: asked again, dropped after the grace."""
+
+    def broken(*args, **kwargs):
+        """Fail as no foreseen answer does."""
+        raise RuntimeError("unforeseen")
+
+    monkeypatch.setattr(site_proof, "fetch", broken)
+    last_checked(bakery, timedelta(days=1))
+    run_checks()
+    business = fresh(bakery)
+    assert business.owner_id is not None
+    assert business.claim_next_check_at is not None
+    last_checked(bakery, timedelta(days=4))
+    run_checks()
+    assert fresh(bakery).owner_id is None
+    entry = db.session.scalars(
+        sa.select(AuditEntry).where(AuditEntry.action == "business.unverify")
+    ).one()
+    assert "No proof for 3 days" in entry.detail["reason"]
 
 
 # --- Hostile addresses, as for Mastodon (tests/test_ssrf.py) ---

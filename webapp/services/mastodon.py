@@ -252,8 +252,12 @@ class _CheckedHTTPSPool(urllib3.HTTPSConnectionPool):
 
 
 def origin(url: str) -> tuple[str, str, int | None]:
-    """Return a URL's (scheme, host, port), with the scheme's default port filled in."""
-    parts = urlsplit(url)
+    """Return a URL's (scheme, host, port), with the scheme's default port filled in; all
+    empty for a URL that can't be read (an unclosed IPv6 bracket, say)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "", "", None
     scheme = parts.scheme.lower()
     try:
         port = parts.port or {"https": 443, "http": 80}.get(scheme)
@@ -549,13 +553,17 @@ def profile(base_url: str, access_token: str) -> dict:
 @contextmanager
 def checked_get(url: str, headers: dict | None = None) -> Iterator[requests.Response]:
     """GET a URL over the checked transport as a stream, leaving any redirect to the caller."""
-    with (
-        server_session(url) as session,
-        session.get(
-            url, timeout=api_timeout(), allow_redirects=False, stream=True, headers=headers
-        ) as response,
-    ):
-        yield response
+    with server_session(url) as session:
+        try:
+            response = session.get(
+                url, timeout=api_timeout(), allow_redirects=False, stream=True, headers=headers
+            )
+        except ValueError as error:
+            # requests reads a redirect's Location as it answers: one that isn't a URL (an
+            # unclosed IPv6 bracket, say) is a bad answer, not a fault of ours.
+            raise requests.exceptions.InvalidURL(f"Not a URL: {error}") from None
+        with response:
+            yield response
 
 
 def fetch_json(
