@@ -337,7 +337,7 @@ def oauth_endpoints(base_url: str) -> dict:
                 for key, value in advertised.items()
                 if not key.endswith("_endpoint") or str(value).startswith(f"{base_url}/")
             )
-    except (requests.RequestException, ValueError):
+    except (requests.RequestException, ValueError, RecursionError):
         pass
     return endpoints
 
@@ -366,7 +366,7 @@ def register_app(base_url: str, redirect_uri: str, website: str) -> tuple[str, s
         raise ServerProblem(str(refused)) from None
     except requests.RequestException:
         raise ServerProblem(f"{urlsplit(base_url).netloc} didn't answer. Try again soon.") from None
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         raise ServerProblem(
             f"{urlsplit(base_url).netloc} doesn't look like a Mastodon server."
         ) from None
@@ -393,7 +393,7 @@ def client_still_known(token_url: str, client_id: str, client_secret: str) -> bo
         return False
     try:
         return response.json().get("error") != "invalid_client"
-    except ValueError:
+    except (ValueError, AttributeError, RecursionError):
         return True
 
 
@@ -451,6 +451,9 @@ def exchange_code(
         raise ServerProblem("Your server didn't accept the sign-in. Please try again.") from None
     except requests.RequestException:
         raise ServerProblem("Your server didn't answer. Please try again.") from None
+    except (ValueError, RecursionError):
+        # An answer that isn't JSON we can read (nested past any depth, say).
+        raise ServerProblem("Your server didn't accept the sign-in. Please try again.") from None
     granted = set(token.get("scope", "").split())
     if not set(SCOPES.split()) <= granted:
         raise ServerProblem("Praisewall needs permission to read your account and post for you.")
@@ -591,7 +594,7 @@ def fetch_json(
             return None
         try:
             return json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past any depth we read
             return None
     return None
 
