@@ -119,7 +119,7 @@ def link_in(message: EmailMessage) -> str:
 
 def set_address(client, address: str):
     """Send the settings form that sets my email address."""
-    return client.post("/settings/email", data={"email": address})
+    return client.post("/settings/email", data={"email": address, "password": PASSWORD})
 
 
 def confirmed(client, smtp: Inbox, address: str) -> str:
@@ -436,17 +436,47 @@ def test_a_malformed_address_is_refused(client, make_user, auth, address):
 
 def test_resending_the_link_is_limited(make_app, make_user, smtp):
     """The confirmation can be sent again, but only a few times an hour."""
-    app = make_app(MAIL_URL=smtp.url, EMAIL_RESEND_RATE_LIMIT="2 per hour")
+    app = make_app(MAIL_URL=smtp.url, EMAIL_RESEND_RATE_LIMIT="3 per hour")
     with app.app_context():
         make_user("alice")
         client = app.test_client()
         AuthActions(client).login()
-        set_address(client, "alice@example.com")
+        set_address(client, "alice@example.com")  # the first of the three
         assert client.post("/settings/email/resend").status_code == 302
         assert client.post("/settings/email/resend").status_code == 302
         assert client.post("/settings/email/resend").status_code == 429
         run_queued_tasks()
         assert len(smtp.to("alice@example.com")) == 3
+
+
+def test_changing_the_address_is_limited_together_with_resending(make_app, make_user, smtp):
+    """Each change mails the address typed: changes and resends share the same few an hour."""
+    app = make_app(MAIL_URL=smtp.url, EMAIL_RESEND_RATE_LIMIT="2 per hour")
+    with app.app_context():
+        make_user("alice")
+        client = app.test_client()
+        AuthActions(client).login()
+        assert set_address(client, "one@example.com").status_code == 302
+        assert client.post("/settings/email/resend").status_code == 302
+        assert set_address(client, "two@example.com").status_code == 429
+        run_queued_tasks()
+        assert smtp.to("two@example.com") == []
+
+
+@pytest.mark.parametrize(
+    ("password", "says"), [("", "Enter your password."), ("wrong", "That isn't your password.")]
+)
+def test_changing_the_address_asks_for_the_password(client, alice, smtp, password, says):
+    """A borrowed session can't set an address of its own to reset the password with."""
+    response = client.post(
+        "/settings/email", data={"email": "mallory@example.com", "password": password}
+    )
+    assert response.status_code == 422
+    assert says in page_text(response)
+    run_queued_tasks()
+    assert smtp.to("mallory@example.com") == []
+    db.session.refresh(alice)
+    assert (alice.email, alice.new_email) == ("alice@example.com", None)
 
 
 def test_resending_with_nothing_to_confirm_is_a_409(client, alice):
