@@ -26,16 +26,17 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from conftest import PASSWORD, AuthActions, run_queued_tasks
 from cryptography import x509
+from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from helpers import count, page_text
 
-from webapp import mail, tasks
+from webapp import crypto, mail, tasks
 from webapp.extensions import db
 from webapp.models import ApiToken, MailMessage, MailState, User, utcnow
 from webapp.queue import huey
-from webapp.services import api_tokens
+from webapp.services import accounts, api_tokens
 
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -482,6 +483,54 @@ def test_changing_the_address_asks_for_the_password(client, alice, smtp, passwor
 def test_resending_with_nothing_to_confirm_is_a_409(client, alice):
     """There is no link to send again once the address is confirmed."""
     assert client.post("/settings/email/resend").status_code == 409
+
+
+# --- Key rotation ---
+
+
+def test_mail_waiting_in_the_outbox_survives_a_key_rotation(make_app, smtp, tmp_path, monkeypatch):
+    """`flask rotate-keys` re-encrypts queued mail too, so --retire can't strand its links."""
+    monkeypatch.setenv("WEBAPP_INSTANCE_PATH", str(tmp_path))  # no key file there
+    old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    app = make_app(MAIL_URL=smtp.url, FERNET_KEYS=old_key)
+    with app.app_context():
+        accounts.create_user("alice", PASSWORD)
+        db.session.commit()
+        client = app.test_client()
+        AuthActions(client).login()
+        assert set_address(client, "alice@example.com").status_code == 302  # queued, not sent
+        app.config["FERNET_KEYS"] = f"{new_key},{old_key}"
+        crypto.init_app(app)
+        rotated = app.test_cli_runner().invoke(args=["rotate-keys"])
+        assert rotated.exit_code == 0, rotated.output
+        assert "Re-encrypted 1 secrets" in rotated.output
+        retired = app.test_cli_runner().invoke(args=["rotate-keys", "--retire"])
+        assert retired.exit_code == 0 and "drop the others" in retired.output
+        app.config["FERNET_KEYS"] = new_key
+        crypto.init_app(app)
+        run_queued_tasks()
+        (message,) = smtp.to("alice@example.com")
+        assert client.post(link_in(message)).status_code == 302
+        assert db.session.scalar(sa.select(User.email)) == "alice@example.com"
+
+
+def test_mail_no_key_reads_is_given_up_with_a_reason(app, client, make_user, smtp, caplog):
+    """A queued body under a key nobody holds: the row is given up, saying why, body unlogged."""
+    make_user("alice")
+    AuthActions(client).login()
+    set_address(client, "alice@example.com")
+    row = db.session.scalar(sa.select(MailMessage))
+    secret_body = '{"text": "secret link", "html": "secret link"}'
+    row.body_encrypted = Fernet(Fernet.generate_key()).encrypt(secret_body.encode()).decode()
+    db.session.commit()
+    caplog.set_level(logging.DEBUG)
+    run_queued_tasks()
+    db.session.refresh(row)
+    assert row.state == MailState.FAILED
+    assert "can't be read with the encryption keys" in row.last_error
+    assert "can't be read with the encryption keys" in caplog.text
+    assert "secret link" not in caplog.text
+    assert smtp.messages == []
 
 
 # --- Forgotten passwords ---

@@ -146,6 +146,9 @@ def deliver(message_id: int) -> MailMessage | None:
     except (OSError, smtplib.SMTPException) as error:
         # Certificate failures too (an OSError): a server's certificate can be fixed.
         retry_later(row, describe(error))
+    except crypto.InvalidToken:
+        # The body is under a key no longer held: no later try can read it either.
+        give_up(row, "its body can't be read with the encryption keys we hold")
     except ValueError as error:
         give_up(row, str(error))  # a MAIL_URL we can't read: trying again would not help
     else:
