@@ -66,6 +66,11 @@ class Site:
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
+    @property
+    def url(self) -> str:
+        """Return the site's address on loopback."""
+        return f"http://127.0.0.1:{self.port}"
+
     def serve(self, path: str, body: str | bytes, status: int = 200, **headers: str) -> None:
         """Answer this path with this body."""
         data = body.encode() if isinstance(body, str) else body

@@ -926,10 +926,13 @@ def object_id(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def confirmed_reply(uri: str, actor: str, root: str) -> dict | None:
+def confirmed_reply(uri: str, actor: str, root: str, since: datetime) -> dict | None:
     """Return the reply as its own server has it, if that is the actor's server and it says the
-    actor wrote it in reply to `root`, directly or to a reply to it (each fetched from its own
-    server); else None, unreachable servers included.
+    actor wrote it, after `since` (our status's sending), in reply to `root`, directly or to a
+    reply to it; else None, unreachable servers included.
+
+    A reply in between is believed only from the actor's server or `root`'s (the poster's):
+    any other server could say whatever it likes about what its note answers.
     """
     if not uri or origin(uri) != origin(actor):
         return None
@@ -937,11 +940,14 @@ def confirmed_reply(uri: str, actor: str, root: str) -> dict | None:
     if note is None or object_id(note.get("attributedTo")) != actor:
         return None
     published = as_datetime(note.get("published"))
+    if published is None or published < since - CLOCK_SKEW:
+        return None
     parent = object_id(note.get("inReplyTo"))
     if parent is not None and parent != root:
-        above = fetch_object(parent)
+        trusted = origin(parent) in (origin(actor), origin(root))
+        above = fetch_object(parent) if trusted else None
         parent = object_id(above.get("inReplyTo")) if above else None
-    if published is None or parent != root:
+    if parent != root:
         return None
     url = note.get("url")
     url = object_id(url if not isinstance(url, list) else (url or [None])[0])
