@@ -11,6 +11,7 @@ import logging
 import re
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -43,6 +44,7 @@ class Site:
         """Start serving nothing but 404s on a free port."""
         self.pages: dict[str, tuple[int, dict[str, str], bytes]] = {}
         self.requests: list[str] = []
+        self.trickle = 0.0  # seconds between the bytes of each body, to play a slow site
         site = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -57,7 +59,12 @@ class Site:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                if not site.trickle:
+                    self.wfile.write(body)
+                for byte in body if site.trickle else b"":
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(site.trickle)
 
             def log_message(self, *args) -> None:
                 """Stay quiet."""
@@ -268,6 +275,30 @@ def test_a_redirect_on_the_same_site_is_followed(alice, bakery, site):
     site.serve("/verify.txt", code_for(alice, bakery))
     assert claim(alice, bakery).status_code == 302
     assert fresh(bakery).claim_proof == "website"
+
+
+def test_a_site_that_trickles_its_answer_is_no_answer(app, alice, bakery, site):
+    """A site sending a byte at a time is cut off at the deadline, however often it sends."""
+    app.config["FETCH_DEADLINE"] = 0.3
+    site.serve(WELL_KNOWN, code_for(alice, bakery))  # it would prove the claim, in the end
+    site.trickle = 0.05
+    response = claim(alice, bakery)
+    assert response.status_code == 403
+    assert "didn't answer" in page_text(response)
+    assert fresh(bakery).owner_id is None
+
+
+def test_claims_are_limited_per_person(app, alice, bakery, site):
+    """Each claim fetches from elsewhere: past a few, both ways are refused with the 429 page."""
+    app.config["CLAIM_RATE_LIMIT"] = "2 per minute"
+    assert claim(alice, bakery).status_code == 403  # no code published
+    assert alice.post(f"/b/{bakery.slug}/claim").status_code != 429
+    refused = claim(alice, bakery)
+    assert refused.status_code == 429
+    assert "Too many" in page_text(refused)
+    assert alice.post(f"/b/{bakery.slug}/claim").status_code == 429
+    bob = signed_in(app, "bob")
+    assert claim(bob, bakery).status_code == 403  # someone else isn't held back
 
 
 def test_a_business_without_a_website_cant_be_proven_this_way(app, alice, make_business):

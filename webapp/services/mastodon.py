@@ -10,6 +10,7 @@ import ipaddress
 import json
 import re
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -556,6 +557,7 @@ def profile(base_url: str, access_token: str) -> dict:
 @contextmanager
 def checked_get(url: str, headers: dict | None = None) -> Iterator[requests.Response]:
     """GET a URL over the checked transport as a stream, leaving any redirect to the caller."""
+    deadline = time.monotonic() + fetch_deadline()
     with server_session(url) as session:
         try:
             response = session.get(
@@ -565,8 +567,30 @@ def checked_get(url: str, headers: dict | None = None) -> Iterator[requests.Resp
             # requests reads a redirect's Location as it answers: one that isn't a URL (an
             # unclosed IPv6 bracket, say) is a bad answer, not a fault of ours.
             raise requests.exceptions.InvalidURL(f"Not a URL: {error}") from None
+        response.deadline = deadline
         with response:
             yield response
+
+
+def fetch_deadline() -> float:
+    """Return the seconds a whole fetch may take: FETCH_DEADLINE."""
+    return float(current_app.config.get("FETCH_DEADLINE", 15)) if has_app_context() else 15.0
+
+
+def read_body(response: requests.Response, limit: int) -> bytes:
+    """Read up to `limit` + 1 bytes of a `checked_get` answer, as they come, by its deadline.
+
+    :raise requests.Timeout: when the whole body hasn't come by the deadline.
+    """
+    body = b""
+    while len(body) <= limit:
+        if time.monotonic() > response.deadline:
+            raise requests.Timeout(f"{urlsplit(response.url).hostname} took too long to answer.")
+        chunk = response.raw.read1(limit + 1 - len(body), decode_content=True)
+        if not chunk:
+            break
+        body += chunk
+    return body
 
 
 def fetch_json(
@@ -587,7 +611,7 @@ def fetch_json(
                     continue
                 if not response.ok:
                     return None
-                body = response.raw.read(DOCUMENT_MAX_BYTES + 1, decode_content=True)
+                body = read_body(response, DOCUMENT_MAX_BYTES)
         except (requests.RequestException, urllib3.exceptions.HTTPError):
             return None
         if len(body) > DOCUMENT_MAX_BYTES:
