@@ -277,6 +277,22 @@ def test_a_redirect_on_the_same_site_is_followed(alice, bakery, site):
     assert fresh(bakery).claim_proof == "website"
 
 
+def test_a_wall_naming_a_handle_is_not_claimed_by_its_website(app, alice, make_business, site):
+    """Customers type websites too: a wall with a handle is its holder's to claim, on Mastodon."""
+    shop = make_business(
+        "Harbour Bakery", website=f"http://{SITE}:{site.port}", handle="@care@harbour.example"
+    )
+    page = page_text(alice.get(f"/b/{shop.slug}/claim"))
+    assert "names a Mastodon account, @care@harbour.example, so only that account" in page
+    assert "Publish this code" not in page and "Check my website" not in page
+    site.serve(WELL_KNOWN, site_proof.token(shop, db.session.scalar(sa.select(User))))
+    response = claim(alice, shop)
+    assert response.status_code == 403
+    assert "only that account can claim it, by signing in with Mastodon" in page_text(response)
+    assert site.requests == []
+    assert fresh(shop).owner_id is None
+
+
 def test_a_site_that_trickles_its_answer_is_no_answer(app, alice, bakery, site):
     """A site sending a byte at a time is cut off at the deadline, however often it sends."""
     app.config["FETCH_DEADLINE"] = 0.3

@@ -94,13 +94,31 @@ def can_claim(business: Business, user: User | None) -> bool:
 
 
 def can_claim_by_website(business: Business, user: User | None) -> bool:
-    """Tell whether this person may try proving the wall is theirs by its website."""
+    """Tell whether this person may try proving the wall is theirs by its website.
+
+    Not on a wall that names a Mastodon handle (unless already theirs this way): customers type
+    websites too, and the handle's holder claims it on Mastodon.
+    """
     return bool(
         user is not None
         and getattr(user, "is_authenticated", False)
         and business.website
         and business.owner_id in (None, user.id)
+        and (
+            not business.handle
+            or (business.owner_id == user.id and business.claim_proof == WEBSITE)
+        )
     )
+
+
+def website_refusal(business: Business) -> str:
+    """Say why this wall can't be claimed by its website."""
+    if business.handle:
+        return (
+            f"{business.name} names a Mastodon account, {business.handle}: only that account "
+            "can claim it, by signing in with Mastodon."
+        )
+    return f"{business.name} has no website on Praisewall to prove it with."
 
 
 def claim(business: Business, user: User, proof: str = MASTODON) -> None:
@@ -113,6 +131,8 @@ def claim(business: Business, user: User, proof: str = MASTODON) -> None:
     """
     if business.owner_id not in (None, user.id):
         raise Refused(f"{business.name} has already been claimed by its owner.")
+    if proof == WEBSITE and not can_claim_by_website(business, user):
+        raise Refused(website_refusal(business))
     profile = prove(business, user, proof)
     if business.owner_id is None:
         # Managers a former owner let in, before deleting their account, don't come back.
