@@ -564,6 +564,24 @@ def test_a_reset_link_sets_a_new_password_and_signs_out_everywhere(app, client, 
     assert again.status_code == 400
 
 
+@pytest.mark.parametrize("change", ["confirmed a new one", "removed it"])
+def test_a_reset_link_stops_working_once_the_address_changes(app, client, alice, smtp, change):
+    """A link mailed to the old address can't set the password after the address is changed."""
+    stranger = app.test_client()
+    assert forgot(stranger, "alice").status_code == 200
+    run_queued_tasks()
+    link = link_in(smtp.to("alice@example.com")[-1])
+    assert stranger.get(link).status_code == 200
+    if change == "confirmed a new one":
+        confirmed(client, smtp, "alice@new.example")
+    else:
+        assert set_address(client, "").status_code == 302
+    stale = stranger.get(link)
+    assert stale.status_code == 400 and "This link no longer works" in page_text(stale)
+    refused = stranger.post(link, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert refused.status_code == 400
+
+
 def test_a_weak_new_password_is_sent_back(client, alice, smtp, auth):
     """The new password follows the usual rules; the link still works afterwards."""
     auth.logout()
