@@ -240,13 +240,19 @@ def test_a_row_cut_off_mid_send_is_given_up_not_sent_twice(client, make_user, au
     assert smtp.messages == []
 
 
-def test_smtp_login_takes_the_password_from_the_environment(make_app, make_user, monkeypatch):
+def test_smtp_login_takes_the_password_from_the_environment(
+    make_app, make_user, monkeypatch, tmp_path
+):
     """smtp://user@host with WEBAPP_MAIL_PASSWORD logs in as that user with that password."""
     inbox = Inbox(free_port())
-    controller = start_smtp(inbox, authenticator=authenticate(inbox), auth_require_tls=False)
+    context, cert_file = self_signed(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", cert_file)
+    controller = start_smtp(
+        inbox, authenticator=authenticate(inbox), tls_context=context, require_starttls=True
+    )
     monkeypatch.setenv("WEBAPP_MAIL_PASSWORD", "s3cret-mail-pass")
     try:
-        app = make_app(MAIL_URL=f"smtp://mailer@127.0.0.1:{inbox.port}")
+        app = make_app(MAIL_URL=f"smtp://mailer@127.0.0.1:{inbox.port}?starttls=true")
         with app.app_context():
             make_user("alice")
             client = app.test_client()
@@ -256,6 +262,55 @@ def test_smtp_login_takes_the_password_from_the_environment(make_app, make_user,
     finally:
         controller.stop()
     assert inbox.logins == [("mailer", "s3cret-mail-pass")]
+    assert len(inbox.messages) == 1
+
+
+def test_smtp_login_without_tls_is_refused(make_app, make_user, caplog):
+    """A user name on plain smtp:// would send the password in the clear: the message is given
+    up, saying why, and the server never sees a login."""
+    inbox = Inbox(free_port())
+    controller = start_smtp(inbox, authenticator=authenticate(inbox), auth_require_tls=False)
+    try:
+        app = make_app(MAIL_URL=f"smtp://mailer:s3cret@127.0.0.1:{inbox.port}")
+        with app.app_context():
+            make_user("alice")
+            client = app.test_client()
+            AuthActions(client).login()
+            set_address(client, "alice@example.com")
+            run_queued_tasks()
+            row = db.session.scalars(sa.select(MailMessage)).one()
+            assert row.state == MailState.FAILED and "without TLS" in row.last_error
+    finally:
+        controller.stop()
+    assert "without TLS" in caplog.text and "s3cret" not in caplog.text
+    assert inbox.logins == [] and inbox.messages == []
+
+
+class HangingUpBadly(Inbox):
+    """A server that takes the message, then answers QUIT with an error."""
+
+    async def handle_QUIT(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        """Fail the goodbye."""
+        return "421 Going away badly"
+
+
+def test_a_message_taken_is_sent_even_if_the_goodbye_fails(make_app, make_user):
+    """Once the server has the message it is sent: an error at QUIT doesn't send it again."""
+    inbox = HangingUpBadly(free_port())
+    controller = start_smtp(inbox)
+    try:
+        app = make_app(MAIL_URL=inbox.url)
+        with app.app_context():
+            make_user("alice")
+            client = app.test_client()
+            AuthActions(client).login()
+            set_address(client, "alice@example.com")
+            run_queued_tasks()
+            row = db.session.scalars(sa.select(MailMessage)).one()
+            assert row.state == MailState.SENT and row.attempts == 1
+            run_queued_tasks(scheduled=True)
+    finally:
+        controller.stop()
     assert len(inbox.messages) == 1
 
 

@@ -207,6 +207,12 @@ def send(row: MailMessage) -> str:
     how = transport()
     if how.scheme == "file":
         return write_file(row, message)
+    if how.username and how.scheme == "smtp" and not how.starttls:
+        # Trying again would not help, and the password must not cross the network in clear.
+        raise ValueError(
+            "MAIL_URL logs in without TLS: use smtps:// or add ?starttls=true, so the password "
+            "isn't sent in the clear"
+        )
     timeout = current_app.config.get("MAIL_TIMEOUT", 10)
     if how.scheme == "smtps":
         server = smtplib.SMTP_SSL(
@@ -214,7 +220,7 @@ def send(row: MailMessage) -> str:
         )
     else:
         server = smtplib.SMTP(how.host, how.port, timeout=timeout)
-    with server:
+    try:
         if how.starttls:
             server.starttls(context=ssl.create_default_context())
         if how.username:
@@ -226,7 +232,18 @@ def send(row: MailMessage) -> str:
             if all(500 <= code < 600 for code in codes):
                 raise PermanentFailure(f"recipient refused ({codes[0]})") from error
             raise
+    finally:
+        hang_up(server)
     return f"smtp {how.host}:{how.port}"
+
+
+def hang_up(server: smtplib.SMTP) -> None:
+    """Say goodbye to the server, ignoring a failure: once it has the message, it is sent, and
+    an error here must not send it again."""
+    try:
+        server.quit()
+    except (OSError, smtplib.SMTPException):
+        server.close()
 
 
 def outbox_dir() -> Path:
