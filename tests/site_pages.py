@@ -227,7 +227,7 @@ FORM_STATES = {
     "member": [
         ("/posts/new", {"body": ""}),
         ("/settings/password", {"current": "wrong", "password": "short", "confirm": "x"}),
-        ("/settings/email", {"email": "not an address"}),
+        ("/settings/email", {"email": "not an address", "password": "wrong password"}),
         ("/settings/tokens", {"name": "Shortcut on my phone"}),
         ("/settings/delete", {"password": "wrong password"}),
     ],

@@ -135,8 +135,8 @@ EXPECTED: dict[str, dict[str, int | str]] = {
     "pwa.offline GET": everyone(200),
     "pwa.service_worker GET": everyone(200),
     "pwa.share_mastodon GET": everyone(200),
-    # Everyone's own settings: an empty password form is sent back to fix.
-    "settings.change_email POST": signed_in(302),
+    # Everyone's own settings: a form without the password is sent back to fix.
+    "settings.change_email POST": signed_in(422),
     "settings.change_password POST": signed_in(422),
     "settings.create_token POST": signed_in(200),
     "settings.delete_account POST": signed_in(302),

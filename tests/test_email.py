@@ -26,16 +26,17 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from conftest import PASSWORD, AuthActions, run_queued_tasks
 from cryptography import x509
+from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from helpers import count, page_text
 
-from webapp import mail, tasks
+from webapp import crypto, mail, tasks
 from webapp.extensions import db
 from webapp.models import ApiToken, MailMessage, MailState, User, utcnow
 from webapp.queue import huey
-from webapp.services import api_tokens
+from webapp.services import accounts, api_tokens
 
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -119,7 +120,7 @@ def link_in(message: EmailMessage) -> str:
 
 def set_address(client, address: str):
     """Send the settings form that sets my email address."""
-    return client.post("/settings/email", data={"email": address})
+    return client.post("/settings/email", data={"email": address, "password": PASSWORD})
 
 
 def confirmed(client, smtp: Inbox, address: str) -> str:
@@ -239,13 +240,19 @@ def test_a_row_cut_off_mid_send_is_given_up_not_sent_twice(client, make_user, au
     assert smtp.messages == []
 
 
-def test_smtp_login_takes_the_password_from_the_environment(make_app, make_user, monkeypatch):
+def test_smtp_login_takes_the_password_from_the_environment(
+    make_app, make_user, monkeypatch, tmp_path
+):
     """smtp://user@host with WEBAPP_MAIL_PASSWORD logs in as that user with that password."""
     inbox = Inbox(free_port())
-    controller = start_smtp(inbox, authenticator=authenticate(inbox), auth_require_tls=False)
+    context, cert_file = self_signed(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", cert_file)
+    controller = start_smtp(
+        inbox, authenticator=authenticate(inbox), tls_context=context, require_starttls=True
+    )
     monkeypatch.setenv("WEBAPP_MAIL_PASSWORD", "s3cret-mail-pass")
     try:
-        app = make_app(MAIL_URL=f"smtp://mailer@127.0.0.1:{inbox.port}")
+        app = make_app(MAIL_URL=f"smtp://mailer@127.0.0.1:{inbox.port}?starttls=true")
         with app.app_context():
             make_user("alice")
             client = app.test_client()
@@ -255,6 +262,55 @@ def test_smtp_login_takes_the_password_from_the_environment(make_app, make_user,
     finally:
         controller.stop()
     assert inbox.logins == [("mailer", "s3cret-mail-pass")]
+    assert len(inbox.messages) == 1
+
+
+def test_smtp_login_without_tls_is_refused(make_app, make_user, caplog):
+    """A user name on plain smtp:// would send the password in the clear: the message is given
+    up, saying why, and the server never sees a login."""
+    inbox = Inbox(free_port())
+    controller = start_smtp(inbox, authenticator=authenticate(inbox), auth_require_tls=False)
+    try:
+        app = make_app(MAIL_URL=f"smtp://mailer:s3cret@127.0.0.1:{inbox.port}")
+        with app.app_context():
+            make_user("alice")
+            client = app.test_client()
+            AuthActions(client).login()
+            set_address(client, "alice@example.com")
+            run_queued_tasks()
+            row = db.session.scalars(sa.select(MailMessage)).one()
+            assert row.state == MailState.FAILED and "without TLS" in row.last_error
+    finally:
+        controller.stop()
+    assert "without TLS" in caplog.text and "s3cret" not in caplog.text
+    assert inbox.logins == [] and inbox.messages == []
+
+
+class HangingUpBadly(Inbox):
+    """A server that takes the message, then answers QUIT with an error."""
+
+    async def handle_QUIT(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        """Fail the goodbye."""
+        return "421 Going away badly"
+
+
+def test_a_message_taken_is_sent_even_if_the_goodbye_fails(make_app, make_user):
+    """Once the server has the message it is sent: an error at QUIT doesn't send it again."""
+    inbox = HangingUpBadly(free_port())
+    controller = start_smtp(inbox)
+    try:
+        app = make_app(MAIL_URL=inbox.url)
+        with app.app_context():
+            make_user("alice")
+            client = app.test_client()
+            AuthActions(client).login()
+            set_address(client, "alice@example.com")
+            run_queued_tasks()
+            row = db.session.scalars(sa.select(MailMessage)).one()
+            assert row.state == MailState.SENT and row.attempts == 1
+            run_queued_tasks(scheduled=True)
+    finally:
+        controller.stop()
     assert len(inbox.messages) == 1
 
 
@@ -436,12 +492,12 @@ def test_a_malformed_address_is_refused(client, make_user, auth, address):
 
 def test_resending_the_link_is_limited(make_app, make_user, smtp):
     """The confirmation can be sent again, but only a few times an hour."""
-    app = make_app(MAIL_URL=smtp.url, EMAIL_RESEND_RATE_LIMIT="2 per hour")
+    app = make_app(MAIL_URL=smtp.url, EMAIL_RESEND_RATE_LIMIT="3 per hour")
     with app.app_context():
         make_user("alice")
         client = app.test_client()
         AuthActions(client).login()
-        set_address(client, "alice@example.com")
+        set_address(client, "alice@example.com")  # the first of the three
         assert client.post("/settings/email/resend").status_code == 302
         assert client.post("/settings/email/resend").status_code == 302
         assert client.post("/settings/email/resend").status_code == 429
@@ -449,9 +505,87 @@ def test_resending_the_link_is_limited(make_app, make_user, smtp):
         assert len(smtp.to("alice@example.com")) == 3
 
 
+def test_changing_the_address_is_limited_together_with_resending(make_app, make_user, smtp):
+    """Each change mails the address typed: changes and resends share the same few an hour."""
+    app = make_app(MAIL_URL=smtp.url, EMAIL_RESEND_RATE_LIMIT="2 per hour")
+    with app.app_context():
+        make_user("alice")
+        client = app.test_client()
+        AuthActions(client).login()
+        assert set_address(client, "one@example.com").status_code == 302
+        assert client.post("/settings/email/resend").status_code == 302
+        assert set_address(client, "two@example.com").status_code == 429
+        run_queued_tasks()
+        assert smtp.to("two@example.com") == []
+
+
+@pytest.mark.parametrize(
+    ("password", "says"), [("", "Enter your password."), ("wrong", "That isn't your password.")]
+)
+def test_changing_the_address_asks_for_the_password(client, alice, smtp, password, says):
+    """A borrowed session can't set an address of its own to reset the password with."""
+    response = client.post(
+        "/settings/email", data={"email": "mallory@example.com", "password": password}
+    )
+    assert response.status_code == 422
+    assert says in page_text(response)
+    run_queued_tasks()
+    assert smtp.to("mallory@example.com") == []
+    db.session.refresh(alice)
+    assert (alice.email, alice.new_email) == ("alice@example.com", None)
+
+
 def test_resending_with_nothing_to_confirm_is_a_409(client, alice):
     """There is no link to send again once the address is confirmed."""
     assert client.post("/settings/email/resend").status_code == 409
+
+
+# --- Key rotation ---
+
+
+def test_mail_waiting_in_the_outbox_survives_a_key_rotation(make_app, smtp, tmp_path, monkeypatch):
+    """`flask rotate-keys` re-encrypts queued mail too, so --retire can't strand its links."""
+    monkeypatch.setenv("WEBAPP_INSTANCE_PATH", str(tmp_path))  # no key file there
+    old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    app = make_app(MAIL_URL=smtp.url, FERNET_KEYS=old_key)
+    with app.app_context():
+        accounts.create_user("alice", PASSWORD)
+        db.session.commit()
+        client = app.test_client()
+        AuthActions(client).login()
+        assert set_address(client, "alice@example.com").status_code == 302  # queued, not sent
+        app.config["FERNET_KEYS"] = f"{new_key},{old_key}"
+        crypto.init_app(app)
+        rotated = app.test_cli_runner().invoke(args=["rotate-keys"])
+        assert rotated.exit_code == 0, rotated.output
+        assert "Re-encrypted 1 secrets" in rotated.output
+        retired = app.test_cli_runner().invoke(args=["rotate-keys", "--retire"])
+        assert retired.exit_code == 0 and "drop the others" in retired.output
+        app.config["FERNET_KEYS"] = new_key
+        crypto.init_app(app)
+        run_queued_tasks()
+        (message,) = smtp.to("alice@example.com")
+        assert client.post(link_in(message)).status_code == 302
+        assert db.session.scalar(sa.select(User.email)) == "alice@example.com"
+
+
+def test_mail_no_key_reads_is_given_up_with_a_reason(app, client, make_user, smtp, caplog):
+    """A queued body under a key nobody holds: the row is given up, saying why, body unlogged."""
+    make_user("alice")
+    AuthActions(client).login()
+    set_address(client, "alice@example.com")
+    row = db.session.scalar(sa.select(MailMessage))
+    secret_body = '{"text": "secret link", "html": "secret link"}'
+    row.body_encrypted = Fernet(Fernet.generate_key()).encrypt(secret_body.encode()).decode()
+    db.session.commit()
+    caplog.set_level(logging.DEBUG)
+    run_queued_tasks()
+    db.session.refresh(row)
+    assert row.state == MailState.FAILED
+    assert "can't be read with the encryption keys" in row.last_error
+    assert "can't be read with the encryption keys" in caplog.text
+    assert "secret link" not in caplog.text
+    assert smtp.messages == []
 
 
 # --- Forgotten passwords ---
@@ -483,6 +617,24 @@ def test_a_reset_link_sets_a_new_password_and_signs_out_everywhere(app, client, 
     assert used.status_code == 400 and "This link no longer works" in page_text(used)
     again = client.post(link, data={"password": "yet another passphrase", "confirm": ""})
     assert again.status_code == 400
+
+
+@pytest.mark.parametrize("change", ["confirmed a new one", "removed it"])
+def test_a_reset_link_stops_working_once_the_address_changes(app, client, alice, smtp, change):
+    """A link mailed to the old address can't set the password after the address is changed."""
+    stranger = app.test_client()
+    assert forgot(stranger, "alice").status_code == 200
+    run_queued_tasks()
+    link = link_in(smtp.to("alice@example.com")[-1])
+    assert stranger.get(link).status_code == 200
+    if change == "confirmed a new one":
+        confirmed(client, smtp, "alice@new.example")
+    else:
+        assert set_address(client, "").status_code == 302
+    stale = stranger.get(link)
+    assert stale.status_code == 400 and "This link no longer works" in page_text(stale)
+    refused = stranger.post(link, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert refused.status_code == 400
 
 
 def test_a_weak_new_password_is_sent_back(client, alice, smtp, auth):

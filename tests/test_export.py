@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
-from conftest import send
+from conftest import PASSWORD, send
 
 from webapp import audit, crypto
 from webapp.audit import AuditEntry
@@ -50,7 +50,12 @@ def everything(client, connected, make_business, make_user, make_post, fake_mast
     db.session.add(BusinessManager(business_id=bakery.id, user_id=connected.id))
     connected.email = "alice@example.com"
     db.session.commit()
-    assert client.post("/settings/email", data={"email": "alice@new.example"}).status_code == 302
+    assert (
+        client.post(
+            "/settings/email", data={"email": "alice@new.example", "password": PASSWORD}
+        ).status_code
+        == 302
+    )
     response = client.get("/settings/export.json")
     assert response.status_code == 200
     return response

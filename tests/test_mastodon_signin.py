@@ -471,6 +471,47 @@ def test_server_trouble_at_the_callback_is_explained(
     assert count(User) == 0
 
 
+DEEP = "[" * 60_000  # under the body limits, far over Python's recursion limit
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/oauth/token"),
+        ("GET", "/api/v1/accounts/verify_credentials"),
+    ],
+)
+def test_deeply_nested_json_at_the_callback_is_no_error(client, app, fake_mastodon, method, path):
+    """JSON nested past any depth we can read is a bad answer: back to sign-in or signed in."""
+    response = start(client, f"alice@{fake_mastodon.domain}")
+    back = fake_mastodon.approve(response.headers["Location"], "alice")
+    fake_mastodon.fail_next(method, path, 200, body=DEEP, content_type="application/json")
+    answer = come_back(client, back)
+    assert answer.status_code == 302
+    if signed_in_as(client) is None:
+        assert urlsplit(answer.headers["Location"]).path == "/login/mastodon"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/.well-known/oauth-authorization-server", 302),
+        ("GET", "/api/v2/instance", 302),
+        ("GET", "/api/v1/instance", 302),
+        ("POST", "/api/v1/apps", 422),
+    ],
+)
+def test_deeply_nested_json_at_the_start_is_no_error(
+    client, app, fake_mastodon, method, path, status
+):
+    """Server documents nested past any depth we can read: ignored, or not a Mastodon server."""
+    fake_mastodon.fail_next(method, path, 200, body=DEEP, content_type="application/json")
+    response = start(client, f"alice@{fake_mastodon.domain}")
+    assert response.status_code == status
+    if status == 422:
+        assert "doesn't look like a Mastodon server" in page_text(response)
+
+
 @pytest.mark.parametrize(
     ("status", "body"),
     [(500, None), (422, {"error": "Validation failed: Redirect URI must be an absolute URI."})],

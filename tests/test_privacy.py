@@ -367,7 +367,12 @@ def test_leaving_deletes_my_email_address_and_my_mail(client, make_user):
     AuthActions(client).login()
     user.email = "alice@example.com"
     db.session.commit()
-    assert client.post("/settings/email", data={"email": "alice@new.example"}).status_code == 302
+    assert (
+        client.post(
+            "/settings/email", data={"email": "alice@new.example", "password": PASSWORD}
+        ).status_code
+        == 302
+    )
     assert count(MailMessage) == 2
     leave(client)
     db.session.expire_all()

@@ -9,6 +9,8 @@ the reply, by that actor, in reply to Alice's status.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -17,6 +19,7 @@ from conftest import localhost, send
 from fake_mastodon import FakeMastodon
 from helpers import page_text
 from test_reply_watch import check, number
+from test_website_claims import Site, serve_site
 
 from webapp.extensions import db
 from webapp.models import Business, Crosspost
@@ -218,6 +221,56 @@ def test_a_reply_to_a_reply_in_the_thread_counts(
     check(row)
     assert row.reply_url == reply["url"]
     assert urlsplit(bob["uri"]).path in notes_fetched(fake_mastodon)
+
+
+def test_a_reply_dated_before_our_status_is_not_counted(
+    client, connected, fake_mastodon, harbour_server, harbour
+):
+    """A reply its own server dates before Alice's status was sent can't be a reply to it."""
+    row = send(client, harbour)
+    genuine_reply(
+        fake_mastodon, harbour_server, row, "Thanks!", at=row.sent_at - timedelta(hours=1)
+    )
+    due(row)
+    check(row)
+    assert row.replied_at is None
+    assert "replied after" not in page_text(client.get(f"/posts/{row.post_id}"))
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[Site]:
+    """A website on loopback that is neither Alice's server nor the business's."""
+    yield from serve_site()
+
+
+def test_a_reply_in_between_on_a_third_server_is_not_believed(
+    client, connected, fake_mastodon, harbour_server, harbour, elsewhere
+):
+    """A note on another server saying it answers Alice's status doesn't make the business's
+    answer to it a reply to Alice: only her server or the business's speak for the thread."""
+    row = send(client, harbour)
+    ours = fake_mastodon._find_status(row.remote_id)["uri"]
+    middle = f"{elsewhere.url}/notes/1"
+    elsewhere.serve(
+        "/notes/1",
+        json.dumps({"id": middle, "type": "Note", "inReplyTo": ours}),
+        **{"Content-Type": "application/activity+json"},
+    )
+    reply = harbour_server.reply(
+        None, "care", "Hello!", in_reply_to_uri=middle, at=row.sent_at + timedelta(minutes=5)
+    )
+    fake_mastodon.reply(
+        row.remote_id,
+        f"care@{localhost(harbour_server)}",
+        "Hello!",
+        at=reply["created_at"],
+        uri=reply["uri"],
+        url=reply["url"],
+    )
+    due(row)
+    check(row)
+    assert row.replied_at is None
+    assert elsewhere.requests == []
 
 
 def test_a_garbled_thread_is_a_check_that_found_nothing(

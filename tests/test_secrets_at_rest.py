@@ -68,7 +68,7 @@ def test_no_mail_link_or_password_in_the_database_or_logs(
     app.instance_path = str(tmp_path)  # no mail server: messages go to instance/outbox/
     make_user("alice")
     AuthActions(client).login()
-    client.post("/settings/email", data={"email": "alice@example.com"})
+    client.post("/settings/email", data={"email": "alice@example.com", "password": PASSWORD})
     run_queued_tasks()
     confirm = link_in_outbox(tmp_path)
     assert client.post(confirm).status_code == 302

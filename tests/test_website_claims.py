@@ -11,6 +11,7 @@ import logging
 import re
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,7 +27,7 @@ from test_ssrf import INSIDE, NAME
 from webapp.audit import AuditEntry
 from webapp.extensions import db
 from webapp.models import Business, BusinessManager, User
-from webapp.services import site_proof
+from webapp.services import mastodon, site_proof
 
 # The Mastodon tests' own fixtures: the production setting, and a resolver under the test's control.
 strict = test_ssrf.strict
@@ -43,6 +44,7 @@ class Site:
         """Start serving nothing but 404s on a free port."""
         self.pages: dict[str, tuple[int, dict[str, str], bytes]] = {}
         self.requests: list[str] = []
+        self.trickle = 0.0  # seconds between the bytes of each body, to play a slow site
         site = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -57,7 +59,12 @@ class Site:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                if not site.trickle:
+                    self.wfile.write(body)
+                for byte in body if site.trickle else b"":
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(site.trickle)
 
             def log_message(self, *args) -> None:
                 """Stay quiet."""
@@ -65,6 +72,11 @@ class Site:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        """Return the site's address on loopback."""
+        return f"http://127.0.0.1:{self.port}"
 
     def serve(self, path: str, body: str | bytes, status: int = 200, **headers: str) -> None:
         """Answer this path with this body."""
@@ -239,12 +251,70 @@ def test_a_redirect_to_another_host_is_refused(alice, bakery, site, other_site):
     assert fresh(bakery).owner_id is None
 
 
+def test_a_redirect_to_an_unreadable_address_is_a_plain_refusal(alice, bakery, site):
+    """A Location that isn't a URL (an unclosed IPv6 bracket) fails the proof, no error page."""
+    site.serve(WELL_KNOWN, "", 302, Location="http://[::1")
+    site.serve("/", "", 302, Location="http://[::1")
+    response = claim(alice, bakery)
+    assert response.status_code == 403
+    assert "didn't answer" in page_text(response)
+    assert fresh(bakery).owner_id is None
+
+
+def test_an_unreadable_redirect_in_a_json_answer_is_no_answer(app, site, named):
+    """WebFinger or an instance document redirected to an unreadable Location: no document."""
+    site.serve("/.well-known/webfinger", "", 302, Location="http://[::1")
+    url = f"http://{SITE}:{site.port}/.well-known/webfinger"
+    with app.app_context():
+        assert mastodon.fetch_json(url, hops=3) is None
+
+
 def test_a_redirect_on_the_same_site_is_followed(alice, bakery, site):
     """A redirect to another path on the same site still finds the code."""
     site.serve(WELL_KNOWN, "", 301, Location="/verify.txt")
     site.serve("/verify.txt", code_for(alice, bakery))
     assert claim(alice, bakery).status_code == 302
     assert fresh(bakery).claim_proof == "website"
+
+
+def test_a_wall_naming_a_handle_is_not_claimed_by_its_website(app, alice, make_business, site):
+    """Customers type websites too: a wall with a handle is its holder's to claim, on Mastodon."""
+    shop = make_business(
+        "Harbour Bakery", website=f"http://{SITE}:{site.port}", handle="@care@harbour.example"
+    )
+    page = page_text(alice.get(f"/b/{shop.slug}/claim"))
+    assert "names a Mastodon account, @care@harbour.example, so only that account" in page
+    assert "Publish this code" not in page and "Check my website" not in page
+    site.serve(WELL_KNOWN, site_proof.token(shop, db.session.scalar(sa.select(User))))
+    response = claim(alice, shop)
+    assert response.status_code == 403
+    assert "only that account can claim it, by signing in with Mastodon" in page_text(response)
+    assert site.requests == []
+    assert fresh(shop).owner_id is None
+
+
+def test_a_site_that_trickles_its_answer_is_no_answer(app, alice, bakery, site):
+    """A site sending a byte at a time is cut off at the deadline, however often it sends."""
+    app.config["FETCH_DEADLINE"] = 0.3
+    site.serve(WELL_KNOWN, code_for(alice, bakery))  # it would prove the claim, in the end
+    site.trickle = 0.05
+    response = claim(alice, bakery)
+    assert response.status_code == 403
+    assert "didn't answer" in page_text(response)
+    assert fresh(bakery).owner_id is None
+
+
+def test_claims_are_limited_per_person(app, alice, bakery, site):
+    """Each claim fetches from elsewhere: past a few, both ways are refused with the 429 page."""
+    app.config["CLAIM_RATE_LIMIT"] = "2 per minute"
+    assert claim(alice, bakery).status_code == 403  # no code published
+    assert alice.post(f"/b/{bakery.slug}/claim").status_code != 429
+    refused = claim(alice, bakery)
+    assert refused.status_code == 429
+    assert "Too many" in page_text(refused)
+    assert alice.post(f"/b/{bakery.slug}/claim").status_code == 429
+    bob = signed_in(app, "bob")
+    assert claim(bob, bakery).status_code == 403  # someone else isn't held back
 
 
 def test_a_business_without_a_website_cant_be_proven_this_way(app, alice, make_business):
@@ -321,6 +391,30 @@ def test_a_site_that_doesnt_answer_keeps_the_claim_for_a_while(owner, bakery, si
     last_checked(bakery, timedelta(days=4))
     run_checks()
     assert fresh(bakery).owner_id is None
+
+
+def test_a_check_that_fails_unexpectedly_still_ends_the_claim_after_the_grace_period(
+    owner, bakery, site, monkeypatch
+):
+    """A fault we didn't foresee counts as no answer: asked again, dropped after the grace."""
+
+    def broken(*args, **kwargs):
+        """Fail as no foreseen answer does."""
+        raise RuntimeError("unforeseen")
+
+    monkeypatch.setattr(site_proof, "fetch", broken)
+    last_checked(bakery, timedelta(days=1))
+    run_checks()
+    business = fresh(bakery)
+    assert business.owner_id is not None
+    assert business.claim_next_check_at is not None
+    last_checked(bakery, timedelta(days=4))
+    run_checks()
+    assert fresh(bakery).owner_id is None
+    entry = db.session.scalars(
+        sa.select(AuditEntry).where(AuditEntry.action == "business.unverify")
+    ).one()
+    assert "No proof for 3 days" in entry.detail["reason"]
 
 
 # --- Hostile addresses, as for Mastodon (tests/test_ssrf.py) ---

@@ -49,6 +49,11 @@ class DefaultConfig:
     DELIVERY_MAX_ATTEMPTS = 8
     # Seconds to wait on a Mastodon API call; None means the built-in 10.
     MASTODON_TIMEOUT: float | None = None
+    # Seconds a document fetched from another site (WebFinger, a website proof, a reply) may
+    # take in all: a server trickling a byte at a time must not hold a request for long.
+    FETCH_DEADLINE = 15.0
+    # Claiming a wall fetches from the business's server or website: per person.
+    CLAIM_RATE_LIMIT = "10 per minute;60 per hour"
     PER_PAGE = 20
     # Seconds each web process repeats a public page to visitors without a cookie; 0 is off.
     PAGE_CACHE_SECONDS = 5

@@ -146,6 +146,9 @@ def deliver(message_id: int) -> MailMessage | None:
     except (OSError, smtplib.SMTPException) as error:
         # Certificate failures too (an OSError): a server's certificate can be fixed.
         retry_later(row, describe(error))
+    except crypto.InvalidToken:
+        # The body is under a key no longer held: no later try can read it either.
+        give_up(row, "its body can't be read with the encryption keys we hold")
     except ValueError as error:
         give_up(row, str(error))  # a MAIL_URL we can't read: trying again would not help
     else:
@@ -204,6 +207,12 @@ def send(row: MailMessage) -> str:
     how = transport()
     if how.scheme == "file":
         return write_file(row, message)
+    if how.username and how.scheme == "smtp" and not how.starttls:
+        # Trying again would not help, and the password must not cross the network in clear.
+        raise ValueError(
+            "MAIL_URL logs in without TLS: use smtps:// or add ?starttls=true, so the password "
+            "isn't sent in the clear"
+        )
     timeout = current_app.config.get("MAIL_TIMEOUT", 10)
     if how.scheme == "smtps":
         server = smtplib.SMTP_SSL(
@@ -211,7 +220,7 @@ def send(row: MailMessage) -> str:
         )
     else:
         server = smtplib.SMTP(how.host, how.port, timeout=timeout)
-    with server:
+    try:
         if how.starttls:
             server.starttls(context=ssl.create_default_context())
         if how.username:
@@ -223,7 +232,18 @@ def send(row: MailMessage) -> str:
             if all(500 <= code < 600 for code in codes):
                 raise PermanentFailure(f"recipient refused ({codes[0]})") from error
             raise
+    finally:
+        hang_up(server)
     return f"smtp {how.host}:{how.port}"
+
+
+def hang_up(server: smtplib.SMTP) -> None:
+    """Say goodbye to the server, ignoring a failure: once it has the message, it is sent, and
+    an error here must not send it again."""
+    try:
+        server.quit()
+    except (OSError, smtplib.SMTPException):
+        server.close()
 
 
 def outbox_dir() -> Path:

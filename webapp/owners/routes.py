@@ -6,13 +6,18 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from webapp import audit
-from webapp.extensions import db
+from webapp.auth.routes import setting, user_key
+from webapp.extensions import db, limiter
 from webapp.lookups import business_or_404
 from webapp.models import Business, Post
 from webapp.owners.forms import DetailsForm, ManagerForm
 from webapp.services import owners, site_proof
 
 bp = Blueprint("owners", __name__)
+
+# Each claim fetches from the business's server or website: a few a minute per person, both
+# ways counted together.
+claim_limit = limiter.shared_limit(setting("CLAIM_RATE_LIMIT"), scope="claim", key_func=user_key)
 
 
 def owned_business_or_403(slug: str) -> Business:
@@ -66,6 +71,7 @@ def render_manage(
 
 @bp.post("/b/<slug>/claim")
 @login_required
+@claim_limit
 def claim(slug: str):
     """Claim the wall as the business, or re-check its verified website."""
     business = business_or_404(slug)
@@ -103,6 +109,7 @@ def claim_page(slug: str):
 
 @bp.post("/b/<slug>/claim/website")
 @login_required
+@claim_limit
 def claim_by_website(slug: str):
     """Claim the wall, or prove it again, with the code published on its website."""
     business = business_or_404(slug)

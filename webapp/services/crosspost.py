@@ -711,7 +711,7 @@ def find_reply(crosspost: Crosspost, client) -> dict | None:
         return None
     # Bounded: someone who fills a thread with fakes can't make us fetch them all.
     for candidate in candidates[:REPLIES_TRIED]:
-        reply = mastodon.confirmed_reply(candidate["uri"], actor, root)
+        reply = mastodon.confirmed_reply(candidate["uri"], actor, root, crosspost.sent_at)
         if reply is not None:
             return reply
     return None

@@ -54,6 +54,7 @@ def change(user: User, address: str) -> list[MailMessage]:
         messages.append(notice_to_old(user, address))
     if not address:
         user.email = user.new_email = None
+        spend_reset_links(user)
         return messages
     if address == user.email:
         user.new_email = None  # back to the confirmed one: nothing to confirm
@@ -114,6 +115,12 @@ def confirm(token: str) -> User | None:
 def use(user: User) -> None:
     """Make the confirmed new address the one mail goes to."""
     user.email, user.new_email = user.new_email, None
+    spend_reset_links(user)
+
+
+def spend_reset_links(user: User) -> None:
+    """Make reset links already sent stop working: they went to an address no longer ours."""
+    user.reset_counter = (user.reset_counter or 0) + 1
 
 
 def users_with(address: str) -> list[User]:

@@ -16,7 +16,7 @@ from flask import current_app
 
 from webapp import crypto
 from webapp.extensions import db
-from webapp.models import MastodonAccount, MastodonServer
+from webapp.models import MailMessage, MailState, MastodonAccount, MastodonServer
 
 
 class KeyProblem(Exception):
@@ -31,6 +31,12 @@ def stored_secrets() -> Iterator[tuple[object, str]]:
                 yield server, name
     for account in db.session.scalars(sa.select(MastodonAccount)):
         yield account, "access_token"
+    # Mail still to send: its links must outlive a retired key. Sent or given up, it's done.
+    unsent = sa.select(MailMessage).where(
+        MailMessage.state.not_in((MailState.SENT, MailState.FAILED))
+    )
+    for message in db.session.scalars(unsent):
+        yield message, "body_encrypted"
 
 
 def rotation_problem() -> str | None:

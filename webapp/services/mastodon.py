@@ -10,6 +10,7 @@ import ipaddress
 import json
 import re
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -252,8 +253,12 @@ class _CheckedHTTPSPool(urllib3.HTTPSConnectionPool):
 
 
 def origin(url: str) -> tuple[str, str, int | None]:
-    """Return a URL's (scheme, host, port), with the scheme's default port filled in."""
-    parts = urlsplit(url)
+    """Return a URL's (scheme, host, port), with the scheme's default port filled in; all
+    empty for a URL that can't be read (an unclosed IPv6 bracket, say)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "", "", None
     scheme = parts.scheme.lower()
     try:
         port = parts.port or {"https": 443, "http": 80}.get(scheme)
@@ -333,7 +338,7 @@ def oauth_endpoints(base_url: str) -> dict:
                 for key, value in advertised.items()
                 if not key.endswith("_endpoint") or str(value).startswith(f"{base_url}/")
             )
-    except (requests.RequestException, ValueError):
+    except (requests.RequestException, ValueError, RecursionError):
         pass
     return endpoints
 
@@ -362,7 +367,7 @@ def register_app(base_url: str, redirect_uri: str, website: str) -> tuple[str, s
         raise ServerProblem(str(refused)) from None
     except requests.RequestException:
         raise ServerProblem(f"{urlsplit(base_url).netloc} didn't answer. Try again soon.") from None
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         raise ServerProblem(
             f"{urlsplit(base_url).netloc} doesn't look like a Mastodon server."
         ) from None
@@ -389,7 +394,7 @@ def client_still_known(token_url: str, client_id: str, client_secret: str) -> bo
         return False
     try:
         return response.json().get("error") != "invalid_client"
-    except ValueError:
+    except (ValueError, AttributeError, RecursionError):
         return True
 
 
@@ -447,6 +452,9 @@ def exchange_code(
         raise ServerProblem("Your server didn't accept the sign-in. Please try again.") from None
     except requests.RequestException:
         raise ServerProblem("Your server didn't answer. Please try again.") from None
+    except (ValueError, RecursionError):
+        # An answer that isn't JSON we can read (nested past any depth, say).
+        raise ServerProblem("Your server didn't accept the sign-in. Please try again.") from None
     granted = set(token.get("scope", "").split())
     if not set(SCOPES.split()) <= granted:
         raise ServerProblem("Praisewall needs permission to read your account and post for you.")
@@ -549,13 +557,40 @@ def profile(base_url: str, access_token: str) -> dict:
 @contextmanager
 def checked_get(url: str, headers: dict | None = None) -> Iterator[requests.Response]:
     """GET a URL over the checked transport as a stream, leaving any redirect to the caller."""
-    with (
-        server_session(url) as session,
-        session.get(
-            url, timeout=api_timeout(), allow_redirects=False, stream=True, headers=headers
-        ) as response,
-    ):
-        yield response
+    deadline = time.monotonic() + fetch_deadline()
+    with server_session(url) as session:
+        try:
+            response = session.get(
+                url, timeout=api_timeout(), allow_redirects=False, stream=True, headers=headers
+            )
+        except ValueError as error:
+            # requests reads a redirect's Location as it answers: one that isn't a URL (an
+            # unclosed IPv6 bracket, say) is a bad answer, not a fault of ours.
+            raise requests.exceptions.InvalidURL(f"Not a URL: {error}") from None
+        response.deadline = deadline
+        with response:
+            yield response
+
+
+def fetch_deadline() -> float:
+    """Return the seconds a whole fetch may take: FETCH_DEADLINE."""
+    return float(current_app.config.get("FETCH_DEADLINE", 15)) if has_app_context() else 15.0
+
+
+def read_body(response: requests.Response, limit: int) -> bytes:
+    """Read up to `limit` + 1 bytes of a `checked_get` answer, as they come, by its deadline.
+
+    :raise requests.Timeout: when the whole body hasn't come by the deadline.
+    """
+    body = b""
+    while len(body) <= limit:
+        if time.monotonic() > response.deadline:
+            raise requests.Timeout(f"{urlsplit(response.url).hostname} took too long to answer.")
+        chunk = response.raw.read1(limit + 1 - len(body), decode_content=True)
+        if not chunk:
+            break
+        body += chunk
+    return body
 
 
 def fetch_json(
@@ -576,14 +611,14 @@ def fetch_json(
                     continue
                 if not response.ok:
                     return None
-                body = response.raw.read(DOCUMENT_MAX_BYTES + 1, decode_content=True)
+                body = read_body(response, DOCUMENT_MAX_BYTES)
         except (requests.RequestException, urllib3.exceptions.HTTPError):
             return None
         if len(body) > DOCUMENT_MAX_BYTES:
             return None
         try:
             return json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past any depth we read
             return None
     return None
 
@@ -915,10 +950,13 @@ def object_id(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def confirmed_reply(uri: str, actor: str, root: str) -> dict | None:
+def confirmed_reply(uri: str, actor: str, root: str, since: datetime) -> dict | None:
     """Return the reply as its own server has it, if that is the actor's server and it says the
-    actor wrote it in reply to `root`, directly or to a reply to it (each fetched from its own
-    server); else None, unreachable servers included.
+    actor wrote it, after `since` (our status's sending), in reply to `root`, directly or to a
+    reply to it; else None, unreachable servers included.
+
+    A reply in between is believed only from the actor's server or `root`'s (the poster's):
+    any other server could say whatever it likes about what its note answers.
     """
     if not uri or origin(uri) != origin(actor):
         return None
@@ -926,11 +964,14 @@ def confirmed_reply(uri: str, actor: str, root: str) -> dict | None:
     if note is None or object_id(note.get("attributedTo")) != actor:
         return None
     published = as_datetime(note.get("published"))
+    if published is None or published < since - CLOCK_SKEW:
+        return None
     parent = object_id(note.get("inReplyTo"))
     if parent is not None and parent != root:
-        above = fetch_object(parent)
+        trusted = origin(parent) in (origin(actor), origin(root))
+        above = fetch_object(parent) if trusted else None
         parent = object_id(above.get("inReplyTo")) if above else None
-    if published is None or parent != root:
+    if parent != root:
         return None
     url = note.get("url")
     url = object_id(url if not isinstance(url, list) else (url or [None])[0])

@@ -6,6 +6,7 @@ or reorder a customer's words.
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -32,6 +33,7 @@ RECHECK_RETRY = timedelta(hours=1)
 # A claim whose owner's server (or handle domain) gives no answer for this long is dropped.
 RECHECK_GRACE = timedelta(days=3)
 RECHECK_BATCH = 50
+log = logging.getLogger(__name__)
 MANAGER_LIMIT = 5
 # How a claim is proven, and proven again: signed in as the handle, or a token on the website.
 MASTODON = "mastodon"
@@ -92,13 +94,31 @@ def can_claim(business: Business, user: User | None) -> bool:
 
 
 def can_claim_by_website(business: Business, user: User | None) -> bool:
-    """Tell whether this person may try proving the wall is theirs by its website."""
+    """Tell whether this person may try proving the wall is theirs by its website.
+
+    Not on a wall that names a Mastodon handle (unless already theirs this way): customers type
+    websites too, and the handle's holder claims it on Mastodon.
+    """
     return bool(
         user is not None
         and getattr(user, "is_authenticated", False)
         and business.website
         and business.owner_id in (None, user.id)
+        and (
+            not business.handle
+            or (business.owner_id == user.id and business.claim_proof == WEBSITE)
+        )
     )
+
+
+def website_refusal(business: Business) -> str:
+    """Say why this wall can't be claimed by its website."""
+    if business.handle:
+        return (
+            f"{business.name} names a Mastodon account, {business.handle}: only that account "
+            "can claim it, by signing in with Mastodon."
+        )
+    return f"{business.name} has no website on Praisewall to prove it with."
 
 
 def claim(business: Business, user: User, proof: str = MASTODON) -> None:
@@ -111,6 +131,8 @@ def claim(business: Business, user: User, proof: str = MASTODON) -> None:
     """
     if business.owner_id not in (None, user.id):
         raise Refused(f"{business.name} has already been claimed by its owner.")
+    if proof == WEBSITE and not can_claim_by_website(business, user):
+        raise Refused(website_refusal(business))
     profile = prove(business, user, proof)
     if business.owner_id is None:
         # Managers a former owner let in, before deleting their account, don't come back.
@@ -234,17 +256,28 @@ def recheck(business: Business) -> str:
     try:
         profile = prove(business, owner)
     except Unreachable as problem:
-        last_held = business.claim_checked_at or business.claimed_at or utcnow()
-        if utcnow() - last_held < RECHECK_GRACE:
-            business.claim_next_check_at = utcnow() + RECHECK_RETRY
-            return "retry"
-        drop(business, owner, f"No proof for {RECHECK_GRACE.days} days: {problem}")
-        return "dropped"
+        return held_for_now(business, owner, str(problem))
     except Refused as problem:
         drop(business, owner, str(problem))
         return "dropped"
+    except Exception:
+        # A fault we didn't foresee proves nothing either way: like no answer, so that the
+        # grace period still runs out and a claim that can't be checked still goes.
+        log.warning("The check of the claim on business %s failed", business.id, exc_info=True)
+        return held_for_now(business, owner, "the check failed")
     checked(business, profile)
     return "held"
+
+
+def held_for_now(business: Business, owner: User, problem: str) -> str:
+    """Ask again later about a claim whose proof gave no answer, or drop it once the proof has
+    not held for RECHECK_GRACE."""
+    last_held = business.claim_checked_at or business.claimed_at or utcnow()
+    if utcnow() - last_held < RECHECK_GRACE:
+        business.claim_next_check_at = utcnow() + RECHECK_RETRY
+        return "retry"
+    drop(business, owner, f"No proof for {RECHECK_GRACE.days} days: {problem}")
+    return "dropped"
 
 
 def drop(business: Business, owner: User, reason: str) -> None:

@@ -29,6 +29,7 @@ from webapp.services.mastodon import (
     insecure_allowed,
     is_public,
     origin,
+    read_body,
 )
 
 WELL_KNOWN = "/.well-known/praisewall-verification.txt"
@@ -103,7 +104,7 @@ def fetch(url: str, limit: int) -> Page:
                     continue
                 if response.status_code >= 500 or response.status_code == 429:
                     raise NoAnswer(f"{host} answered with an error ({response.status_code}).")
-                body = response.raw.read(limit + 1, decode_content=True)
+                body = read_body(response, limit)
         except RefusedAddress as refused:
             raise Failed(str(refused)) from None
         except (requests.RequestException, urllib3.exceptions.HTTPError):

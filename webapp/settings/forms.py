@@ -63,6 +63,21 @@ class EmailForm(Form):
         description="Optional. For a link to set a new password if you forget yours. "
         "Leave it empty to remove it.",
     )
+    password = PasswordField("Your password, to confirm", id="email-password")
+
+    def __init__(self, user, *args, **kwargs) -> None:
+        """Keep the user whose address it is."""
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def validate_password(self, field: PasswordField) -> None:
+        """Check the password: an address can reset it, so a borrowed session can't set one."""
+        if self.user.password_hash is None:
+            return  # people who only sign in with Mastodon have none
+        if not field.data:
+            raise ValidationError("Enter your password.")
+        if not self.user.check_password(field.data):
+            raise ValidationError("That isn't your password.")
 
     def validate_email(self, field: StringField) -> None:
         """Refuse what can't be an address."""

@@ -19,7 +19,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from webapp import mail, tasks
 from webapp.auth.forms import ChangePasswordForm
-from webapp.auth.routes import setting, user_key
+from webapp.auth.routes import setting, user_key, went_through
 from webapp.extensions import db, limiter
 from webapp.limits import password_check_limit
 from webapp.models import utcnow
@@ -45,7 +45,9 @@ def render_settings(
             delete_form=delete_form or DeleteAccountForm(current_user),
             token_form=token_form or ApiTokenForm(formdata=None),
             email_form=email_form
-            or EmailForm(formdata=None, email=current_user.new_email or current_user.email),
+            or EmailForm(
+                current_user, formdata=None, email=current_user.new_email or current_user.email
+            ),
             tokens=api_tokens.user_tokens(current_user),
             max_tokens=api_tokens.MAX_PER_USER,
             new_token=new_token,
@@ -91,12 +93,25 @@ def change_password():
     return redirect(url_for("settings.index"))
 
 
+# Each sends mail to an address the person typed: a few an hour, counted together.
+email_sending_limit = limiter.shared_limit(
+    setting("EMAIL_RESEND_RATE_LIMIT"),
+    scope="email-resend",
+    key_func=user_key,
+    methods=["POST"],
+    deduct_when=went_through,
+)
+
+
 @bp.post("/settings/email")
 @login_required
+@password_check_limit
+@email_sending_limit
 def change_email():
     """Set, change or remove my email address; a new one waits for its link to be followed."""
-    form = EmailForm()
+    form = EmailForm(current_user)
     if not form.validate():
+        g.wrong_password = bool(form.password.errors)
         return render_settings(email_form=form, status=422)
     user = current_user._get_current_object()
     messages = emails.change(user, form.email.data or "")
@@ -117,7 +132,7 @@ def change_email():
 
 @bp.post("/settings/email/resend")
 @login_required
-@limiter.limit(setting("EMAIL_RESEND_RATE_LIMIT"), key_func=user_key, scope="email-resend")
+@email_sending_limit
 def resend_confirmation():
     """Send the link that confirms my new address again."""
     user = current_user._get_current_object()

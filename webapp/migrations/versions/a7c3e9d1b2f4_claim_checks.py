@@ -24,7 +24,7 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table('business', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_business_claim_next_check_at'))
-        batch_op.drop_column('claim_next_check_at')
-        batch_op.drop_column('claim_checked_at')
+    # Plain DROP COLUMN (SQLite 3.35+): a batch rebuild would lose business's AUTOINCREMENT.
+    op.drop_index(op.f('ix_business_claim_next_check_at'), table_name='business')
+    op.drop_column('business', 'claim_next_check_at')
+    op.drop_column('business', 'claim_checked_at')

@@ -41,5 +41,5 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_business_manager_user_id'))
         batch_op.drop_index(batch_op.f('ix_business_manager_business_id'))
     op.drop_table('business_manager')
-    with op.batch_alter_table('business', schema=None) as batch_op:
-        batch_op.drop_column('claim_proof')
+    # Plain DROP COLUMN (SQLite 3.35+): a batch rebuild would lose business's AUTOINCREMENT.
+    op.drop_column('business', 'claim_proof')
