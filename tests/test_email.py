@@ -123,6 +123,14 @@ def set_address(client, address: str):
     return client.post("/settings/email", data={"email": address, "password": PASSWORD})
 
 
+def alice_asks_for_mail(app, make_user):
+    """Sign alice in on this app and set her address, which queues its confirmation."""
+    make_user("alice")
+    client = app.test_client()
+    AuthActions(client).login()
+    set_address(client, "alice@example.com")
+
+
 def confirmed(client, smtp: Inbox, address: str) -> str:
     """Set an address and follow the link mailed to it; return the link."""
     assert set_address(client, address).status_code == 302
@@ -194,10 +202,7 @@ def test_a_failed_send_is_tried_again_later(make_app, make_user):
     inbox = Inbox(free_port())
     app = make_app(MAIL_URL=inbox.url)
     with app.app_context():
-        make_user("alice")
-        client = app.test_client()
-        AuthActions(client).login()
-        set_address(client, "alice@example.com")
+        alice_asks_for_mail(app, make_user)
         run_queued_tasks()
         row = db.session.scalars(sa.select(MailMessage)).one()
         assert (row.state, row.attempts) == (MailState.PENDING, 1)
@@ -254,10 +259,7 @@ def test_smtp_login_takes_the_password_from_the_environment(
     try:
         app = make_app(MAIL_URL=f"smtp://mailer@127.0.0.1:{inbox.port}?starttls=true")
         with app.app_context():
-            make_user("alice")
-            client = app.test_client()
-            AuthActions(client).login()
-            set_address(client, "alice@example.com")
+            alice_asks_for_mail(app, make_user)
             run_queued_tasks()
     finally:
         controller.stop()
@@ -273,10 +275,7 @@ def test_smtp_login_without_tls_is_refused(make_app, make_user, caplog):
     try:
         app = make_app(MAIL_URL=f"smtp://mailer:s3cret@127.0.0.1:{inbox.port}")
         with app.app_context():
-            make_user("alice")
-            client = app.test_client()
-            AuthActions(client).login()
-            set_address(client, "alice@example.com")
+            alice_asks_for_mail(app, make_user)
             run_queued_tasks()
             row = db.session.scalars(sa.select(MailMessage)).one()
             assert row.state == MailState.FAILED and "without TLS" in row.last_error
@@ -301,10 +300,7 @@ def test_a_message_taken_is_sent_even_if_the_goodbye_fails(make_app, make_user):
     try:
         app = make_app(MAIL_URL=inbox.url)
         with app.app_context():
-            make_user("alice")
-            client = app.test_client()
-            AuthActions(client).login()
-            set_address(client, "alice@example.com")
+            alice_asks_for_mail(app, make_user)
             run_queued_tasks()
             row = db.session.scalars(sa.select(MailMessage)).one()
             assert row.state == MailState.SENT and row.attempts == 1
@@ -365,10 +361,7 @@ def test_mail_goes_over_tls_with_the_certificate_checked(
     try:
         app = make_app(MAIL_URL=url)
         with app.app_context():
-            make_user("alice")
-            client = app.test_client()
-            AuthActions(client).login()
-            set_address(client, "alice@example.com")
+            alice_asks_for_mail(app, make_user)
             run_queued_tasks()  # the certificate isn't trusted yet
             row = db.session.scalars(sa.select(MailMessage)).one()
             assert row.state == MailState.PENDING and "CERTIFICATE_VERIFY_FAILED" in row.last_error
@@ -390,10 +383,7 @@ def test_without_a_server_mail_is_written_to_the_outbox_folder(
     app = make_app()
     app.instance_path = str(tmp_path)
     with app.app_context():
-        make_user("alice")
-        client = app.test_client()
-        AuthActions(client).login()
-        set_address(client, "alice@example.com")
+        alice_asks_for_mail(app, make_user)
         run_queued_tasks()
     [written] = (tmp_path / "outbox").glob("*.eml")
     message = email.message_from_bytes(written.read_bytes(), policy=default_policy)
