@@ -255,3 +255,22 @@ def test_when_it_happened_defaults_to_the_phones_own_today(
     expect(page.get_by_label("When did it happen?")).to_have_value(
         datetime.now(ZoneInfo(zone)).date().isoformat()
     )
+
+
+def test_every_settings_field_fills_the_width_of_a_phone(
+    live_app: Flask, open_phone: Callable[..., Phone]
+) -> None:
+    """Email, password and token name fields are all as wide and as tall as a thumb needs."""
+    add_user(live_app)
+    phone = open_phone()
+    log_in(phone)
+    page = phone.visit("/settings")
+    fields = [
+        page.get_by_label("Email address", exact=True),
+        page.get_by_label("Your password, to confirm"),
+        page.get_by_label("New password", exact=True),
+    ]
+    boxes = [field.bounding_box() for field in fields]
+    assert len({round(box["width"]) for box in boxes}) == 1, boxes
+    assert all(box["height"] >= 44 for box in boxes), boxes
+    phone.check_clean()
