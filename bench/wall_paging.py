@@ -25,8 +25,8 @@ import sqlalchemy as sa  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.extensions import db  # noqa: E402
 from webapp.models import Business, Post, User  # noqa: E402
-from webapp.pagination import keyset_page  # noqa: E402
 from webapp.services import posts  # noqa: E402
+from webapp.web.pagination import keyset_page  # noqa: E402
 
 
 def fill(n_posts: int) -> None:

@@ -21,8 +21,8 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from tests.browser_support import PHONE, LiveServer, Phone
 from webapp import create_app
 from webapp.extensions import db
+from webapp.infra.queue import huey
 from webapp.models import Business, Crosspost, CrosspostState, Kind, Post, User, utcnow
-from webapp.queue import huey
 from webapp.services import accounts, businesses, challenge
 
 PASSWORD = "correct horse battery"

@@ -16,8 +16,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.helpers import csrf_token
-from webapp import crypto
 from webapp.extensions import db
+from webapp.infra import crypto
 from webapp.models import (
     Business,
     BusinessManager,

@@ -15,8 +15,8 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 
 from tests.browser_support import LiveServer, Phone, screenshot
-from webapp import queue
 from webapp.extensions import db
+from webapp.infra import queue
 from webapp.models import Crosspost, Post
 
 pytestmark = pytest.mark.browser

@@ -31,6 +31,7 @@ from mastodon import Mastodon
 
 from webapp import tasks
 from webapp.extensions import db
+from webapp.infra.queue import huey
 from webapp.models import (
     Crosspost,
     CrosspostState,
@@ -40,7 +41,6 @@ from webapp.models import (
     User,
     utcnow,
 )
-from webapp.queue import huey
 from webapp.services import challenge, crosspost, mastodon, status_text
 from webapp.services.mastodon import status_length
 

@@ -30,10 +30,10 @@ from test_crosspost import (  # noqa: F401  (fixtures)
     words,
 )
 
-from webapp import crypto
 from webapp.extensions import db
+from webapp.infra import crypto
+from webapp.infra.queue import huey
 from webapp.models import Crosspost, CrosspostState, utcnow
-from webapp.queue import huey
 from webapp.services import crosspost, mastodon
 
 BODY = "They saved the last sourdough for me."

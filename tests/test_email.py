@@ -32,10 +32,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from helpers import count, page_text
 
-from webapp import crypto, mail, tasks
+from webapp import tasks
 from webapp.extensions import db
+from webapp.infra import crypto, mail
+from webapp.infra.queue import huey
 from webapp.models import ApiToken, MailMessage, MailState, User, utcnow
-from webapp.queue import huey
 from webapp.services import accounts, api_tokens
 
 NEW_PASSWORD = "a brand new passphrase"

@@ -9,9 +9,10 @@ import pytest
 import sqlalchemy as sa
 from conftest import PASSWORD, send
 
-from webapp import audit, crypto
+from webapp import audit
 from webapp.audit import AuditEntry
 from webapp.extensions import db
+from webapp.infra import crypto
 from webapp.models import (
     ApiToken,
     BusinessManager,

@@ -16,8 +16,10 @@ import pytest
 import sqlalchemy as sa
 from conftest import FAR_FUTURE, TEST_DATABASE_URL, AuthActions, run_queued_tasks
 
-from webapp import crypto, tasks
+from webapp import tasks
 from webapp.extensions import db
+from webapp.infra import crypto
+from webapp.infra.queue import huey
 from webapp.models import (
     Crosspost,
     CrosspostState,
@@ -27,7 +29,6 @@ from webapp.models import (
     Post,
     utcnow,
 )
-from webapp.queue import huey
 from webapp.services import accounts, crosspost
 
 SITE = "praisewall.example.com"

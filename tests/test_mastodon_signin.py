@@ -23,8 +23,8 @@ from fake_mastodon import FakeMastodon
 from helpers import count, link_named, page_text
 from mastodon import Mastodon, MastodonUnauthorizedError
 
-from webapp import crypto
 from webapp.extensions import db
+from webapp.infra import crypto
 from webapp.models import MastodonAccount, MastodonServer, User
 from webapp.services.mastodon import SCOPES, ServerProblem, check_address, parse_server
 

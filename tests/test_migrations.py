@@ -26,8 +26,9 @@ from conftest import TEST_DATABASE_URL, AuthActions
 from flask import Flask
 from helpers import page_text
 
-from webapp import ROOT, audit, crypto, mail
+from webapp import ROOT, audit
 from webapp.extensions import db
+from webapp.infra import crypto, mail
 from webapp.models import Business, BusinessManager, MastodonServer, Post, User, utcnow
 from webapp.services import api_tokens, connect, crosspost, demo, moderation, posts
 

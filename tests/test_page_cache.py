@@ -8,8 +8,8 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from webapp import page_cache
 from webapp.extensions import db
+from webapp.web import page_cache
 
 SECONDS = 5
 

@@ -19,8 +19,10 @@ from conftest import (
 from helpers import count, page_text
 from mastodon import Mastodon, MastodonUnauthorizedError
 
-from webapp import crypto, tasks
+from webapp import tasks
 from webapp.extensions import db, limiter
+from webapp.infra import crypto
+from webapp.infra.queue import huey
 from webapp.models import (
     Business,
     Crosspost,
@@ -31,7 +33,6 @@ from webapp.models import (
     User,
     utcnow,
 )
-from webapp.queue import huey
 
 ALICE_WORDS = ("Alice thanks the bakers", "Alice loves the rye")
 BOB_WORDS = "Bob's praise stays."

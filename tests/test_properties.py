@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from webapp.pagination import decode_cursor, encode_cursor
 from webapp.services import businesses, tone
+from webapp.web.pagination import decode_cursor, encode_cursor
 
 names = st.text(min_size=0, max_size=200)
 

@@ -19,7 +19,7 @@ from helpers import page_text
 
 from webapp import tasks
 from webapp.extensions import db
-from webapp.links import safe_remote_url
+from webapp.infra.links import safe_remote_url
 from webapp.models import Business, Crosspost, MastodonAccount, User
 from webapp.services import api_tokens
 

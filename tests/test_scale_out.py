@@ -8,7 +8,7 @@ from datetime import date
 from conftest import PASSWORD, run_queued_tasks
 from huey.storage import RedisStorage
 
-from webapp import queue
+from webapp.infra import queue
 
 
 def test_failed_logins_count_across_processes(make_app, make_user, redis_url):

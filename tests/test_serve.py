@@ -24,8 +24,9 @@ from cryptography.fernet import Fernet, InvalidToken
 from helpers import clean_env, stop
 from test_faults import author_and_bakery, new_crosspost
 
-from webapp import ROOT, crypto, tasks
+from webapp import ROOT, tasks
 from webapp.extensions import db
+from webapp.infra import crypto
 from webapp.models import Crosspost, CrosspostState, MastodonAccount, MastodonServer
 from webapp.services import accounts, businesses
 

@@ -36,7 +36,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     else:
         app.config.update(test_config)
 
-    from webapp import compression, errors, extensions, page_cache, security, static_files
+    from webapp import extensions
+    from webapp.web import compression, errors, page_cache, security, static_files
 
     app.url_map.converters["int"] = DatabaseId
 
@@ -57,7 +58,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     extensions.login_manager.login_message_category = "info"
     errors.init_app(app)
 
-    from webapp import crypto, db_setup, queue
+    from webapp.infra import crypto, db_setup, queue
 
     db_setup.init_app(app)
     crypto.init_app(app)
@@ -92,7 +93,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.register_blueprint(blueprint)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
 
-    from webapp import cli, template_helpers
+    from webapp import cli
+    from webapp.web import template_helpers
 
     cli.init_app(app)
     template_helpers.init_app(app)

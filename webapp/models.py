@@ -14,7 +14,7 @@ from flask_login import UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.extensions import db
-from webapp.text import xml_safe
+from webapp.infra.text import xml_safe
 
 CHALLENGE_GOAL = 3  # praise posts that finish a round
 
@@ -325,7 +325,7 @@ class Post(db.Model):
         sa.Index("ix_post_author_created", "author_id", "created_at", "id"),
         # A business's feed and weekly trend: both kinds, newest first.
         sa.Index("ix_post_business_created", "business_id", "created_at", "id"),
-        # A business's wall sorted best rated first (webapp/pagination.py RATING_KEY).
+        # A business's wall sorted best rated first (webapp/web/pagination.py RATING_KEY).
         sa.Index(
             "ix_post_business_rating",
             "business_id",

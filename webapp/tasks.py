@@ -8,10 +8,10 @@ from datetime import datetime
 
 from huey import crontab
 
-from webapp import mail
 from webapp.extensions import db
+from webapp.infra import mail
+from webapp.infra.queue import huey, task_app
 from webapp.models import Business, CrosspostState
-from webapp.queue import huey, task_app
 from webapp.services import connect, crosspost, owners
 
 log = logging.getLogger(__name__)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import abort, current_app, g, request
 from flask_limiter.util import get_remote_address
 
-from webapp.errors import problem
 from webapp.extensions import db
 from webapp.models import User
 from webapp.services import api_tokens
+from webapp.web.errors import problem
 
 REALM = 'Bearer realm="Praisewall"'
 

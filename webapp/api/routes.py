@@ -8,13 +8,13 @@ from sqlalchemy.exc import IntegrityError
 from webapp import tasks
 from webapp.api import compose, openapi, serialize
 from webapp.api.auth import read_limit, token_owner_key, token_user, write_limit
-from webapp.errors import problem
 from webapp.extensions import csrf, db, limiter
-from webapp.limits import posting_limit
-from webapp.lookups import business_or_404, user_or_404
 from webapp.models import Kind, Post
-from webapp.pagination import Page, keyset_page
 from webapp.services import businesses, challenge, posts, stats, submissions
+from webapp.web.errors import problem
+from webapp.web.limits import posting_limit
+from webapp.web.lookups import business_or_404, user_or_404
+from webapp.web.pagination import Page, keyset_page
 
 bp = Blueprint("api", __name__)
 

@@ -6,11 +6,11 @@ from datetime import date, datetime
 
 from flask import url_for
 
-from webapp.links import safe_remote_url
+from webapp.infra.links import safe_remote_url
 from webapp.models import CHALLENGE_GOAL, Business, Kind, Post, User
-from webapp.pagination import Page
 from webapp.services import businesses, posts, tone
 from webapp.services.stats import BusinessNumbers
+from webapp.web.pagination import Page
 
 
 def iso(value: date | datetime | None) -> str | None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
-from webapp.forms import Form
 from webapp.services import accounts
+from webapp.web.forms import Form
 
 
 class RegisterForm(Form):

@@ -18,8 +18,8 @@ from flask_login import current_user, login_required, login_user
 from webapp.auth.forms import MastodonLoginForm
 from webapp.auth.routes import safe_next
 from webapp.extensions import db, limiter
-from webapp.security import content_security_policy
 from webapp.services import connect, mastodon
+from webapp.web.security import content_security_policy
 
 bp = Blueprint("mastodon", __name__)
 PENDING = "mastodon_sign_in"

@@ -20,10 +20,10 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.urls import iri_to_uri
 
-from webapp import mail
 from webapp.auth import devices
 from webapp.auth.forms import ForgotPasswordForm, LoginForm, RegisterForm, ResetPasswordForm
 from webapp.extensions import db, limiter
+from webapp.infra import mail
 from webapp.services import accounts, emails, password_reset
 
 bp = Blueprint("auth", __name__)

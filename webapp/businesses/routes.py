@@ -5,14 +5,14 @@ from __future__ import annotations
 from flask import Blueprint, current_app, make_response, render_template, request
 from flask_login import current_user
 
-from webapp import security
 from webapp.auth.routes import setting
-from webapp.caching import cacheable, cacheable_page
 from webapp.extensions import db, limiter
-from webapp.lookups import business_or_404
 from webapp.models import Business, Kind
-from webapp.pagination import keyset_page, newest_posts_page, rated_posts_page
 from webapp.services import businesses, owners, posts, stats, trend
+from webapp.web import security
+from webapp.web.caching import cacheable, cacheable_page
+from webapp.web.lookups import business_or_404
+from webapp.web.pagination import keyset_page, newest_posts_page, rated_posts_page
 
 bp = Blueprint("businesses", __name__)
 EMBED_PRAISE = 3  # praise snippets in the widget; more would crowd a sidebar

@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, abort, make_response, render_template, request, url_for
 
-from webapp.caching import cacheable
 from webapp.extensions import db
-from webapp.lookups import business_or_404, user_or_404
 from webapp.models import Post
 from webapp.services import cards, challenge, feeds, posts, stats
+from webapp.web.caching import cacheable
+from webapp.web.lookups import business_or_404, user_or_404
 
 bp = Blueprint("feeds", __name__)
 SITE_START = datetime(2026, 1, 1, tzinfo=UTC)  # fixes the date part of every feed's tag: URI

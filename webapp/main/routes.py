@@ -6,12 +6,12 @@ import sqlalchemy as sa
 from flask import Blueprint, render_template
 from flask_login import current_user, login_required
 
-from webapp.caching import cacheable_page
 from webapp.extensions import db
-from webapp.lookups import user_or_404
 from webapp.models import Post
-from webapp.pagination import newest_posts_page
 from webapp.services import challenge, posts
+from webapp.web.caching import cacheable_page
+from webapp.web.lookups import user_or_404
+from webapp.web.pagination import newest_posts_page
 
 bp = Blueprint("main", __name__)
 

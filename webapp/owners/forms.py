@@ -5,10 +5,10 @@ from __future__ import annotations
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from webapp.forms import Form
 from webapp.posts.forms import strip_text
 from webapp.services.businesses import WEBSITE_MAX
 from webapp.services.owners import DESCRIPTION_MAX
+from webapp.web.forms import Form
 
 
 class DetailsForm(Form):

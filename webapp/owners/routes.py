@@ -8,10 +8,10 @@ from flask_login import current_user, login_required
 from webapp import audit
 from webapp.auth.routes import setting, user_key
 from webapp.extensions import db, limiter
-from webapp.lookups import business_or_404
 from webapp.models import Business, Post
 from webapp.owners.forms import DetailsForm, ManagerForm
 from webapp.services import owners, site_proof
+from webapp.web.lookups import business_or_404
 
 bp = Blueprint("owners", __name__)
 

@@ -26,10 +26,10 @@ from wtforms.validators import (
 )
 
 from webapp.extensions import db
-from webapp.forms import Form
+from webapp.infra.text import xml_safe
 from webapp.models import CHANNEL_LABELS, Business, Kind, Visibility, parse_id
 from webapp.services import businesses
-from webapp.text import xml_safe
+from webapp.web.forms import Form
 
 BODY_MAX = 2000
 RATING_CHOICES = [SelectChoice("", "No rating")] + [

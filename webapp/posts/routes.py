@@ -17,9 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from webapp import tasks
 from webapp.auth.routes import user_key
-from webapp.caching import cacheable_page
 from webapp.extensions import db
-from webapp.limits import posting_limit
 from webapp.models import Business, Kind, Post, parse_id
 from webapp.posts.forms import PostForm, ResolveForm
 from webapp.pwa.share import shared_story
@@ -28,6 +26,8 @@ from webapp.services.businesses import parse_handle
 from webapp.services.connect import limits_for
 from webapp.services.mastodon import status_length
 from webapp.services.moderation import REPORT_REASONS
+from webapp.web.caching import cacheable_page
+from webapp.web.limits import posting_limit
 
 bp = Blueprint("posts", __name__)
 

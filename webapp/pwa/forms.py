@@ -5,8 +5,8 @@ from __future__ import annotations
 from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired, Length
 
-from webapp.forms import Form
 from webapp.posts.forms import strip_text
+from webapp.web.forms import Form
 
 
 class MastodonShareForm(Form):

@@ -20,8 +20,8 @@ from flask_wtf.csrf import generate_csrf
 
 from webapp.pwa.forms import MastodonShareForm
 from webapp.pwa.share import query, share_links
-from webapp.security import content_security_policy
 from webapp.services import mastodon
+from webapp.web.security import content_security_policy
 
 bp = Blueprint("pwa", __name__)
 

@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from webapp import crypto
 from webapp.extensions import db
-from webapp.links import safe_remote_url
+from webapp.infra import crypto
+from webapp.infra.links import safe_remote_url
 from webapp.models import (
     Crosspost,
     CrosspostState,

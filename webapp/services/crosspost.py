@@ -15,9 +15,9 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import current_app
 
-from webapp import crypto
 from webapp.extensions import db
-from webapp.links import safe_remote_url
+from webapp.infra import crypto
+from webapp.infra.links import safe_remote_url
 from webapp.models import (
     ComplaintStatus,
     Crosspost,

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from flask import url_for
 from itsdangerous import URLSafeTimedSerializer
 
-from webapp import mail
 from webapp.extensions import db
+from webapp.infra import mail
 from webapp.models import MailMessage, User
 from webapp.services import signed_links
 

@@ -7,7 +7,7 @@ import sqlalchemy.orm as so
 
 from webapp.audit import AuditEntry
 from webapp.extensions import db
-from webapp.links import safe_remote_url
+from webapp.infra.links import safe_remote_url
 from webapp.models import (
     ApiToken,
     Business,

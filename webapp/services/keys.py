@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
 
-from webapp import crypto
 from webapp.extensions import db
+from webapp.infra import crypto
 from webapp.models import MailMessage, MailState, MastodonAccount, MastodonServer
 
 

@@ -12,9 +12,10 @@ from datetime import timedelta
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from webapp import audit, crypto
+from webapp import audit
 from webapp.extensions import db
-from webapp.links import safe_remote_url
+from webapp.infra import crypto
+from webapp.infra.links import safe_remote_url
 from webapp.models import (
     VISIBLE_MODERATION,
     Business,

@@ -11,7 +11,7 @@ from datetime import timedelta
 from flask import url_for
 from itsdangerous import URLSafeTimedSerializer
 
-from webapp import mail
+from webapp.infra import mail
 from webapp.models import MailMessage, User
 from webapp.services import accounts, emails, signed_links
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from webapp.forms import Form
 from webapp.posts.forms import strip_text
 from webapp.services import emails
 from webapp.services.api_tokens import NAME_MAX
+from webapp.web.forms import Form
 
 
 class DeleteAccountForm(Form):

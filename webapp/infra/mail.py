@@ -23,8 +23,8 @@ import sqlalchemy as sa
 from flask import current_app
 from markupsafe import escape
 
-from webapp import crypto
 from webapp.extensions import db
+from webapp.infra import crypto
 from webapp.models import MailMessage, MailState, User, utcnow
 
 log = logging.getLogger(__name__)

@@ -42,7 +42,7 @@ def init_app(app: Flask) -> None:
 
     Flask-Compress turns a strong ETag into one per encoding ("abc:br"), adds
     Vary: Accept-Encoding, and answers 304 itself when the client holds that variant, so the
-    ETags and 304s from webapp.caching keep working for compressed pages.
+    ETags and 304s from webapp.web.caching keep working for compressed pages.
     """
     app.config.setdefault("COMPRESS_MIMETYPES", COMPRESSED_TYPES)
     app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip"])

@@ -8,11 +8,11 @@ from urllib.parse import urlencode
 from flask import Flask, request
 from markupsafe import Markup
 
-from webapp.links import safe_remote_url
+from webapp.infra.links import safe_remote_url
+from webapp.infra.text import xml_safe
 from webapp.posts.forms import latest_today
 from webapp.services.challenge import Progress
 from webapp.services.crosspost import reply_delay
-from webapp.text import xml_safe
 
 
 def init_app(app: Flask) -> None:

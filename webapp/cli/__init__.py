@@ -14,11 +14,12 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from webapp import audit, crosspost_cli
+from webapp import audit
+from webapp.cli import crossposts
+from webapp.cli.walls import walls
 from webapp.extensions import db
 from webapp.models import Post
 from webapp.services import accounts
-from webapp.walls_cli import walls
 
 
 def init_app(app: Flask) -> None:
@@ -29,7 +30,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(worker)
     app.cli.add_command(rotate_keys)
     app.cli.add_command(backup)
-    app.cli.add_command(crosspost_cli.crossposts)
+    app.cli.add_command(crossposts.crossposts)
     app.cli.add_command(walls)
 
 
@@ -40,17 +41,17 @@ def init_app(app: Flask) -> None:
 @click.option("--workers", default=2, show_default=True, help="Queue worker threads.")
 def serve(host: str, port: int, threads: int, workers: int) -> None:
     """Serve the site with gunicorn on one machine, with the queue worker in the same process."""
-    from webapp import server
+    from webapp.cli.serve import Server
 
     click.echo(f"Praisewall is running at http://{host}:{port}  (Ctrl-C stops it)")
-    server.Server(current_app._get_current_object(), host, port, threads, workers).run()
+    Server(current_app._get_current_object(), host, port, threads, workers).run()
 
 
 @click.command("worker")
 @click.option("--workers", default=4, show_default=True, help="Worker threads.")
 def worker(workers: int) -> None:
     """Run the queue worker on its own: delivers statuses, watches for replies, sweeps."""
-    from webapp import queue
+    from webapp.infra import queue
 
     queue.run_worker(workers)
 
@@ -63,7 +64,7 @@ def rotate_keys(retire: bool) -> None:
     With keys in instance/fernet_keys, a fresh key goes at the top of the file first; with
     WEBAPP_FERNET_KEYS, its first key is the new one. --retire then drops the older keys.
     """
-    from webapp import crypto
+    from webapp.infra import crypto
     from webapp.services import keys
 
     if retire:

@@ -15,8 +15,8 @@ import gc
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
-from webapp import queue
 from webapp.extensions import db
+from webapp.infra import queue
 
 
 class Server(BaseApplication):

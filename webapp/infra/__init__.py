@@ -1,0 +1,1 @@
+"""Infrastructure: the task queue, encryption at rest, database setup, mail, safe text and links."""
