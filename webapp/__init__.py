@@ -63,7 +63,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db_setup.init_app(app)
     crypto.init_app(app)
     queue.init_app(app)
-
+    from webapp import tasks  # noqa: F401  (registers the tasks with the queue)
     from webapp.api.routes import bp as api_bp
     from webapp.auth.mastodon_routes import bp as mastodon_bp
     from webapp.auth.routes import bp as auth_bp

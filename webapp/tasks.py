@@ -29,6 +29,12 @@ def enqueue(task, row_id: int, eta: datetime | None = None) -> None:
         log.exception("could not queue %s for row %s", task.name, row_id)
 
 
+def send_mail_soon(rows: list) -> None:
+    """Queue the sending of committed outbox rows."""
+    for row in rows:
+        enqueue(send_mail, row.id)
+
+
 def run_in_app(work, crosspost_id: int):
     """Run one piece of work on a row inside the app, committing what it changed."""
     with task_app().app_context():

@@ -20,10 +20,10 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.urls import iri_to_uri
 
+from webapp import tasks
 from webapp.auth import devices
 from webapp.auth.forms import ForgotPasswordForm, LoginForm, RegisterForm, ResetPasswordForm
 from webapp.extensions import db, limiter
-from webapp.infra import mail
 from webapp.services import accounts, emails, password_reset
 
 bp = Blueprint("auth", __name__)
@@ -181,7 +181,7 @@ def forgot_password():
     if form.validate_on_submit():
         messages = password_reset.request_links(form.name.data)
         db.session.commit()
-        mail.send_soon(messages)
+        tasks.send_mail_soon(messages)
         return render_template("auth/forgot.html", form=form, sent=True)
     status = 422 if form.errors else 200
     return render_template("auth/forgot.html", form=form, sent=False), status

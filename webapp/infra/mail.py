@@ -80,7 +80,7 @@ def transport() -> Transport:
 def queue(
     key: str, to: str, subject: str, text: str, html: str, user: User | None = None
 ) -> MailMessage:
-    """Add a message to the outbox, once per key; the caller commits, then calls send_soon."""
+    """Add a message to the outbox, once per key; the caller commits, then queues its sending."""
     row = db.session.scalar(sa.select(MailMessage).where(MailMessage.key == key))
     if row is not None:
         return row
@@ -109,14 +109,6 @@ def compose(paragraphs: list[str], link: str | None = None, label: str = "") -> 
     text += "\n\n-- \nPraisewall\n"
     html = f"<!doctype html><html><body>{html}<p>— Praisewall</p></body></html>"
     return text, html
-
-
-def send_soon(rows: list[MailMessage]) -> None:
-    """Queue the sending of committed outbox rows."""
-    from webapp import tasks
-
-    for row in rows:
-        tasks.enqueue(tasks.send_mail, row.id)
 
 
 def claim(message_id: int) -> bool:

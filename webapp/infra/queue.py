@@ -33,7 +33,6 @@ def init_app(app: Flask) -> None:
     else:
         huey.storage = SqliteStorage(huey.name, filename=str(Path(app.instance_path) / "queue.db"))
     _state["app"] = app
-    from webapp import tasks  # noqa: F401  (registers the tasks with huey)
 
 
 def backend_name(app: Flask) -> str:

@@ -21,7 +21,6 @@ from webapp import tasks
 from webapp.auth.forms import ChangePasswordForm
 from webapp.auth.routes import setting, user_key, went_through
 from webapp.extensions import db, limiter
-from webapp.infra import mail
 from webapp.models import utcnow
 from webapp.services import accounts, api_tokens, emails, export
 from webapp.settings.forms import ApiTokenForm, DeleteAccountForm, EmailForm
@@ -117,7 +116,7 @@ def change_email():
     user = current_user._get_current_object()
     messages = emails.change(user, form.email.data or "")
     db.session.commit()
-    mail.send_soon(messages)
+    tasks.send_mail_soon(messages)
     if user.new_email:
         flash(
             f"We sent a link to {user.new_email}. Follow it within 48 hours to confirm the "
@@ -141,7 +140,7 @@ def resend_confirmation():
         abort(409, description="There is no address waiting to be confirmed.")
     message = emails.confirmation(user)
     db.session.commit()
-    mail.send_soon([message])
+    tasks.send_mail_soon([message])
     flash(f"We sent the link to {user.new_email} again.", "info")
     return redirect(url_for("settings.index", _anchor="email-address"))
 
