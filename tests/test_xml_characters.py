@@ -15,7 +15,7 @@ from conftest import compose_form
 from helpers import page_text
 
 from webapp.extensions import db
-from webapp.infra.text import XML_FORBIDDEN
+from webapp.text import XML_FORBIDDEN
 from webapp.models import ApiToken, Business, Post, Report
 from webapp.services import api_tokens
 

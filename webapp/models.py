@@ -14,7 +14,7 @@ from flask_login import UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.extensions import db
-from webapp.infra.text import xml_safe
+from webapp.text import xml_safe
 
 CHALLENGE_GOAL = 3  # praise posts that finish a round
 
@@ -314,6 +314,10 @@ class BusinessWord(db.Model):
         sa.ForeignKey("business.id", ondelete="CASCADE"), primary_key=True
     )
     word: so.Mapped[str] = so.mapped_column(sa.String(120), primary_key=True)
+
+
+# The longest story a post may tell, in characters.
+BODY_MAX = 2000
 
 
 class Post(db.Model):

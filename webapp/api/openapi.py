@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from copy import deepcopy
 
-from webapp.posts.forms import BODY_MAX
+from webapp.models import BODY_MAX
 from webapp.services.api_tokens import PREFIX
 
 NULLABLE_STRING = {"type": ["string", "null"]}

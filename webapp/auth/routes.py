@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from flask import (
@@ -25,6 +24,7 @@ from webapp.auth import devices
 from webapp.auth.forms import ForgotPasswordForm, LoginForm, RegisterForm, ResetPasswordForm
 from webapp.extensions import db, limiter
 from webapp.services import accounts, emails, password_reset
+from webapp.web.limits import setting
 
 bp = Blueprint("auth", __name__)
 
@@ -49,23 +49,6 @@ def safe_next(target: str | None) -> str:
 def login_limit() -> str:
     """Return the configured limit on failed logins from one address."""
     return current_app.config["LOGIN_RATE_LIMIT"]
-
-
-def setting(name: str) -> Callable[[], str]:
-    """Return a reader of a rate limit from the settings, for a limit decorator."""
-    return lambda: current_app.config[name]
-
-
-def went_through(response) -> bool:
-    """Count only requests that did something, not forms sent back with errors."""
-    return response.status_code < 400
-
-
-def user_key() -> str:
-    """Key a limit by the signed-in person, or by address for anyone else."""
-    if current_user.is_authenticated:
-        return f"user:{current_user.id}"
-    return "addr:" + get_remote_address()
 
 
 @bp.route("/register", methods=["GET", "POST"])

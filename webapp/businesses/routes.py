@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, current_app, make_response, render_template, request
 from flask_login import current_user
 
-from webapp.auth.routes import setting
 from webapp.extensions import db, limiter
 from webapp.models import Business, Kind
 from webapp.services import businesses, owners, posts, stats, trend
 from webapp.web import security
 from webapp.web.caching import cacheable, cacheable_page
+from webapp.web.limits import setting
 from webapp.web.lookups import business_or_404
 from webapp.web.pagination import keyset_page, newest_posts_page, rated_posts_page
 

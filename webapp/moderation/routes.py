@@ -8,11 +8,11 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required
 
 from webapp import audit
-from webapp.auth.routes import setting, user_key, went_through
 from webapp.extensions import db, limiter
 from webapp.models import Post
 from webapp.posts.routes import render_post
 from webapp.services import moderation
+from webapp.web.limits import setting, user_key, went_through
 
 bp = Blueprint("moderation", __name__)
 

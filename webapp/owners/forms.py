@@ -5,9 +5,9 @@ from __future__ import annotations
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from webapp.posts.forms import strip_text
 from webapp.services.businesses import WEBSITE_MAX
 from webapp.services.owners import DESCRIPTION_MAX
+from webapp.text import strip_text
 from webapp.web.forms import Form
 
 

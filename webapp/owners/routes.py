@@ -6,11 +6,11 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from webapp import audit
-from webapp.auth.routes import setting, user_key
 from webapp.extensions import db, limiter
 from webapp.models import Business, Post
 from webapp.owners.forms import DetailsForm, ManagerForm
 from webapp.services import owners, site_proof
+from webapp.web.limits import setting, user_key
 from webapp.web.lookups import business_or_404
 
 bp = Blueprint("owners", __name__)

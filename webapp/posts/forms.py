@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import unicodedata
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from wtforms import (
@@ -26,22 +25,14 @@ from wtforms.validators import (
 )
 
 from webapp.extensions import db
-from webapp.infra.text import xml_safe
-from webapp.models import CHANNEL_LABELS, Business, Kind, Visibility, parse_id
-from webapp.services import businesses
+from webapp.models import BODY_MAX, CHANNEL_LABELS, Business, Kind, Visibility, parse_id
+from webapp.services import businesses, posts
+from webapp.text import strip_text
 from webapp.web.forms import Form
 
-BODY_MAX = 2000
 RATING_CHOICES = [SelectChoice("", "No rating")] + [
     SelectChoice(str(n), f"{n} of 5") for n in range(1, 6)
 ]
-# Nobody anywhere is further ahead of UTC than this, so "today" there is not the future.
-LATEST_TIMEZONE = timedelta(hours=14)
-
-
-def latest_today() -> date:
-    """Return the latest date that is today somewhere on Earth."""
-    return (datetime.now(UTC) + LATEST_TIMEZONE).date()
 
 
 def optional_int(value: str | int | None) -> int | None:
@@ -49,17 +40,6 @@ def optional_int(value: str | int | None) -> int | None:
     if value is None or value == "":
         return None
     return int(value)
-
-
-def strip_text(value: str | None) -> str | None:
-    """Trim surrounding whitespace and drop characters that only hide text or break XML."""
-    if not isinstance(value, str):
-        return value
-    value = xml_safe(value).replace("\r\n", "\n").strip()
-    # Text made only of invisible characters (zero-width spaces and the like) is empty.
-    if all(unicodedata.category(ch) in ("Cf", "Zs", "Cc") for ch in value):
-        return ""
-    return value
 
 
 class PostForm(Form):
@@ -146,7 +126,7 @@ class PostForm(Form):
 
     def validate_happened_on(self, field: DateField) -> None:
         """Refuse dates in the future and before the web existed."""
-        if field.data and field.data > latest_today():
+        if field.data and field.data > posts.latest_today():
             raise ValidationError("That date is in the future. When did it happen?")
         if field.data and field.data.year < 1990:
             raise ValidationError("That date is too long ago.")

@@ -16,7 +16,6 @@ from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 
 from webapp import tasks
-from webapp.auth.routes import user_key
 from webapp.extensions import db
 from webapp.models import Business, Kind, Post, parse_id
 from webapp.posts.forms import PostForm, ResolveForm
@@ -27,7 +26,7 @@ from webapp.services.connect import limits_for
 from webapp.services.mastodon import status_length
 from webapp.services.moderation import REPORT_REASONS
 from webapp.web.caching import cacheable_page
-from webapp.web.limits import posting_limit
+from webapp.web.limits import posting_limit, user_key
 
 bp = Blueprint("posts", __name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired, Length
 
-from webapp.posts.forms import strip_text
+from webapp.text import strip_text
 from webapp.web.forms import Form
 
 

@@ -7,7 +7,8 @@ from urllib.parse import quote, urlencode
 
 from flask import url_for
 
-from webapp.posts.forms import BODY_MAX, strip_text
+from webapp.models import BODY_MAX
+from webapp.text import strip_text
 
 SHARED_MAX = 1000  # a shared title, text or link longer than this is not a story
 

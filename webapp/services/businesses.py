@@ -11,8 +11,8 @@ import sqlalchemy.orm as so
 
 from webapp.extensions import db
 from webapp.infra.links import safe_remote_url
-from webapp.infra.text import xml_safe
 from webapp.models import Business, BusinessWord, User
+from webapp.text import xml_safe
 
 HANDLE_RE = re.compile(
     r"^@?(?P<user>[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,62}[A-Za-z0-9_])?)"

@@ -7,11 +7,10 @@ import textwrap
 
 from PIL import Image, ImageDraw, ImageFont
 
-from webapp.infra.text import xml_safe
 from webapp.models import Business, Post
 from webapp.services.challenge import Progress
 from webapp.services.stats import BusinessNumbers
-from webapp.web.template_helpers import duration
+from webapp.text import duration, xml_safe
 
 SIZE = (1200, 630)
 INK = "#1d2330"

@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from xml.etree import ElementTree as ET  # nosec B405 # only builds feeds, never parses
 
-from webapp.infra.text import xml_safe
 from webapp.models import Post
+from webapp.text import xml_safe
 
 ATOM = "http://www.w3.org/2005/Atom"
 FEED_SIZE = 50

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
+
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
@@ -273,3 +275,12 @@ def follow_ups(complaint: Post) -> list[Post]:
     """Return the praise that followed up a complaint, where the link may be shown."""
     praise = db.session.scalars(public_posts().where(Post.fixes_id == complaint.id))
     return [post for post in praise if shown_together(post, complaint)]
+
+
+# Nobody anywhere is further ahead of UTC than this, so "today" there is not the future.
+LATEST_TIMEZONE = timedelta(hours=14)
+
+
+def latest_today() -> date:
+    """Return the latest date that is today somewhere on Earth."""
+    return (datetime.now(UTC) + LATEST_TIMEZONE).date()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from webapp.posts.forms import strip_text
 from webapp.services import emails
 from webapp.services.api_tokens import NAME_MAX
+from webapp.text import strip_text
 from webapp.web.forms import Form
 
 

@@ -19,12 +19,11 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from webapp import tasks
 from webapp.auth.forms import ChangePasswordForm
-from webapp.auth.routes import setting, user_key, went_through
 from webapp.extensions import db, limiter
 from webapp.models import utcnow
 from webapp.services import accounts, api_tokens, emails, export
 from webapp.settings.forms import ApiTokenForm, DeleteAccountForm, EmailForm
-from webapp.web.limits import password_check_limit
+from webapp.web.limits import password_check_limit, setting, user_key, went_through
 
 bp = Blueprint("settings", __name__)
 

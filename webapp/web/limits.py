@@ -4,10 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import g
+from flask import current_app, g
+from flask_limiter.util import get_remote_address
+from flask_login import current_user
 
-from webapp.auth.routes import setting, user_key, went_through
 from webapp.extensions import limiter
+
+
+def setting(name: str) -> Callable[[], str]:
+    """Return a reader of a rate limit from the settings, for a limit decorator."""
+    return lambda: current_app.config[name]
+
+
+def went_through(response) -> bool:
+    """Count only requests that did something, not forms sent back with errors."""
+    return response.status_code < 400
+
+
+def user_key() -> str:
+    """Key a limit by the signed-in person, or by address for anyone else."""
+    if current_user.is_authenticated:
+        return f"user:{current_user.id}"
+    return "addr:" + get_remote_address()
 
 
 def posting_limit(key_func: Callable[[], str]):

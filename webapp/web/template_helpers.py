@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from urllib.parse import urlencode
 
 from flask import Flask, request
 from markupsafe import Markup
 
 from webapp.infra.links import safe_remote_url
-from webapp.infra.text import xml_safe
-from webapp.posts.forms import latest_today
 from webapp.services.challenge import Progress
 from webapp.services.crosspost import reply_delay
+from webapp.services.posts import latest_today
+from webapp.text import duration, xml_safe
 
 
 def init_app(app: Flask) -> None:
@@ -83,22 +83,6 @@ def days(value: float | None) -> str:
     rounded = round(value, 1)
     text = f"{rounded:g}"
     return f"{text} day{'s' if rounded != 1 else ''}"
-
-
-def duration(span: timedelta | None) -> str:
-    """Say how long something took, like "2 h 10 min" or "3 days 4 h"."""
-    if span is None:
-        return "–"
-    minutes = round(span.total_seconds() / 60)
-    days_, hours, mins = minutes // 1440, minutes % 1440 // 60, minutes % 60
-    # Non-breaking spaces keep "2 h 10 min" on one line on a narrow screen.
-    if days_:
-        return f"{days_}\u00a0day{'s' if days_ != 1 else ''}" + (
-            f"\u00a0{hours}\u00a0h" if hours else ""
-        )
-    if hours:
-        return f"{hours}\u00a0h" + (f"\u00a0{mins}\u00a0min" if mins else "")
-    return f"{max(mins, 1)}\u00a0min"
 
 
 def until(when: datetime | None) -> str:
