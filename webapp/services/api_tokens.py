@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import cast
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -94,7 +95,7 @@ def cap_problem(user: User) -> str | None:
 def revoke_all(user: User) -> int:
     """Delete every token the user holds; return how many there were."""
     result = db.session.execute(sa.delete(ApiToken).where(ApiToken.user_id == user.id))
-    return result.rowcount
+    return cast(sa.CursorResult, result).rowcount
 
 
 def user_tokens(user: User) -> list[ApiToken]:

@@ -20,7 +20,7 @@ COMPLAINT = "#a3461b"
 MUTED = "#5b6475"
 
 
-def font(size: int) -> ImageFont.FreeTypeFont:
+def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     """Return Pillow's bundled font at a size (no font files to install)."""
     return ImageFont.load_default(size=size)
 

@@ -47,7 +47,7 @@ def change(user: User, address: str) -> list[MailMessage]:
     The new address is used for nothing until confirmed; a confirmed old one is told.
     """
     address = normalize(address)
-    messages = []
+    messages: list[MailMessage] = []
     if address == (user.email or "") and not user.new_email:
         return messages
     if user.email and address != user.email:

@@ -41,7 +41,7 @@ def stored_secrets() -> Iterator[tuple[object, str]]:
 
 def rotation_problem() -> str | None:
     """Say why rotating under WEBAPP_FERNET_KEYS's newest key would break the site, if it would."""
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
     path = crypto.key_file_path(app)
     if crypto.uses_key_file(app) or not path.exists():
         return None
@@ -59,7 +59,7 @@ def rotation_problem() -> str | None:
 
 def add_key_to_file() -> str:
     """Put a fresh key at the top of instance/fernet_keys, keeping the others; return the path."""
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
     path = crypto.key_file_path(app)
     crypto.write_keys(path, [Fernet.generate_key().decode(), *crypto.read_keys(path)])
     crypto.reload_if_changed(app)
@@ -84,7 +84,7 @@ def retire() -> str:
 
     :raise KeyProblem: while some secret still needs an older key.
     """
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
     keys = (
         crypto.read_keys(crypto.key_file_path(app))
         if crypto.uses_key_file(app)

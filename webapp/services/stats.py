@@ -14,6 +14,7 @@ import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import cast
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -106,7 +107,7 @@ def business_numbers(business: Business) -> BusinessNumbers:
     )
 
 
-def resolution_spans() -> tuple[sa.Select, sa.ColumnElement]:
+def resolution_spans() -> tuple[sa.Select, so.InstrumentedAttribute]:
     """Select (business_id, start, end) of public resolved complaints; return it and its end."""
     stmt = sa.select(
         Post.business_id.label("business_id"),
@@ -121,7 +122,7 @@ def resolution_spans() -> tuple[sa.Select, sa.ColumnElement]:
     return stmt, Post.resolved_at
 
 
-def reply_spans() -> tuple[sa.Select, sa.ColumnElement]:
+def reply_spans() -> tuple[sa.Select, so.InstrumentedAttribute]:
     """Select (business_id, start, end) of the business's replies to public statuses naming it."""
     stmt = (
         sa.select(
@@ -417,7 +418,7 @@ PENDING = "stats.pending"
 EXPIRE = "stats.expire"
 
 
-def touched_posts(session: so.Session) -> tuple[set[int], list[object]]:
+def touched_posts(session: so.Session) -> tuple[set[int], list[Post | Crosspost]]:
     """Find the stored posts a flush may change the counts of, and the new rows to add after."""
     ids: set[int] = set()
     new = [obj for obj in session.new if isinstance(obj, Post | Crosspost)]
@@ -500,8 +501,9 @@ def _count_bulk(state: so.ORMExecuteState):
     else:
         return None
     query = sa.select(column)
-    if state.statement.whereclause is not None:
-        query = query.where(state.statement.whereclause)
+    statement = cast(sa.Update | sa.Delete, state.statement)
+    if statement.whereclause is not None:
+        query = query.where(statement.whereclause)
     connection = state.session.connection()
     ids = {i for i in connection.scalars(query) if i is not None}
     before = tally_all(connection, ids)
