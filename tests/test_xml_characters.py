@@ -15,9 +15,9 @@ from conftest import compose_form
 from helpers import page_text
 
 from webapp.extensions import db
-from webapp.text import XML_FORBIDDEN
 from webapp.models import ApiToken, Business, Post, Report
 from webapp.services import api_tokens
+from webapp.text import XML_FORBIDDEN
 
 CONTROLS = "\x01\x02\x07\x08\x0b\x0c\x1b\x1f\ufffe"
 
