@@ -213,18 +213,21 @@ def test_a_reply_before_opting_in_is_not_mailed(client, alice, on_mastodon, smtp
 def test_without_a_confirmed_address_nothing_is_mailed(
     client, alice, on_mastodon, smtp, fake_mastodon
 ):
-    """Removing my address stops notifications, though the boxes were ticked."""
-    choose(client, "replies")
+    """Removing my address turns every kind off: nothing is mailed, the boxes wait again."""
+    choose(client, "replies", "nudge")
     assert (
         client.post("/settings/email", data={"email": "", "password": PASSWORD}).status_code == 302
     )
+    assert not any(chosen(alice).values())
     run_queued_tasks()
     smtp.messages.clear()
     row = send(client, on_mastodon)
     business_replies(fake_mastodon, row)
     scan()
     assert smtp.messages == []
-    assert "We send these only to a confirmed email address" in page_text(client.get("/settings"))
+    page = client.get("/settings")
+    assert "We send these only to a confirmed email address" in page_text(page)
+    assert not ticked(page.text, "replies") and not ticked(page.text, "nudge")
 
 
 # --- A complaint changed status ---

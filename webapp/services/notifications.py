@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 from flask import current_app, has_request_context, url_for
 from sqlalchemy.exc import IntegrityError
 
@@ -115,6 +116,12 @@ def choose(user: User, wanted: dict[str, bool], now: datetime) -> None:
             setattr(user, kind.column, now)
 
 
+def stop_all(user: User) -> None:
+    """Turn every kind off."""
+    for kind in KINDS:
+        setattr(user, kind.column, None)
+
+
 def turn_off(user: User, kind: str) -> None:
     """Stop one kind of notification."""
     setattr(user, BY_NAME[kind].column, None)
@@ -145,7 +152,9 @@ def mailed(prefix: sa.ColumnElement[str]) -> sa.Exists:
     return sa.exists().where(MailMessage.key == prefix)
 
 
-def key_for(prefix: str, row_id: sa.ColumnElement[int], suffix: str = "") -> sa.ColumnElement:
+def key_for(
+    prefix: str, row_id: so.InstrumentedAttribute[int], suffix: str = ""
+) -> sa.ColumnElement:
     """Build an event's outbox key in SQL, as `prefix` + id + `suffix`."""
     key = sa.literal(prefix, sa.String) + sa.cast(row_id, sa.String)
     return key + sa.literal(suffix, sa.String) if suffix else key
