@@ -257,6 +257,4 @@ def unsubscribe(token: str):
     if request.method == "POST":
         notifications.turn_off(user, name)
         db.session.commit()
-    return render_template(
-        "settings/unsubscribe.html", kind=kind, done=request.method == "POST", token=token
-    )
+    return render_template("settings/unsubscribe.html", kind=kind, done=request.method == "POST")
