@@ -507,3 +507,12 @@ def test_without_a_site_address_nothing_is_queued(make_app, make_user, smtp, cap
         assert count(MailMessage) == 0
     assert smtp.messages == []
     assert "WEBAPP_SITE_URL" in caplog.text
+
+
+def test_without_a_site_address_and_nobody_asking_nothing_is_logged(make_app, make_user, caplog):
+    """A site where nobody chose notifications doesn't warn every five minutes."""
+    site = make_app(SERVER_NAME=None)
+    with site.app_context():
+        make_user("alice")
+        scan()
+    assert "WEBAPP_SITE_URL" not in caplog.text

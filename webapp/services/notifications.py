@@ -298,6 +298,8 @@ def due_notifications(now: datetime) -> list[MailMessage]:
     """
     with site_links() as ready:
         if not ready:
+            if anyone_asked():
+                log.warning("notifications not sent: set WEBAPP_SITE_URL to the site's address")
             return []
         notices = [*reply_notices(now), *round_notices(now), *nudge_notices(now)]
         return [row for notice in notices if (row := queue_once(notice)) is not None]
@@ -338,5 +340,10 @@ def site_links() -> Iterator[bool]:
         with current_app.test_request_context("/", base_url=site_url):
             yield True
     else:
-        log.warning("notifications not sent: set WEBAPP_SITE_URL to the site's address")
         yield False
+
+
+def anyone_asked() -> bool:
+    """Tell whether anyone with a confirmed address has a kind of notification on."""
+    on = sa.or_(*(getattr(User, kind.column).is_not(None) for kind in KINDS))
+    return db.session.scalar(sa.select(sa.exists().where(User.email.is_not(None), on)))
