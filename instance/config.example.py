@@ -7,3 +7,4 @@
 # SESSION_COOKIE_SECURE = True   # behind https; also set REMEMBER_COOKIE_SECURE
 # MAIL_URL = "smtp://praisewall@mail.example:587?starttls=true"   # password: WEBAPP_MAIL_PASSWORD
 # MAIL_FROM = "Praisewall <hello@praisewall.example>"
+# SITE_URL = "https://praisewall.example"   # the links in notifications

@@ -29,7 +29,15 @@ from webapp.models import (
     User,
     utcnow,
 )
-from webapp.services import accounts, api_tokens, challenge, demo, emails, password_reset
+from webapp.services import (
+    accounts,
+    api_tokens,
+    challenge,
+    demo,
+    emails,
+    notifications,
+    password_reset,
+)
 
 PASSWORD = "correct horse battery"
 # Who looks at which pages: everyone sees every page; owners and admins also their own ones.
@@ -48,6 +56,7 @@ class Community:
     token_id: int
     reset_token: str
     confirm_token: str
+    unsubscribe_token: str
     unclaimed: str  # a wall with a website and no owner, whose claim page shows a code
 
 
@@ -146,6 +155,7 @@ def build_community() -> Community:
         token_id=made.token.id,
         reset_token=password_reset.serializer().dumps({"u": alice.id, "n": alice.reset_counter}),
         confirm_token=emails.serializer().dumps({"u": alice.id, "e": alice.new_email}),
+        unsubscribe_token=notifications.unsubscribe_token(alice, "nudge"),
         unclaimed=unclaimed.slug,
     )
 
@@ -158,7 +168,11 @@ def fill_path(rule: str, community: Community) -> str:
         "username": community.username,
         "token_id": str(community.token_id),
         "filename": "style.css",
-        "token": community.confirm_token if rule.startswith("/email/") else community.reset_token,
+        "token": community.confirm_token
+        if rule.startswith("/email/")
+        else community.unsubscribe_token
+        if rule.startswith("/unsubscribe/")
+        else community.reset_token,
     }
 
     def value(match: re.Match) -> str:
@@ -197,6 +211,7 @@ def extra_paths(community: Community) -> dict[str, list[str]]:
             "/share/mastodon?server=not+a+server&text=Hello",
             "/reset/not-a-link",
             "/email/confirm/not-a-link",
+            "/unsubscribe/not-a-link",
         ],
         "member": [
             f"/b/{slug}?tab=complaints",

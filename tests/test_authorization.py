@@ -21,7 +21,7 @@ from webapp import create_app
 from webapp.audit import AuditEntry
 from webapp.extensions import db
 from webapp.models import Business, BusinessManager, Kind, Moderation, Post, User
-from webapp.services import accounts, api_tokens, businesses, emails, password_reset
+from webapp.services import accounts, api_tokens, businesses, emails, notifications, password_reset
 
 ROLES = ("anonymous", "owner", "other", "business_owner", "manager", "admin")
 LOGIN = "login"  # a 302 to the login page
@@ -142,6 +142,12 @@ EXPECTED: dict[str, dict[str, int | str]] = {
     "settings.delete_account POST": signed_in(302),
     "settings.export_data GET": signed_in(200),
     "settings.index GET": signed_in(200),
+    # Notifications need a confirmed address: only the author has one here.
+    "settings.save_notifications POST": only("owner", 302, others=409),
+    # The signed link is what lets its holder stop that kind of email, signed in or not: the
+    # page asks first, the POST (a mail client's one-click) turns it off.
+    "settings.unsubscribe GET": everyone(200),
+    "settings.unsubscribe POST": everyone(200),
     # Only the author has an address waiting to be confirmed.
     "settings.resend_confirmation POST": only("owner", 302, others=409),
     # The token is the author's; anyone else's "revoke" finds no token of theirs.
@@ -254,6 +260,8 @@ def link_token(endpoint: str, user: User) -> str:
     """Return a genuine token for the author's links: a password reset, or a new address."""
     if endpoint == "auth.confirm_email":
         return emails.serializer().dumps({"u": user.id, "e": user.new_email})
+    if endpoint == "settings.unsubscribe":
+        return notifications.unsubscribe_token(user, "replies")
     return password_reset.serializer().dumps({"u": user.id, "n": user.reset_counter})
 
 

@@ -29,7 +29,7 @@ from webapp.auth.forms import (
 from webapp.extensions import db
 from webapp.owners.forms import DetailsForm, ManagerForm
 from webapp.posts.forms import PostForm, ResolveForm
-from webapp.settings.forms import ApiTokenForm, DeleteAccountForm, EmailForm
+from webapp.settings.forms import ApiTokenForm, DeleteAccountForm, EmailForm, NotificationsForm
 
 MARKERS = ("<script>alert(", "<img src=x onerror=", "<svg onload=", '"><b id=pwx>')
 HTML = [
@@ -193,6 +193,13 @@ FORMS: dict[str, tuple[str, Callable[[dict], dict[str, str]], list[str]]] = {
         fields_of(DeleteAccountForm),
     ),
     "settings.revoke_token": ("owner", lambda w: {}, []),
+    "settings.save_notifications": (
+        "owner",
+        lambda w: {"replies": "y", "nudge": "y"},
+        fields_of(NotificationsForm),
+    ),
+    # A mail client's one-click POST reads no fields: the signed link says everything.
+    "settings.unsubscribe": ("anonymous", lambda w: {"List-Unsubscribe": "One-Click"}, []),
 }
 # Form POSTs not fuzzed here, and why.
 NOT_FUZZED = {

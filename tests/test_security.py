@@ -9,8 +9,8 @@ from conftest import PASSWORD
 from helpers import count, csrf_token
 
 from webapp.extensions import db
-from webapp.models import ApiToken, Post
-from webapp.services import api_tokens
+from webapp.models import ApiToken, Post, User, utcnow
+from webapp.services import api_tokens, notifications
 
 
 @pytest.mark.parametrize("path", ["/", "/wall", "/login", "/api/v1/businesses?q=a", "/nope"])
@@ -66,8 +66,17 @@ def test_forms_carry_a_csrf_token_and_posts_without_it_are_refused(csrf_app, mak
     assert response.status_code == 302
 
 
+# POST routes that take no CSRF token, each with the reason.
+CSRF_EXEMPT = {
+    # RFC 8058 one-click unsubscribe: a mail client POSTs to the link in List-Unsubscribe with
+    # no session and no token of ours. The signed link naming the person and the kind is the
+    # authorization, and all it can do is turn that one kind of email off.
+    "/unsubscribe/<token>": "one-click unsubscribe (RFC 8058)",
+}
+
+
 def test_every_state_changing_route_requires_csrf(csrf_app, make_user, make_business, make_post):
-    """Every POST route refuses a logged-in request that lacks the token."""
+    """Every POST route refuses a logged-in request that lacks the token, but the exempt ones."""
     alice = make_user("alice")
     post = make_post(alice, make_business(), kind="complaint")
     api_token = api_tokens.create(alice, "Phone").token
@@ -79,6 +88,8 @@ def test_every_state_changing_route_requires_csrf(csrf_app, make_user, make_busi
     posting_rules = [rule for rule in csrf_app.url_map.iter_rules() if "POST" in rule.methods]
     assert len(posting_rules) >= 12
     for rule in posting_rules:
+        if rule.rule in CSRF_EXEMPT:
+            continue
         path = rule.rule.replace("<int:post_id>", str(post.id))
         path = path.replace("<int:token_id>", str(api_token.id))
         path = path.replace("<int:user_id>", str(alice.id))
@@ -87,6 +98,20 @@ def test_every_state_changing_route_requires_csrf(csrf_app, make_user, make_busi
         assert response.status_code == (401 if path.startswith("/api/") else 400), path
     assert count(Post) == 1
     assert count(ApiToken) == 1
+    assert set(CSRF_EXEMPT) <= {rule.rule for rule in posting_rules}
+
+
+def test_one_click_unsubscribe_needs_no_csrf_token(csrf_app, make_user):
+    """The exempt route works without a token, for its signed link only."""
+    alice = make_user("alice")
+    alice.email, alice.notify_nudge_since = "alice@example.com", utcnow()
+    db.session.commit()
+    client = csrf_app.test_client()
+    assert client.post("/unsubscribe/not-a-link").status_code == 400
+    token = notifications.unsubscribe_token(alice, "nudge")
+    assert client.post(f"/unsubscribe/{token}").status_code == 200
+    db.session.expire_all()
+    assert db.session.get(User, alice.id).notify_nudge_since is None
 
 
 def test_a_ten_megabyte_body_is_refused_plainly(client, auth):
@@ -351,6 +376,7 @@ OPEN_TO_ANYONE = {
     "/forgot",
     "/reset/<token>",
     "/email/confirm/<token>",
+    "/unsubscribe/<token>",
 }
 
 

@@ -63,6 +63,9 @@ class DefaultConfig:
     MAIL_URL = ""
     MAIL_FROM = "Praisewall <praisewall@localhost>"
     MAIL_TIMEOUT = 10
+    # The site's address, like https://praisewall.example: notifications are written by the
+    # worker, outside any request, and their links must name the site.
+    SITE_URL = ""
     # Asking for a password reset link, per address and per account; a confirmation link again,
     # per person. Every request counts, found or not, so the limits tell nothing either.
     RESET_RATE_LIMIT = "5 per hour;20 per day"

@@ -155,6 +155,12 @@ class User(UserMixin, db.Model):
     # Password reset links carry this number: a newer link, a use or a new password moves it
     # on, so every earlier link stops working without the links being stored.
     reset_counter: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+    # When the person turned each kind of notification on, None while it is off: only what
+    # happens after then is mailed (webapp/services/notifications.py).
+    notify_replies_since: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    notify_status_since: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    notify_rounds_since: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    notify_nudge_since: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
 
     posts: so.WriteOnlyMapped[Post] = so.relationship(
         back_populates="author", cascade="all, delete-orphan", passive_deletes=True

@@ -1,5 +1,5 @@
 """Work done off the request: deliver statuses, delete them, end farewells, watch replies, sweep,
-prove claimed walls' owners again, and send mail."""
+prove claimed walls' owners again, send mail, and find the notifications people asked for."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from huey import crontab
 from webapp.extensions import db
 from webapp.infra import mail
 from webapp.infra.queue import huey, task_app
-from webapp.models import Business, CrosspostState
-from webapp.services import connect, crosspost, owners
+from webapp.models import Business, CrosspostState, utcnow
+from webapp.services import connect, crosspost, notifications, owners
 
 log = logging.getLogger(__name__)
 
@@ -182,3 +182,21 @@ def recheck_claims() -> None:
             db.session.remove()
     for business_id in due:
         enqueue(recheck_claim, business_id)
+
+
+@huey.periodic_task(crontab(minute="*/5"))
+def notify() -> None:
+    """Queue the notifications people chose for what happened since, then send them."""
+    with task_app().app_context():
+        try:
+            queued = [row.id for row in notifications.due_notifications(utcnow())]
+            db.session.commit()
+        except Exception:
+            # Nothing is lost: the next run finds the same events again.
+            log.exception("could not queue notifications")
+            db.session.rollback()
+            queued = []
+        finally:
+            db.session.remove()
+    for message_id in queued:
+        enqueue(send_mail, message_id)

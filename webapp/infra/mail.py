@@ -78,13 +78,25 @@ def transport() -> Transport:
 
 
 def queue(
-    key: str, to: str, subject: str, text: str, html: str, user: User | None = None
+    key: str,
+    to: str,
+    subject: str,
+    text: str,
+    html: str,
+    user: User | None = None,
+    headers: dict[str, str] | None = None,
 ) -> MailMessage:
-    """Add a message to the outbox, once per key; the caller commits, then queues its sending."""
+    """Add a message to the outbox, once per key; the caller commits, then queues its sending.
+
+    Extra headers travel encrypted with the body: an unsubscribe link is a credential too.
+    """
     row = db.session.scalar(sa.select(MailMessage).where(MailMessage.key == key))
     if row is not None:
         return row
-    body = crypto.encrypt(json.dumps({"text": text, "html": html}))
+    content = {"text": text, "html": html}
+    if headers:
+        content["headers"] = headers
+    body = crypto.encrypt(json.dumps(content))
     row = MailMessage(
         key=key,
         to_address=to,
@@ -99,13 +111,22 @@ def queue(
     return row
 
 
-def compose(paragraphs: list[str], link: str | None = None, label: str = "") -> tuple[str, str]:
-    """Write a message as plain text and as simple HTML: paragraphs, then perhaps one link."""
+def compose(
+    paragraphs: list[str], link: str | None = None, label: str = "", unsubscribe: str | None = None
+) -> tuple[str, str]:
+    """Write a message as plain text and as simple HTML: paragraphs, then perhaps one link,
+    then perhaps a link that stops messages like it."""
     text = "\n\n".join(paragraphs)
     html = "".join(f"<p>{escape(p)}</p>" for p in paragraphs)
     if link:
         text += f"\n\n{label}:\n{link}"
         html += f'<p><a href="{escape(link)}">{escape(label)}</a></p>'
+    if unsubscribe:
+        text += f"\n\nNo more emails like this one:\n{unsubscribe}"
+        html += (
+            f'<p><small><a href="{escape(unsubscribe)}">No more emails like this one</a>'
+            "</small></p>"
+        )
     text += "\n\n-- \nPraisewall\n"
     html = f"<!doctype html><html><body>{html}<p>— Praisewall</p></body></html>"
     return text, html
@@ -188,6 +209,8 @@ def build(row: MailMessage) -> EmailMessage:
     message["Date"] = formatdate(localtime=False)
     domain = sender.rpartition("@")[2].strip("> ") or "localhost"
     message["Message-ID"] = make_msgid(idstring=row.key[:32], domain=domain)
+    for name, value in body.get("headers", {}).items():
+        message[name] = value
     message.set_content(body["text"])
     message.add_alternative(body["html"], subtype="html")
     return message

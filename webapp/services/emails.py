@@ -13,7 +13,7 @@ from itsdangerous import URLSafeTimedSerializer
 from webapp.extensions import db
 from webapp.infra import mail
 from webapp.models import MailMessage, User
-from webapp.services import signed_links
+from webapp.services import notifications, signed_links
 
 ADDRESS_MAX = 254
 ADDRESS_RE = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]+\.[A-Za-z0-9-]{2,63}$")
@@ -55,6 +55,7 @@ def change(user: User, address: str) -> list[MailMessage]:
     if not address:
         user.email = user.new_email = None
         spend_reset_links(user)
+        notifications.stop_all(user)  # nowhere to send them; choosing again starts afresh
         return messages
     if address == user.email:
         user.new_email = None  # back to the confirmed one: nothing to confirm

@@ -202,6 +202,11 @@ def export_user(user: User) -> dict:
             "created_at": iso(user.created_at),
             "email": user.email,
             "unconfirmed_email": user.new_email,
+            # The emails they chose, each with when it was turned on (None: off).
+            "notify_replies_since": iso(user.notify_replies_since),
+            "notify_status_since": iso(user.notify_status_since),
+            "notify_rounds_since": iso(user.notify_rounds_since),
+            "notify_nudge_since": iso(user.notify_nudge_since),
         },
         "posts": [post_json(post) for post in user_posts],
         "businesses_added": [

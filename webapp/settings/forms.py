@@ -5,7 +5,7 @@ from __future__ import annotations
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from webapp.services import emails
+from webapp.services import emails, notifications
 from webapp.services.api_tokens import NAME_MAX
 from webapp.text import strip_text
 from webapp.web.forms import Form
@@ -84,3 +84,35 @@ class EmailForm(Form):
         problem = emails.address_problem(field.data or "")
         if problem:
             raise ValidationError(problem)
+
+
+# --- Notifications ---
+
+
+class NotificationsForm(Form):
+    """Choose which emails to get; each box is one kind (webapp/services/notifications.py)."""
+
+    replies = BooleanField(
+        notifications.BY_NAME["replies"].label,
+        description=notifications.BY_NAME["replies"].hint,
+        id="notify-replies",
+    )
+    status = BooleanField(
+        notifications.BY_NAME["status"].label,
+        description=notifications.BY_NAME["status"].hint,
+        id="notify-status",
+    )
+    rounds = BooleanField(
+        notifications.BY_NAME["rounds"].label,
+        description=notifications.BY_NAME["rounds"].hint,
+        id="notify-rounds",
+    )
+    nudge = BooleanField(
+        notifications.BY_NAME["nudge"].label,
+        description=notifications.BY_NAME["nudge"].hint,
+        id="notify-nudge",
+    )
+
+    def chosen(self) -> dict[str, bool]:
+        """Return the kinds ticked, by name."""
+        return {kind.name: bool(self[kind.name].data) for kind in notifications.KINDS}

@@ -1,4 +1,4 @@
-"""My settings: password, API tokens, data export, leaving."""
+"""My settings: password, API tokens, data export, notifications, leaving; unsubscribe links."""
 
 from __future__ import annotations
 
@@ -13,16 +13,17 @@ from flask import (
     make_response,
     redirect,
     render_template,
+    request,
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
 
 from webapp import tasks
 from webapp.auth.forms import ChangePasswordForm
-from webapp.extensions import db, limiter
+from webapp.extensions import csrf, db, limiter
 from webapp.models import utcnow
-from webapp.services import accounts, api_tokens, emails, export
-from webapp.settings.forms import ApiTokenForm, DeleteAccountForm, EmailForm
+from webapp.services import accounts, api_tokens, emails, export, notifications
+from webapp.settings.forms import ApiTokenForm, DeleteAccountForm, EmailForm, NotificationsForm
 from webapp.web.limits import password_check_limit, setting, user_key, went_through
 
 bp = Blueprint("settings", __name__)
@@ -50,6 +51,7 @@ def render_settings(
             tokens=api_tokens.user_tokens(current_user),
             max_tokens=api_tokens.MAX_PER_USER,
             new_token=new_token,
+            notify_form=notifications_form(),
         ),
         status,
     )
@@ -219,3 +221,40 @@ def delete_account():
             "info",
         )
     return redirect(url_for("main.index"))
+
+
+# --- Notifications ---
+
+
+def notifications_form() -> NotificationsForm:
+    """Return the notifications form, ticked as the person chose."""
+    return NotificationsForm(formdata=None, data=notifications.choices(current_user))
+
+
+@bp.post("/settings/notifications")
+@login_required
+def save_notifications():
+    """Choose which emails I get; only with a confirmed address to send them to."""
+    user = current_user._get_current_object()
+    if not notifications.can_choose(user):
+        abort(409, description="Confirm an email address first: notifications need one.")
+    form = NotificationsForm()  # only boxes: an unticked one is simply off
+    notifications.choose(user, form.chosen(), utcnow())
+    db.session.commit()
+    flash("Notifications saved.", "success")
+    return redirect(url_for("settings.index", _anchor="notifications"))
+
+
+@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+@csrf.exempt  # RFC 8058: mail clients POST with no token of ours; the signed link is the key
+def unsubscribe(token: str):
+    """Turn one kind of email off from its link: a button first, so link checkers change nothing."""
+    found = notifications.read_unsubscribe(token)
+    if found is None:
+        return render_template("settings/unsubscribe.html", kind=None), 400
+    user, name = found
+    kind = notifications.BY_NAME[name]
+    if request.method == "POST":
+        notifications.turn_off(user, name)
+        db.session.commit()
+    return render_template("settings/unsubscribe.html", kind=kind, done=request.method == "POST")
