@@ -6,7 +6,7 @@ from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from webapp.posts.forms import strip_text
-from webapp.services import emails
+from webapp.services import emails, passkeys
 from webapp.services.api_tokens import NAME_MAX
 from webapp.web.forms import Form
 
@@ -84,3 +84,30 @@ class EmailForm(Form):
         problem = emails.address_problem(field.data or "")
         if problem:
             raise ValidationError(problem)
+
+
+class PasskeyNameForm(Form):
+    """Name a passkey after the device or app that holds it."""
+
+    name = StringField(
+        "Name",
+        filters=[strip_text],
+        validators=[
+            DataRequired(message="Give the passkey a name, like “My phone”."),
+            Length(
+                max=passkeys.NAME_MAX,
+                message=f"Keep the name under {passkeys.NAME_MAX} characters.",
+            ),
+        ],
+    )
+
+
+class NewPasskeyForm(Form):
+    """Name a passkey about to be made; the browser's own dialog does the rest."""
+
+    name = StringField(
+        "Name it after the device that holds it",
+        filters=[strip_text],
+        validators=[Length(max=passkeys.NAME_MAX)],
+        description="Optional. Like “My phone” or “Work laptop”.",
+    )
