@@ -10,6 +10,8 @@ import pytest
 import sqlalchemy as sa
 from conftest import PASSWORD, AuthActions, mastodon_sign_in
 from helpers import count, csrf_token, page_text
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from passkey_support import Authenticator, add_passkey, b64url, sign_in, sign_up
 
 from webapp.extensions import db
@@ -260,9 +262,7 @@ def test_a_password_account_adds_names_and_removes_passkeys(client, auth, device
     assert add_passkey(client, Authenticator()).status_code == 200
     first, second = db.session.scalars(sa.select(Passkey).order_by(Passkey.id)).all()
     assert second.name == "Passkey 2"
-    response = client.post(
-        f"/settings/passkeys/{second.id}/rename", data={f"passkey-{second.id}-name": "Phone"}
-    )
+    response = client.post(f"/settings/passkeys/{second.id}/rename", data={"name": "Phone"})
     assert response.status_code == 302
     page = page_text(client.get("/settings"))
     assert "Renamed your passkey “Phone”" in page and "Work laptop" in page
@@ -310,9 +310,7 @@ def test_a_passkey_needs_a_short_name(client, auth, device, name, message):
     auth.register()
     add_passkey(client, device, "Phone")
     passkey = db.session.scalars(sa.select(Passkey)).one()
-    response = client.post(
-        f"/settings/passkeys/{passkey.id}/rename", data={f"passkey-{passkey.id}-name": name}
-    )
+    response = client.post(f"/settings/passkeys/{passkey.id}/rename", data={"name": name})
     assert response.status_code == 422 and message in page_text(response)
     db.session.expire_all()
     assert db.session.scalars(sa.select(Passkey.name)).one() == "Phone"
@@ -333,7 +331,7 @@ def test_nobody_renames_or_removes_anothers_passkey(client, device, make_user):
     AuthActions(client).logout()
     make_user("bob")
     AuthActions(client).login("bob")
-    rename = {f"passkey-{passkey.id}-name": "Mine now"}
+    rename = {"name": "Mine now"}
     assert client.post(f"/settings/passkeys/{passkey.id}/rename", data=rename).status_code == 404
     assert client.post(f"/settings/passkeys/{passkey.id}/remove").status_code == 404
     assert client.post("/settings/passkeys/99999/remove").status_code == 404
@@ -494,3 +492,65 @@ def test_the_json_steps_need_the_csrf_token_in_a_header(csrf_app):
     assert refused.status_code == 400
     answered = client.post("/login/passkey/options", json={}, headers={"X-CSRFToken": token})
     assert answered.status_code == 200 and answered.json["challenge"]
+
+
+JSON_STEPS = [
+    "/register/passkey/options",
+    "/register/passkey",
+    "/login/passkey/options",
+    "/login/passkey",
+    "/settings/passkeys/options",
+    "/settings/passkeys",
+]
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=50),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=20), inner),
+    max_leaves=20,
+)
+credential_like = st.fixed_dictionaries(
+    {},
+    optional={
+        "id": json_values,
+        "rawId": st.text(max_size=60) | json_values,
+        "type": st.just("public-key") | json_values,
+        "response": st.dictionaries(
+            st.sampled_from(
+                [
+                    "clientDataJSON",
+                    "attestationObject",
+                    "authenticatorData",
+                    "signature",
+                    "userHandle",
+                ]
+            ),
+            st.text(max_size=80) | json_values,
+        )
+        | json_values,
+    },
+)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    step=st.sampled_from(JSON_STEPS),
+    body=st.fixed_dictionaries(
+        {}, optional={"username": json_values, "name": json_values, "credential": credential_like}
+    )
+    | json_values,
+)
+def test_hostile_json_never_breaks_a_step(client, device, step, body):
+    """Any JSON at any step, with a challenge waiting or not: an answer, never a 5xx."""
+    if signed_in_as(client) is None:
+        sign_up(client, device, f"user{count(User)}")
+    if step.startswith(("/register", "/login")):
+        AuthActions(client).logout()
+        client.post(step.replace("/options", "") + "/options", json={"username": "alice"})
+    else:
+        client.post("/settings/passkeys/options", json={})
+    response = client.post(step, json=body)
+    assert response.status_code < 500, response.text
+    assert count(Passkey) == count(User)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wtforms import BooleanField, PasswordField, StringField
+from wtforms import BooleanField, Label, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from webapp.posts.forms import strip_text
@@ -100,6 +100,12 @@ class PasskeyNameForm(Form):
             ),
         ],
     )
+
+    def __init__(self, passkey_id: int, *args, **kwargs) -> None:
+        """Give the field an id of its own: the page has a form like it for every passkey."""
+        super().__init__(*args, **kwargs)
+        self.name.id = f"passkey-{passkey_id}-name"
+        self.name.label = Label(self.name.id, self.name.label.text)
 
 
 class NewPasskeyForm(Form):

@@ -39,9 +39,7 @@ bp = Blueprint("settings", __name__)
 def rename_forms(held: list, failed=None, renaming: int | None = None) -> dict:
     """Return a rename form per passkey, each with its own field names; a failed one as sent."""
     forms = {
-        passkey.id: PasskeyNameForm(
-            formdata=None, prefix=f"passkey-{passkey.id}", name=passkey.name
-        )
+        passkey.id: PasskeyNameForm(passkey.id, formdata=None, name=passkey.name)
         for passkey in held
     }
     if failed is not None and renaming in forms:
@@ -211,7 +209,7 @@ def rename_passkey(passkey_id: int):
     passkey = passkeys.find(current_user, passkey_id)
     if passkey is None:
         abort(404, description="You have no passkey with that number.")
-    form = PasskeyNameForm(prefix=f"passkey-{passkey.id}")
+    form = PasskeyNameForm(passkey.id)
     if not form.validate():
         return render_settings(rename_form=form, renaming=passkey.id, status=422)
     passkeys.rename(passkey, form.name.data)
