@@ -7,3 +7,5 @@
 # SESSION_COOKIE_SECURE = True   # behind https; also set REMEMBER_COOKIE_SECURE
 # MAIL_URL = "smtp://praisewall@mail.example:587?starttls=true"   # password: WEBAPP_MAIL_PASSWORD
 # MAIL_FROM = "Praisewall <hello@praisewall.example>"
+# WEBAUTHN_RP_ID = "praisewall.example"   # the domain passkeys belong to; don't change it later
+# WEBAUTHN_ORIGIN = "https://praisewall.example"

@@ -80,6 +80,8 @@ def test_sign_up_sign_out_and_sign_in_with_a_passkey_on_a_small_phone(
     expect(page.get_by_role("link", name="Log in")).to_be_visible()
 
     page = phone.visit("/login")
+    expect(page.get_by_role("button", name="Sign in with a passkey")).to_be_visible()
+    screenshot(page, "passkeys-login")
     page.get_by_role("button", name="Sign in with a passkey").tap()
     expect(page.get_by_role("link", name="Me", exact=True)).to_be_visible()
     page = phone.visit("/settings")
