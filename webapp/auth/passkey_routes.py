@@ -102,7 +102,9 @@ def refuse(status: int, message: str) -> tuple[Response, int]:
 ALREADY_IN = "You're signed in already."
 
 
+# Each asks whether a username is free, as the sign-up form does: counted alike, per address.
 @bp.post("/register/passkey/options")
+@limiter.limit(setting("REGISTER_RATE_LIMIT"), methods=["POST"])
 def signup_options():
     """Start signing up with a passkey: check the username and ask for a new passkey."""
     if current_user.is_authenticated:
@@ -116,7 +118,6 @@ def signup_options():
 
 
 @bp.post("/register/passkey")
-@limiter.limit(setting("REGISTER_RATE_LIMIT"), methods=["POST"])
 def signup():
     """Create an account whose way in is the passkey just made, and sign in."""
     if current_user.is_authenticated:

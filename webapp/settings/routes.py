@@ -22,7 +22,7 @@ from webapp.auth.forms import ChangePasswordForm
 from webapp.auth.routes import setting, user_key, went_through
 from webapp.extensions import db, limiter
 from webapp.infra import mail
-from webapp.models import utcnow
+from webapp.models import Passkey, utcnow
 from webapp.services import accounts, api_tokens, emails, export, passkeys, recovery_codes
 from webapp.settings.forms import (
     ApiTokenForm,
@@ -36,8 +36,10 @@ from webapp.web.limits import password_check_limit
 bp = Blueprint("settings", __name__)
 
 
-def rename_forms(held: list, failed=None, renaming: int | None = None) -> dict:
-    """Return a rename form per passkey, each with its own field names; a failed one as sent."""
+def rename_forms(
+    held: list[Passkey], failed: PasskeyNameForm | None = None, renaming: int | None = None
+) -> dict[int, PasskeyNameForm]:
+    """Return a rename form per passkey, each field with its own id; a refused one as sent."""
     forms = {
         passkey.id: PasskeyNameForm(passkey.id, formdata=None, name=passkey.name)
         for passkey in held
