@@ -503,9 +503,16 @@ JSON_STEPS = [
     "/settings/passkeys/options",
     "/settings/passkeys",
 ]
+
+
+def nested(inner: st.SearchStrategy) -> st.SearchStrategy:
+    """Wrap JSON values in lists and objects."""
+    return st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=20), inner)
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=50),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=20), inner),
+    nested,
     max_leaves=20,
 )
 credential_like = st.fixed_dictionaries(
