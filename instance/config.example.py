@@ -8,3 +8,5 @@
 # MAIL_URL = "smtp://praisewall@mail.example:587?starttls=true"   # password: WEBAPP_MAIL_PASSWORD
 # MAIL_FROM = "Praisewall <hello@praisewall.example>"
 # SITE_URL = "https://praisewall.example"   # the links in notifications
+# WEBAUTHN_RP_ID = "praisewall.example"   # the domain passkeys belong to; don't change it later
+# WEBAUTHN_ORIGIN = "https://praisewall.example"

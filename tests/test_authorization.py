@@ -20,8 +20,15 @@ from helpers import count, page_text
 from webapp import create_app
 from webapp.audit import AuditEntry
 from webapp.extensions import db
-from webapp.models import Business, BusinessManager, Kind, Moderation, Post, User
-from webapp.services import accounts, api_tokens, businesses, emails, notifications, password_reset
+from webapp.models import Business, BusinessManager, Kind, Moderation, Passkey, Post, User
+from webapp.services import (
+    accounts,
+    api_tokens,
+    businesses,
+    emails,
+    notifications,
+    password_reset,
+)
 
 ROLES = ("anonymous", "owner", "other", "business_owner", "manager", "admin")
 LOGIN = "login"  # a 302 to the login page
@@ -119,6 +126,16 @@ EXPECTED: dict[str, dict[str, int | str]] = {
     "owners.remove_manager POST": BUSINESS_OWNER_ONLY_ACTION,
     "owners.unfeature POST": MANAGERS_ACTION,
     "owners.update POST": MANAGERS_ACTION,
+    # Passkeys' JSON steps: signed-in people are told they are in already; anonymous visitors
+    # sending nothing get the username asked for, options to sign in, or "no challenge".
+    "passkeys.signup_options POST": {**everyone(409), "anonymous": 422},
+    "passkeys.signup POST": {**everyone(409), "anonymous": 400},
+    "passkeys.login_options POST": {**everyone(409), "anonymous": 200},
+    "passkeys.login POST": {**everyone(409), "anonymous": 400},
+    "passkeys.add_options POST": signed_in(200),
+    "passkeys.add POST": signed_in(400),
+    "passkeys.recovery GET": ANONYMOUS_ONLY_PAGE,
+    "passkeys.recovery POST": {**everyone(302), "anonymous": 422},
     # Admins moderate, but never rewrite or delete someone's words.
     "posts.delete POST": AUTHOR_ONLY_ACTION,
     "posts.edit GET": only("owner", 200),
@@ -148,6 +165,10 @@ EXPECTED: dict[str, dict[str, int | str]] = {
     # page asks first, the POST (a mail client's one-click) turns it off.
     "settings.unsubscribe GET": everyone(200),
     "settings.unsubscribe POST": everyone(200),
+    "settings.make_recovery_codes POST": signed_in(200),
+    # The passkey is the author's; anyone else's finds no passkey of theirs.
+    "settings.remove_passkey POST": only("owner", 302, others=404),
+    "settings.rename_passkey POST": only("owner", 302, others=404),
     # Only the author has an address waiting to be confirmed.
     "settings.resend_confirmation POST": only("owner", 302, others=409),
     # The token is the author's; anyone else's "revoke" finds no token of theirs.
@@ -204,6 +225,7 @@ class World:
     users: dict[str, User]
     tokens: dict[str, str]
     token_id: int
+    passkey_id: int
     manager_id: int
     business: Business
     post: Post
@@ -220,6 +242,15 @@ def build_world(app: Flask, *, private: bool) -> World:
     db.session.flush()
     db.session.add(BusinessManager(business_id=shop.id, user_id=users["manager"].id))
     made = {role: api_tokens.create(user, "Phone") for role, user in users.items()}
+    passkey = Passkey(
+        user_id=users["owner"].id,
+        credential_id="YWxpY2VzLXBob25l",
+        public_key=b"key",
+        sign_count=0,
+        user_handle="YWxpY2U",
+        name="Phone",
+    )
+    db.session.add(passkey)
     fields: dict[str, Any] = {
         "author": users["owner"],
         "business": shop,
@@ -236,6 +267,7 @@ def build_world(app: Flask, *, private: bool) -> World:
         users=users,
         tokens={role: new.plain for role, new in made.items()},
         token_id=made["owner"].token.id,
+        passkey_id=passkey.id,
         manager_id=users["manager"].id,
         business=shop,
         post=post,
@@ -251,6 +283,7 @@ def fill(rule: str, endpoint: str, world: World) -> str:
         .replace("<slug>", world.business.slug)
         .replace("<username>", "alice")
         .replace("<int:token_id>", str(world.token_id))
+        .replace("<int:passkey_id>", str(world.passkey_id))
         .replace("<token>", link_token(endpoint, world.users["owner"]))
         .replace("<int:user_id>", str(world.manager_id))
     )
@@ -275,6 +308,7 @@ def form_for(endpoint: str, world: World) -> dict[str, str]:
         "settings.delete_account": {"password": PASSWORD},
         "owners.update": {"website": "", "description": "Fresh bread daily."},
         "owners.add_manager": {"username": "alice"},
+        "settings.rename_passkey": {"name": "Old phone"},
     }.get(endpoint, {})
 
 

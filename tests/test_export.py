@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 from conftest import PASSWORD, send
+from passkey_support import Authenticator, add_passkey
 
 from webapp import audit
 from webapp.audit import AuditEntry
@@ -21,7 +22,9 @@ from webapp.models import (
     MailMessage,
     MastodonAccount,
     MastodonServer,
+    Passkey,
     Post,
+    RecoveryCode,
     Report,
     User,
     utcnow,
@@ -38,7 +41,8 @@ NOT_PERSONAL = {
 @pytest.fixture
 def everything(client, connected, make_business, make_user, make_post, fake_mastodon):
     """Alice with one of everything: a sent and replied status, a complaint, a report filed,
-    an API token, a challenge round and an audit entry; return her export."""
+    an API token, a passkey, recovery codes, a challenge round and an audit entry; return her
+    export."""
     bakery = make_business("Corner Bakery", handle="@support@cornerbakery.example")
     row = send(client, bakery, body="Alice praises the crust.")
     row.replied_at = utcnow()
@@ -47,6 +51,8 @@ def everything(client, connected, make_business, make_user, make_post, fake_mast
     bobs = make_post(make_user("bob"), bakery, body="Bob's own post.")
     assert client.post(f"/posts/{bobs.id}/report", data={"reason": "other"}).status_code == 302
     assert client.post("/settings/tokens", data={"name": "Phone"}).status_code == 200
+    assert add_passkey(client, Authenticator(), "My phone").status_code == 200
+    assert client.post("/settings/recovery-codes").status_code == 200
     audit.record(None, "admin.create", connected, username="alice")
     db.session.add(BusinessManager(business_id=bakery.id, user_id=connected.id))
     connected.email = "alice@example.com"
@@ -77,6 +83,8 @@ def test_every_column_is_exported_or_left_out_for_a_reason(everything, app):
         AuditEntry: data["audit_entries"][0],
         MailMessage: data["mail"][0],
         BusinessManager: data["managing_for_owner"][0],
+        Passkey: data["passkeys"][0],
+        RecoveryCode: data["recovery_codes"][0],
     }
     for model, obj in exported.items():
         table = model.__tablename__
@@ -104,6 +112,9 @@ def test_export_holds_moderation_crosspost_reports_tokens_and_audit(everything, 
     assert crosspost["reply_text"] == "Thank you, Alice!"
     assert data["reports_filed"][0]["reason"] == "other"
     assert [t["name"] for t in data["api_tokens"]] == ["Phone"]
+    [passkey] = data["passkeys"]
+    assert passkey["name"] == "My phone" and passkey["created_at"]
+    assert len(data["recovery_codes"]) == 10
     assert data["mastodon_account"]["acct"] == f"alice@{fake_mastodon.domain}"
     assert data["mastodon_account"]["server"] == fake_mastodon.url
     assert data["audit_entries"][0]["action"] == "admin.create"
@@ -117,7 +128,8 @@ def test_export_holds_moderation_crosspost_reports_tokens_and_audit(everything, 
 
 
 def test_export_holds_no_credential(everything, connected):
-    """No password hash, session token, API token hash, access token or client secret."""
+    """No password hash, session token, API token hash, access token, client secret, passkey
+    or recovery code hash."""
     text = everything.text
     account = db.session.scalars(sa.select(MastodonAccount)).one()
     server = db.session.scalars(sa.select(MastodonServer)).one()
@@ -129,6 +141,9 @@ def test_export_holds_no_credential(everything, connected):
         crypto.decrypt(server.client_secret),
         *db.session.scalars(sa.select(ApiToken.token_hash)),
         *db.session.scalars(sa.select(MailMessage.body_encrypted)),
+        *db.session.scalars(sa.select(Passkey.credential_id)),
+        *db.session.scalars(sa.select(Passkey.user_handle)),
+        *db.session.scalars(sa.select(RecoveryCode.code_hash)),
     ]
     assert "/email/confirm/" not in text
     for secret in secrets:

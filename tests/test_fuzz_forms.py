@@ -23,13 +23,20 @@ from webapp.auth.forms import (
     ChangePasswordForm,
     ForgotPasswordForm,
     LoginForm,
+    RecoveryLoginForm,
     RegisterForm,
     ResetPasswordForm,
 )
 from webapp.extensions import db
 from webapp.owners.forms import DetailsForm, ManagerForm
 from webapp.posts.forms import PostForm, ResolveForm
-from webapp.settings.forms import ApiTokenForm, DeleteAccountForm, EmailForm, NotificationsForm
+from webapp.settings.forms import (
+    ApiTokenForm,
+    DeleteAccountForm,
+    EmailForm,
+    NotificationsForm,
+    PasskeyNameForm,
+)
 
 MARKERS = ("<script>alert(", "<img src=x onerror=", "<svg onload=", '"><b id=pwx>')
 HTML = [
@@ -200,12 +207,36 @@ FORMS: dict[str, tuple[str, Callable[[dict], dict[str, str]], list[str]]] = {
     ),
     # A mail client's one-click POST reads no fields: the signed link says everything.
     "settings.unsubscribe": ("anonymous", lambda w: {"List-Unsubscribe": "One-Click"}, []),
+    "passkeys.recovery": (
+        "anonymous",
+        lambda w: {"username": "alice", "code": "abcde-23456"},
+        fields_of(RecoveryLoginForm),
+    ),
+    "settings.rename_passkey": (
+        "owner",
+        lambda w: {"name": "Old phone"},
+        fields_of(PasskeyNameForm),
+    ),
+    "settings.remove_passkey": ("owner", lambda w: {}, []),
+    "settings.make_recovery_codes": ("owner", lambda w: {}, []),
 }
 # Form POSTs not fuzzed here, and why.
 NOT_FUZZED = {
     # It looks up the named server over the network; tests/test_mastodon_signin.py feeds it
     # hostile handles against a fake server.
     "mastodon.login": "reaches the network",
+    # Passkeys' steps read JSON, not forms; tests/test_passkeys.py sends them hostile JSON.
+    **dict.fromkeys(
+        [
+            "passkeys.signup_options",
+            "passkeys.signup",
+            "passkeys.login_options",
+            "passkeys.login",
+            "passkeys.add_options",
+            "passkeys.add",
+        ],
+        "reads JSON",
+    ),
 }
 FORM_ROUTES = [
     (endpoint, rule)

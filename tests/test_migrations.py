@@ -29,11 +29,27 @@ from helpers import page_text
 from webapp import ROOT, audit
 from webapp.extensions import db
 from webapp.infra import crypto, mail
-from webapp.models import Business, BusinessManager, MastodonServer, Post, User, utcnow
-from webapp.services import api_tokens, connect, crosspost, demo, moderation, posts
+from webapp.models import (
+    Business,
+    BusinessManager,
+    MastodonServer,
+    Passkey,
+    Post,
+    User,
+    utcnow,
+)
+from webapp.services import (
+    api_tokens,
+    connect,
+    crosspost,
+    demo,
+    moderation,
+    posts,
+    recovery_codes,
+)
 
 # Tables whose ids people see or that outlive their rows (links, queued work, the audit log).
-NEVER_REUSED = {"user", "post", "business", "crosspost", "api_token", "mail_message"}
+NEVER_REUSED = {"user", "post", "business", "crosspost", "api_token", "mail_message", "passkey"}
 # Worked out again from the posts by the migrations that add them, so they come back the same.
 DERIVED = {
     "business": {
@@ -275,6 +291,18 @@ def fill() -> Post:
     business.description = "Open every day."
     if sa.inspect(db.engine).has_table("business_manager"):  # not at older revisions
         db.session.add(BusinessManager(business_id=business.id, user_id=reader.id))
+    if sa.inspect(db.engine).has_table("passkey"):  # not at older revisions
+        db.session.add(
+            Passkey(
+                user_id=reader.id,
+                credential_id="cGhvbmU",
+                public_key=b"key",
+                sign_count=3,
+                user_handle="aGFuZGxl",
+                name="Phone",
+            )
+        )
+        recovery_codes.regenerate(reader)
     someone_elses = db.session.scalars(
         sa.select(Post).where(Post.author_id != reader.id).order_by(Post.id)
     ).first()

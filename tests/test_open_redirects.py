@@ -9,6 +9,7 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 from conftest import PASSWORD, AuthActions
 from flask.testing import FlaskClient
+from passkey_support import Authenticator
 
 from webapp.auth.routes import safe_next
 
@@ -52,7 +53,11 @@ EVIL = [
     "\uff0f\uff0fevil.example",
 ]
 # Where the application reads `next`; a new place must get its cases below.
-READS_NEXT = {"webapp/auth/routes.py", "webapp/auth/mastodon_routes.py"}
+READS_NEXT = {
+    "webapp/auth/routes.py",
+    "webapp/auth/mastodon_routes.py",
+    "webapp/auth/passkey_routes.py",
+}
 
 
 def browser_destination(location: str) -> tuple[str, str]:
@@ -161,3 +166,22 @@ def test_mastodon_connect_next(app, client, make_user, fake_mastodon):
     AuthActions(client).login()
     for target in EVIL:
         assert_stays_here(mastodon_round_trip(client, fake_mastodon, target))
+
+
+@pytest.mark.parametrize("target", EVIL)
+def test_passkey_sign_up_and_sign_in_next(client, target):
+    """Where the script is sent after a passkey signs up or in stays here."""
+    device = Authenticator()
+    options = client.post("/register/passkey/options", json={"username": "alice"}).json
+    response = client.post(
+        "/register/passkey",
+        query_string={"next": target},
+        json={"credential": device.create(options)},
+    )
+    assert browser_destination(response.json["redirect"]) == ("http", HOST)
+    AuthActions(client).logout()
+    options = client.post("/login/passkey/options", json={}).json
+    response = client.post(
+        "/login/passkey", query_string={"next": target}, json={"credential": device.get(options)}
+    )
+    assert browser_destination(response.json["redirect"]) == ("http", HOST)

@@ -11,6 +11,7 @@ import re
 import pytest
 import sqlalchemy as sa
 from conftest import PASSWORD, AuthActions, mastodon_sign_in, run_queued_tasks, send
+from passkey_support import Authenticator, sign_up
 
 from webapp.extensions import db
 
@@ -98,3 +99,25 @@ def link_in_outbox(folder) -> str:
     text = message.get_body(preferencelist=("plain",)).get_content()
     [link] = re.findall(r"https?://praisewall\.test(/\S+)", text)
     return link
+
+
+def test_no_recovery_code_in_the_database_or_logs(debug_logs, client):
+    """Recovery codes are kept only as salted hashes, and neither made nor used ones are logged."""
+    assert sign_up(client, Authenticator()).status_code == 200
+    page = client.post("/settings/recovery-codes").text
+    codes = re.findall(r"<code>([a-z0-9]{5}-[a-z0-9]{5})</code>", page)
+    assert len(codes) == 10
+    AuthActions(client).logout()
+    used = {"username": "alice", "code": codes[0]}
+    assert client.post("/login/recovery", data=used).status_code == 302
+    dump = every_value_in_the_database()
+    logs = "\n".join(
+        f"{record.name} {record.getMessage()} {record.args!r}" for record in debug_logs.records
+    )
+    assert "recovery code" in logs, (
+        "nothing was logged about codes, so the check would prove nothing"
+    )
+    for code in codes:
+        for form in (code, code.replace("-", "")):
+            assert form not in dump
+            assert form not in logs

@@ -9,7 +9,7 @@ from conftest import PASSWORD
 from helpers import count, csrf_token
 
 from webapp.extensions import db
-from webapp.models import ApiToken, Post, User, utcnow
+from webapp.models import ApiToken, Passkey, Post, User, utcnow
 from webapp.services import api_tokens, notifications
 
 
@@ -80,6 +80,7 @@ def test_every_state_changing_route_requires_csrf(csrf_app, make_user, make_busi
     alice = make_user("alice")
     post = make_post(alice, make_business(), kind="complaint")
     api_token = api_tokens.create(alice, "Phone").token
+    passkey = a_passkey(alice.id)
     db.session.commit()
     client = csrf_app.test_client()
     token = csrf_token(client.get("/login").text)
@@ -93,6 +94,7 @@ def test_every_state_changing_route_requires_csrf(csrf_app, make_user, make_busi
         path = rule.rule.replace("<int:post_id>", str(post.id))
         path = path.replace("<int:token_id>", str(api_token.id))
         path = path.replace("<int:user_id>", str(alice.id))
+        path = path.replace("<int:passkey_id>", str(passkey.id))
         response = client.post(path, data={"reason": "spam", "note": "x", "password": PASSWORD})
         # The API takes no cookies at all, only a bearer token, so a session gets it nowhere.
         assert response.status_code == (401 if path.startswith("/api/") else 400), path
@@ -112,6 +114,21 @@ def test_one_click_unsubscribe_needs_no_csrf_token(csrf_app, make_user):
     assert client.post(f"/unsubscribe/{token}").status_code == 200
     db.session.expire_all()
     assert db.session.get(User, alice.id).notify_nudge_since is None
+
+
+def a_passkey(user_id: int) -> Passkey:
+    """Give the person a passkey row, for the routes that name one."""
+    passkey = Passkey(
+        user_id=user_id,
+        credential_id="cGhvbmU",
+        public_key=b"key",
+        sign_count=0,
+        user_handle="aGFuZGxl",
+        name="Phone",
+    )
+    db.session.add(passkey)
+    db.session.flush()
+    return passkey
 
 
 def test_a_ten_megabyte_body_is_refused_plainly(client, auth):
@@ -377,6 +394,11 @@ OPEN_TO_ANYONE = {
     "/reset/<token>",
     "/email/confirm/<token>",
     "/unsubscribe/<token>",
+    "/register/passkey/options",
+    "/register/passkey",
+    "/login/passkey/options",
+    "/login/passkey",
+    "/login/recovery",
 }
 
 
@@ -385,6 +407,7 @@ def test_every_state_changing_route_needs_a_login(app, client, make_user, make_b
     alice = make_user("alice")
     post = make_post(alice, make_business(), kind="complaint")
     api_token = api_tokens.create(alice, "Phone").token
+    passkey = a_passkey(alice.id)
     db.session.commit()
     rules = [r for r in app.url_map.iter_rules() if "POST" in r.methods]
     guarded = [r.rule for r in rules if r.rule not in OPEN_TO_ANYONE]
@@ -393,6 +416,7 @@ def test_every_state_changing_route_needs_a_login(app, client, make_user, make_b
         path = rule.replace("<int:post_id>", str(post.id))
         path = path.replace("<int:token_id>", str(api_token.id))
         path = path.replace("<int:user_id>", str(alice.id))
+        path = path.replace("<int:passkey_id>", str(passkey.id))
         response = client.post(path, data={"reason": "spam"})
         if path.startswith("/api/"):
             # The API asks for a bearer token instead of sending people to a login page.

@@ -66,6 +66,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from webapp import tasks  # noqa: F401  (registers the tasks with the queue)
     from webapp.api.routes import bp as api_bp
     from webapp.auth.mastodon_routes import bp as mastodon_bp
+    from webapp.auth.passkey_routes import bp as passkeys_bp
     from webapp.auth.routes import bp as auth_bp
     from webapp.businesses.routes import bp as businesses_bp
     from webapp.challenge.routes import bp as challenge_bp
@@ -81,6 +82,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         main_bp,
         auth_bp,
         mastodon_bp,
+        passkeys_bp,
         posts_bp,
         businesses_bp,
         owners_bp,

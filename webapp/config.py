@@ -71,3 +71,8 @@ class DefaultConfig:
     RESET_RATE_LIMIT = "5 per hour;20 per day"
     RESET_ACCOUNT_RATE_LIMIT = "3 per hour;10 per day"
     EMAIL_RESEND_RATE_LIMIT = "3 per hour;10 per day"
+    # Passkeys: the site's name for them (the domain, no scheme or port) and the origin pages
+    # are served from. Unset, both come from SERVER_NAME, or else from each request's host.
+    WEBAUTHN_RP_ID = ""
+    WEBAUTHN_ORIGIN = ""
+    WEBAUTHN_RP_NAME = "Praisewall"

@@ -665,6 +665,45 @@ class ApiToken(db.Model):
         return xml_safe(value)
 
 
+class Passkey(db.Model):
+    """A passkey that signs its owner in: only the public half of the key is kept."""
+
+    # Never reuse an id: a remove button on a page left open must not reach a newer passkey.
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="CASCADE"), index=True
+    )
+    # Base64url, as browsers name it; up to 1023 bytes.
+    credential_id: so.Mapped[str] = so.mapped_column(sa.String(1400), unique=True)
+    public_key: so.Mapped[bytes] = so.mapped_column(sa.LargeBinary)
+    sign_count: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
+    # The random name the authenticator files the passkey under, in place of the username.
+    user_handle: so.Mapped[str] = so.mapped_column(sa.String(100))
+    name: so.Mapped[str] = so.mapped_column(sa.String(60))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+
+    user: so.Mapped[User] = so.relationship()
+
+    @so.validates("name")
+    def drop_forbidden_characters(self, key: str, value: str | None) -> str | None:
+        """Keep characters XML forbids out of the row, whichever way the text came in."""
+        return xml_safe(value)
+
+
+class RecoveryCode(db.Model):
+    """A one-time code that signs its owner in without a passkey; only a salted hash is kept."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: so.Mapped[str] = so.mapped_column(sa.String(100))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+
 class MailState(enum.StrEnum):
     """Where a message in the outbox stands."""
 

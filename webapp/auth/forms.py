@@ -44,6 +44,20 @@ class LoginForm(Form):
     remember = BooleanField("Remember me")
 
 
+class RecoveryLoginForm(Form):
+    """Sign in once with a username and a recovery code."""
+
+    username = StringField("Username", validators=[DataRequired(message="Enter your username.")])
+    code = StringField(
+        "Recovery code",
+        validators=[
+            DataRequired(message="Enter one of your recovery codes."),
+            Length(max=40, message="That is longer than any recovery code."),
+        ],
+        description="One of the codes you saved, like abcde-23456.",
+    )
+
+
 class NewPasswordForm(Form):
     """Choose a new password, typed twice, for a known user."""
 

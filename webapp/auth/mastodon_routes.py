@@ -18,7 +18,7 @@ from flask_login import current_user, login_required, login_user
 from webapp.auth.forms import MastodonLoginForm
 from webapp.auth.routes import safe_next
 from webapp.extensions import db, limiter
-from webapp.services import connect, mastodon
+from webapp.services import connect, mastodon, passkeys
 from webapp.web.security import content_security_policy
 
 bp = Blueprint("mastodon", __name__)
@@ -120,8 +120,8 @@ def unconfirmed_note(me: dict) -> str:
 @login_required
 def disconnect():
     """Disconnect my Mastodon account and revoke our access at my server."""
-    if current_user.password_hash is None:
-        flash("Set a password first, or you'd have no way to log in.", "error")
+    if not passkeys.other_way_in_than_mastodon(current_user):
+        flash("Set a password first, or add a passkey: else you'd have no way to log in.", "error")
         return redirect(url_for("settings.index"))
     revoked = connect.disconnect(current_user)
     db.session.commit()

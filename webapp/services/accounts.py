@@ -66,10 +66,11 @@ def find_user(username: str) -> User | None:
     return db.session.scalar(sa.select(User).where(User.username == normalize_username(username)))
 
 
-def create_user(username: str, password: str, *, is_admin: bool = False) -> User:
-    """Add a local account."""
+def create_user(username: str, password: str | None, *, is_admin: bool = False) -> User:
+    """Add a local account; without a password, a passkey is its way in."""
     user = User(username=normalize_username(username), is_admin=is_admin)
-    user.set_password(password)
+    if password is not None:
+        user.set_password(password)
     db.session.add(user)
     db.session.flush()
     return user

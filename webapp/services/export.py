@@ -15,7 +15,9 @@ from webapp.models import (
     ChallengeRound,
     Crosspost,
     MailMessage,
+    Passkey,
     Post,
+    RecoveryCode,
     Report,
     User,
 )
@@ -73,6 +75,17 @@ NOT_EXPORTED = {
         "access_token": CREDENTIAL,
     },
     "audit_entry": {"actor_id": "given as actor_name"},
+    "passkey": {
+        "user_id": "the person exporting",
+        "credential_id": CREDENTIAL,
+        "public_key": CREDENTIAL,
+        "sign_count": "the device's counter, kept to spot a copied key",
+        "user_handle": "a random name the device files the passkey under",
+    },
+    "recovery_code": {
+        "user_id": "the person exporting",
+        "code_hash": CREDENTIAL,
+    },
 }
 
 
@@ -178,6 +191,12 @@ def export_user(user: User) -> dict:
     tokens = db.session.scalars(
         sa.select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at)
     ).all()
+    keys = db.session.scalars(
+        sa.select(Passkey).where(Passkey.user_id == user.id).order_by(Passkey.id)
+    ).all()
+    codes = db.session.scalars(
+        sa.select(RecoveryCode).where(RecoveryCode.user_id == user.id).order_by(RecoveryCode.id)
+    ).all()
     reports = db.session.scalars(
         sa.select(Report).where(Report.reporter_id == user.id).order_by(Report.id)
     ).all()
@@ -268,6 +287,18 @@ def export_user(user: User) -> dict:
             }
             for t in tokens
         ],
+        # Names and dates only: the keys are credentials.
+        "passkeys": [
+            {
+                "id": p.id,
+                "name": p.name,
+                "created_at": iso(p.created_at),
+                "last_used_at": iso(p.last_used_at),
+            }
+            for p in keys
+        ],
+        # How many are left and when they were made; the codes themselves are never kept.
+        "recovery_codes": [{"id": c.id, "created_at": iso(c.created_at)} for c in codes],
         "reports_filed": [
             {
                 "id": r.id,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from wtforms import BooleanField, PasswordField, StringField
+from wtforms import BooleanField, Label, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from webapp.services import emails, notifications
+from webapp.services import emails, notifications, passkeys
 from webapp.services.api_tokens import NAME_MAX
 from webapp.text import strip_text
 from webapp.web.forms import Form
@@ -116,3 +116,36 @@ class NotificationsForm(Form):
     def chosen(self) -> dict[str, bool]:
         """Return the kinds ticked, by name."""
         return {kind.name: bool(self[kind.name].data) for kind in notifications.KINDS}
+
+
+class PasskeyNameForm(Form):
+    """Name a passkey after the device or app that holds it."""
+
+    name = StringField(
+        "Name",
+        filters=[strip_text],
+        validators=[
+            DataRequired(message="Give the passkey a name, like “My phone”."),
+            Length(
+                max=passkeys.NAME_MAX,
+                message=f"Keep the name under {passkeys.NAME_MAX} characters.",
+            ),
+        ],
+    )
+
+    def __init__(self, passkey_id: int, *args, **kwargs) -> None:
+        """Give the field an id of its own: the page has a form like it for every passkey."""
+        super().__init__(*args, **kwargs)
+        self.name.id = f"passkey-{passkey_id}-name"
+        self.name.label = Label(self.name.id, self.name.label.text)
+
+
+class NewPasskeyForm(Form):
+    """Name a passkey about to be made; the browser's own dialog does the rest."""
+
+    name = StringField(
+        "Name it after the device that holds it",
+        filters=[strip_text],
+        validators=[Length(max=passkeys.NAME_MAX)],
+        description="Optional. Like “My phone” or “Work laptop”.",
+    )

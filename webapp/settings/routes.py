@@ -1,4 +1,5 @@
-"""My settings: password, API tokens, data export, notifications, leaving; unsubscribe links."""
+"""My settings: password, passkeys, recovery codes, API tokens, data export, notifications and
+leaving; and the links in notification emails that stop them."""
 
 from __future__ import annotations
 
@@ -21,12 +22,40 @@ from flask_login import current_user, login_required, login_user, logout_user
 from webapp import tasks
 from webapp.auth.forms import ChangePasswordForm
 from webapp.extensions import csrf, db, limiter
-from webapp.models import utcnow
-from webapp.services import accounts, api_tokens, emails, export, notifications
-from webapp.settings.forms import ApiTokenForm, DeleteAccountForm, EmailForm, NotificationsForm
+from webapp.models import Passkey, utcnow
+from webapp.services import (
+    accounts,
+    api_tokens,
+    emails,
+    export,
+    notifications,
+    passkeys,
+    recovery_codes,
+)
+from webapp.settings.forms import (
+    ApiTokenForm,
+    DeleteAccountForm,
+    EmailForm,
+    NewPasskeyForm,
+    NotificationsForm,
+    PasskeyNameForm,
+)
 from webapp.web.limits import password_check_limit, setting, user_key, went_through
 
 bp = Blueprint("settings", __name__)
+
+
+def rename_forms(
+    held: list[Passkey], failed: PasskeyNameForm | None = None, renaming: int | None = None
+) -> dict[int, PasskeyNameForm]:
+    """Return a rename form per passkey, each field with its own id; a refused one as sent."""
+    forms = {
+        passkey.id: PasskeyNameForm(passkey.id, formdata=None, name=passkey.name)
+        for passkey in held
+    }
+    if failed is not None and renaming in forms:
+        forms[renaming] = failed
+    return forms
 
 
 def render_settings(
@@ -35,9 +64,13 @@ def render_settings(
     token_form=None,
     new_token=None,
     email_form=None,
+    rename_form=None,
+    renaming: int | None = None,
+    new_codes: list[str] | None = None,
     status: int = 200,
 ):
-    """Render the settings page with its forms and my API tokens."""
+    """Render the settings page with its forms, my passkeys and my API tokens."""
+    held = passkeys.user_passkeys(current_user)
     response = make_response(
         render_template(
             "settings/index.html",
@@ -52,10 +85,17 @@ def render_settings(
             max_tokens=api_tokens.MAX_PER_USER,
             new_token=new_token,
             notify_form=notifications_form(),
+            passkeys=held,
+            at_risk=passkeys.at_risk(current_user),
+            can_disconnect=passkeys.other_way_in_than_mastodon(current_user),
+            rename_forms=rename_forms(held, rename_form, renaming),
+            codes_left=recovery_codes.remaining(current_user),
+            new_codes=new_codes,
+            new_passkey_form=NewPasskeyForm(formdata=None, prefix="new-passkey"),
         ),
         status,
     )
-    # The page can show a token in plain text, once: no cache may keep a copy.
+    # The page can show a token or recovery codes in plain text, once: no cache may keep a copy.
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -172,6 +212,48 @@ def revoke_token(token_id: int):
     db.session.commit()
     flash(f"Revoked “{token.name}”. It no longer works.", "info")
     return redirect(url_for("settings.index", _anchor="api-tokens"))
+
+
+@bp.post("/settings/passkeys/<int:passkey_id>/rename")
+@login_required
+def rename_passkey(passkey_id: int):
+    """Rename one of my passkeys."""
+    passkey = passkeys.find(current_user, passkey_id)
+    if passkey is None:
+        abort(404, description="You have no passkey with that number.")
+    form = PasskeyNameForm(passkey.id)
+    if not form.validate():
+        return render_settings(rename_form=form, renaming=passkey.id, status=422)
+    passkeys.rename(passkey, form.name.data)
+    db.session.commit()
+    flash(f"Renamed your passkey “{passkey.name}”.", "info")
+    return redirect(url_for("settings.index", _anchor="passkeys"))
+
+
+@bp.post("/settings/passkeys/<int:passkey_id>/remove")
+@login_required
+def remove_passkey(passkey_id: int):
+    """Remove one of my passkeys, unless it is my last way in."""
+    passkey = passkeys.find(current_user, passkey_id)
+    if passkey is None:
+        abort(404, description="You have no passkey with that number.")
+    if problem := passkeys.removal_problem(passkey):
+        flash(problem, "error")
+        return redirect(url_for("settings.index", _anchor="passkeys"))
+    passkeys.remove(passkey)
+    db.session.commit()
+    flash(f"Removed “{passkey.name}”. It no longer signs you in.", "info")
+    return redirect(url_for("settings.index", _anchor="passkeys"))
+
+
+@bp.post("/settings/recovery-codes")
+@login_required
+def make_recovery_codes():
+    """Make new recovery codes, replacing any earlier ones, and show them this once."""
+    codes = recovery_codes.regenerate(current_user)
+    db.session.commit()
+    # Rendered, not redirected: a redirect would have to carry the codes in the session cookie.
+    return render_settings(new_codes=codes)
 
 
 @bp.get("/settings/export.json")
