@@ -16,6 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.helpers import csrf_token
+from webapp import demo
 from webapp.extensions import db
 from webapp.infra import crypto
 from webapp.models import (
@@ -29,7 +30,7 @@ from webapp.models import (
     User,
     utcnow,
 )
-from webapp.services import accounts, api_tokens, challenge, demo, emails, password_reset
+from webapp.services import accounts, api_tokens, challenge, emails, password_reset
 
 PASSWORD = "correct horse battery"
 # Who looks at which pages: everyone sees every page; owners and admins also their own ones.

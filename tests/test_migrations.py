@@ -26,11 +26,11 @@ from conftest import TEST_DATABASE_URL, AuthActions
 from flask import Flask
 from helpers import page_text
 
-from webapp import ROOT, audit
+from webapp import ROOT, audit, demo
 from webapp.extensions import db
 from webapp.infra import crypto, mail
 from webapp.models import Business, BusinessManager, MastodonServer, Post, User, utcnow
-from webapp.services import api_tokens, connect, crosspost, demo, moderation, posts
+from webapp.services import api_tokens, connect, crosspost, moderation, posts
 
 # Tables whose ids people see or that outlive their rows (links, queued work, the audit log).
 NEVER_REUSED = {"user", "post", "business", "crosspost", "api_token", "mail_message"}
