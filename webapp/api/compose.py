@@ -145,7 +145,7 @@ def api_errors(form: PostForm, business_key: str, slug: str | None, known) -> di
         if name in ("business", "business_id", "business_choice"):
             continue
         errors.setdefault(names.get(name, name), []).extend(messages)
-    if form.business.errors or form.business_id.errors:
+    if (form.business.errors or form.business_id.errors) and form.resolved is not None:
         errors[business_key] = [business_problem(form.resolved, business_key, slug, known)]
     return errors
 
@@ -157,8 +157,8 @@ def business_problem(
     if business_key == "business" and slug is not None and known is None:
         return "We don't know a business at that slug. Search /api/v1/businesses?q= for it."
     if business_key == "new_business":
-        if resolved.outcome == businesses.Outcome.DUPLICATE:
-            duplicate = resolved.business
+        duplicate = resolved.business
+        if resolved.outcome == businesses.Outcome.DUPLICATE and duplicate is not None:
             return f"“{duplicate.name}” is already here: send it as business: {duplicate.slug}."
         return "Give the new business a name."
     if business_key == "business_name" and resolved.suggestions:

@@ -245,34 +245,34 @@ def publish_all(rng: random.Random, stories: list[Story], now: datetime) -> None
     Some who finish a round press "start a new round" a few days later: that press is
     replayed before their next post, so the round counts what the site would count.
     """
-    restarts: dict[int, datetime] = {}
+    restarts: dict[User, datetime] = {}
     finished: set[int] = set()
     for story in sorted(stories, key=lambda s: s.created_at):
         author = story.author
-        if author.id in restarts and restarts[author.id] <= story.created_at:
-            challenge.start_round(author, at=restarts.pop(author.id))
+        if author in restarts and restarts[author] <= story.created_at:
+            challenge.start_round(author, at=restarts.pop(author))
         draft = story.draft
-        if story.follows_up is not None:
+        if story.follows_up is not None and story.follows_up.post is not None:
             draft = dataclasses.replace(draft, fixes=story.follows_up.post.id)
-        story.post = posts.publish(author, draft, written_at=story.created_at).post
+        post = story.post = posts.publish(author, draft, written_at=story.created_at).post
         if story.resolved_at is not None:
-            posts.resolve_complaint(story.post, story.resolution_note)
-            story.post.resolved_at = story.resolved_at
+            posts.resolve_complaint(post, story.resolution_note)
+            post.resolved_at = story.resolved_at
         round_ = challenge.current_round(author)
         if round_ is not None and round_.completed_at is not None and round_.id not in finished:
             finished.add(round_.id)
-            restart = maybe_restart(rng, round_, now)
+            restart = maybe_restart(rng, round_.completed_at, now)
             if restart is not None:
-                restarts[author.id] = restart
-    for author_id, at in sorted(restarts.items()):
-        challenge.start_round(db.session.get(User, author_id), at=at)
+                restarts[author] = restart
+    for author, at in sorted(restarts.items(), key=lambda item: item[0].id):
+        challenge.start_round(author, at=at)
     db.session.flush()
 
 
-def maybe_restart(rng: random.Random, finished: ChallengeRound, now: datetime) -> datetime | None:
-    """Decide when someone who finished a round starts another, if they do at all."""
+def maybe_restart(rng: random.Random, finished: datetime, now: datetime) -> datetime | None:
+    """Decide when someone who finished a round then starts another, if they do at all."""
     # Most who finish stop there; some go again, a few only recently.
-    restart = finished.completed_at + timedelta(days=rng.randint(3, 40))
+    restart = finished + timedelta(days=rng.randint(3, 40))
     if rng.random() < 0.5:
         restart = max(restart, now - timedelta(days=rng.randint(1, 12)))
     if rng.random() < 0.6 and restart < now:

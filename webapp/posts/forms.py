@@ -195,15 +195,15 @@ class PostForm(Form):
 
     def show_business(self, resolved: businesses.Resolved) -> None:
         """Show how the business settled: fill in the one picked, or say what to do next."""
-        outcome = resolved.outcome
-        if outcome == businesses.Outcome.EXISTING:
-            self.business.data = resolved.business.name
-            self.business_id.data = str(resolved.business.id)
+        outcome, business = resolved.outcome, resolved.business
+        if outcome == businesses.Outcome.EXISTING and business is not None:
+            self.business.data = business.name
+            self.business_id.data = str(business.id)
             self.business_choice.data = ""
             return
-        if outcome == businesses.Outcome.DUPLICATE:
-            self.business.data = resolved.business.name
-            self.business_id.data = str(resolved.business.id)
+        if outcome == businesses.Outcome.DUPLICATE and business is not None:
+            self.business.data = business.name
+            self.business_id.data = str(business.id)
             self.new_business_name.data = ""
             self.new_business_website.data = ""
             self.new_business_handle.data = ""
@@ -217,7 +217,13 @@ class PostForm(Form):
             self.business.errors.append(resolved.message)
 
     def draft(self) -> posts.Draft:
-        """Return the validated form as a draft to publish or save."""
+        """Return the validated form as a draft to publish or save.
+
+        :raise ValueError: when the form hasn't validated, so no business is settled.
+        """
+        business = self.resolved.settled if self.resolved is not None else None
+        if business is None:
+            raise ValueError("Only a validated form makes a draft.")
         crossposting = None
         if self.to_mastodon.data:
             crossposting = posts.Crossposting(
@@ -225,7 +231,7 @@ class PostForm(Form):
             )
         return posts.Draft(
             kind=Kind(self.kind.data),
-            business=self.resolved.settled,
+            business=business,
             body=self.body.data,
             happened_on=self.happened_on.data,
             rating=self.rating.data,
