@@ -23,7 +23,7 @@ from webapp import create_app
 from webapp.extensions import db
 from webapp.infra.queue import huey
 from webapp.models import Business, Crosspost, CrosspostState, Kind, Post, User, utcnow
-from webapp.services import accounts, businesses, challenge
+from webapp.services import accounts, businesses, posts
 
 PASSWORD = "correct horse battery"
 TEST_FERNET_KEY = Fernet.generate_key().decode()
@@ -237,21 +237,24 @@ def make_post(app: Flask) -> Callable[..., Post]:
     """Return a factory for posts, written as the compose form would."""
 
     def factory(author: User, business: Business, **kwargs: Any) -> Post:
-        fields: dict[str, Any] = {
-            "kind": Kind.PRAISE,
-            "body": "They were lovely.",
-            "happened_on": date.today(),
-            "channel": "in_person",
-            "is_on_wall": True,
-            "shows_name": True,
-        }
-        fields.update(kwargs)
-        if fields["kind"] == Kind.COMPLAINT:
-            fields.setdefault("complaint_status", "open")
-        post = Post(author=author, business=business, **fields)
-        db.session.add(post)
-        db.session.flush()
-        challenge.record_praise(post)
+        draft_fields = posts.Draft.__dataclass_fields__
+        drafted = {name: kwargs.pop(name) for name in list(kwargs) if name in draft_fields}
+        if isinstance(drafted.get("fixes"), Post):
+            drafted["fixes"] = drafted["fixes"].id
+        draft = posts.Draft(
+            **{
+                "kind": Kind.PRAISE,
+                "body": "They were lovely.",
+                "happened_on": date.today(),
+                "business": business,
+                **drafted,
+            }
+        )
+        written_at = kwargs.pop("created_at", None)
+        post = posts.publish(author, draft, written_at=written_at).post
+        # What happens to a post after it is written: moderation, a resolved complaint.
+        for name, value in kwargs.items():
+            setattr(post, name, value)
         db.session.commit()
         return post
 

@@ -16,6 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.helpers import csrf_token
+from webapp import demo
 from webapp.extensions import db
 from webapp.infra import crypto
 from webapp.models import (
@@ -33,7 +34,6 @@ from webapp.services import (
     accounts,
     api_tokens,
     challenge,
-    demo,
     emails,
     notifications,
     password_reset,

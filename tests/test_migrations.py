@@ -26,7 +26,7 @@ from conftest import TEST_DATABASE_URL, AuthActions
 from flask import Flask
 from helpers import page_text
 
-from webapp import ROOT, audit
+from webapp import ROOT, audit, demo
 from webapp.extensions import db
 from webapp.infra import crypto, mail
 from webapp.models import (
@@ -42,7 +42,6 @@ from webapp.services import (
     api_tokens,
     connect,
     crosspost,
-    demo,
     moderation,
     posts,
     recovery_codes,

@@ -12,6 +12,7 @@ from werkzeug.datastructures import MultiDict
 from webapp.extensions import db
 from webapp.models import Business
 from webapp.posts.forms import PostForm
+from webapp.services import businesses
 
 
 @dataclass(frozen=True)
@@ -144,22 +145,24 @@ def api_errors(form: PostForm, business_key: str, slug: str | None, known) -> di
         if name in ("business", "business_id", "business_choice"):
             continue
         errors.setdefault(names.get(name, name), []).extend(messages)
-    if form.business.errors or form.business_id.errors:
-        errors[business_key] = [business_problem(form, business_key, slug, known)]
+    if (form.business.errors or form.business_id.errors) and form.resolved is not None:
+        errors[business_key] = [business_problem(form.resolved, business_key, slug, known)]
     return errors
 
 
-def business_problem(form: PostForm, business_key: str, slug: str | None, known) -> str:
+def business_problem(
+    resolved: businesses.Resolved, business_key: str, slug: str | None, known
+) -> str:
     """Explain why the business could not be settled, in terms of the JSON fields."""
     if business_key == "business" and slug is not None and known is None:
         return "We don't know a business at that slug. Search /api/v1/businesses?q= for it."
     if business_key == "new_business":
-        duplicate = form.business_id.data and db.session.get(Business, int(form.business_id.data))
-        if duplicate:
+        duplicate = resolved.business
+        if resolved.outcome == businesses.Outcome.DUPLICATE and duplicate is not None:
             return f"“{duplicate.name}” is already here: send it as business: {duplicate.slug}."
         return "Give the new business a name."
-    if business_key == "business_name" and form.suggestions:
-        slugs = ", ".join(b.slug for b in form.suggestions)
+    if business_key == "business_name" and resolved.suggestions:
+        slugs = ", ".join(b.slug for b in resolved.suggestions)
         return f"No business has exactly that name. Did you mean one of: {slugs}? Send its slug."
     if business_key == "business_name":
         return "We don't know that business yet. Add it with new_business."

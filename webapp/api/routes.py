@@ -140,26 +140,19 @@ def create_post():
     if key is not None and not submissions.valid_key(key):
         message = "Idempotency-Key is 1 to 64 letters, digits or dashes."
         abort(problem(422, message, errors={"Idempotency-Key": [message]}))
-    if (earlier := submissions.earlier_post(user, key)) is not None:
-        return posted(earlier, 200)
+    if (earlier := posts.earlier_submission(user, key)) is not None:
+        return posted(earlier.post, 200)
     result = compose.read_payload(payload)
     if result.errors:
         abort(problem(422, "Some fields need another look.", errors=result.errors))
     try:
-        written = posts.create_post(user, result.form)
-        submissions.claim(written, key)
-        outgoing = posts.crosspost_if_asked(
-            written, result.form, url_for("posts.show", post_id=written.id, _external=True)
-        )
+        published = posts.publish(user, result.form.draft(), key)
         db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        if (earlier := submissions.earlier_post(user, key)) is None:
-            raise
-        return posted(earlier, 200)
-    if outgoing is not None:
-        tasks.enqueue(tasks.deliver, outgoing.id)
-    return posted(written, 201)
+    except IntegrityError as error:
+        published = posts.lost_race(user, key, error)
+    if published.crosspost is not None:
+        tasks.enqueue(tasks.deliver, published.crosspost.id)
+    return posted(published.post, 201 if published.is_new else 200)
 
 
 def posted(post: Post, status: int):

@@ -182,7 +182,7 @@ def command_line_user() -> str:
 @click.option("--seed", default=2026, show_default=True, help="Random seed for a repeatable run.")
 def demo_data(seed: int) -> None:
     """Fill an empty database with a believable community."""
-    from webapp.services import demo
+    from webapp import demo
 
     if db.session.scalar(sa.select(sa.func.count()).select_from(Post)):
         raise click.ClickException(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import sqlalchemy as sa
 from wtforms import (
     BooleanField,
     DateField,
@@ -24,7 +23,6 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from webapp.extensions import db
 from webapp.models import BODY_MAX, CHANNEL_LABELS, Business, Kind, Visibility, parse_id
 from webapp.services import businesses, posts
 from webapp.text import strip_text
@@ -119,10 +117,21 @@ class PostForm(Form):
     )
 
     def __init__(self, *args, **kwargs) -> None:
-        """Remember which business the form settles on while validating."""
+        """Start with no business settled: validating settles it."""
         super().__init__(*args, **kwargs)
-        self.chosen_business: Business | None = None
-        self.suggestions: list[Business] = []
+        self.resolved: businesses.Resolved | None = None
+
+    @property
+    def chosen_business(self) -> Business | None:
+        """Return the business already here that validating settled on, if any."""
+        if self.resolved is None or self.resolved.outcome != businesses.Outcome.EXISTING:
+            return None
+        return self.resolved.business
+
+    @property
+    def suggestions(self) -> tuple[Business, ...]:
+        """Return the businesses offered for a name that matched none exactly."""
+        return self.resolved.suggestions if self.resolved is not None else ()
 
     def validate_happened_on(self, field: DateField) -> None:
         """Refuse dates in the future and before the web existed."""
@@ -144,87 +153,75 @@ class PostForm(Form):
     def validate(self, extra_validators=None) -> bool:
         """Run the field checks, then settle which business the post is about."""
         fields_ok = super().validate(extra_validators)
-        business_ok = self._settle_business()
-        return fields_ok and business_ok
+        self.resolved = businesses.resolve(self.business_choice_data())
+        self.show_business(self.resolved)
+        return fields_ok and self.resolved.settled is not None
 
-    def _settle_business(self) -> bool:
-        """Pick the tagged business: a chosen one, a new one, or an exact name match."""
-        if self.business_choice.data or self.business_id.data:
-            settled = self._settle_chosen_business()
-            if settled is not None:
-                return settled
+    def business_choice_data(self) -> businesses.BusinessChoice:
+        """Read what the person said about the business."""
+        new = None
         if self.new_business_name.data:
-            return self._settle_new_business()
-        if not self.business.data:
-            self.business.errors.append("Which business was it? Search for it or add it as new.")
-            return False
-        exact = db.session.scalar(
-            sa.select(Business).where(
-                Business.normalized_name == businesses.normalize_name(self.business.data)
+            new = businesses.NewBusiness(
+                self.new_business_name.data,
+                website=self.new_business_website.data or None,
+                handle=self.new_business_handle.data or None,
             )
+        return businesses.BusinessChoice(
+            picked_id=self.business_choice.data or None,
+            kept_id=self.business_id.data or None,
+            typed_name=self.business.data or None,
+            new=new,
         )
-        if exact is not None:
-            self._choose(exact)
-            return True
-        self.suggestions = businesses.search(self.business.data, limit=5)
-        if self.suggestions:
-            self.business.errors.append("Pick one of these, or add it as a new business below.")
-        else:
-            self.new_business_name.data = self.business.data
-            self.business.errors.append(
-                "We don't know that business yet. Check the details below and add it."
-            )
-        return False
 
-    def _settle_chosen_business(self) -> bool | None:
-        """Use the business picked from a list; None when the typed name has moved on from it."""
-        wanted = parse_id(self.business_choice.data or self.business_id.data)
-        business = db.session.get(Business, wanted) if wanted else None
-        if business is None:
-            self.business_id.data = ""
-            self.business.errors.append(
-                "We couldn't find that business. Search again or add it as new."
-            )
-            return False
-        typed = businesses.normalize_name(self.business.data or "")
-        if self.business_choice.data or not typed or typed == business.normalized_name:
-            self._choose(business)
-            return True
-        # Without JavaScript a kept id can't follow a name edited after an error.
-        self.business_id.data = ""
-        return None
-
-    def _choose(self, business: Business) -> None:
-        """Settle on a business and show it in the form."""
-        self.chosen_business = business
-        self.business.data = business.name
-        self.business_id.data = str(business.id)
-        self.business_choice.data = ""
-
-    def _settle_new_business(self) -> bool:
-        """Catch a new business that is already here under its name or website."""
-        site = businesses.parse_website(self.new_business_website.data or "")
-        duplicate = businesses.find_duplicate(
-            self.new_business_name.data, site[1] if site else None
-        )
-        if duplicate is not None:
-            self.business.data = duplicate.name
-            self.business_id.data = str(duplicate.id)
+    def show_business(self, resolved: businesses.Resolved) -> None:
+        """Show how the business settled: fill in the one picked, or say what to do next."""
+        outcome, business = resolved.outcome, resolved.business
+        if outcome == businesses.Outcome.EXISTING and business is not None:
+            self.business.data = business.name
+            self.business_id.data = str(business.id)
+            self.business_choice.data = ""
+            return
+        if outcome == businesses.Outcome.DUPLICATE and business is not None:
+            self.business.data = business.name
+            self.business_id.data = str(business.id)
             self.new_business_name.data = ""
             self.new_business_website.data = ""
             self.new_business_handle.data = ""
-            self.business.errors.append(
-                f"“{duplicate.name}” is already here, so we picked it for you. Check and post."
+        else:
+            self.business_id.data = ""
+        if outcome == businesses.Outcome.UNKNOWN:
+            self.new_business_name.data = self.business.data
+        if outcome == businesses.Outcome.BAD_NAME:
+            self.new_business_name.errors.append(resolved.message)
+        elif resolved.message:
+            self.business.errors.append(resolved.message)
+
+    def draft(self) -> posts.Draft:
+        """Return the validated form as a draft to publish or save.
+
+        :raise ValueError: when the form hasn't validated, so no business is settled.
+        """
+        business = self.resolved.settled if self.resolved is not None else None
+        if business is None:
+            raise ValueError("Only a validated form makes a draft.")
+        crossposting = None
+        if self.to_mastodon.data:
+            crossposting = posts.Crossposting(
+                visibility=self.visibility.data, spoiler_text=self.spoiler_text.data or None
             )
-            return False
-        normalized = businesses.normalize_name(self.new_business_name.data)
-        if not normalized:
-            self.new_business_name.errors.append("Give the business a name with letters in it.")
-            return False
-        if len(normalized) > businesses.NAME_MAX:
-            self.new_business_name.errors.append("That name is too long. Try a shorter form.")
-            return False
-        return True
+        return posts.Draft(
+            kind=Kind(self.kind.data),
+            business=business,
+            body=self.body.data,
+            happened_on=self.happened_on.data,
+            rating=self.rating.data,
+            channel=self.channel.data,
+            make_right=self.make_right.data or None,
+            is_on_wall=self.is_on_wall.data,
+            shows_name=self.shows_name.data,
+            fixes=parse_id(self.fixes.data) if self.fixes.data else None,
+            crosspost=crossposting,
+        )
 
 
 class ResolveForm(Form):

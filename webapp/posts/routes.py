@@ -20,7 +20,7 @@ from webapp.extensions import db
 from webapp.models import Business, Kind, Post, parse_id
 from webapp.posts.forms import PostForm, ResolveForm
 from webapp.pwa.share import shared_story
-from webapp.services import crosspost, posts, status_text, submissions, tone
+from webapp.services import crosspost, posts, status_text, tone
 from webapp.services.businesses import parse_handle
 from webapp.services.connect import limits_for
 from webapp.services.mastodon import status_length
@@ -151,28 +151,24 @@ def new():
             form.body.data = shared_story(request.args) or None
         return render_compose(form, None)
     # Sent again from the phone's outbox: the first one got through, so go to that post.
-    earlier = submissions.earlier_post(current_user, request.form.get("submission_key"))
+    # Checked before the form: what was valid then may not be now (its new business exists).
+    earlier = posts.earlier_submission(current_user, request.form.get("submission_key"))
     if earlier is not None:
-        return posted(earlier)
+        return posted(earlier.post)
     if form.validate_on_submit():
+        key = form.submission_key.data
         try:
-            post = posts.create_post(current_user, form)
-            submissions.claim(post, form.submission_key.data)
-            outgoing = posts.crosspost_if_asked(
-                post, form, url_for("posts.show", post_id=post.id, _external=True)
-            )
+            published = posts.publish(current_user, form.draft(), key)
             db.session.commit()
-        except IntegrityError:
-            db.session.rollback()
-            earlier = submissions.earlier_post(current_user, form.submission_key.data)
-            if earlier is None:
-                raise
-            return posted(earlier)
-        if outgoing is not None:
-            tasks.enqueue(tasks.deliver, outgoing.id)
+        except IntegrityError as error:
+            published = posts.lost_race(current_user, key, error)
+        if not published.is_new:
+            return posted(published.post)
+        if published.crosspost is not None:
+            tasks.enqueue(tasks.deliver, published.crosspost.id)
         flash("Posted. Thank you for saying it in public.", "success")
-        flash_tone(post)
-        return posted(post)
+        flash_tone(published.post)
+        return posted(published.post)
     return render_compose(form, None)
 
 
@@ -215,7 +211,7 @@ def edit(post_id: int):
     post = get_post(post_id)
     form = PostForm(data=saved_fields(post)) if request.method == "GET" else PostForm()
     if request.method == "POST" and form.validate_on_submit():
-        posts.update_post(post, form)
+        posts.update_post(post, form.draft())
         db.session.commit()
         flash("Saved.", "success")
         flash_tone(post)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import enum
 import re
 import unicodedata
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -11,7 +13,7 @@ import sqlalchemy.orm as so
 
 from webapp.extensions import db
 from webapp.infra.links import safe_remote_url
-from webapp.models import Business, BusinessWord, User
+from webapp.models import Business, BusinessWord, User, parse_id
 from webapp.text import xml_safe
 
 HANDLE_RE = re.compile(
@@ -20,6 +22,7 @@ HANDLE_RE = re.compile(
 )
 DOMAIN_RE = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 SEARCH_LIMIT = 10
+SUGGESTIONS = 5  # "did you mean" choices offered for a name that matches none exactly
 CANDIDATES = 50  # matches ranked per query, from each of the word and the name index
 # Words of a query that are searched for; each is a join, and few names have more.
 SEARCH_WORDS = 6
@@ -95,6 +98,126 @@ def find_duplicate(name: str, domain: str | None) -> Business | None:
     if domain:
         conditions.append(Business.domain == domain)
     return db.session.scalars(sa.select(Business).where(sa.or_(*conditions)).limit(1)).first()
+
+
+@dataclass(frozen=True)
+class NewBusiness:
+    """A business to add with a post, as its author described it."""
+
+    name: str
+    website: str | None = None
+    handle: str | None = None
+
+
+@dataclass(frozen=True)
+class BusinessChoice:
+    """What a person said about the business a post is about, before anything is settled.
+
+    Ids are kept as sent: an id that can't be one is a pick of a business that isn't here.
+    """
+
+    picked_id: str | None = None  # a "did you mean" pick, which always wins
+    kept_id: str | None = None  # the type-ahead's pick, valid while the typed name still fits
+    typed_name: str | None = None
+    new: NewBusiness | None = None
+
+
+class Outcome(enum.StrEnum):
+    """How a business choice settled."""
+
+    EXISTING = "existing"  # a business already here
+    NEW = "new"  # a business to add
+    DUPLICATE = "duplicate"  # a "new" business that is already here, picked instead
+    SUGGESTIONS = "suggestions"  # a typed name that matches none exactly, with likely ones
+    UNKNOWN = "unknown"  # a typed name that matches nothing: offer to add it
+    NOT_FOUND = "not_found"  # a picked business that isn't here
+    BAD_NAME = "bad_name"  # a new business whose name can't be one
+    MISSING = "missing"  # no business named at all
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Which business a choice settled on, or why it didn't, in words for the person."""
+
+    outcome: Outcome
+    business: Business | None = None  # the one settled on, or the duplicate found
+    new: NewBusiness | None = None
+    suggestions: tuple[Business, ...] = ()
+    message: str = ""
+
+    @property
+    def settled(self) -> Business | NewBusiness | None:
+        """Return the business the post may be about, or None until the person answers."""
+        if self.outcome == Outcome.EXISTING:
+            return self.business
+        if self.outcome == Outcome.NEW:
+            return self.new
+        return None
+
+
+def resolve(choice: BusinessChoice) -> Resolved:
+    """Settle which business a post is about: a picked one, a new one, or an exact name match."""
+    if choice.picked_id or choice.kept_id:
+        picked = resolve_pick(choice)
+        if picked is not None:
+            return picked
+    if choice.new is not None and choice.new.name:
+        return resolve_new(choice.new)
+    if not choice.typed_name:
+        return Resolved(
+            Outcome.MISSING, message="Which business was it? Search for it or add it as new."
+        )
+    exact = db.session.scalar(
+        sa.select(Business).where(Business.normalized_name == normalize_name(choice.typed_name))
+    )
+    if exact is not None:
+        return Resolved(Outcome.EXISTING, business=exact)
+    suggestions = tuple(search(choice.typed_name, limit=SUGGESTIONS))
+    if suggestions:
+        return Resolved(
+            Outcome.SUGGESTIONS,
+            suggestions=suggestions,
+            message="Pick one of these, or add it as a new business below.",
+        )
+    return Resolved(
+        Outcome.UNKNOWN,
+        new=NewBusiness(choice.typed_name),
+        message="We don't know that business yet. Check the details below and add it.",
+    )
+
+
+def resolve_pick(choice: BusinessChoice) -> Resolved | None:
+    """Use the business picked from a list; None when the typed name has moved on from it."""
+    wanted = parse_id(choice.picked_id or choice.kept_id)
+    business = db.session.get(Business, wanted) if wanted else None
+    if business is None:
+        return Resolved(
+            Outcome.NOT_FOUND,
+            message="We couldn't find that business. Search again or add it as new.",
+        )
+    typed = normalize_name(choice.typed_name or "")
+    if choice.picked_id or not typed or typed == business.normalized_name:
+        return Resolved(Outcome.EXISTING, business=business)
+    # Without JavaScript a kept id can't follow a name edited after an error.
+    return None
+
+
+def resolve_new(new: NewBusiness) -> Resolved:
+    """Catch a new business that is already here under its name or website."""
+    site = parse_website(new.website or "")
+    duplicate = find_duplicate(new.name, site[1] if site else None)
+    if duplicate is not None:
+        return Resolved(
+            Outcome.DUPLICATE,
+            business=duplicate,
+            message=f"“{duplicate.name}” is already here, so we picked it for you. Check and post.",
+        )
+    normalized = normalize_name(new.name)
+    if not normalized:
+        return Resolved(Outcome.BAD_NAME, message="Give the business a name with letters in it.")
+    if len(normalized) > NAME_MAX:
+        return Resolved(Outcome.BAD_NAME, message="That name is too long. Try a shorter form.")
+    return Resolved(Outcome.NEW, new=new)
 
 
 def create_business(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -118,12 +119,12 @@ def public_progress(user: User) -> Progress | None:
     return Progress(round_, list(db.session.scalars(named)), public=True)
 
 
-def start_round(user: User) -> ChallengeRound:
-    """Start a new round now, unless one is already under way."""
+def start_round(user: User, at: datetime | None = None) -> ChallengeRound:
+    """Start a new round now (or at a past moment, for history), unless one is under way."""
     latest = current_round(user)
     if latest is not None and latest.completed_at is None:
         return latest
-    round_ = ChallengeRound(user_id=user.id, started_at=utcnow())
+    round_ = ChallengeRound(user_id=user.id, started_at=at or utcnow())
     db.session.add(round_)
     db.session.flush()
     return round_

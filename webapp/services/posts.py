@@ -1,16 +1,20 @@
-"""Posts: writing, editing and deleting them, the complaint lifecycle, and who may see what."""
+"""Posts: publishing, editing and deleting them, the complaint lifecycle, and who may see what."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
+from flask import url_for
+from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
 from webapp.models import (
     VISIBLE_MODERATION,
     Business,
+    Channel,
     ComplaintStatus,
     Crosspost,
     CrosspostState,
@@ -22,7 +26,7 @@ from webapp.models import (
     parse_id,
     utcnow,
 )
-from webapp.services import businesses, challenge, crosspost, owners
+from webapp.services import businesses, challenge, crosspost, owners, submissions
 
 
 def with_people(stmt: sa.Select) -> sa.Select:
@@ -115,30 +119,129 @@ def fixable_complaint(user: User, complaint_id: str | int | None) -> Post | None
     return post
 
 
-def business_for(form, author: User) -> Business:
-    """Return the business a validated form settled on, creating a new one if asked."""
-    if form.chosen_business is not None:
-        return form.chosen_business
+@dataclass(frozen=True)
+class Crossposting:
+    """The wish to send a post to its author's Mastodon account too, and how."""
+
+    visibility: str = Visibility.PUBLIC
+    spoiler_text: str | None = None
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A post as its author wrote it, checked and ready to publish or to save over an old one."""
+
+    kind: Kind
+    business: Business | businesses.NewBusiness
+    body: str
+    happened_on: date
+    rating: int | None = None
+    channel: str = Channel.IN_PERSON
+    make_right: str | None = None
+    is_on_wall: bool = True
+    shows_name: bool = True
+    fixes: int | None = None  # the id of the author's resolved complaint this praise follows up
+    crosspost: Crossposting | None = None
+
+
+@dataclass(frozen=True)
+class Published:
+    """The post a submission made, the crosspost to deliver, and whether it is new."""
+
+    post: Post
+    crosspost: Crosspost | None = None
+    is_new: bool = True
+
+
+def earlier_submission(author: User, key: str | None) -> Published | None:
+    """Return what an earlier send of the same submission published, if it got through."""
+    earlier = submissions.earlier_post(author, key)
+    return Published(earlier, is_new=False) if earlier is not None else None
+
+
+def publish(
+    author: User,
+    draft: Draft,
+    key: str | None = None,
+    *,
+    written_at: datetime | None = None,
+) -> Published:
+    """Write a new post, count it toward the challenge, and start its crosspost if wished.
+
+    Flushes but does not commit: the caller commits, and hands a lost race for the key to
+    `lost_race`. `written_at` backdates a post imported or made up for a demo.
+
+    :raise sqlalchemy.exc.IntegrityError: when a concurrent request claimed the key first.
+    """
+    earlier = earlier_submission(author, key)
+    if earlier is not None:
+        return earlier
+    post = Post()
+    if written_at is not None:
+        post.created_at = written_at
+    fill_post(post, draft, author)
+    complaint = fixable_complaint(author, draft.fixes) if post.kind == Kind.PRAISE else None
+    if complaint is not None and complaint.business_id == post.business.id:
+        post.fixes = complaint
+    # Set last: the author's posts would take an unfinished post into the session early.
+    post.author = author
+    db.session.add(post)
+    db.session.flush()
+    challenge.record_praise(post)
+    submissions.claim(post, key)
+    return Published(post, start_crosspost(post, draft.crosspost))
+
+
+def lost_race(author: User, key: str | None, error: IntegrityError) -> Published:
+    """Roll back a publish whose key a concurrent send claimed first, and return that post.
+
+    :raise sqlalchemy.exc.IntegrityError: the error given, when it wasn't about the key.
+    """
+    db.session.rollback()
+    earlier = earlier_submission(author, key)
+    if earlier is None:
+        raise error
+    return earlier
+
+
+def start_crosspost(post: Post, wish: Crossposting | None) -> Crosspost | None:
+    """Add the post's crosspost row when its author asked for it and is connected."""
+    account = post.author.mastodon_account
+    if account is None or wish is None:
+        return None
+    return crosspost.start(
+        post,
+        account,
+        visibility=wish.visibility,
+        spoiler_text=wish.spoiler_text,
+        post_url=url_for("posts.show", post_id=post.id, _external=True),
+    )
+
+
+def business_for(draft: Draft, author: User) -> Business:
+    """Return the business a draft is about, adding it first when it is new."""
+    if isinstance(draft.business, Business):
+        return draft.business
     return businesses.create_business(
-        form.new_business_name.data,
-        website=form.new_business_website.data,
-        handle=form.new_business_handle.data,
+        draft.business.name,
+        website=draft.business.website,
+        handle=draft.business.handle,
         created_by=author,
     )
 
 
-def fill_post(post: Post, form, author: User) -> None:
-    """Copy a validated form onto a post."""
-    post.kind = form.kind.data
-    post.business = business_for(form, author)
-    post.body = form.body.data
-    post.rating = form.rating.data
-    post.happened_on = form.happened_on.data
-    post.channel = form.channel.data
-    post.is_on_wall = form.is_on_wall.data
-    post.shows_name = form.shows_name.data
+def fill_post(post: Post, draft: Draft, author: User) -> None:
+    """Copy a draft onto an author's post."""
+    post.kind = draft.kind
+    post.business = business_for(draft, author)
+    post.body = draft.body
+    post.rating = draft.rating
+    post.happened_on = draft.happened_on
+    post.channel = draft.channel
+    post.is_on_wall = draft.is_on_wall
+    post.shows_name = draft.shows_name
     if post.kind == Kind.COMPLAINT:
-        post.make_right = form.make_right.data or None
+        post.make_right = draft.make_right or None
         post.complaint_status = post.complaint_status or ComplaintStatus.OPEN
         post.fixes = None
     else:
@@ -148,42 +251,14 @@ def fill_post(post: Post, form, author: User) -> None:
         post.resolution_note = None
 
 
-def create_post(author: User, form) -> Post:
-    """Write a new post from a validated form, and count it toward the challenge."""
-    post = Post()
-    fill_post(post, form, author)
-    complaint = fixable_complaint(author, form.fixes.data) if post.kind == Kind.PRAISE else None
-    if complaint is not None and complaint.business_id == post.business.id:
-        post.fixes = complaint
-    post.author = author
-    db.session.add(post)
-    db.session.flush()
-    challenge.record_praise(post)
-    return post
-
-
-def crosspost_if_asked(post: Post, form, post_url: str) -> Crosspost | None:
-    """Add the post's crosspost row when its author asked for it and is connected."""
-    account = post.author.mastodon_account
-    if account is None or not form.to_mastodon.data:
-        return None
-    return crosspost.start(
-        post,
-        account,
-        visibility=form.visibility.data,
-        spoiler_text=form.spoiler_text.data,
-        post_url=post_url,
-    )
-
-
-def update_post(post: Post, form) -> Post:
-    """Apply an edit from a validated form.
+def update_post(post: Post, draft: Draft) -> Post:
+    """Save an edit over a post.
 
     An owner featured, and an admin restored, the words they read: new words or another
     business end the feature, and any edit puts a restored post back in reach of reports.
     """
     before = endorsed_content(post)
-    fill_post(post, form, post.author)
+    fill_post(post, draft, post.author)
     db.session.flush()
     if endorsed_content(post) != before:
         owners.end_feature(post)
