@@ -39,6 +39,7 @@ def render_settings(
     status: int = 200,
 ):
     """Render the settings page with its forms and my API tokens."""
+    tokens = api_tokens.user_tokens(current_user)
     response = make_response(
         render_template(
             "settings/index.html",
@@ -49,8 +50,8 @@ def render_settings(
             or EmailForm(
                 current_user, formdata=None, email=current_user.new_email or current_user.email
             ),
-            tokens=api_tokens.user_tokens(current_user),
-            max_tokens=api_tokens.MAX_PER_USER,
+            tokens=tokens,
+            at_token_limit=api_tokens.at_limit(len(tokens)),
             new_token=new_token,
         ),
         status,
