@@ -43,23 +43,11 @@ def assert_problem(response, status: int) -> dict:
 
 
 @pytest.fixture
-def alice(make_user):
-    """Return a user, alice (not logged in)."""
-    return make_user("alice")
-
-
-@pytest.fixture
 def token(alice) -> str:
     """Return a working API token of alice's, in plain text."""
     made = api_tokens.create(alice, "Phone shortcut")
     db.session.commit()
     return made.plain
-
-
-@pytest.fixture
-def shop(make_business):
-    """Return a business."""
-    return make_business("Corner Bakery", handle="@support@cornerbakery.example")
 
 
 def new_post(client, plain: str, **fields):
@@ -85,39 +73,39 @@ def collect_pages(client, url: str) -> list[int]:
 # Reading
 
 
-def test_search_keeps_the_type_ahead_shape_and_adds_links(client, shop):
+def test_search_keeps_the_type_ahead_shape_and_adds_links(client, bakery_with_handle):
     """compose.js reads name, id, slug and handle; results also link to the wall and resource."""
     response = client.get("/api/v1/businesses?q=corn")
     assert response.status_code == 200
     (result,) = response.json["results"]
-    assert result["name"] == "Corner Bakery" and result["id"] == shop.id
+    assert result["name"] == "Corner Bakery" and result["id"] == bakery_with_handle.id
     assert result["slug"] == "corner-bakery"
     assert result["handle"] == "@support@cornerbakery.example"
     assert result["url"] == "http://praisewall.test/b/corner-bakery"
     assert result["api_url"] == "http://praisewall.test/api/v1/businesses/corner-bakery"
 
 
-def test_business_numbers_match_its_wall(client, shop, alice, make_user, make_post):
+def test_business_numbers_match_its_wall(client, bakery_with_handle, alice, make_user, make_post):
     """The API's numbers are the wall's: public posts only, complaints resolved, ratings."""
     bob = make_user("bob")
-    make_post(alice, shop, rating=5)
-    make_post(bob, shop, rating=4)
-    make_post(bob, shop, is_on_wall=False, rating=1)
+    make_post(alice, bakery_with_handle, rating=5)
+    make_post(bob, bakery_with_handle, rating=4)
+    make_post(bob, bakery_with_handle, is_on_wall=False, rating=1)
     make_post(
         alice,
-        shop,
+        bakery_with_handle,
         kind=Kind.COMPLAINT,
         complaint_status="resolved",
         created_at=utc(2026, 1, 1),
         resolved_at=utc(2026, 1, 3),
     )
-    make_post(bob, shop, kind=Kind.COMPLAINT)
+    make_post(bob, bakery_with_handle, kind=Kind.COMPLAINT)
     response = client.get("/api/v1/businesses/corner-bakery")
     assert response.status_code == 200
     data = response.json
     assert data["name"] == "Corner Bakery" and data["verified"] is False
     numbers = data["numbers"]
-    expected = stats.business_numbers(shop)
+    expected = stats.business_numbers(bakery_with_handle)
     assert numbers["praise"] == expected.praise == 2
     assert numbers["complaints"] == expected.complaints == 2
     assert numbers["resolved"] == 1 and numbers["resolved_share"] == 0.5
@@ -134,14 +122,17 @@ def test_unknown_business_is_a_problem_404(client):
     assert "business" in body["detail"]
 
 
-def test_business_posts_page_by_cursor(client, shop, alice, make_post):
+def test_business_posts_page_by_cursor(client, bakery_with_handle, alice, make_post):
     """Pages follow each other by cursor with no repeats or gaps; private posts never show."""
     made = [
-        make_post(alice, shop, body=f"Praise {n}", created_at=utc(2026, 2, n)) for n in range(1, 8)
+        make_post(alice, bakery_with_handle, body=f"Praise {n}", created_at=utc(2026, 2, n))
+        for n in range(1, 8)
     ]
-    make_post(alice, shop, body="Private", is_on_wall=False, created_at=utc(2026, 3, 1))
-    make_post(alice, shop, body="Reported", moderation=Moderation.PENDING)
-    make_post(alice, shop, kind=Kind.COMPLAINT, body="Cold coffee")
+    make_post(
+        alice, bakery_with_handle, body="Private", is_on_wall=False, created_at=utc(2026, 3, 1)
+    )
+    make_post(alice, bakery_with_handle, body="Reported", moderation=Moderation.PENDING)
+    make_post(alice, bakery_with_handle, kind=Kind.COMPLAINT, body="Cold coffee")
 
     first = client.get("/api/v1/businesses/corner-bakery/posts?limit=3").json
     assert [item["body"] for item in first["items"]] == ["Praise 7", "Praise 6", "Praise 5"]
@@ -158,7 +149,7 @@ def test_business_posts_page_by_cursor(client, shop, alice, make_post):
 @pytest.mark.parametrize(
     "query", ["kind=rant", "cursor=garbage", "cursor=W10", "cursor=eyJhIjogMX0"]
 )
-def test_bad_page_parameters_are_a_problem_400(client, shop, query):
+def test_bad_page_parameters_are_a_problem_400(client, bakery_with_handle, query):
     """A kind we don't have or a broken cursor is a 400, never a 500."""
     assert_problem(client.get(f"/api/v1/businesses/corner-bakery/posts?{query}"), 400)
 
@@ -181,10 +172,12 @@ def test_wall_pages_through_everyones_public_praise(make_app, make_user, make_bu
         assert collect_pages(client, "/api/v1/wall") == [post.id for post in reversed(made)]
 
 
-def test_a_public_post_reads_as_its_page_shows_it(client, shop, alice, make_post):
+def test_a_public_post_reads_as_its_page_shows_it(client, bakery_with_handle, alice, make_post):
     """The post's fields, its author (or none when anonymous) and links."""
-    named = make_post(alice, shop, rating=4, channel="phone", body="Called back in minutes.")
-    anonymous = make_post(alice, shop, shows_name=False)
+    named = make_post(
+        alice, bakery_with_handle, rating=4, channel="phone", body="Called back in minutes."
+    )
+    anonymous = make_post(alice, bakery_with_handle, shows_name=False)
     data = client.get(f"/api/v1/posts/{named.id}").json
     assert data["body"] == "Called back in minutes." and data["rating"] == 4
     assert data["author"] == "alice" and data["author_url"] == "http://praisewall.test/u/alice"
@@ -201,16 +194,18 @@ def test_a_public_post_reads_as_its_page_shows_it(client, shop, alice, make_post
     [{"is_on_wall": False}, {"moderation": Moderation.PENDING}, {"moderation": Moderation.HIDDEN}],
     ids=["private", "reported", "hidden"],
 )
-def test_posts_not_public_are_404(client, shop, alice, make_post, fields):
+def test_posts_not_public_are_404(client, bakery_with_handle, alice, make_post, fields):
     """Private and hidden posts are 404 to strangers, like their pages."""
-    post = make_post(alice, shop, **fields)
+    post = make_post(alice, bakery_with_handle, **fields)
     assert_problem(client.get(f"/api/v1/posts/{post.id}"), 404)
     assert client.get(f"/posts/{post.id}").status_code == 404
 
 
-def test_the_author_reads_their_private_post_with_a_token(client, shop, alice, token, make_post):
+def test_the_author_reads_their_private_post_with_a_token(
+    client, bakery_with_handle, alice, token, make_post
+):
     """With the author's token the private post shows, with its privacy and delivery state."""
-    post = make_post(alice, shop, is_on_wall=False)
+    post = make_post(alice, bakery_with_handle, is_on_wall=False)
     response = client.get(f"/api/v1/posts/{post.id}", headers=bearer(token))
     assert response.status_code == 200
     assert response.json["on_wall"] is False and response.json["crosspost"] is None
@@ -218,19 +213,19 @@ def test_the_author_reads_their_private_post_with_a_token(client, shop, alice, t
 
 
 def test_someone_elses_token_does_not_open_a_private_post(
-    client, shop, alice, make_user, make_post
+    client, bakery_with_handle, alice, make_user, make_post
 ):
     """Bob's token is no key to alice's private post."""
-    post = make_post(alice, shop, is_on_wall=False)
+    post = make_post(alice, bakery_with_handle, is_on_wall=False)
     bob_token = api_tokens.create(make_user("bob"), "Bob's phone").plain
     db.session.commit()
     assert_problem(client.get(f"/api/v1/posts/{post.id}", headers=bearer(bob_token)), 404)
 
 
-def test_a_users_public_challenge(client, shop, alice, make_post):
+def test_a_users_public_challenge(client, bakery_with_handle, alice, make_post):
     """Finished rounds show, as on the profile; the round under way stays private."""
     for n in range(3):
-        make_post(alice, shop, created_at=utc(2026, 1, 1 + n))
+        make_post(alice, bakery_with_handle, created_at=utc(2026, 1, 1 + n))
     db.session.add(ChallengeRound(user_id=alice.id, started_at=utc(2026, 2, 1)))
     db.session.commit()
     data = client.get("/api/v1/users/alice/challenge").json
@@ -248,14 +243,14 @@ def test_a_users_public_challenge(client, shop, alice, make_post):
 # Writing
 
 
-def test_posting_with_a_token_puts_the_post_on_the_wall(client, shop, alice, token):
+def test_posting_with_a_token_puts_the_post_on_the_wall(client, bakery_with_handle, alice, token):
     """201, a Location to read it back, the post on the wall, and the token marked as used."""
     response = new_post(client, token, rating=5, channel="online")
     assert response.status_code == 201, response.text
     post = db.session.scalars(sa.select(Post)).one()
     assert response.headers["Location"] == f"http://praisewall.test/api/v1/posts/{post.id}"
     assert response.json["id"] == post.id and response.json["on_wall"] is True
-    assert post.author_id == alice.id and post.business_id == shop.id
+    assert post.author_id == alice.id and post.business_id == bakery_with_handle.id
     assert post.rating == 5 and post.channel == "online" and post.happened_on == date.today()
     assert post.kind == Kind.PRAISE and post.shows_name is True
     assert response.json["crosspost"] is None  # alice has no Mastodon account
@@ -265,7 +260,9 @@ def test_posting_with_a_token_puts_the_post_on_the_wall(client, shop, alice, tok
     assert db.session.scalars(sa.select(ApiToken)).one().last_used_at is not None
 
 
-def test_a_retried_post_with_its_idempotency_key_makes_one_post(client, shop, alice, token):
+def test_a_retried_post_with_its_idempotency_key_makes_one_post(
+    client, bakery_with_handle, alice, token
+):
     """A phone that never heard back sends again with the same key: it gets the first post."""
     headers = bearer(token) | {"Idempotency-Key": "6f1c0c52-5d1e-4a8e-9a43-0d2f6f0b8d11"}
     payload = {"business": "corner-bakery", "body": "They saved me the last loaf."}
@@ -285,7 +282,7 @@ def test_a_retried_post_with_its_idempotency_key_makes_one_post(client, shop, al
     assert count(Post) == 2
 
 
-def test_posting_a_private_anonymous_complaint(client, shop, alice, token):
+def test_posting_a_private_anonymous_complaint(client, bakery_with_handle, alice, token):
     """The form's privacy options map to JSON booleans; complaints keep what would fix it."""
     response = new_post(
         client,
@@ -322,11 +319,11 @@ def test_posting_about_a_new_business_adds_it(client, alice, token):
     assert response.json["business"]["slug"] == "quick-cobbler"
 
 
-def test_posting_by_exact_business_name(client, shop, alice, token):
+def test_posting_by_exact_business_name(client, bakery_with_handle, alice, token):
     """business_name finds a business by its name, as typing it in the form does."""
     response = new_post(client, token, business=None, business_name="corner bakery")
     assert response.status_code == 201, response.text
-    assert response.json["business"]["id"] == shop.id
+    assert response.json["business"]["id"] == bakery_with_handle.id
 
 
 @pytest.mark.parametrize(
@@ -370,7 +367,9 @@ def test_posting_by_exact_business_name(client, shop, alice, token):
         ({"body": "nul\x00byte", "business": "corner\x00bakery"}, "business", "NUL"),
     ],
 )
-def test_bad_input_is_a_422_with_field_errors(client, shop, alice, token, fields, field, message):
+def test_bad_input_is_a_422_with_field_errors(
+    client, bakery_with_handle, alice, token, fields, field, message
+):
     """Each mistake is named by field in problem details, and nothing is written."""
     response = new_post(client, token, **fields)
     body = assert_problem(response, 422)
@@ -388,7 +387,9 @@ def test_bad_input_is_a_422_with_field_errors(client, shop, alice, token, fields
     ],
     ids=["broken json", "not an object", "a form", "huge"],
 )
-def test_bodies_that_are_not_a_json_object(client, shop, alice, token, kwargs, status):
+def test_bodies_that_are_not_a_json_object(
+    client, bakery_with_handle, alice, token, kwargs, status
+):
     """Malformed, misdirected and oversized bodies get problem details, never a 500."""
     response = client.post("/api/v1/posts", headers=bearer(token), **kwargs)
     assert_problem(response, status)
@@ -399,7 +400,7 @@ def test_bodies_that_are_not_a_json_object(client, shop, alice, token, kwargs, s
     "header",
     [None, "Bearer", "Bearer pw_not-a-real-token", "Basic YWxpY2U6cGFzcw==", "Bearer " + "x" * 500],
 )
-def test_no_or_a_bad_token_is_a_401(client, shop, alice, token, header):
+def test_no_or_a_bad_token_is_a_401(client, bakery_with_handle, alice, token, header):
     """Without a working bearer token the API asks for one, and writes nothing."""
     headers = {"Authorization": header} if header else {}
     response = client.post(
@@ -410,7 +411,7 @@ def test_no_or_a_bad_token_is_a_401(client, shop, alice, token, header):
     assert count(Post) == 0
 
 
-def test_a_revoked_token_stops_working(client, shop, alice, token):
+def test_a_revoked_token_stops_working(client, bakery_with_handle, alice, token):
     """After revoking, the same token is a 401."""
     assert new_post(client, token).status_code == 201
     api_tokens.revoke(db.session.scalars(sa.select(ApiToken)).one())
@@ -421,7 +422,7 @@ def test_a_revoked_token_stops_working(client, shop, alice, token):
     assert count(Post) == 1
 
 
-def test_a_session_cookie_cannot_post_through_the_api(csrf_app, shop, alice):
+def test_a_session_cookie_cannot_post_through_the_api(csrf_app, bakery_with_handle, alice):
     """Logged in by cookie, with or without the form's CSRF token: still a 401, nothing written."""
     client = csrf_app.test_client()
     page = client.get("/login").text
@@ -434,13 +435,15 @@ def test_a_session_cookie_cannot_post_through_the_api(csrf_app, shop, alice):
     assert count(Post) == 0
 
 
-def test_a_token_posts_even_with_csrf_protection_on(csrf_app, shop, alice, token):
+def test_a_token_posts_even_with_csrf_protection_on(csrf_app, bakery_with_handle, alice, token):
     """A bearer token is no ambient credential, so the API needs no CSRF token."""
     response = new_post(csrf_app.test_client(), token)
     assert response.status_code == 201, response.text
 
 
-def test_a_connected_user_gets_the_post_crossposted(client, connected, fake_mastodon, shop):
+def test_a_connected_user_gets_the_post_crossposted(
+    client, connected, fake_mastodon, bakery_with_handle
+):
     """Posting via the API queues the same crosspost the form does, and it reaches Mastodon."""
     plain = api_tokens.create(connected, "Phone").plain
     db.session.commit()
@@ -460,7 +463,9 @@ def test_a_connected_user_gets_the_post_crossposted(client, connected, fake_mast
     assert again["crosspost"]["state"] == "sent" and again["crosspost"]["url"]
 
 
-def test_a_connected_user_may_leave_mastodon_out(client, connected, fake_mastodon, shop):
+def test_a_connected_user_may_leave_mastodon_out(
+    client, connected, fake_mastodon, bakery_with_handle
+):
     """to_mastodon false posts here only."""
     plain = api_tokens.create(connected, "Phone").plain
     db.session.commit()
@@ -546,7 +551,7 @@ def test_the_openapi_document_names_every_api_route(app, client):
 # Tokens in settings
 
 
-def test_a_token_is_shown_once_and_only_its_hash_is_kept(client, auth, alice, shop):
+def test_a_token_is_shown_once_and_only_its_hash_is_kept(client, auth, alice, bakery_with_handle):
     """The page shows the new token once, uncached; the database holds only its SHA-256."""
     auth.login()
     response = client.post("/settings/tokens", data={"name": "Phone shortcut"})

@@ -23,18 +23,6 @@ from webapp.services.mastodon import plain_text
 BUSINESS_ACCT = "support@cornerbakery.example"
 
 
-@pytest.fixture
-def bob(make_user):
-    """Bob, who posts."""
-    return make_user("bob")
-
-
-@pytest.fixture
-def shop(make_business):
-    """A business people talk about, with a fediverse handle the fake server knows."""
-    return make_business("Corner Bakery", handle=f"@{BUSINESS_ACCT}")
-
-
 def bodies(page: str) -> list[str]:
     """Return the post texts on a page, in order."""
     return [html.unescape(b) for b in re.findall(r'<p class="body">(.*?)</p>', page, re.S)]
@@ -118,18 +106,26 @@ def iso_week(moment: datetime) -> str:
     return f"{year}-W{week:02d}"
 
 
-def test_trend_counts_the_last_twelve_weeks(client, bob, shop, make_business, make_post):
+def test_trend_counts_the_last_twelve_weeks(
+    client, bob, bakery_with_handle, make_business, make_post
+):
     """Twelve ISO weeks, empty ones too, today's last; older and non-public posts don't count."""
     monday = this_monday()
-    make_post(bob, shop, created_at=monday + timedelta(minutes=1))
-    make_post(bob, shop, created_at=monday + timedelta(minutes=2))
-    make_post(bob, shop, kind="complaint", created_at=monday - timedelta(weeks=3, days=-6))
-    make_post(bob, shop, created_at=monday - timedelta(weeks=3))
-    make_post(bob, shop, created_at=monday - timedelta(weeks=11))  # the oldest week shown
-    make_post(bob, shop, created_at=monday - timedelta(weeks=11, seconds=1))  # 13 weeks back
-    make_post(bob, shop, created_at=monday - timedelta(weeks=12, days=-2))
-    make_post(bob, shop, created_at=monday, is_on_wall=False)
-    make_post(bob, shop, created_at=monday, moderation="hidden")
+    make_post(bob, bakery_with_handle, created_at=monday + timedelta(minutes=1))
+    make_post(bob, bakery_with_handle, created_at=monday + timedelta(minutes=2))
+    make_post(
+        bob, bakery_with_handle, kind="complaint", created_at=monday - timedelta(weeks=3, days=-6)
+    )
+    make_post(bob, bakery_with_handle, created_at=monday - timedelta(weeks=3))
+    make_post(
+        bob, bakery_with_handle, created_at=monday - timedelta(weeks=11)
+    )  # the oldest week shown
+    make_post(
+        bob, bakery_with_handle, created_at=monday - timedelta(weeks=11, seconds=1)
+    )  # 13 weeks back
+    make_post(bob, bakery_with_handle, created_at=monday - timedelta(weeks=12, days=-2))
+    make_post(bob, bakery_with_handle, created_at=monday, is_on_wall=False)
+    make_post(bob, bakery_with_handle, created_at=monday, moderation="hidden")
     make_post(bob, make_business("Other Shop"), created_at=monday)
 
     page = client.get("/b/corner-bakery").text
@@ -153,10 +149,10 @@ def test_trend_axis_labels_fit_the_margin(busiest, labels):
     assert [tick["text"] for tick in trend.chart(weeks).ticks] == labels
 
 
-def test_trend_is_accessible_svg_without_script(client, bob, shop, make_post):
+def test_trend_is_accessible_svg_without_script(client, bob, bakery_with_handle, make_post):
     """The chart is inline SVG with a title and description; praise bars, complaint dots."""
-    make_post(bob, shop)
-    make_post(bob, shop, kind="complaint")
+    make_post(bob, bakery_with_handle)
+    make_post(bob, bakery_with_handle, kind="complaint")
     page = client.get("/b/corner-bakery").text
     figure = re.search(r'<figure class="trend">.*?</figure>', page, re.S).group(0)
     svg = re.search(r'<svg class="trend-chart".*?</svg>', figure, re.S).group(0)
@@ -171,17 +167,17 @@ def test_trend_is_accessible_svg_without_script(client, bob, shop, make_post):
 # --- Sorting and paging ---
 
 
-def test_sort_by_rating_pages_by_cursor(app, client, bob, shop, make_post):
+def test_sort_by_rating_pages_by_cursor(app, client, bob, bakery_with_handle, make_post):
     """Best rated first, unrated last, ties newest first; paging follows a cursor, no OFFSET."""
     app.config["PER_PAGE"] = 2
-    make_post(bob, shop, body="Five old", rating=5, created_at=utc(2026, 1, 1))
-    make_post(bob, shop, body="Unrated new", created_at=utc(2026, 1, 9))
-    make_post(bob, shop, body="Three", rating=3, created_at=utc(2026, 1, 2))
-    make_post(bob, shop, body="Five new", rating=5, created_at=utc(2026, 1, 3))
-    make_post(bob, shop, body="One", rating=1, created_at=utc(2026, 1, 4))
-    make_post(bob, shop, body="Unrated old", created_at=utc(2026, 1, 5))
-    make_post(bob, shop, body="Five tie", rating=5, created_at=utc(2026, 1, 3))
-    make_post(bob, shop, body="A complaint", kind="complaint", rating=5)
+    make_post(bob, bakery_with_handle, body="Five old", rating=5, created_at=utc(2026, 1, 1))
+    make_post(bob, bakery_with_handle, body="Unrated new", created_at=utc(2026, 1, 9))
+    make_post(bob, bakery_with_handle, body="Three", rating=3, created_at=utc(2026, 1, 2))
+    make_post(bob, bakery_with_handle, body="Five new", rating=5, created_at=utc(2026, 1, 3))
+    make_post(bob, bakery_with_handle, body="One", rating=1, created_at=utc(2026, 1, 4))
+    make_post(bob, bakery_with_handle, body="Unrated old", created_at=utc(2026, 1, 5))
+    make_post(bob, bakery_with_handle, body="Five tie", rating=5, created_at=utc(2026, 1, 3))
+    make_post(bob, bakery_with_handle, body="A complaint", kind="complaint", rating=5)
     offsets: list[str] = []
 
     def record_offsets(conn, cursor, sql, params, *args):
@@ -209,21 +205,25 @@ def test_sort_by_rating_pages_by_cursor(app, client, bob, shop, make_post):
     assert all_pages(client, "/b/corner-bakery")[0] == "Unrated new"
 
 
-def test_complaints_sort_by_rating_too(client, bob, shop, make_post):
+def test_complaints_sort_by_rating_too(client, bob, bakery_with_handle, make_post):
     """The complaints tab sorts by rating the same way."""
-    make_post(bob, shop, body="Bad", kind="complaint", rating=1, created_at=utc(2026, 1, 2))
-    make_post(bob, shop, body="Meh", kind="complaint", rating=3, created_at=utc(2026, 1, 1))
-    make_post(bob, shop, body="Unrated", kind="complaint", created_at=utc(2026, 1, 3))
+    make_post(
+        bob, bakery_with_handle, body="Bad", kind="complaint", rating=1, created_at=utc(2026, 1, 2)
+    )
+    make_post(
+        bob, bakery_with_handle, body="Meh", kind="complaint", rating=3, created_at=utc(2026, 1, 1)
+    )
+    make_post(bob, bakery_with_handle, body="Unrated", kind="complaint", created_at=utc(2026, 1, 3))
     page = client.get("/b/corner-bakery?tab=complaints&sort=rating").text
     assert bodies(page) == ["Meh", "Bad", "Unrated"]
     assert 'aria-current="true">Best rated' in page
 
 
-def test_a_cursor_from_another_sort_is_a_400(app, client, bob, shop, make_post):
+def test_a_cursor_from_another_sort_is_a_400(app, client, bob, bakery_with_handle, make_post):
     """A newest-first cursor can't be reused for the rating order (or the reverse)."""
     app.config["PER_PAGE"] = 1
-    make_post(bob, shop, rating=2)
-    make_post(bob, shop, rating=4)
+    make_post(bob, bakery_with_handle, rating=2)
+    make_post(bob, bakery_with_handle, rating=4)
     newest = re.search(r"cursor=([\w-]+)", client.get("/b/corner-bakery").text).group(1)
     rated = re.search(r"cursor=([\w-]+)", client.get("/b/corner-bakery?sort=rating").text).group(1)
     assert client.get(f"/b/corner-bakery?sort=rating&cursor={newest}").status_code == 400
@@ -233,23 +233,31 @@ def test_a_cursor_from_another_sort_is_a_400(app, client, bob, shop, make_post):
 # --- Unanswered praise ---
 
 
-def test_unanswered_lists_sent_praise_without_a_reply(client, bob, shop, make_business, make_post):
+def test_unanswered_lists_sent_praise_without_a_reply(
+    client, bob, bakery_with_handle, make_business, make_post
+):
     """Only public praise whose public status named the found handle and has no reply yet."""
-    waiting_old = make_post(bob, shop, body="Waiting, older", created_at=utc(2026, 2, 1))
-    waiting_new = make_post(bob, shop, body="Waiting, newer", created_at=utc(2026, 2, 2))
+    waiting_old = make_post(
+        bob, bakery_with_handle, body="Waiting, older", created_at=utc(2026, 2, 1)
+    )
+    waiting_new = make_post(
+        bob, bakery_with_handle, body="Waiting, newer", created_at=utc(2026, 2, 2)
+    )
     sent(waiting_old)
     sent(waiting_new)
     sent(
-        make_post(bob, shop, body="Answered"), replied_at=utcnow(), reply_url="https://x.example/1"
+        make_post(bob, bakery_with_handle, body="Answered"),
+        replied_at=utcnow(),
+        reply_url="https://x.example/1",
     )
-    sent(make_post(bob, shop, body="Handle not found"), mention_resolved=False)
-    sent(make_post(bob, shop, body="Unlisted"), visibility="unlisted")
-    sent(make_post(bob, shop, body="Still pending"), state="pending", sent_at=None)
-    sent(make_post(bob, shop, body="Complaint", kind="complaint"))
-    sent(make_post(bob, shop, body="Private", is_on_wall=False))
-    sent(make_post(bob, shop, body="Hidden", moderation="hidden"))
+    sent(make_post(bob, bakery_with_handle, body="Handle not found"), mention_resolved=False)
+    sent(make_post(bob, bakery_with_handle, body="Unlisted"), visibility="unlisted")
+    sent(make_post(bob, bakery_with_handle, body="Still pending"), state="pending", sent_at=None)
+    sent(make_post(bob, bakery_with_handle, body="Complaint", kind="complaint"))
+    sent(make_post(bob, bakery_with_handle, body="Private", is_on_wall=False))
+    sent(make_post(bob, bakery_with_handle, body="Hidden", moderation="hidden"))
     sent(make_post(bob, make_business("Other Shop"), body="Elsewhere"))
-    make_post(bob, shop, body="Never crossposted")
+    make_post(bob, bakery_with_handle, body="Never crossposted")
 
     page = client.get("/b/corner-bakery?tab=unanswered").text
     assert bodies(page) == ["Waiting, newer", "Waiting, older"]
@@ -259,7 +267,7 @@ def test_unanswered_lists_sent_praise_without_a_reply(client, bob, shop, make_bu
     assert 'aria-current="page">Unanswered' in page
 
 
-def test_no_unanswered_praise_says_so(client, shop):
+def test_no_unanswered_praise_says_so(client, bakery_with_handle):
     """An empty unanswered tab says everything has an answer."""
     page = client.get("/b/corner-bakery?tab=unanswered").text
     assert "every praise that reached them on Mastodon has an answer" in page
@@ -274,13 +282,15 @@ def check(row: Crosspost) -> None:
     db.session.expire_all()
 
 
-def test_reply_text_is_stored_and_shown_escaped(client, connected, fake_mastodon, shop):
+def test_reply_text_is_stored_and_shown_escaped(
+    client, connected, fake_mastodon, bakery_with_handle
+):
     """The reply's words appear under the post on the wall and permalink, never as HTML."""
     # An account on the author's server, whose replies that server (and WebFinger) confirms.
     fake_mastodon.add_account("bakery")
-    shop.handle = f"@bakery@{fake_mastodon.domain}"
+    bakery_with_handle.handle = f"@bakery@{fake_mastodon.domain}"
     db.session.commit()
-    row = send(client, shop)
+    row = send(client, bakery_with_handle)
     reply = fake_mastodon.reply(
         row.remote_id,
         "bakery",
@@ -335,19 +345,21 @@ def arc_steps(page: str) -> list[str]:
     return [" ".join(html.unescape(re.sub(r"<[^>]+>", "", step)).split()) for step in steps]
 
 
-def test_complaint_resolved_praise_arc(client, bob, shop, make_post):
+def test_complaint_resolved_praise_arc(client, bob, bakery_with_handle, make_post):
     """A fixed complaint and the praise that followed show together on both tabs."""
     made = utc(2026, 3, 1, 9)
     complaint = make_post(
         bob,
-        shop,
+        bakery_with_handle,
         body="Order lost",
         kind="complaint",
         created_at=made,
         complaint_status="resolved",
         resolved_at=made + timedelta(days=2),
     )
-    praise = make_post(bob, shop, body="They found it and added a cake", fixes=complaint)
+    praise = make_post(
+        bob, bakery_with_handle, body="They found it and added a cake", fixes=complaint
+    )
     complaints = client.get("/b/corner-bakery?tab=complaints").text
     assert arc_steps(complaints) == [
         "This complaint",
@@ -373,7 +385,7 @@ def test_complaint_resolved_praise_arc(client, bob, shop, make_post):
     ],
 )
 def test_arc_is_hidden_when_it_would_unmask_or_no_longer_holds(
-    client, bob, shop, make_post, complaint_fields
+    client, bob, bakery_with_handle, make_post, complaint_fields
 ):
     """No arc when one end is anonymous and the other named, private, or not resolved."""
     fields = {
@@ -383,14 +395,16 @@ def test_arc_is_hidden_when_it_would_unmask_or_no_longer_holds(
         "resolved_at": utcnow(),
     }
     fields.update(complaint_fields)
-    complaint = make_post(bob, shop, **fields)
-    make_post(bob, shop, body="Fixed it", fixes=complaint)
+    complaint = make_post(bob, bakery_with_handle, **fields)
+    make_post(bob, bakery_with_handle, body="Fixed it", fixes=complaint)
     praise_tab = client.get("/b/corner-bakery").text
     assert 'class="arc"' not in praise_tab and f"/posts/{complaint.id}" not in praise_tab
     assert 'class="arc"' not in client.get("/b/corner-bakery?tab=complaints").text
 
 
-def test_wall_tabs_cost_the_same_queries_for_few_or_many(client, bob, shop, make_user, make_post):
+def test_wall_tabs_cost_the_same_queries_for_few_or_many(
+    client, bob, bakery_with_handle, make_user, make_post
+):
     """Arcs, replies and the trend load per page, never per post."""
     paths = [f"/b/corner-bakery{query}" for query in ("", "?tab=complaints", "?tab=unanswered")]
 
@@ -398,12 +412,12 @@ def test_wall_tabs_cost_the_same_queries_for_few_or_many(client, bob, shop, make
         author = make_user(f"user{n}")
         complaint = make_post(
             author,
-            shop,
+            bakery_with_handle,
             kind="complaint",
             complaint_status="resolved",
             resolved_at=utcnow(),
         )
-        sent(make_post(author, shop, fixes=complaint))
+        sent(make_post(author, bakery_with_handle, fixes=complaint))
 
     add(0)
     few = {path: count_queries(client, path) for path in paths}
@@ -418,17 +432,25 @@ def test_wall_tabs_cost_the_same_queries_for_few_or_many(client, bob, shop, make
 
 
 @pytest.fixture
-def busy_shop(bob, shop, make_user, make_post):
+def busy_shop(bob, bakery_with_handle, make_user, make_post):
     """The bakery with praise, a complaint, and statuses that did and didn't get a reply."""
     carol = make_user("carol")
-    answered = make_post(bob, shop, body="Oldest praise", rating=5, created_at=utc(2026, 1, 1))
+    answered = make_post(
+        bob, bakery_with_handle, body="Oldest praise", rating=5, created_at=utc(2026, 1, 1)
+    )
     sent(answered, replied_at=utc(2026, 1, 1, 3), reply_url="https://x.example/r")
-    sent(make_post(carol, shop, body="Second praise", rating=4, created_at=utc(2026, 1, 2)))
-    make_post(bob, shop, body="Third praise", created_at=utc(2026, 1, 3), shows_name=False)
-    make_post(carol, shop, body="Newest praise", created_at=utc(2026, 1, 4))
-    make_post(bob, shop, body="A complaint", kind="complaint", rating=1)
-    make_post(bob, shop, body="Private praise", is_on_wall=False, rating=1)
-    return shop
+    sent(
+        make_post(
+            carol, bakery_with_handle, body="Second praise", rating=4, created_at=utc(2026, 1, 2)
+        )
+    )
+    make_post(
+        bob, bakery_with_handle, body="Third praise", created_at=utc(2026, 1, 3), shows_name=False
+    )
+    make_post(carol, bakery_with_handle, body="Newest praise", created_at=utc(2026, 1, 4))
+    make_post(bob, bakery_with_handle, body="A complaint", kind="complaint", rating=1)
+    make_post(bob, bakery_with_handle, body="Private praise", is_on_wall=False, rating=1)
+    return bakery_with_handle
 
 
 def test_embed_shows_the_right_numbers(client, busy_shop):
@@ -483,7 +505,7 @@ def test_embed_loads_nothing_and_opens_links_in_a_new_tab(client, busy_shop):
     ("query", "theme"),
     [("?theme=light", "light"), ("?theme=dark", "dark"), ("", "auto"), ("?theme=<x>", "auto")],
 )
-def test_embed_has_light_and_dark(client, shop, query, theme):
+def test_embed_has_light_and_dark(client, bakery_with_handle, query, theme):
     """?theme= picks light or dark; anything else follows the visitor's colour scheme."""
     page = client.get(f"/b/corner-bakery/embed{query}").text
     assert f'<html lang="en" class="{theme}">' in page
@@ -502,16 +524,16 @@ def test_embed_stays_under_10_kb(client, bob, make_business, make_post):
     assert response.headers["Content-Length"] == str(len(response.data))
 
 
-def test_embed_revalidates_with_304(client, bob, shop, make_post):
+def test_embed_revalidates_with_304(client, bob, bakery_with_handle, make_post):
     """The widget carries an ETag and public Cache-Control, and answers 304 while unchanged."""
-    make_post(bob, shop, body="First")
+    make_post(bob, bakery_with_handle, body="First")
     first = client.get("/b/corner-bakery/embed")
     etag = first.headers["ETag"]
     cache_control = first.headers["Cache-Control"]
     assert "public" in cache_control and "max-age" in cache_control
     again = client.get("/b/corner-bakery/embed", headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.data == b""
-    make_post(bob, shop, body="Second")
+    make_post(bob, bakery_with_handle, body="Second")
     changed = client.get("/b/corner-bakery/embed", headers={"If-None-Match": etag})
     assert changed.status_code == 200 and changed.headers["ETag"] != etag
 
@@ -525,9 +547,9 @@ def test_embed_revalidates_with_304(client, bob, shop, make_post):
         "/b/corner-bakery/embed?theme=dark",
     ],
 )
-def test_wall_views_revalidate_with_304(client, bob, shop, make_post, path):
+def test_wall_views_revalidate_with_304(client, bob, bakery_with_handle, make_post, path):
     """Every view of the wall is cacheable and answers 304 to a current copy."""
-    make_post(bob, shop, kind="complaint")
+    make_post(bob, bakery_with_handle, kind="complaint")
     first = client.get(path)
     assert first.headers["ETag"] and "public" in first.headers["Cache-Control"]
     assert client.get(path, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
@@ -547,19 +569,19 @@ def test_wall_offers_the_widget_and_badge_snippets(client, make_business):
 
 
 def test_a_follow_up_moved_to_another_business_leaves_the_arc(
-    client, bob, shop, make_business, make_post
+    client, bob, bakery_with_handle, make_business, make_post
 ):
     """A praise that followed up this wall's complaint, edited to name another business."""
     complaint = make_post(
         bob,
-        shop,
+        bakery_with_handle,
         body="Order lost",
         kind="complaint",
         complaint_status="resolved",
         resolved_at=utcnow(),
     )
-    praise = make_post(bob, shop, body="They found it", fixes=complaint)
-    moved = make_post(bob, shop, body="Old row", fixes=complaint)
+    praise = make_post(bob, bakery_with_handle, body="They found it", fixes=complaint)
+    moved = make_post(bob, bakery_with_handle, body="Old row", fixes=complaint)
     other = make_business("Harbour Books")
     # An older version let this happen without an edit: the link is checked where it shows.
     moved.business_id = other.id

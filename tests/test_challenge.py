@@ -40,14 +40,6 @@ def posted_id(response) -> int:
 
 
 @pytest.fixture
-def alice(make_user, auth):
-    """Return a logged-in user, alice."""
-    user = make_user("alice")
-    auth.login()
-    return user
-
-
-@pytest.fixture
 def shops(make_business):
     """Return three businesses to praise."""
     return [make_business(name) for name in ("Corner Bakery", "Quick Cobbler", "Night Pharmacy")]
@@ -78,7 +70,7 @@ def test_starting_a_round_needs_a_login(client):
     assert count(ChallengeRound) == 0
 
 
-def test_newcomer_sees_an_empty_ring_and_the_take_the_challenge_button(client, alice):
+def test_newcomer_sees_an_empty_ring_and_the_take_the_challenge_button(client, signed_in_alice):
     """A logged-in user with no round sees 0 of 3 and the button to take the challenge."""
     response = client.get("/challenge")
     assert response.status_code == 200
@@ -88,7 +80,7 @@ def test_newcomer_sees_an_empty_ring_and_the_take_the_challenge_button(client, a
     assert count(ChallengeRound) == 0
 
 
-def test_take_the_challenge_button_starts_a_round_at_zero(client, alice):
+def test_take_the_challenge_button_starts_a_round_at_zero(client, signed_in_alice):
     """The button starts a round: 0 of 3, three to go, nothing counted yet."""
     response = client.post("/challenge/start")
     assert response.status_code == 302
@@ -102,7 +94,7 @@ def test_take_the_challenge_button_starts_a_round_at_zero(client, alice):
     assert count(ChallengeRound) == 1
 
 
-def test_first_public_praise_starts_a_round_and_counts(client, alice, shops):
+def test_first_public_praise_starts_a_round_and_counts(client, signed_in_alice, shops):
     """Without pressing anything, the first public praise starts a round at 1 of 3."""
     compose(client, shops[0], body="Fixed my cake order in minutes.")
     text = page_text(client.get("/challenge"))
@@ -110,11 +102,11 @@ def test_first_public_praise_starts_a_round_and_counts(client, alice, shops):
     assert "2 to go" in text
     assert "The posts that counted Corner Bakery — Fixed my cake order in minutes." in text
     rounds = db.session.scalars(sa.select(ChallengeRound)).all()
-    assert [(r.user_id, r.completed_at) for r in rounds] == [(alice.id, None)]
+    assert [(r.user_id, r.completed_at) for r in rounds] == [(signed_in_alice.id, None)]
 
 
 @pytest.mark.parametrize("praises", [1, 2])
-def test_ring_shows_how_many_of_three(client, alice, shops, praises):
+def test_ring_shows_how_many_of_three(client, signed_in_alice, shops, praises):
     """The ring and the page say n of 3 and how many are left."""
     for shop in shops[:praises]:
         compose(client, shop)
@@ -134,7 +126,7 @@ NOT_COUNTING = [
 
 
 @pytest.mark.parametrize("fields", NOT_COUNTING)
-def test_posts_that_are_not_public_praise_start_no_round(client, alice, shops, fields):
+def test_posts_that_are_not_public_praise_start_no_round(client, signed_in_alice, shops, fields):
     """Private posts and complaints don't start the challenge."""
     compose(client, shops[0], **fields)
     response = client.get("/challenge")
@@ -144,7 +136,7 @@ def test_posts_that_are_not_public_praise_start_no_round(client, alice, shops, f
 
 
 @pytest.mark.parametrize("fields", NOT_COUNTING)
-def test_posts_that_are_not_public_praise_do_not_count(client, alice, shops, fields):
+def test_posts_that_are_not_public_praise_do_not_count(client, signed_in_alice, shops, fields):
     """In a running round, private posts and complaints leave progress where it was."""
     compose(client, shops[0], body="This one counts.")
     compose(client, shops[1], body="This one must not count.", **fields)
@@ -155,11 +147,11 @@ def test_posts_that_are_not_public_praise_do_not_count(client, alice, shops, fie
 
 
 def test_praise_written_before_a_button_started_round_does_not_count(
-    client, alice, shops, make_post
+    client, signed_in_alice, shops, make_post
 ):
     """An older private praise made public after pressing the button stays outside the round."""
     old = make_post(
-        alice, shops[0], is_on_wall=False, body="Old story.", created_at=utc(2024, 5, 1)
+        signed_in_alice, shops[0], is_on_wall=False, body="Old story.", created_at=utc(2024, 5, 1)
     )
     client.post("/challenge/start")
     response = client.post(
@@ -185,7 +177,7 @@ def test_praise_written_before_a_button_started_round_does_not_count(
     assert "Old story." not in text
 
 
-def test_third_praise_completes_the_round(client, alice, shops):
+def test_third_praise_completes_the_round(client, signed_in_alice, shops):
     """The third public praise shows the badge, the three posts and a new-round button."""
     for number, shop in enumerate(shops, start=1):
         compose(client, shop, body=f"Story number {number}.")
@@ -203,7 +195,7 @@ def test_third_praise_completes_the_round(client, alice, shops):
     assert "Challenge: 3 of 3 — done!" in page_text(client.get("/me"))
 
 
-def test_deleting_a_counted_post_lowers_progress(client, alice, shops):
+def test_deleting_a_counted_post_lowers_progress(client, signed_in_alice, shops):
     """Deleting one of the posts that counted takes it off the page and the count down."""
     compose(client, shops[0], body="Keep me.")
     doomed = posted_id(compose(client, shops[1], body="Delete me."))
@@ -216,7 +208,7 @@ def test_deleting_a_counted_post_lowers_progress(client, alice, shops):
     assert "Delete me." not in text
 
 
-def test_a_finished_round_stays_finished_when_one_of_its_posts_goes(client, alice, shops):
+def test_a_finished_round_stays_finished_when_one_of_its_posts_goes(client, signed_in_alice, shops):
     """Once earned, the badge stays: deleting a post from a finished round doesn't undo it."""
     ids = [posted_id(compose(client, shop)) for shop in shops]
     client.post(f"/posts/{ids[0]}/delete")
@@ -226,7 +218,7 @@ def test_a_finished_round_stays_finished_when_one_of_its_posts_goes(client, alic
     assert "Challenge: 3 of 3 — done!" in page_text(client.get("/me"))
 
 
-def test_making_a_counted_post_private_lowers_progress(client, alice, shops):
+def test_making_a_counted_post_private_lowers_progress(client, signed_in_alice, shops):
     """Progress is counted from posts, so taking a praise off the wall uncounts it."""
     post_id = posted_id(compose(client, shops[0], body="Going private."))
     client.post(
@@ -245,7 +237,7 @@ def test_making_a_counted_post_private_lowers_progress(client, alice, shops):
     assert "Going private." not in text
 
 
-def test_pressing_start_during_a_round_keeps_its_progress(client, alice, shops):
+def test_pressing_start_during_a_round_keeps_its_progress(client, signed_in_alice, shops):
     """Starting while a round is under way doesn't throw the progress away."""
     compose(client, shops[0])
     client.post("/challenge/start")
@@ -253,7 +245,7 @@ def test_pressing_start_during_a_round_keeps_its_progress(client, alice, shops):
     assert count(ChallengeRound) == 1
 
 
-def test_starting_a_new_round_resets_to_zero(client, alice, shops):
+def test_starting_a_new_round_resets_to_zero(client, signed_in_alice, shops):
     """After finishing, "Start a new round" gives 0 of 3; the old posts don't count in it."""
     for number, shop in enumerate(shops, start=1):
         compose(client, shop, body=f"Round one, story {number}.")
@@ -272,7 +264,7 @@ def test_starting_a_new_round_resets_to_zero(client, alice, shops):
     assert "Round one" not in text
 
 
-def test_praise_after_a_finished_round_waits_for_a_new_round(client, alice, shops):
+def test_praise_after_a_finished_round_waits_for_a_new_round(client, signed_in_alice, shops):
     """A fourth praise doesn't start round two by itself; the finished round stays on show."""
     for shop in shops:
         compose(client, shop)
@@ -285,15 +277,19 @@ def test_praise_after_a_finished_round_waits_for_a_new_round(client, alice, shop
 
 
 def test_old_praise_made_public_after_a_finished_round_is_not_counted_twice(
-    client, alice, shops, make_post
+    client, signed_in_alice, shops, make_post
 ):
     """Posts of a finished round can't count again in a round started by an older post."""
-    make_post(alice, shops[0], created_at=utc(2026, 1, 1))
+    make_post(signed_in_alice, shops[0], created_at=utc(2026, 1, 1))
     hidden = make_post(
-        alice, shops[1], is_on_wall=False, body="Kept private.", created_at=utc(2026, 1, 2)
+        signed_in_alice,
+        shops[1],
+        is_on_wall=False,
+        body="Kept private.",
+        created_at=utc(2026, 1, 2),
     )
-    make_post(alice, shops[1], created_at=utc(2026, 1, 3))
-    make_post(alice, shops[2], created_at=utc(2026, 1, 4))
+    make_post(signed_in_alice, shops[1], created_at=utc(2026, 1, 3))
+    make_post(signed_in_alice, shops[2], created_at=utc(2026, 1, 4))
     assert "Three-praise challenge × 1" in page_text(client.get("/u/alice"))
     response = client.post(
         f"/posts/{hidden.id}/edit",
@@ -311,13 +307,13 @@ def test_old_praise_made_public_after_a_finished_round_is_not_counted_twice(
     assert "Three-praise challenge × 1" in page_text(client.get("/u/alice"))
     completed = db.session.scalar(
         sa.select(sa.func.count(ChallengeRound.completed_at)).where(
-            ChallengeRound.user_id == alice.id
+            ChallengeRound.user_id == signed_in_alice.id
         )
     )
     assert completed == 1
 
 
-def test_hidden_praise_stops_counting(client, alice, shops):
+def test_hidden_praise_stops_counting(client, signed_in_alice, shops):
     """A praise hidden by reports no longer counts toward the round."""
     post_id = posted_id(compose(client, shops[0], body="Reported away."))
     db.session.execute(sa.update(Post).where(Post.id == post_id).values(moderation="pending"))
@@ -360,7 +356,7 @@ def test_community_totals_start_at_zero(client, path, sentence):
     assert sentence in page_text(client.get(path))
 
 
-def test_button_started_round_counts_its_participant(client, alice):
+def test_button_started_round_counts_its_participant(client, signed_in_alice):
     """Pressing the button alone makes one participant (singular wording)."""
     client.post("/challenge/start")
     text = page_text(client.get("/challenge"))

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from conftest import AuthActions, business_on, localhost, mastodon_sign_in, run_queued_tasks
+from conftest import AuthActions, localhost, mastodon_sign_in, run_queued_tasks
 from fake_mastodon import FakeMastodon
 from helpers import page_text
 
@@ -27,12 +27,6 @@ from webapp.services import owners
 VERIFY = "/api/v1/accounts/verify_credentials"
 
 
-@pytest.fixture
-def bakery(fake_mastodon: FakeMastodon, make_business) -> Business:
-    """Corner Bakery, whose Mastodon account is a local one on the fake server."""
-    return business_on(fake_mastodon, make_business, "cornerbakery")
-
-
 def signed_in(app, fake: FakeMastodon, username: str):
     """Return a fresh browser signed in with this Mastodon account."""
     browser = app.test_client()
@@ -41,10 +35,10 @@ def signed_in(app, fake: FakeMastodon, username: str):
 
 
 @pytest.fixture
-def owner(app, fake_mastodon: FakeMastodon, bakery: Business):
+def mastodon_owner(app, fake_mastodon: FakeMastodon, bakery_on_fake: Business):
     """The bakery's own browser, having claimed its wall."""
     browser = signed_in(app, fake_mastodon, "cornerbakery")
-    assert browser.post(f"/b/{bakery.slug}/claim").status_code == 302
+    assert browser.post(f"/b/{bakery_on_fake.slug}/claim").status_code == 302
     return browser
 
 
@@ -96,34 +90,42 @@ def assert_no_longer_managed(browser, business: Business) -> None:
 # --- the proof holds ---
 
 
-def test_a_fresh_claim_is_not_checked_again_until_tomorrow(owner, bakery, fake_mastodon):
+def test_a_fresh_claim_is_not_checked_again_until_tomorrow(
+    mastodon_owner, bakery_on_fake, fake_mastodon
+):
     asked = verify_requests(fake_mastodon)
 
     assert run_checks() == 0
 
     assert verify_requests(fake_mastodon) == asked
-    wall = fresh(bakery)
+    wall = fresh(bakery_on_fake)
     assert wall.claim_next_check_at - wall.claim_checked_at == owners.RECHECK_EVERY
-    assert "Checked with Mastodon just now" in page_text(owner.get(f"/b/{bakery.slug}"))
+    assert "Checked with Mastodon just now" in page_text(
+        mastodon_owner.get(f"/b/{bakery_on_fake.slug}")
+    )
 
 
-def test_a_claim_that_still_holds_is_checked_again_and_says_when(app, owner, bakery, fake_mastodon):
-    last_checked(bakery, timedelta(days=1, hours=2))
+def test_a_claim_that_still_holds_is_checked_again_and_says_when(
+    app, mastodon_owner, bakery_on_fake, fake_mastodon
+):
+    last_checked(bakery_on_fake, timedelta(days=1, hours=2))
     visitor = app.test_client()
-    assert "Checked with Mastodon 1 day ago" in page_text(visitor.get(f"/b/{bakery.slug}"))
+    assert "Checked with Mastodon 1 day ago" in page_text(visitor.get(f"/b/{bakery_on_fake.slug}"))
     asked = verify_requests(fake_mastodon)
 
     assert run_checks() == 1
 
     assert verify_requests(fake_mastodon) == asked + 1
-    wall = page_text(visitor.get(f"/b/{bakery.slug}"))
+    wall = page_text(visitor.get(f"/b/{bakery_on_fake.slug}"))
     assert "✓ Verified Verified on Mastodon as" in wall
     assert "Checked with Mastodon just now" in wall
-    assert owner.get(f"/b/{bakery.slug}/manage").status_code == 200
+    assert mastodon_owner.get(f"/b/{bakery_on_fake.slug}/manage").status_code == 200
     assert not unverify_entries()
 
 
-def test_the_newly_verified_website_is_read_at_the_check(owner, bakery, fake_mastodon):
+def test_the_newly_verified_website_is_read_at_the_check(
+    mastodon_owner, bakery_on_fake, fake_mastodon
+):
     fake_mastodon.set_profile_fields(
         "cornerbakery",
         [
@@ -134,11 +136,11 @@ def test_the_newly_verified_website_is_read_at_the_check(owner, bakery, fake_mas
             }
         ],
     )
-    last_checked(bakery, timedelta(days=1))
+    last_checked(bakery_on_fake, timedelta(days=1))
 
     run_checks()
 
-    wall = page_text(owner.get(f"/b/{bakery.slug}"))
+    wall = page_text(mastodon_owner.get(f"/b/{bakery_on_fake.slug}"))
     assert "their website bakery.example is verified on their Mastodon profile" in wall
 
 
@@ -150,11 +152,11 @@ def test_the_newly_verified_website_is_read_at_the_check(owner, bakery, fake_mas
     ["revoked", "401", "gone", "handle changed", "disconnected"],
 )
 def test_a_claim_whose_proof_fails_loses_the_verified_mark(
-    app, owner, bakery, fake_mastodon, make_user, make_post, failure
+    app, mastodon_owner, bakery_on_fake, fake_mastodon, make_user, make_post, failure
 ):
     customer = make_user("carol")
-    praise = make_post(customer, bakery)
-    assert owner.post(f"/b/{bakery.slug}/featured/{praise.id}").status_code == 302
+    praise = make_post(customer, bakery_on_fake)
+    assert mastodon_owner.post(f"/b/{bakery_on_fake.slug}/featured/{praise.id}").status_code == 302
     if failure == "revoked":
         fake_mastodon.revoke_tokens("cornerbakery")
     elif failure == "401":
@@ -162,19 +164,19 @@ def test_a_claim_whose_proof_fails_loses_the_verified_mark(
     elif failure == "gone":
         fake_mastodon.fail_next("GET", VERIFY, 404)
     elif failure == "handle changed":
-        fresh(bakery).handle = f"@bakery@{fake_mastodon.domain}"
+        fresh(bakery_on_fake).handle = f"@bakery@{fake_mastodon.domain}"
         db.session.commit()
     else:
         db.session.execute(sa.delete(MastodonAccount))
         db.session.commit()
-    last_checked(bakery, timedelta(days=1))
+    last_checked(bakery_on_fake, timedelta(days=1))
 
     run_checks()
 
-    assert_no_longer_managed(owner, bakery)
+    assert_no_longer_managed(mastodon_owner, bakery_on_fake)
     assert db.session.get(Post, praise.id).featured_at is None
     (entry,) = unverify_entries()
-    assert entry.target_id == bakery.id and entry.actor_name == "claim check"
+    assert entry.target_id == bakery_on_fake.id and entry.actor_name == "claim check"
     assert entry.detail["owner"] == "cornerbakery"
     admin = app.test_client()
     make_user("ada", is_admin=True)
@@ -185,16 +187,18 @@ def test_a_claim_whose_proof_fails_loses_the_verified_mark(
     assert run_checks() == 0
 
 
-def test_the_owner_can_claim_again_once_the_proof_holds_again(owner, bakery, fake_mastodon):
+def test_the_owner_can_claim_again_once_the_proof_holds_again(
+    mastodon_owner, bakery_on_fake, fake_mastodon
+):
     fake_mastodon.fail_next("GET", VERIFY, 401)
-    last_checked(bakery, timedelta(days=1))
+    last_checked(bakery_on_fake, timedelta(days=1))
     run_checks()
-    assert fresh(bakery).owner_id is None
-    browser = signed_in(owner.application, fake_mastodon, "cornerbakery")
+    assert fresh(bakery_on_fake).owner_id is None
+    browser = signed_in(mastodon_owner.application, fake_mastodon, "cornerbakery")
 
-    assert browser.post(f"/b/{bakery.slug}/claim").status_code == 302
+    assert browser.post(f"/b/{bakery_on_fake.slug}/claim").status_code == 302
 
-    assert "✓ Verified" in page_text(browser.get(f"/b/{bakery.slug}"))
+    assert "✓ Verified" in page_text(browser.get(f"/b/{bakery_on_fake.slug}"))
 
 
 # --- no answer: the claim stays, for a while ---
@@ -202,30 +206,32 @@ def test_the_owner_can_claim_again_once_the_proof_holds_again(owner, bakery, fak
 
 @pytest.mark.parametrize("status", [503, 429])
 def test_a_server_that_does_not_answer_keeps_the_claim_and_is_asked_again(
-    owner, bakery, fake_mastodon, status
+    mastodon_owner, bakery_on_fake, fake_mastodon, status
 ):
     fake_mastodon.fail_next("GET", VERIFY, status)
-    last_checked(bakery, timedelta(days=1))
+    last_checked(bakery_on_fake, timedelta(days=1))
 
     assert run_checks() == 1
 
-    wall = fresh(bakery)
+    wall = fresh(bakery_on_fake)
     assert wall.owner_id is not None
     assert wall.claim_next_check_at - utcnow() > owners.RECHECK_RETRY - timedelta(minutes=1)
     assert wall.claim_next_check_at - utcnow() <= owners.RECHECK_RETRY
-    assert owner.get(f"/b/{bakery.slug}/manage").status_code == 200
+    assert mastodon_owner.get(f"/b/{bakery_on_fake.slug}/manage").status_code == 200
     assert not unverify_entries()
     # Not due again until then.
     assert run_checks() == 0
 
 
-def test_a_claim_unproven_for_the_whole_grace_period_goes(owner, bakery, fake_mastodon):
+def test_a_claim_unproven_for_the_whole_grace_period_goes(
+    mastodon_owner, bakery_on_fake, fake_mastodon
+):
     fake_mastodon.fail_next("GET", VERIFY, 503)
-    last_checked(bakery, owners.RECHECK_GRACE + timedelta(minutes=1))
+    last_checked(bakery_on_fake, owners.RECHECK_GRACE + timedelta(minutes=1))
 
     run_checks()
 
-    assert_no_longer_managed(owner, bakery)
+    assert_no_longer_managed(mastodon_owner, bakery_on_fake)
     (entry,) = unverify_entries()
     assert entry.detail["reason"].startswith(f"No proof for {owners.RECHECK_GRACE.days} days")
 
@@ -339,19 +345,21 @@ def test_each_run_takes_a_bounded_batch_the_longest_unchecked_first(app, make_bu
 # --- from the command line ---
 
 
-def test_flask_walls_recheck_checks_one_wall_now(owner, bakery, fake_mastodon, runner):
-    result = runner.invoke(args=["walls", "recheck", bakery.slug])
+def test_flask_walls_recheck_checks_one_wall_now(
+    mastodon_owner, bakery_on_fake, fake_mastodon, runner
+):
+    result = runner.invoke(args=["walls", "recheck", bakery_on_fake.slug])
     assert result.exit_code == 0, result.output
     assert "Corner Bakery: the claim holds; checked now." in result.output
 
     fake_mastodon.fail_next("GET", VERIFY, 503)
-    result = runner.invoke(args=["walls", "recheck", bakery.slug])
+    result = runner.invoke(args=["walls", "recheck", bakery_on_fake.slug])
     assert "no answer from Mastodon; the claim stays" in result.output
 
     fake_mastodon.revoke_tokens("cornerbakery")
-    result = runner.invoke(args=["walls", "recheck", bakery.slug])
+    result = runner.invoke(args=["walls", "recheck", bakery_on_fake.slug])
     assert "the claim no longer holds; the wall is not verified any more" in result.output
-    assert fresh(bakery).owner_id is None
+    assert fresh(bakery_on_fake).owner_id is None
 
     result = runner.invoke(args=["walls", "recheck", "no-such-shop"])
     assert result.exit_code != 0

@@ -18,6 +18,7 @@ import grapheme
 import pytest
 import sqlalchemy as sa
 from conftest import (
+    BAKERY_HANDLE,
     AuthActions,
     compose_form,
     mastodon_sign_in,
@@ -45,7 +46,7 @@ from webapp.services import challenge, crosspost, mastodon, status_text
 from webapp.services.mastodon import status_length
 
 SITE = "praisewall.example.com"
-HANDLE = "@support@cornerbakery.example"
+HANDLE = BAKERY_HANDLE  # the `bakery_with_handle` fixture's
 BUSINESS_ACCT = "support@cornerbakery.example"
 FAMILY = "👨\u200d👩\u200d👧\u200d👦"  # one grapheme made of seven code points
 
@@ -87,12 +88,6 @@ def connect_alice(client, make_user) -> Callable[[FakeMastodon], User]:
         return user
 
     return connect
-
-
-@pytest.fixture
-def bakery(make_business):
-    """A business whose fediverse handle the fake server knows."""
-    return make_business("Corner Bakery", handle=HANDLE)
 
 
 def permalink(row: Crosspost) -> str:
@@ -148,7 +143,7 @@ def run_retries(times: int = 1) -> None:
     ],
 )
 def test_preview_is_exactly_what_the_server_receives(
-    client, connect_alice, make_fake, bakery, kind, hashtag, spoiler
+    client, connect_alice, make_fake, bakery_with_handle, kind, hashtag, spoiler
 ):
     """The compose preview shows the status the server then gets, counted by its own limits."""
     fake = make_fake(max_characters=1000, characters_reserved_per_url=30)
@@ -158,14 +153,16 @@ def test_preview_is_exactly_what_the_server_receives(
         "https://cornerbakery.example.com/orders/2026/11/23/sourdough-and-rye just worked."
     )
     fields = {"kind": kind, "body": body, "spoiler_text": spoiler}
-    page = client.post("/posts/new", data=compose_form(bakery, **fields, happened_on=""))
+    page = client.post(
+        "/posts/new", data=compose_form(bakery_with_handle, **fields, happened_on="")
+    )
     assert page.status_code == 422
     shown, count, limit = preview_of(page.text)
     assert limit == 1000
     assert shown == f"{body}\n\n{HANDLE} {hashtag}\nhttp://{SITE}/posts/new"
     assert f"{HANDLE} will be mentioned" in page.text
 
-    row = submit(client, bakery, **fields)
+    row = submit(client, bakery_with_handle, **fields)
     run_queued_tasks()
     (status,) = fake.statuses
     assert status["status"] == shown.replace(f"http://{SITE}/posts/new", permalink(row))
@@ -173,12 +170,16 @@ def test_preview_is_exactly_what_the_server_receives(
     assert count == countable_length(status["status"], spoiler, characters_reserved_per_url=30)
 
 
-def test_preview_counts_against_the_users_own_server(client, connect_alice, make_fake, bakery):
+def test_preview_counts_against_the_users_own_server(
+    client, connect_alice, make_fake, bakery_with_handle
+):
     """A server with a 1000-character limit and 30-character links is what the count uses."""
     connect_alice(make_fake(max_characters=1000, characters_reserved_per_url=30))
 
     def preview_for(body: str) -> tuple[str, int, int]:
-        page = client.post("/posts/new", data=compose_form(bakery, body=body, happened_on=""))
+        page = client.post(
+            "/posts/new", data=compose_form(bakery_with_handle, body=body, happened_on="")
+        )
         assert 'data-max="1000"' in page.text and 'data-url-length="30"' in page.text
         return preview_of(page.text)
 
@@ -188,23 +189,27 @@ def test_preview_counts_against_the_users_own_server(client, connect_alice, make
     assert linked - plain == len(" ") + 30
 
 
-def test_server_limits_are_fetched_once_and_cached(client, connect_alice, make_fake, bakery):
+def test_server_limits_are_fetched_once_and_cached(
+    client, connect_alice, make_fake, bakery_with_handle
+):
     """The instance's limits are read when connecting, not on every compose or delivery."""
     fake = make_fake(max_characters=1000)
     connect_alice(fake)
     for _ in range(3):
         assert "/ 1000 characters" in client.get("/posts/new").text
-    send(client, bakery)
+    send(client, bakery_with_handle)
     fetches = [r for r in fake.requests if r["path"] == "/api/v2/instance"]
     assert len(fetches) == 1
 
 
-def test_unknown_server_limits_fall_back_to_500_and_23(client, connect_alice, make_fake, bakery):
+def test_unknown_server_limits_fall_back_to_500_and_23(
+    client, connect_alice, make_fake, bakery_with_handle
+):
     """When the server won't tell its limits, the stock 500 characters and 23 per link apply."""
     fake = make_fake(max_characters=1000, characters_reserved_per_url=30)
     fake.fail_next("GET", "/api/v2/instance", 500)
     connect_alice(fake)
-    page = client.get(f"/posts/new?business={bakery.slug}").text
+    page = client.get(f"/posts/new?business={bakery_with_handle.slug}").text
     assert preview_of(page)[2] == 500
     assert 'data-url-length="23"' in page
 
@@ -308,12 +313,14 @@ def test_content_warning_counts_toward_the_limit():
     assert len(warned.text) < len(plain.text)
 
 
-def test_long_post_is_accepted_by_a_small_server(client, connect_alice, make_fake, bakery):
+def test_long_post_is_accepted_by_a_small_server(
+    client, connect_alice, make_fake, bakery_with_handle
+):
     """A long story sent to a 100-character server goes out shortened, and the server takes it."""
     fake = make_fake(max_characters=100)
     connect_alice(fake)
     body = ("The baker remembered my name and my order. " * 12) + FAMILY * 5
-    row = send(client, bakery, body=body)
+    row = send(client, bakery_with_handle, body=body)
     (status,) = fake.statuses
     assert status["status"].endswith(f"…\n\n{HANDLE} #CustomerServiceWin\n{permalink(row)}")
     assert countable_length(status["status"]) <= 100
@@ -321,12 +328,12 @@ def test_long_post_is_accepted_by_a_small_server(client, connect_alice, make_fak
 
 
 def test_too_long_even_shortened_is_refused_without_asking(
-    client, connect_alice, make_fake, bakery
+    client, connect_alice, make_fake, bakery_with_handle
 ):
     """When even the handle, tag and link don't fit, nothing is sent and the reason is shown."""
     fake = make_fake(max_characters=40)
     connect_alice(fake)
-    row = submit(client, bakery)
+    row = submit(client, bakery_with_handle)
     run_queued_tasks(scheduled=True)
     assert row.state == CrosspostState.FAILED
     assert status_requests(fake) == []
@@ -340,20 +347,20 @@ def test_too_long_even_shortened_is_refused_without_asking(
 @pytest.mark.parametrize("visibility", ["public", "unlisted", "private", "direct"])
 @pytest.mark.parametrize("spoiler", ["", "Bread talk"])
 def test_visibility_and_content_warning_reach_the_server(
-    client, connected, fake_mastodon, bakery, visibility, spoiler
+    client, connected, fake_mastodon, bakery_with_handle, visibility, spoiler
 ):
     """Each post's visibility and optional content warning are what the server stores."""
-    send(client, bakery, visibility=visibility, spoiler_text=spoiler)
+    send(client, bakery_with_handle, visibility=visibility, spoiler_text=spoiler)
     (status,) = fake_mastodon.statuses
     assert status["visibility"] == visibility
     assert status["spoiler_text"] == spoiler
 
 
 def test_handle_is_resolved_through_the_users_server_first(
-    client, connected, fake_mastodon, bakery
+    client, connected, fake_mastodon, bakery_with_handle
 ):
     """The business's handle is looked up on the user's server before the status is posted."""
-    row = send(client, bakery)
+    row = send(client, bakery_with_handle)
     paths = [r["path"] for r in fake_mastodon.requests]
     lookup = paths.index("/api/v1/accounts/lookup")
     assert lookup < paths.index("/api/v1/statuses")
@@ -383,9 +390,11 @@ def test_unresolvable_handle_names_the_business_in_plain_text(
 # --- Delivery off the request path ---
 
 
-def test_posting_commits_first_and_sends_later(client, connected, fake_mastodon, bakery):
+def test_posting_commits_first_and_sends_later(
+    client, connected, fake_mastodon, bakery_with_handle
+):
     """The request saves the post and its crosspost and calls nobody; the worker sends it."""
-    row = submit(client, bakery)
+    row = submit(client, bakery_with_handle)
     assert fake_mastodon.statuses == []
     assert [r for r in fake_mastodon.requests if r["path"].startswith("/api/v1/statuses")] == []
     assert row.state == CrosspostState.PENDING and row.post is not None
@@ -399,14 +408,16 @@ def test_posting_commits_first_and_sends_later(client, connected, fake_mastodon,
     assert row.remote_url == fake_mastodon.statuses[0]["url"]
 
 
-def test_a_queue_that_is_down_loses_nothing(client, connected, fake_mastodon, bakery, monkeypatch):
+def test_a_queue_that_is_down_loses_nothing(
+    client, connected, fake_mastodon, bakery_with_handle, monkeypatch
+):
     """If the queue refuses the message, the post is still saved and the sweep sends it."""
 
     def broken(*args, **kwargs):
         raise ConnectionError("queue is down")
 
     monkeypatch.setattr(huey.storage, "enqueue", broken)
-    row = submit(client, bakery)
+    row = submit(client, bakery_with_handle)
     monkeypatch.undo()
     assert run_queued_tasks() == 0
     assert row.state == CrosspostState.PENDING and db.session.get(Post, row.post_id) is not None
@@ -418,10 +429,12 @@ def test_a_queue_that_is_down_loses_nothing(client, connected, fake_mastodon, ba
     assert len(fake_mastodon.statuses) == 1
 
 
-def test_a_retry_never_adopts_another_posts_status(client, connected, fake_mastodon, bakery):
+def test_a_retry_never_adopts_another_posts_status(
+    client, connected, fake_mastodon, bakery_with_handle
+):
     """Looking for an earlier attempt's status matches our exact link, not a longer one."""
     fake_mastodon.fail_next("POST", "/api/v1/statuses", 503)
-    row = submit(client, bakery)
+    row = submit(client, bakery_with_handle)
     run_queued_tasks()
     assert row.state == CrosspostState.PENDING
     # Another post's status, whose link starts with this post's link.
@@ -435,10 +448,12 @@ def test_a_retry_never_adopts_another_posts_status(client, connected, fake_masto
     assert len(live_statuses(fake_mastodon)) == 2
 
 
-def test_every_attempt_sends_the_same_idempotency_key(client, connected, fake_mastodon, bakery):
+def test_every_attempt_sends_the_same_idempotency_key(
+    client, connected, fake_mastodon, bakery_with_handle
+):
     """Retries carry the row's own key, fixed when the post was written."""
     fake_mastodon.fail_next("POST", "/api/v1/statuses", 503, times=2)
-    row = submit(client, bakery)
+    row = submit(client, bakery_with_handle)
     key = row.idempotency_key
     run_queued_tasks()
     run_retries(2)
@@ -450,12 +465,12 @@ def test_every_attempt_sends_the_same_idempotency_key(client, connected, fake_ma
 
 
 def test_a_timeout_the_server_processed_makes_one_status(
-    client, connected, fake_mastodon, bakery, monkeypatch
+    client, connected, fake_mastodon, bakery_with_handle, monkeypatch
 ):
     """The server made the status but answered too late: the retry finds it, never a second."""
     monkeypatch.setattr(mastodon, "TIMEOUT", 1)
     fake_mastodon.delay_next("POST", "/api/v1/statuses", 2)
-    row = submit(client, bakery)
+    row = submit(client, bakery_with_handle)
     run_queued_tasks()
     assert row.state == CrosspostState.PENDING
     assert "Retrying: Your server didn't answer in time." in words(
@@ -475,12 +490,12 @@ def test_a_timeout_the_server_processed_makes_one_status(
 
 
 def test_a_retry_after_the_idempotency_hour_makes_no_second_status(
-    client, connected, fake_mastodon, bakery, monkeypatch
+    client, connected, fake_mastodon, bakery_with_handle, monkeypatch
 ):
     """A timed-out attempt the server processed, retried over an hour later, stays one status."""
     monkeypatch.setattr(mastodon, "TIMEOUT", 1)
     fake_mastodon.delay_next("POST", "/api/v1/statuses", 2)
-    row = submit(client, bakery)
+    row = submit(client, bakery_with_handle)
     run_queued_tasks()
     assert row.state == CrosspostState.PENDING
     fake_mastodon.advance_clock(3601)
@@ -490,10 +505,12 @@ def test_a_retry_after_the_idempotency_hour_makes_no_second_status(
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
-def test_server_errors_are_retried_then_sent_once(client, connected, fake_mastodon, bakery, status):
+def test_server_errors_are_retried_then_sent_once(
+    client, connected, fake_mastodon, bakery_with_handle, status
+):
     """A 5xx leaves the post retrying, with the reason shown, and the retry sends it once."""
     fake_mastodon.fail_next("POST", "/api/v1/statuses", status)
-    row = submit(client, bakery)
+    row = submit(client, bakery_with_handle)
     run_queued_tasks()
     assert row.state == CrosspostState.PENDING and row.next_attempt_at > utcnow()
     page = words(client.get(f"/posts/{row.post_id}").text)
@@ -504,7 +521,9 @@ def test_server_errors_are_retried_then_sent_once(client, connected, fake_mastod
     assert len(fake_mastodon.statuses) == 1
 
 
-def test_rate_limit_waits_for_the_servers_reset(client, connected, fake_mastodon, bakery):
+def test_rate_limit_waits_for_the_servers_reset(
+    client, connected, fake_mastodon, bakery_with_handle
+):
     """A 429 is retried no sooner than the X-RateLimit-Reset time the server gave."""
     reset = (utcnow() + timedelta(hours=1)).replace(microsecond=0)
     fake_mastodon.fail_next(
@@ -513,7 +532,7 @@ def test_rate_limit_waits_for_the_servers_reset(client, connected, fake_mastodon
         429,
         headers={"X-RateLimit-Reset": reset.isoformat().replace("+00:00", "Z")},
     )
-    row = submit(client, bakery)
+    row = submit(client, bakery_with_handle)
     run_queued_tasks()
     assert row.state == CrosspostState.PENDING
     assert row.next_attempt_at >= reset
@@ -530,7 +549,9 @@ def test_rate_limit_waits_for_the_servers_reset(client, connected, fake_mastodon
     assert len(fake_mastodon.statuses) == 1
 
 
-def test_rate_limit_reset_as_http_date_is_honoured_too(client, connected, fake_mastodon, bakery):
+def test_rate_limit_reset_as_http_date_is_honoured_too(
+    client, connected, fake_mastodon, bakery_with_handle
+):
     """Servers that give the reset in another date format are still waited for."""
     reset = (utcnow() + timedelta(minutes=40)).replace(microsecond=0)
     fake_mastodon.fail_next(
@@ -539,15 +560,17 @@ def test_rate_limit_reset_as_http_date_is_honoured_too(client, connected, fake_m
         429,
         headers={"X-RateLimit-Reset": format_datetime(reset, usegmt=True)},
     )
-    row = submit(client, bakery)
+    row = submit(client, bakery_with_handle)
     run_queued_tasks()
     assert row.state == CrosspostState.PENDING and row.next_attempt_at >= reset
 
 
-def test_revoked_token_asks_to_reconnect_then_sends_once(client, connected, fake_mastodon, bakery):
+def test_revoked_token_asks_to_reconnect_then_sends_once(
+    client, connected, fake_mastodon, bakery_with_handle
+):
     """A 401 marks the account, tells the user, and after reconnecting "Send again" sends once."""
     fake_mastodon.revoke_tokens("alice")
-    row = submit(client, bakery)
+    row = submit(client, bakery_with_handle)
     run_retries(2)
     assert row.state == CrosspostState.NEEDS_LOGIN
     assert connected.mastodon_account.needs_login is True
@@ -569,11 +592,13 @@ def test_revoked_token_asks_to_reconnect_then_sends_once(client, connected, fake
 
 
 @pytest.mark.parametrize("path", ["/", "/me", "/wall", "/challenge", "/settings", "/posts/new"])
-def test_reconnect_banner_shows_on_every_page(client, connected, fake_mastodon, bakery, path):
+def test_reconnect_banner_shows_on_every_page(
+    client, connected, fake_mastodon, bakery_with_handle, path
+):
     """Once the server refuses our token, every page offers to reconnect."""
     assert "Reconnect Mastodon" not in client.get(path).text
     fake_mastodon.revoke_tokens("alice")
-    send_row = submit(client, bakery)
+    send_row = submit(client, bakery_with_handle)
     run_queued_tasks()
     assert send_row.state == CrosspostState.NEEDS_LOGIN
     page = client.get(path).text
@@ -581,12 +606,14 @@ def test_reconnect_banner_shows_on_every_page(client, connected, fake_mastodon, 
     assert "Reconnect Mastodon" in page
 
 
-def test_other_client_errors_fail_with_the_servers_reason(client, connected, fake_mastodon, bakery):
+def test_other_client_errors_fail_with_the_servers_reason(
+    client, connected, fake_mastodon, bakery_with_handle
+):
     """A 422 is not retried: the post says "Not sent" with the server's own words."""
     fake_mastodon.fail_next(
         "POST", "/api/v1/statuses", 422, body={"error": "Validation failed: Text is spam"}
     )
-    row = submit(client, bakery)
+    row = submit(client, bakery_with_handle)
     run_retries(3)
     assert row.state == CrosspostState.FAILED and row.next_attempt_at is None
     assert len(status_requests(fake_mastodon)) == 1
@@ -595,11 +622,13 @@ def test_other_client_errors_fail_with_the_servers_reason(client, connected, fak
     assert "Try again" in box
 
 
-def test_giving_up_offers_a_retry_with_the_same_key(app, client, connected, fake_mastodon, bakery):
+def test_giving_up_offers_a_retry_with_the_same_key(
+    app, client, connected, fake_mastodon, bakery_with_handle
+):
     """After the most attempts allowed the post says "Gave up", and "Try again" sends it once."""
     app.config["DELIVERY_MAX_ATTEMPTS"] = 3
     fake_mastodon.fail_next("POST", "/api/v1/statuses", 502, times=3)
-    row = submit(client, bakery)
+    row = submit(client, bakery_with_handle)
     run_queued_tasks()
     run_retries(4)
     assert row.state == CrosspostState.GAVE_UP and row.next_attempt_at is None
@@ -616,9 +645,11 @@ def test_giving_up_offers_a_retry_with_the_same_key(app, client, connected, fake
     assert {r["headers"].get("Idempotency-Key") for r in attempts} == {row.idempotency_key}
 
 
-def test_sweep_requeues_a_delivery_the_queue_lost(client, connected, fake_mastodon, bakery):
+def test_sweep_requeues_a_delivery_the_queue_lost(
+    client, connected, fake_mastodon, bakery_with_handle
+):
     """A pending row whose queue message vanished is found by the sweep and sent once."""
-    row = submit(client, bakery)
+    row = submit(client, bakery_with_handle)
     huey.storage.flush_queue()
     tasks.sweep.call_local()
     assert run_queued_tasks() == 0  # not overdue yet: the queue may simply be busy
@@ -697,10 +728,10 @@ STATES = [
 @pytest.mark.parametrize(("fields", "phrases", "button"), STATES)
 @pytest.mark.parametrize("where", ["me", "permalink"])
 def test_author_sees_each_crosspost_state(
-    client, connected, make_post, bakery, fields, phrases, button, where
+    client, connected, make_post, bakery_with_handle, fields, phrases, button, where
 ):
     """/me and the permalink show where the status stands, with a retry button when stopped."""
-    post = make_post(connected, bakery)
+    post = make_post(connected, bakery_with_handle)
     make_row(post, connected.mastodon_account, **fields)
     page = client.get("/me" if where == "me" else f"/posts/{post.id}").text
     box = crosspost_box(page)
@@ -714,9 +745,11 @@ def test_author_sees_each_crosspost_state(
         assert retry_form not in box
 
 
-def test_others_never_see_the_crosspost_state(client, connected, make_post, bakery, make_user):
+def test_others_never_see_the_crosspost_state(
+    client, connected, make_post, bakery_with_handle, make_user
+):
     """Visitors to a public post don't see its delivery state or buttons."""
-    post = make_post(connected, bakery)
+    post = make_post(connected, bakery_with_handle)
     make_row(post, connected.mastodon_account, state="failed", last_error="Refused")
     client.post("/logout")
     page = client.get(f"/posts/{post.id}").text
@@ -724,9 +757,11 @@ def test_others_never_see_the_crosspost_state(client, connected, make_post, bake
 
 
 @pytest.mark.parametrize(("who", "expected"), [("bob", 403), (None, 302)])
-def test_only_the_author_may_retry(client, connected, make_post, bakery, make_user, who, expected):
+def test_only_the_author_may_retry(
+    client, connected, make_post, bakery_with_handle, make_user, who, expected
+):
     """Someone else gets 403 and an anonymous visitor is sent to log in; nothing is queued."""
-    post = make_post(connected, bakery)
+    post = make_post(connected, bakery_with_handle)
     row = make_row(post, connected.mastodon_account, state="failed", last_error="Refused")
     client.post("/logout")
     if who:
@@ -741,9 +776,9 @@ def test_only_the_author_may_retry(client, connected, make_post, bakery, make_us
     assert run_queued_tasks() == 0
 
 
-def test_a_sent_status_cannot_be_sent_again(client, connected, fake_mastodon, bakery):
+def test_a_sent_status_cannot_be_sent_again(client, connected, fake_mastodon, bakery_with_handle):
     """Retrying a status that is already out is refused, so it can't be doubled."""
-    row = send(client, bakery)
+    row = send(client, bakery_with_handle)
     assert client.post(f"/posts/{row.post_id}/crosspost/retry").status_code == 409
     assert run_queued_tasks(scheduled=True) == 0
     assert len(fake_mastodon.statuses) == 1
@@ -753,9 +788,11 @@ def test_a_sent_status_cannot_be_sent_again(client, connected, fake_mastodon, ba
 
 
 @pytest.mark.parametrize("failures", [0, 2])
-def test_deleting_a_post_deletes_its_status(client, connected, fake_mastodon, bakery, failures):
+def test_deleting_a_post_deletes_its_status(
+    client, connected, fake_mastodon, bakery_with_handle, failures
+):
     """The status goes with the post; a server error on the way is retried until it's done."""
-    row = send(client, bakery)
+    row = send(client, bakery_with_handle)
     row_id, post_id, remote_id = row.id, row.post_id, row.remote_id
     if failures:
         fake_mastodon.fail_next("DELETE", "/api/v1/statuses/", 503, times=failures)
@@ -774,9 +811,9 @@ def test_deleting_a_post_deletes_its_status(client, connected, fake_mastodon, ba
     assert db.session.get(Crosspost, row_id) is None
 
 
-def test_deleting_an_unsent_post_calls_nobody(client, connected, fake_mastodon, bakery):
+def test_deleting_an_unsent_post_calls_nobody(client, connected, fake_mastodon, bakery_with_handle):
     """A post whose status never went out is deleted here and nothing is sent or deleted there."""
-    row = submit(client, bakery)
+    row = submit(client, bakery_with_handle)
     huey.storage.flush_queue()
     assert client.post(f"/posts/{row.post_id}/delete").status_code == 302
     run_queued_tasks(scheduled=True)
@@ -788,12 +825,12 @@ def test_deleting_an_unsent_post_calls_nobody(client, connected, fake_mastodon, 
 
 
 def test_deleting_a_post_whose_sending_timed_out_deletes_its_status(
-    client, connected, fake_mastodon, bakery, monkeypatch
+    client, connected, fake_mastodon, bakery_with_handle, monkeypatch
 ):
     """A status the server made although we never heard back still goes with its post."""
     monkeypatch.setattr(mastodon, "TIMEOUT", 1)
     fake_mastodon.delay_next("POST", "/api/v1/statuses", 2)
-    row = submit(client, bakery)
+    row = submit(client, bakery_with_handle)
     run_queued_tasks()
     assert row.state == CrosspostState.PENDING and len(live_statuses(fake_mastodon)) == 1
     assert client.post(f"/posts/{row.post_id}/delete").status_code == 302
@@ -802,11 +839,11 @@ def test_deleting_a_post_whose_sending_timed_out_deletes_its_status(
 
 
 def test_deleting_a_post_whose_sending_failed_deletes_nothing(
-    client, connected, fake_mastodon, bakery
+    client, connected, fake_mastodon, bakery_with_handle
 ):
     """A status that every attempt failed to make is looked for, not found, and not deleted."""
     fake_mastodon.fail_next("POST", "/api/v1/statuses", 503)
-    row = submit(client, bakery)
+    row = submit(client, bakery_with_handle)
     row_id = row.id
     run_queued_tasks()
     assert row.state == CrosspostState.PENDING and fake_mastodon.statuses == []
@@ -817,9 +854,11 @@ def test_deleting_a_post_whose_sending_failed_deletes_nothing(
     assert [r for r in fake_mastodon.requests if r["method"] == "DELETE"] == []
 
 
-def test_a_status_deleted_on_the_server_shows_as_deleted(client, connected, fake_mastodon, bakery):
+def test_a_status_deleted_on_the_server_shows_as_deleted(
+    client, connected, fake_mastodon, bakery_with_handle
+):
     """When the user deletes the status on Mastodon, the next reply check notices."""
-    row = send(client, bakery)
+    row = send(client, bakery_with_handle)
     token = fake_mastodon.create_token("alice")
     Mastodon(access_token=token, api_base_url=fake_mastodon.url).status_delete(row.remote_id)
     tasks.check_reply.call_local(row.id)
@@ -837,7 +876,7 @@ def test_a_status_deleted_on_the_server_shows_as_deleted(client, connected, fake
     [("public", 1), ("unlisted", 0), ("private", 0), ("direct", 0)],
 )
 def test_private_praise_counts_once_sent_publicly(
-    client, connected, fake_mastodon, bakery, visibility, counted
+    client, connected, fake_mastodon, bakery_with_handle, visibility, counted
 ):
     """Praise kept off the wall counts for the challenge only once it went out publicly."""
 
@@ -845,7 +884,7 @@ def test_private_praise_counts_once_sent_publicly(
         round_ = challenge.current_round(connected)
         return challenge.progress(round_).count if round_ else 0
 
-    row = submit(client, bakery, is_on_wall=None, visibility=visibility)
+    row = submit(client, bakery_with_handle, is_on_wall=None, visibility=visibility)
     assert progress() == 0
     run_queued_tasks()
     assert row.state == CrosspostState.SENT
@@ -856,14 +895,14 @@ def test_private_praise_counts_once_sent_publicly(
 
 
 def test_retries_are_scheduled_at_the_right_moment_in_any_time_zone(
-    client, connected, fake_mastodon, bakery, monkeypatch
+    client, connected, fake_mastodon, bakery_with_handle, monkeypatch
 ):
     """The queue gets the retry time as an aware UTC time, so the machine's zone can't shift it."""
     monkeypatch.setenv("TZ", "Asia/Tokyo")
     time.tzset()
     try:
         fake_mastodon.fail_next("POST", "/api/v1/statuses", 503)
-        row = submit(client, bakery)
+        row = submit(client, bakery_with_handle)
         run_queued_tasks()
         (task,) = huey.scheduled()
     finally:
@@ -873,10 +912,12 @@ def test_retries_are_scheduled_at_the_right_moment_in_any_time_zone(
     assert abs((eta - row.next_attempt_at).total_seconds()) < 1
 
 
-def test_an_early_or_repeated_task_does_not_attempt_again(client, connected, fake_mastodon, bakery):
+def test_an_early_or_repeated_task_does_not_attempt_again(
+    client, connected, fake_mastodon, bakery_with_handle
+):
     """A delivery task that arrives before its row is due (the sweep and a retry) does nothing."""
     fake_mastodon.fail_next("POST", "/api/v1/statuses", 503)
-    row = submit(client, bakery)
+    row = submit(client, bakery_with_handle)
     run_queued_tasks()
     assert row.attempts == 1 and row.next_attempt_at > utcnow()
     tasks.deliver.call_local(row.id)
@@ -886,7 +927,7 @@ def test_an_early_or_repeated_task_does_not_attempt_again(client, connected, fak
 
 
 def test_an_unforeseen_error_is_counted_and_retried(
-    client, connected, fake_mastodon, bakery, monkeypatch, caplog
+    client, connected, fake_mastodon, bakery_with_handle, monkeypatch, caplog
 ):
     """An error nobody planned for leaves the row retrying with a plain reason, never stuck."""
 
@@ -894,7 +935,7 @@ def test_an_unforeseen_error_is_counted_and_retried(
         raise TypeError("the server sent something odd")
 
     monkeypatch.setattr(mastodon, "post_status", broken)
-    row = submit(client, bakery)
+    row = submit(client, bakery_with_handle)
     run_queued_tasks()
     assert row.state == CrosspostState.PENDING and row.attempts == 1
     assert row.next_attempt_at > utcnow()
@@ -905,11 +946,11 @@ def test_an_unforeseen_error_is_counted_and_retried(
 
 
 def test_a_missing_encryption_key_is_logged_and_retried_not_blamed_on_the_person(
-    app, client, connected, fake_mastodon, bakery, caplog
+    app, client, connected, fake_mastodon, bakery_with_handle, caplog
 ):
     """No key reads the token: the operator is told, the person isn't asked to reconnect, and
     once the key is back the retry delivers."""
-    row = submit(client, bakery)
+    row = submit(client, bakery_with_handle)
     keys = app.extensions["fernet"]
     app.extensions["fernet"] = MultiFernet([Fernet(Fernet.generate_key())])
     run_queued_tasks()
@@ -924,12 +965,12 @@ def test_a_missing_encryption_key_is_logged_and_retried_not_blamed_on_the_person
 
 
 def test_editing_a_pending_post_to_another_business_mentions_that_one(
-    client, connected, fake_mastodon, bakery, make_business
+    client, connected, fake_mastodon, bakery_with_handle, make_business
 ):
     """The status names the business the post is about when it goes out, not when written."""
     cafe = make_business("Harbour Cafe", handle="@hello@harbour.example")
     fake_mastodon.add_account("hello", domain="harbour.example")
-    row = submit(client, bakery)
+    row = submit(client, bakery_with_handle)
     response = client.post(
         f"/posts/{row.post_id}/edit",
         data={**compose_form(cafe), "body": "Actually it was the cafe."},
@@ -941,22 +982,24 @@ def test_editing_a_pending_post_to_another_business_mentions_that_one(
     assert row.mention_acct == "@hello@harbour.example"
 
 
-def test_reply_numbers_count_only_posts_on_the_wall(client, connected, fake_mastodon, bakery):
+def test_reply_numbers_count_only_posts_on_the_wall(
+    client, connected, fake_mastodon, bakery_with_handle
+):
     """A private post's status and its reply stay out of the business's public numbers."""
-    row = send(client, bakery, is_on_wall=None, visibility="direct")
+    row = send(client, bakery_with_handle, is_on_wall=None, visibility="direct")
     fake_mastodon.reply(
         row.remote_id, "support@cornerbakery.example", "Sorry!", visibility="direct"
     )
     tasks.check_reply.call_local(row.id)
-    page = client.get(f"/b/{bakery.slug}").text
+    page = client.get(f"/b/{bakery_with_handle.slug}").text
     assert re.search(r"<dt>Replies on Mastodon</dt><dd>–</dd>", page)
 
 
 def test_connecting_another_account_leaves_old_statuses_with_the_old_one(
-    client, connected, fake_mastodon, bakery
+    client, connected, fake_mastodon, bakery_with_handle
 ):
     """After switching accounts, an old status is not checked or deleted with the new token."""
-    row = send(client, bakery)
+    row = send(client, bakery_with_handle)
     fake_mastodon.add_account("alice2")
     assert mastodon_sign_in(client, fake_mastodon, "alice2").status_code == 302
     db.session.expire_all()

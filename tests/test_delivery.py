@@ -19,7 +19,6 @@ from mastodon import Mastodon
 from test_crosspost import (  # noqa: F401  (fixtures)
     HANDLE,
     app,
-    bakery,
     connect_alice,
     crosspost_box,
     live_statuses,
@@ -62,10 +61,10 @@ def searches(fake: FakeMastodon) -> list[dict]:
 
 
 def test_a_first_delivery_posts_even_if_an_older_status_has_the_same_link(
-    client, connected, fake_mastodon, bakery
+    client, connected, fake_mastodon, bakery_with_handle
 ):
     """A status the server already holds for a reused /posts/N is left alone: ours is posted."""
-    row = submit(client, bakery, body=BODY)
+    row = submit(client, bakery_with_handle, body=BODY)
     older = post_as_alice(fake_mastodon, expected_text(row), age=timedelta(days=30))
     run_queued_tasks()
     assert row.state == CrosspostState.SENT
@@ -79,11 +78,11 @@ def test_a_first_delivery_posts_even_if_an_older_status_has_the_same_link(
 
 @pytest.mark.parametrize("kind", ["older", "other words"])
 def test_a_retry_adopts_no_status_its_attempts_could_not_have_made(
-    client, connected, fake_mastodon, bakery, kind
+    client, connected, fake_mastodon, bakery_with_handle, kind
 ):
     """After an attempt that may have posted, an older status or one with other words is skipped."""
     fake_mastodon.fail_next("POST", "/api/v1/statuses", 503)
-    row = submit(client, bakery, body=BODY)
+    row = submit(client, bakery_with_handle, body=BODY)
     run_queued_tasks()
     assert row.state == CrosspostState.PENDING
     if kind == "older":
@@ -97,12 +96,12 @@ def test_a_retry_adopts_no_status_its_attempts_could_not_have_made(
 
 
 def test_a_lost_answer_is_adopted_exactly_once(
-    client, connected, fake_mastodon, bakery, monkeypatch
+    client, connected, fake_mastodon, bakery_with_handle, monkeypatch
 ):
     """The status made by an attempt that timed out is adopted, past the idempotency hour, once."""
     monkeypatch.setattr(mastodon, "TIMEOUT", 1)
     fake_mastodon.delay_next("POST", "/api/v1/statuses", 2)
-    row = submit(client, bakery, body=BODY)
+    row = submit(client, bakery_with_handle, body=BODY)
     run_queued_tasks()
     assert row.state == CrosspostState.PENDING and row.first_attempt_at is not None
     (made,) = fake_mastodon.statuses
@@ -114,10 +113,12 @@ def test_a_lost_answer_is_adopted_exactly_once(
     assert live_statuses(fake_mastodon) == [made]
 
 
-def test_a_refused_attempt_is_not_searched_for(client, connected, fake_mastodon, bakery):
+def test_a_refused_attempt_is_not_searched_for(
+    client, connected, fake_mastodon, bakery_with_handle
+):
     """A 429 made nothing, so the retry posts straight away without looking first."""
     fake_mastodon.fail_next("POST", "/api/v1/statuses", 429)
-    row = submit(client, bakery)
+    row = submit(client, bakery_with_handle)
     run_queued_tasks()
     assert row.state == CrosspostState.PENDING and row.status_text is None
     run_retries()
@@ -132,12 +133,12 @@ LONG_BODY = "The baker remembered my name, my order and my dog's name too."  # 6
 
 
 def test_a_server_counting_every_character_gets_a_strictly_shortened_status(
-    client, connect_alice, make_fake, bakery
+    client, connect_alice, make_fake, bakery_with_handle
 ):
     """Refused as too long, the status is shortened by the raw count and sent once more."""
     fake = make_fake(max_characters=130, count_raw=True)
     connect_alice(fake)
-    row = submit(client, bakery, body=LONG_BODY)
+    row = submit(client, bakery_with_handle, body=LONG_BODY)
     run_queued_tasks()
     assert row.state == CrosspostState.SENT, row.last_error
     first, second = status_requests(fake)
@@ -154,11 +155,13 @@ def test_a_server_counting_every_character_gets_a_strictly_shortened_status(
     assert row.status_text == status["status"]
 
 
-def test_too_long_even_counted_strictly_says_so_plainly(client, connect_alice, make_fake, bakery):
+def test_too_long_even_counted_strictly_says_so_plainly(
+    client, connect_alice, make_fake, bakery_with_handle
+):
     """When the handle, tag and link alone are too long by the raw count, it stops and says so."""
     fake = make_fake(max_characters=70, count_raw=True)
     connect_alice(fake)
-    row = submit(client, bakery, body=LONG_BODY)
+    row = submit(client, bakery_with_handle, body=LONG_BODY)
     run_retries(2)
     assert row.state == CrosspostState.FAILED
     assert [r["status"] for r in status_requests(fake)] == [422]
@@ -188,13 +191,13 @@ def test_too_long_even_counted_strictly_says_so_plainly(client, connect_alice, m
     ids=["text", "empty", "html", "long"],
 )
 def test_a_refusal_without_json_shows_the_code_and_the_servers_words(
-    client, connected, fake_mastodon, bakery, status, body, content_type, shown
+    client, connected, fake_mastodon, bakery_with_handle, status, body, content_type, shown
 ):
     """/me shows the status code and the server's text (trimmed, escaped), never "None"."""
     fake_mastodon.fail_next(
         "POST", "/api/v1/statuses", status, body=body, content_type=content_type
     )
-    row = submit(client, bakery)
+    row = submit(client, bakery_with_handle)
     run_queued_tasks()
     assert row.state == CrosspostState.FAILED
     page = client.get("/me").text
@@ -214,11 +217,11 @@ def test_a_refusal_without_json_shows_the_code_and_the_servers_words(
     ],
 )
 def test_a_token_refused_in_other_words_asks_to_reconnect(
-    client, connected, fake_mastodon, bakery, status, error
+    client, connected, fake_mastodon, bakery_with_handle, status, error
 ):
     """Whatever the code, an answer that the token is invalid means "needs re-login"."""
     fake_mastodon.revoke_tokens("alice", status=status, error=error)
-    row = submit(client, bakery)
+    row = submit(client, bakery_with_handle)
     run_queued_tasks()
     assert row.state == CrosspostState.NEEDS_LOGIN
     page = client.get("/me").text
@@ -227,10 +230,12 @@ def test_a_token_refused_in_other_words_asks_to_reconnect(
     assert "Needs re-login:" in words(crosspost_box(page))
 
 
-def test_a_400_about_something_else_is_a_refusal(client, connected, fake_mastodon, bakery):
+def test_a_400_about_something_else_is_a_refusal(
+    client, connected, fake_mastodon, bakery_with_handle
+):
     """A 400 that says nothing of the token is shown as a refusal, with no reconnect banner."""
     fake_mastodon.fail_next("POST", "/api/v1/statuses", 400, body={"error": "Unknown language"})
-    row = submit(client, bakery)
+    row = submit(client, bakery_with_handle)
     run_queued_tasks()
     assert row.state == CrosspostState.FAILED
     page = client.get("/me").text
@@ -258,13 +263,13 @@ def delivery_lines(caplog) -> list[str]:
     ids=["sent", "5xx", "429", "refused", "needs-login"],
 )
 def test_each_delivery_attempt_logs_one_line(
-    client, connected, fake_mastodon, bakery, caplog, fault, outcome, state, waits
+    client, connected, fake_mastodon, bakery_with_handle, caplog, fault, outcome, state, waits
 ):
     """One line per attempt: row, server, outcome, new state and next attempt; no secrets."""
     caplog.set_level(logging.DEBUG)
     if fault:
         fake_mastodon.fail_next(*fault)
-    row = submit(client, bakery, body=BODY)
+    row = submit(client, bakery_with_handle, body=BODY)
     run_queued_tasks()
     assert row.state == state
     (line,) = delivery_lines(caplog)
@@ -277,9 +282,9 @@ def test_each_delivery_attempt_logs_one_line(
     assert_no_secrets(caplog, connected, row)
 
 
-def test_a_deletion_logs_one_line(client, connected, fake_mastodon, bakery, caplog):
+def test_a_deletion_logs_one_line(client, connected, fake_mastodon, bakery_with_handle, caplog):
     """Deleting the status there logs one line too, and the row is gone."""
-    row = send(client, bakery, body=BODY)
+    row = send(client, bakery_with_handle, body=BODY)
     row_id, status_text = row.id, row.status_text
     caplog.clear()
     caplog.set_level(logging.DEBUG)
@@ -309,12 +314,12 @@ def assert_no_secrets(caplog, user, row: Crosspost) -> None:
 # --- flask crossposts ---
 
 
-def test_crossposts_list_and_show(app, client, connected, fake_mastodon, bakery):
+def test_crossposts_list_and_show(app, client, connected, fake_mastodon, bakery_with_handle):
     """An operator lists crossposts (by state) and reads one in full."""
     fake_mastodon.fail_next("POST", "/api/v1/statuses", 503)
-    waiting = submit(client, bakery, body=BODY)
+    waiting = submit(client, bakery_with_handle, body=BODY)
     run_queued_tasks()
-    sent = send(client, bakery, body="Second story.")
+    sent = send(client, bakery_with_handle, body="Second story.")
     runner = app.test_cli_runner()
 
     listing = runner.invoke(args=["crossposts", "list"])
@@ -340,10 +345,12 @@ def test_crossposts_list_and_show(app, client, connected, fake_mastodon, bakery)
     assert bad.exit_code == 2
 
 
-def test_crossposts_deliver_sends_one_now(app, client, connected, fake_mastodon, bakery):
+def test_crossposts_deliver_sends_one_now(
+    app, client, connected, fake_mastodon, bakery_with_handle
+):
     """`deliver ID` sends a retrying post now, and puts a refused one back in line first."""
     fake_mastodon.fail_next("POST", "/api/v1/statuses", 503)
-    row = submit(client, bakery)
+    row = submit(client, bakery_with_handle)
     run_queued_tasks()
     assert row.next_attempt_at > utcnow()
     runner = app.test_cli_runner()
@@ -357,7 +364,7 @@ def test_crossposts_deliver_sends_one_now(app, client, connected, fake_mastodon,
     assert again.exit_code == 1 and "is sent; nothing to send" in again.output
 
     fake_mastodon.fail_next("POST", "/api/v1/statuses", 422, body={"error": "Spam"})
-    refused = submit(client, bakery, body="Another story.")
+    refused = submit(client, bakery_with_handle, body="Another story.")
     run_queued_tasks()
     assert refused.state == CrosspostState.FAILED
     result = runner.invoke(args=["crossposts", "deliver", str(refused.id)])
@@ -366,13 +373,15 @@ def test_crossposts_deliver_sends_one_now(app, client, connected, fake_mastodon,
     assert len(live_statuses(fake_mastodon)) == 2
 
 
-def test_crossposts_run_due_and_check_replies(app, client, connected, fake_mastodon, bakery):
+def test_crossposts_run_due_and_check_replies(
+    app, client, connected, fake_mastodon, bakery_with_handle
+):
     """`run-due` delivers what is due now; `check-replies ID` finds the business's reply now."""
     # An account on the author's server, whose replies that server (and WebFinger) confirms.
     fake_mastodon.add_account("bakery")
-    bakery.handle = f"@bakery@{fake_mastodon.domain}"
+    bakery_with_handle.handle = f"@bakery@{fake_mastodon.domain}"
     db.session.commit()
-    row = submit(client, bakery)
+    row = submit(client, bakery_with_handle)
     huey.storage.flush_queue()  # as if the queue lost the message
     runner = app.test_cli_runner()
     result = runner.invoke(args=["crossposts", "run-due"])

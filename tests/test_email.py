@@ -153,7 +153,7 @@ def later(monkeypatch, seconds: float) -> None:
 
 
 @pytest.fixture
-def alice(client, make_user, smtp) -> User:
+def signed_in_alice_with_email(client, make_user, smtp) -> User:
     """Alice, signed in, with alice@example.com confirmed."""
     user = make_user("alice")
     AuthActions(client).login()
@@ -433,25 +433,33 @@ def test_a_confirmation_link_expires_after_48_hours(client, make_user, auth, smt
     assert user.email is None
 
 
-def test_a_forged_or_mangled_link_confirms_nothing(client, alice):
+def test_a_forged_or_mangled_link_confirms_nothing(client, signed_in_alice_with_email):
     """Links that were never signed by us are refused plainly."""
     for token in ("nonsense", "eyJ1IjoxLCJlIjoibWVAZXZpbC5leGFtcGxlIn0.AAAA.BBBB"):
         assert client.post(f"/email/confirm/{token}").status_code == 400
 
 
-def test_changing_the_address_tells_the_old_one_and_keeps_it_until_confirmed(client, alice, smtp):
+def test_changing_the_address_tells_the_old_one_and_keeps_it_until_confirmed(
+    client, signed_in_alice_with_email, smtp
+):
     """The old address hears of it; the new one gets a link, and is used only once confirmed."""
     set_address(client, "alice@new.example")
     run_queued_tasks()
     [notice] = smtp.to("alice@example.com")
     assert "Your email address is changing" == notice["Subject"]
     assert "/email/confirm/" not in body(notice)
-    db.session.refresh(alice)
-    assert (alice.email, alice.new_email) == ("alice@example.com", "alice@new.example")
+    db.session.refresh(signed_in_alice_with_email)
+    assert (signed_in_alice_with_email.email, signed_in_alice_with_email.new_email) == (
+        "alice@example.com",
+        "alice@new.example",
+    )
     assert "alice@new.example (unconfirmed)" in page_text(client.get("/settings"))
     assert client.post(link_in(smtp.to("alice@new.example")[0])).status_code == 302
-    db.session.refresh(alice)
-    assert (alice.email, alice.new_email) == ("alice@new.example", None)
+    db.session.refresh(signed_in_alice_with_email)
+    assert (signed_in_alice_with_email.email, signed_in_alice_with_email.new_email) == (
+        "alice@new.example",
+        None,
+    )
 
 
 def test_an_earlier_address_s_link_stops_working_after_another_is_asked_for(
@@ -513,7 +521,9 @@ def test_changing_the_address_is_limited_together_with_resending(make_app, make_
 @pytest.mark.parametrize(
     ("password", "says"), [("", "Enter your password."), ("wrong", "That isn't your password.")]
 )
-def test_changing_the_address_asks_for_the_password(client, alice, smtp, password, says):
+def test_changing_the_address_asks_for_the_password(
+    client, signed_in_alice_with_email, smtp, password, says
+):
     """A borrowed session can't set an address of its own to reset the password with."""
     response = client.post(
         "/settings/email", data={"email": "mallory@example.com", "password": password}
@@ -522,11 +532,14 @@ def test_changing_the_address_asks_for_the_password(client, alice, smtp, passwor
     assert says in page_text(response)
     run_queued_tasks()
     assert smtp.to("mallory@example.com") == []
-    db.session.refresh(alice)
-    assert (alice.email, alice.new_email) == ("alice@example.com", None)
+    db.session.refresh(signed_in_alice_with_email)
+    assert (signed_in_alice_with_email.email, signed_in_alice_with_email.new_email) == (
+        "alice@example.com",
+        None,
+    )
 
 
-def test_resending_with_nothing_to_confirm_is_a_409(client, alice):
+def test_resending_with_nothing_to_confirm_is_a_409(client, signed_in_alice_with_email):
     """There is no link to send again once the address is confirmed."""
     assert client.post("/settings/email/resend").status_code == 409
 
@@ -582,11 +595,13 @@ def test_mail_no_key_reads_is_given_up_with_a_reason(app, client, make_user, smt
 # --- Forgotten passwords ---
 
 
-def test_a_reset_link_sets_a_new_password_and_signs_out_everywhere(app, client, alice, smtp, auth):
+def test_a_reset_link_sets_a_new_password_and_signs_out_everywhere(
+    app, client, signed_in_alice_with_email, smtp, auth
+):
     """The link sets a new password; other sessions end, API tokens stop, the link is spent."""
     other_device = app.test_client()
     AuthActions(other_device).login()
-    api_tokens.create(alice, "Phone")
+    api_tokens.create(signed_in_alice_with_email, "Phone")
     db.session.commit()
     auth.logout()
     assert "Forgot your password?" in page_text(client.get("/login"))
@@ -611,7 +626,9 @@ def test_a_reset_link_sets_a_new_password_and_signs_out_everywhere(app, client, 
 
 
 @pytest.mark.parametrize("change", ["confirmed a new one", "removed it"])
-def test_a_reset_link_stops_working_once_the_address_changes(app, client, alice, smtp, change):
+def test_a_reset_link_stops_working_once_the_address_changes(
+    app, client, signed_in_alice_with_email, smtp, change
+):
     """A link mailed to the old address can't set the password after the address is changed."""
     stranger = app.test_client()
     assert forgot(stranger, "alice").status_code == 200
@@ -628,7 +645,7 @@ def test_a_reset_link_stops_working_once_the_address_changes(app, client, alice,
     assert refused.status_code == 400
 
 
-def test_a_weak_new_password_is_sent_back(client, alice, smtp, auth):
+def test_a_weak_new_password_is_sent_back(client, signed_in_alice_with_email, smtp, auth):
     """The new password follows the usual rules; the link still works afterwards."""
     auth.logout()
     forgot(client, "alice")
@@ -639,7 +656,7 @@ def test_a_weak_new_password_is_sent_back(client, alice, smtp, auth):
     assert client.get(link).status_code == 200
 
 
-def test_the_link_can_be_asked_for_by_address(client, alice, smtp, auth):
+def test_the_link_can_be_asked_for_by_address(client, signed_in_alice_with_email, smtp, auth):
     """A confirmed address names the account as well as its username does."""
     auth.logout()
     forgot(client, "ALICE@example.com")
@@ -647,7 +664,9 @@ def test_the_link_can_be_asked_for_by_address(client, alice, smtp, auth):
     assert len(smtp.to("alice@example.com")) == 1
 
 
-def test_a_reset_link_expires_after_an_hour(client, alice, smtp, auth, monkeypatch):
+def test_a_reset_link_expires_after_an_hour(
+    client, signed_in_alice_with_email, smtp, auth, monkeypatch
+):
     """An hour and a minute on, the link is dead."""
     auth.logout()
     forgot(client, "alice")
@@ -661,7 +680,7 @@ def test_a_reset_link_expires_after_an_hour(client, alice, smtp, auth, monkeypat
     assert auth.login(password=PASSWORD).status_code == 302
 
 
-def test_a_newer_link_replaces_the_older(client, alice, smtp, auth):
+def test_a_newer_link_replaces_the_older(client, signed_in_alice_with_email, smtp, auth):
     """Only the latest link works."""
     auth.logout()
     forgot(client, "alice")
@@ -673,7 +692,7 @@ def test_a_newer_link_replaces_the_older(client, alice, smtp, auth):
     assert client.get(second).status_code == 200
 
 
-def test_a_password_change_ends_the_link(client, alice, smtp):
+def test_a_password_change_ends_the_link(client, signed_in_alice_with_email, smtp):
     """Changing the password in settings kills a link already sent."""
     forgot(client, "alice")
     run_queued_tasks()
@@ -697,7 +716,9 @@ def test_no_link_goes_to_an_unconfirmed_address(client, make_user, auth, smtp):
     assert smtp.messages == []
 
 
-def test_the_answer_is_the_same_whoever_is_asked_about(client, alice, make_user, smtp, auth):
+def test_the_answer_is_the_same_whoever_is_asked_about(
+    client, signed_in_alice_with_email, make_user, smtp, auth
+):
     """An account with an address, one without, and nobody at all: the same status and page."""
     make_user("bob")
     auth.logout()
@@ -777,7 +798,7 @@ def test_no_link_token_or_password_in_the_database_or_logs(client, make_user, au
         assert secret not in logs
 
 
-def test_leaving_takes_the_address_and_its_mail_along(client, alice, smtp):
+def test_leaving_takes_the_address_and_its_mail_along(client, signed_in_alice_with_email, smtp):
     """Deleting the account deletes the address and every outbox row for it."""
     set_address(client, "alice@new.example")  # a message waits in the outbox
     assert count(MailMessage) > 0

@@ -12,18 +12,6 @@ from PIL import Image
 A = "{http://www.w3.org/2005/Atom}"
 
 
-@pytest.fixture
-def bob(make_user):
-    """Bob, who posts."""
-    return make_user("bob")
-
-
-@pytest.fixture
-def shop(make_business):
-    """A business people talk about."""
-    return make_business("Corner Bakery", handle="@support@cornerbakery.example")
-
-
 def parse(response) -> ET.Element:
     """Parse an Atom response, checking its type."""
     assert response.status_code == 200
@@ -47,13 +35,13 @@ def entries(feed: ET.Element) -> list[dict[str, str]]:
     ]
 
 
-def test_wall_feed_lists_public_praise_newest_first(client, bob, shop, make_post):
+def test_wall_feed_lists_public_praise_newest_first(client, bob, bakery_with_handle, make_post):
     """/wall/feed.atom is valid Atom with the wall's entries, newest first."""
-    make_post(bob, shop, body="Older", created_at=utc(2026, 3, 1))
-    make_post(bob, shop, body="Newer", created_at=utc(2026, 3, 2))
-    make_post(bob, shop, body="A complaint", kind="complaint")
-    make_post(bob, shop, body="Private", is_on_wall=False)
-    make_post(bob, shop, body="Hidden", moderation="hidden")
+    make_post(bob, bakery_with_handle, body="Older", created_at=utc(2026, 3, 1))
+    make_post(bob, bakery_with_handle, body="Newer", created_at=utc(2026, 3, 2))
+    make_post(bob, bakery_with_handle, body="A complaint", kind="complaint")
+    make_post(bob, bakery_with_handle, body="Private", is_on_wall=False)
+    make_post(bob, bakery_with_handle, body="Hidden", moderation="hidden")
     feed = parse(client.get("/wall/feed.atom"))
     assert feed.findtext(f"{A}id").startswith("tag:praisewall.test,2026-01-01:")
     assert feed.findtext(f"{A}updated")
@@ -63,20 +51,22 @@ def test_wall_feed_lists_public_praise_newest_first(client, bob, shop, make_post
     assert first["link"].startswith("http://praisewall.test/posts/")
 
 
-def test_entry_ids_are_stable(client, bob, shop, make_post):
+def test_entry_ids_are_stable(client, bob, bakery_with_handle, make_post):
     """An entry keeps its id when edited and when newer posts arrive."""
-    post = make_post(bob, shop, body="Original", created_at=utc(2026, 3, 1, 9))
+    post = make_post(bob, bakery_with_handle, body="Original", created_at=utc(2026, 3, 1, 9))
     before = entries(parse(client.get("/wall/feed.atom")))[0]["id"]
     post.body = "Edited"
-    make_post(bob, shop, body="Another")
+    make_post(bob, bakery_with_handle, body="Another")
     after = {e["content"]: e["id"] for e in entries(parse(client.get("/wall/feed.atom")))}
     assert after["Edited"] == before == f"tag:praisewall.test,2026-03-01:post:{post.id}"
 
 
-def test_business_feed_has_its_praise_and_complaints(client, bob, shop, make_business, make_post):
+def test_business_feed_has_its_praise_and_complaints(
+    client, bob, bakery_with_handle, make_business, make_post
+):
     """/b/<slug>/feed.atom carries that business's public posts only."""
-    make_post(bob, shop, body="Great bread")
-    make_post(bob, shop, body="Cold coffee", kind="complaint")
+    make_post(bob, bakery_with_handle, body="Great bread")
+    make_post(bob, bakery_with_handle, body="Cold coffee", kind="complaint")
     make_post(bob, make_business("Other Shop"), body="Elsewhere")
     feed = parse(client.get("/b/corner-bakery/feed.atom"))
     assert feed.findtext(f"{A}title") == "Corner Bakery on Praisewall"
@@ -84,17 +74,17 @@ def test_business_feed_has_its_praise_and_complaints(client, bob, shop, make_bus
     assert client.get("/b/no-such-shop/feed.atom").status_code == 404
 
 
-def test_profile_feed_keeps_anonymous_posts_out(client, bob, shop, make_post):
+def test_profile_feed_keeps_anonymous_posts_out(client, bob, bakery_with_handle, make_post):
     """/u/<name>/feed.atom lists the person's named public posts, never the anonymous ones."""
-    make_post(bob, shop, body="Signed")
-    make_post(bob, shop, body="Unsigned", shows_name=False)
+    make_post(bob, bakery_with_handle, body="Signed")
+    make_post(bob, bakery_with_handle, body="Unsigned", shows_name=False)
     assert [e["content"] for e in entries(parse(client.get("/u/bob/feed.atom")))] == ["Signed"]
     assert client.get("/u/nobody/feed.atom").status_code == 404
 
 
-def test_feeds_escape_hostile_text(client, bob, shop, make_post):
+def test_feeds_escape_hostile_text(client, bob, bakery_with_handle, make_post):
     """Markup in a post stays text inside the feed."""
-    make_post(bob, shop, body="<script>alert(1)</script> & ]]>")
+    make_post(bob, bakery_with_handle, body="<script>alert(1)</script> & ]]>")
     raw = client.get("/wall/feed.atom").data.decode()
     assert "<script>" not in raw
     assert entries(parse(client.get("/wall/feed.atom")))[0]["content"].startswith("<script>")
@@ -108,16 +98,16 @@ def test_feeds_escape_hostile_text(client, bob, shop, make_post):
         ("/u/bob", "/u/bob/feed.atom"),
     ],
 )
-def test_pages_point_feed_readers_at_their_feed(client, bob, shop, page, feed):
+def test_pages_point_feed_readers_at_their_feed(client, bob, bakery_with_handle, page, feed):
     """Each list page names its feed, so a reader finds it from the page address."""
     assert 'type="application/atom+xml"' in client.get(page).text
     assert f'href="{feed}"' in client.get(page).text
 
 
-def test_badge_shows_praise_and_is_svg(client, bob, shop, make_post):
+def test_badge_shows_praise_and_is_svg(client, bob, bakery_with_handle, make_post):
     """/b/<slug>/badge.svg is an SVG with the praise count."""
     for _ in range(3):
-        make_post(bob, shop)
+        make_post(bob, bakery_with_handle)
     response = client.get("/b/corner-bakery/badge.svg")
     assert response.status_code == 200 and response.mimetype == "image/svg+xml"
     svg = ET.fromstring(response.data)
@@ -134,9 +124,9 @@ def test_badge_shows_praise_and_is_svg(client, bob, shop, make_post):
         "/b/corner-bakery/badge.svg",
     ],
 )
-def test_public_resources_revalidate_with_304(client, bob, shop, make_post, path):
+def test_public_resources_revalidate_with_304(client, bob, bakery_with_handle, make_post, path):
     """Each carries an ETag and Cache-Control, and answers 304 while unchanged, 200 after."""
-    make_post(bob, shop, body="First")
+    make_post(bob, bakery_with_handle, body="First")
     first = client.get(path)
     etag = first.headers["ETag"]
     assert (
@@ -144,7 +134,7 @@ def test_public_resources_revalidate_with_304(client, bob, shop, make_post, path
     )
     again = client.get(path, headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.data == b""
-    make_post(bob, shop, body="Second")
+    make_post(bob, bakery_with_handle, body="Second")
     changed = client.get(path, headers={"If-None-Match": etag})
     assert changed.status_code == 200 and changed.headers["ETag"] != etag
 
@@ -154,11 +144,11 @@ def test_public_resources_revalidate_with_304(client, bob, shop, make_post, path
     ["/", "/wall", "/b/corner-bakery", "/u/bob", "/businesses", "/businesses?q=corner", "post"],
 )
 def test_public_pages_revalidate_and_are_private_when_signed_in(
-    client, auth, bob, shop, make_post, path
+    client, auth, bob, bakery_with_handle, make_post, path
 ):
     """Visitors' copies are shared and revalidate with 304; a signed-in page is theirs alone."""
     if path == "post":
-        path = f"/posts/{make_post(bob, shop).id}"
+        path = f"/posts/{make_post(bob, bakery_with_handle).id}"
     first = client.get(path)
     assert "public" in first.headers["Cache-Control"] and "Cookie" in first.headers["Vary"]
     assert client.get(path, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
@@ -170,9 +160,9 @@ def test_public_pages_revalidate_and_are_private_when_signed_in(
     assert mine.headers["ETag"] != first.headers["ETag"]
 
 
-def test_post_share_card_is_a_1200_by_630_png(client, bob, shop, make_post):
+def test_post_share_card_is_a_1200_by_630_png(client, bob, bakery_with_handle, make_post):
     """/posts/<id>/card.png is the Open Graph image: a PNG of the right size."""
-    post = make_post(bob, shop, body="They stayed open late for me. " * 20)
+    post = make_post(bob, bakery_with_handle, body="They stayed open late for me. " * 20)
     response = client.get(f"/posts/{post.id}/card.png")
     assert response.status_code == 200 and response.mimetype == "image/png"
     assert Image.open(io.BytesIO(response.data)).size == (1200, 630)
@@ -181,15 +171,15 @@ def test_post_share_card_is_a_1200_by_630_png(client, bob, shop, make_post):
         f'<meta property="og:image" content="http://praisewall.test/posts/{post.id}/card.png">'
         in page
     )
-    private = make_post(bob, shop, is_on_wall=False)
+    private = make_post(bob, bakery_with_handle, is_on_wall=False)
     assert client.get(f"/posts/{private.id}/card.png").status_code == 404
 
 
-def test_challenge_card_is_a_1200_by_630_png(client, bob, shop, make_post):
+def test_challenge_card_is_a_1200_by_630_png(client, bob, bakery_with_handle, make_post):
     """/u/<name>/challenge.png draws the person's progress, even before any round."""
     empty = client.get("/u/bob/challenge.png")
     assert Image.open(io.BytesIO(empty.data)).size == (1200, 630)
-    make_post(bob, shop)
+    make_post(bob, bakery_with_handle)
     after = client.get("/u/bob/challenge.png")
     assert after.mimetype == "image/png" and after.data != empty.data
     assert Image.open(io.BytesIO(after.data)).size == (1200, 630)

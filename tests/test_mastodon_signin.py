@@ -114,13 +114,6 @@ def token_works(fake: FakeMastodon, token: str) -> bool:
 
 
 @pytest.fixture
-def strict(app):
-    """Turn off the development setting, so only public https servers are allowed."""
-    app.config["MASTODON_ALLOW_INSECURE"] = False
-    return app
-
-
-@pytest.fixture
 def resolve_to(monkeypatch: pytest.MonkeyPatch):
     """Return a way to make made-up names resolve to chosen addresses, without real DNS."""
     real_getaddrinfo = socket.getaddrinfo
@@ -384,13 +377,6 @@ def test_app_forgotten_mid_sign_in_sends_the_person_round_again(client, app, fak
 
 
 # --- what the server answers ---
-
-
-@pytest.fixture
-def elsewhere():
-    """Return a second fake server, standing in for an address the guard never checked."""
-    with FakeMastodon() as server:
-        yield server
 
 
 def test_metadata_pointing_at_another_host_is_ignored(client, app, fake_mastodon, elsewhere):

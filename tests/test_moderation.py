@@ -51,12 +51,6 @@ def people(make_user):
 
 
 @pytest.fixture
-def bakery(make_business):
-    """Return the business alice praises."""
-    return make_business("Corner Bakery")
-
-
-@pytest.fixture
 def post(people, bakery, make_post):
     """Return alice's public praise."""
     return make_post(people["author"], bakery, body="Best croissant in town, free refill.")

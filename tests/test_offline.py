@@ -41,14 +41,6 @@ def form(**fields: str | None) -> dict[str, str]:
     return {k: v for k, v in data.items() if v is not None}
 
 
-@pytest.fixture
-def alice(make_user, auth):
-    """Alice, logged in."""
-    user = make_user("alice")
-    auth.login()
-    return user
-
-
 def post_ids() -> list[int]:
     """Return every post's id, oldest first."""
     return list(db.session.scalars(sa.select(Post.id).order_by(Post.id)))
@@ -57,7 +49,7 @@ def post_ids() -> list[int]:
 # --- Exactly once ---
 
 
-def test_the_same_submission_twice_makes_one_post(client, alice):
+def test_the_same_submission_twice_makes_one_post(client, signed_in_alice):
     """Sent again with the same key (even once its new business exists), it goes to that post."""
     first = client.post("/posts/new", data=form())
     assert first.status_code == 302
@@ -69,7 +61,7 @@ def test_the_same_submission_twice_makes_one_post(client, alice):
     assert db.session.get(Post, post_id).submission_key == KEY
 
 
-def test_the_outbox_gets_the_post_address_as_json(client, alice):
+def test_the_outbox_gets_the_post_address_as_json(client, signed_in_alice):
     """The outbox's fetch asks for JSON: the address, with the flash kept for the page after."""
     headers = {"Accept": "application/json"}
     response = client.post("/posts/new", data=form(), headers=headers)
@@ -84,7 +76,7 @@ def test_the_outbox_gets_the_post_address_as_json(client, alice):
     assert "Posted. Thank you for saying it in public." in page.text
 
 
-def test_another_persons_same_key_is_their_own_post(client, make_user, alice):
+def test_another_persons_same_key_is_their_own_post(client, make_user, signed_in_alice):
     """Keys belong to their author: the same key from someone else is a separate post."""
     client.post("/posts/new", data=form())
     make_user("bob")
@@ -100,7 +92,7 @@ def test_another_persons_same_key_is_their_own_post(client, make_user, alice):
     assert response.headers["Location"] == f"/posts/{posts[1].id}"
 
 
-def test_posts_without_a_key_still_work(client, alice):
+def test_posts_without_a_key_still_work(client, signed_in_alice):
     """A form without the key (an old page, no JavaScript) posts as before, every time."""
     client.post("/posts/new", data=form(submission_key=None))
     client.post(
@@ -114,7 +106,7 @@ def test_posts_without_a_key_still_work(client, alice):
     ["not a key", "x" * 65, "<script>", "abc\n", "ключ"],
     ids=["spaces", "too-long", "markup", "newline", "non-ascii"],
 )
-def test_a_broken_key_is_a_422_with_every_word_kept(client, alice, key):
+def test_a_broken_key_is_a_422_with_every_word_kept(client, signed_in_alice, key):
     """A malformed key posts nothing, says so, and keeps the text (with a key left blank)."""
     response = client.post("/posts/new", data=form(submission_key=key))
     assert response.status_code == 422
@@ -124,7 +116,7 @@ def test_a_broken_key_is_a_422_with_every_word_kept(client, alice, key):
     assert re.search(r'name="submission_key" value=""', response.text)
 
 
-def test_a_validation_error_keeps_the_key_for_the_next_try(client, alice):
+def test_a_validation_error_keeps_the_key_for_the_next_try(client, signed_in_alice):
     """After a 422 the same draft keeps its key, so posting it then still makes one post."""
     response = client.post("/posts/new", data=form(body=""))
     assert response.status_code == 422
@@ -132,7 +124,7 @@ def test_a_validation_error_keeps_the_key_for_the_next_try(client, alice):
     assert count(Post) == 0
 
 
-def test_a_race_on_the_same_key_ends_at_the_first_post(client, alice, monkeypatch):
+def test_a_race_on_the_same_key_ends_at_the_first_post(client, signed_in_alice, monkeypatch):
     """Two requests that both pass the check: the second loses on the constraint, not with a 500."""
     client.post("/posts/new", data=form())
     [post_id] = post_ids()
@@ -165,12 +157,12 @@ def test_one_post_and_one_status_when_sent_twice(client, connected, make_busines
     assert len(fake_mastodon.statuses) == 1
 
 
-def test_a_fresh_csrf_token_sends_a_waiting_post(client, alice, csrf_app):
+def test_a_fresh_csrf_token_sends_a_waiting_post(client, signed_in_alice, csrf_app):
     """The outbox takes a new token from /csrf-token, and the post goes through with it."""
     info = client.get("/csrf-token")
     assert info.status_code == 200
     assert info.headers["Cache-Control"] == "no-store"
-    assert info.json["user"] == str(alice.id)
+    assert info.json["user"] == str(signed_in_alice.id)
     refused = client.post("/posts/new", data=form(), headers={"Accept": "application/json"})
     assert refused.status_code == 400
     response = client.post(
@@ -189,7 +181,7 @@ def test_the_csrf_token_endpoint_says_nobody_is_signed_in(client):
 # --- Sharing into the app ---
 
 
-def test_text_shared_from_another_app_fills_the_story(client, alice):
+def test_text_shared_from_another_app_fills_the_story(client, signed_in_alice):
     """The share sheet opens compose with the shared text and link in the story."""
     response = client.get(
         "/posts/new?"
@@ -285,7 +277,7 @@ def test_the_service_worker_is_served_from_the_root_and_never_stale(client):
     assert 'request.method !== "GET"' in script  # form posts pass straight through
 
 
-def test_the_offline_page_is_the_same_for_everyone(client, alice):
+def test_the_offline_page_is_the_same_for_everyone(client, signed_in_alice):
     """The offline page carries no one's name, form or token."""
     response = client.get("/offline")
     assert response.status_code == 200
@@ -310,11 +302,11 @@ def share_hrefs(html: str) -> dict[str, str]:
 
 
 def test_a_public_post_has_share_links_and_a_private_one_none(
-    client, alice, make_business, make_post
+    client, signed_in_alice, make_business, make_post
 ):
     """Public posts offer plain share links, properly encoded; private ones offer none."""
     shop = make_business("Bread & Butter")
-    post = make_post(alice, shop)
+    post = make_post(signed_in_alice, shop)
     page = client.get(f"/posts/{post.id}").text
     url = f"http://praisewall.test/posts/{post.id}"
     text = "Praise for Bread & Butter on Praisewall"
@@ -329,15 +321,15 @@ def test_a_public_post_has_share_links_and_a_private_one_none(
     }
     assert f'value="{url}"' in page and "data-share" in page and "data-copy" in page
     assert 'rel="noopener noreferrer"' in page
-    private = make_post(alice, shop, is_on_wall=False)
+    private = make_post(signed_in_alice, shop, is_on_wall=False)
     assert '<section class="share"' not in client.get(f"/posts/{private.id}").text
 
 
 def test_challenge_progress_shares_the_profile_and_shows_its_card(
-    client, alice, make_business, make_post
+    client, signed_in_alice, make_business, make_post
 ):
     """The challenge page shares the public profile and shows the progress card."""
-    make_post(alice, make_business("Corner Bakery"))
+    make_post(signed_in_alice, make_business("Corner Bakery"))
     page = client.get("/challenge").text
     links = share_hrefs(page)
     profile = "http://praisewall.test/u/alice"

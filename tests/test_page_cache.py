@@ -30,18 +30,6 @@ def app(make_app, clock):
         yield app
 
 
-@pytest.fixture
-def shop(make_business):
-    """A business people talk about."""
-    return make_business("Corner Bakery")
-
-
-@pytest.fixture
-def bob(make_user):
-    """Bob, who posts."""
-    return make_user("bob")
-
-
 def bodies(html: str) -> list[str]:
     """Return the post texts on a page, in order."""
     return re.findall(r'<p class="body">(.*?)</p>', html, re.S)
@@ -62,11 +50,11 @@ def queries_during(action) -> int:
     return len(statements)
 
 
-def test_visitors_share_a_copy_for_a_few_seconds(app, clock, bob, shop, make_post):
+def test_visitors_share_a_copy_for_a_few_seconds(app, clock, bob, bakery, make_post):
     """A second visitor within the window gets the same page without a query; later, a new one."""
-    make_post(bob, shop, body="First praise")
+    make_post(bob, bakery, body="First praise")
     first = app.test_client().get("/wall")
-    make_post(bob, shop, body="Second praise")
+    make_post(bob, bakery, body="Second praise")
     clock[0] += SECONDS - 1
     repeat: list = []
     assert queries_during(lambda: repeat.append(app.test_client().get("/wall"))) == 0
@@ -77,19 +65,19 @@ def test_visitors_share_a_copy_for_a_few_seconds(app, clock, bob, shop, make_pos
     assert bodies(app.test_client().get("/wall").text) == ["Second praise", "First praise"]
 
 
-def test_signed_in_people_always_get_a_fresh_page(app, client, auth, bob, shop, make_post):
+def test_signed_in_people_always_get_a_fresh_page(app, client, auth, bob, bakery, make_post):
     """An author sees their own new post at once, while visitors still have the older copy."""
-    app.test_client().get(f"/b/{shop.slug}")
+    app.test_client().get(f"/b/{bakery.slug}")
     auth.login("bob")
-    make_post(bob, shop, body="Just posted")
-    assert "Just posted" in client.get(f"/b/{shop.slug}").text
-    assert "Just posted" not in app.test_client().get(f"/b/{shop.slug}").text
+    make_post(bob, bakery, body="Just posted")
+    assert "Just posted" in client.get(f"/b/{bakery.slug}").text
+    assert "Just posted" not in app.test_client().get(f"/b/{bakery.slug}").text
 
 
-def test_a_request_with_any_cookie_skips_the_copy(app, bob, shop, make_post):
+def test_a_request_with_any_cookie_skips_the_copy(app, bob, bakery, make_post):
     """A cookie could mean a session: such requests are answered by the app itself."""
     app.test_client().get("/wall")
-    make_post(bob, shop, body="Fresh")
+    make_post(bob, bakery, body="Fresh")
     visitor = app.test_client(use_cookies=False)
     with_cookie = visitor.get("/wall", headers={"Cookie": "theme=dark"})
     assert bodies(with_cookie.text) == ["Fresh"]
@@ -104,9 +92,9 @@ def test_personal_and_failed_answers_are_never_kept(app, make_business):
     assert not any(key[2] == "/login" for key in app.wsgi_app.entries)
 
 
-def test_each_encoding_gets_its_own_copy(app, bob, shop, make_post):
+def test_each_encoding_gets_its_own_copy(app, bob, bakery, make_post):
     """A browser asking for gzip and a client asking for plain text each get what they asked."""
-    make_post(bob, shop, body="Squeezed " * 100)
+    make_post(bob, bakery, body="Squeezed " * 100)
     for _ in range(2):
         zipped = app.test_client().get("/wall", headers={"Accept-Encoding": "gzip"})
         plain = app.test_client().get("/wall")
@@ -115,9 +103,9 @@ def test_each_encoding_gets_its_own_copy(app, bob, shop, make_post):
         assert gzip.decompress(zipped.data) == plain.data
 
 
-def test_a_kept_page_answers_304_to_a_current_copy(app, bob, shop, make_post):
+def test_a_kept_page_answers_304_to_a_current_copy(app, bob, bakery, make_post):
     """A visitor holding the page's ETag gets 304 from the copy, with no body and no query."""
-    make_post(bob, shop)
+    make_post(bob, bakery)
     etag = app.test_client().get("/wall").headers["ETag"]
     answers: list = []
     queries = queries_during(
@@ -128,21 +116,21 @@ def test_a_kept_page_answers_304_to_a_current_copy(app, bob, shop, make_post):
     assert answers[0].headers["ETag"] == etag
 
 
-def test_head_gets_headers_without_a_body(app, bob, shop, make_post):
+def test_head_gets_headers_without_a_body(app, bob, bakery, make_post):
     """HEAD is answered from the copy too, with its headers and no body."""
-    make_post(bob, shop)
+    make_post(bob, bakery)
     full = app.test_client().get("/wall")
     head = app.test_client().head("/wall")
     assert head.status_code == 200 and head.data == b""
     assert head.headers["ETag"] == full.headers["ETag"]
 
 
-def test_posting_is_never_answered_from_a_copy(app, client, auth, bob, shop):
+def test_posting_is_never_answered_from_a_copy(app, client, auth, bob, bakery):
     """Only GET and HEAD can be kept: a form sent twice is handled twice."""
     auth.login("bob")
     form = {
         "kind": "praise",
-        "business_id": str(shop.id),
+        "business_id": str(bakery.id),
         "body": "Kind and quick.",
         "happened_on": "2026-01-02",
         "channel": "in_person",
@@ -200,8 +188,8 @@ def test_only_public_answers_that_set_nothing_are_kept(status, headers, kept):
     assert page_cache.keepable({"status": status, "headers": headers}) is kept
 
 
-def test_a_visitor_holding_any_version_gets_304(app, bob, shop, make_post):
+def test_a_visitor_holding_any_version_gets_304(app, bob, bakery, make_post):
     """If-None-Match: * matches the kept page, as it would the app's."""
-    make_post(bob, shop)
+    make_post(bob, bakery)
     app.test_client().get("/wall")
     assert app.test_client().get("/wall", headers={"If-None-Match": "*"}).status_code == 304

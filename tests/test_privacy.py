@@ -64,16 +64,10 @@ def token_works(fake, token: str) -> bool:
 
 
 @pytest.fixture
-def bakery(make_business):
-    """Return a business with a Mastodon handle, so statuses mention it."""
-    return make_business("Corner Bakery", handle="@support@cornerbakery.example")
-
-
-@pytest.fixture
-def sent(client, connected, bakery, make_user, make_post):
+def sent(client, connected, bakery_with_handle, make_user, make_post):
     """Alice's two crossposted praise posts (sent), and Bob's praise of the same bakery."""
-    rows = [send(client, bakery, body=words) for words in ALICE_WORDS]
-    make_post(make_user("bob"), bakery, body=BOB_WORDS)
+    rows = [send(client, bakery_with_handle, body=words) for words in ALICE_WORDS]
+    make_post(make_user("bob"), bakery_with_handle, body=BOB_WORDS)
     return rows
 
 
@@ -136,10 +130,10 @@ def no_rate_limit(monkeypatch):
     monkeypatch.setattr(limiter, "enabled", False)
 
 
-def sent_many(client, bakery, how_many: int) -> None:
+def sent_many(client, bakery_with_handle, how_many: int) -> None:
     """Send this many crossposted praise posts, delivering them as one batch."""
     for number in range(how_many):
-        submit(client, bakery, body=f"Alice's praise number {number}")
+        submit(client, bakery_with_handle, body=f"Alice's praise number {number}")
     run_queued_tasks()
     states = db.session.scalars(sa.select(Crosspost.state)).all()
     assert states == [CrosspostState.SENT] * how_many
@@ -161,13 +155,13 @@ def run_due_deletions() -> int:
 
 
 def test_all_statuses_go_within_the_rate_limit_then_access_ends(
-    app, client, connected, bakery, fake_mastodon, no_rate_limit
+    app, client, connected, bakery_with_handle, fake_mastodon, no_rate_limit
 ):
     """40 statuses: 30 go at once, the rest after the limit resets, backing off on a 429;
     then the token is revoked and the connection forgotten. Nothing waits on the page."""
-    sent_many(client, bakery, 40)
+    sent_many(client, bakery_with_handle, 40)
     token = alice_token(connected)
-    slug = bakery.slug
+    slug = bakery_with_handle.slug
 
     text = page_text(leave(client, delete_statuses="y"))
 
@@ -215,10 +209,10 @@ def test_all_statuses_go_within_the_rate_limit_then_access_ends(
 
 
 def test_signing_up_again_during_the_farewell_takes_the_connection_over(
-    app, client, connected, bakery, fake_mastodon, no_rate_limit
+    app, client, connected, bakery_with_handle, fake_mastodon, no_rate_limit
 ):
     """Back with the same Mastodon account mid-farewell: the new account takes it over."""
-    sent_many(client, bakery, 35)
+    sent_many(client, bakery_with_handle, 35)
     old_id = connected.id
     leave(client, delete_statuses="y")
     run_queued_tasks()
@@ -246,10 +240,10 @@ def test_signing_up_again_during_the_farewell_takes_the_connection_over(
 
 
 def test_connecting_from_settings_during_the_farewell_takes_the_connection_over(
-    app, client, connected, bakery, fake_mastodon, make_user, no_rate_limit
+    app, client, connected, bakery_with_handle, fake_mastodon, make_user, no_rate_limit
 ):
     """Someone signed in with a password may connect the account a deleted user left behind."""
-    sent_many(client, bakery, 35)
+    sent_many(client, bakery_with_handle, 35)
     leave(client, delete_statuses="y")
     run_queued_tasks()
     bob = make_user("bob")
@@ -314,11 +308,11 @@ def test_the_checkbox_shows_only_with_a_connected_account(client, connected, mak
 
 
 def test_nothing_of_mine_remains_anywhere_public_or_cached(
-    app, client, connected, sent, bakery, fake_mastodon
+    app, client, connected, sent, bakery_with_handle, fake_mastodon
 ):
     """Walls, feeds, badge, embed, cards and the API drop my posts and count them no more;
     a cache holding an old copy gets a new page, not a 304."""
-    slug = bakery.slug
+    slug = bakery_with_handle.slug
     post_ids = [row.post_id for row in sent]
     visitor = app.test_client()
     before = {}
@@ -327,14 +321,14 @@ def test_nothing_of_mine_remains_anywhere_public_or_cached(
         assert response.status_code == 200, url
         before[url] = response
     assert any(ALICE_WORDS[0] in r.text for r in before.values())
-    assert db.session.get(Business, bakery.id).praise_count == 3
+    assert db.session.get(Business, bakery_with_handle.id).praise_count == 3
     for post_id in post_ids:
         assert visitor.get(f"/posts/{post_id}/card.png").status_code == 200
 
     leave(client, delete_statuses="y")
 
     db.session.expire_all()
-    assert db.session.get(Business, bakery.id).praise_count == 1
+    assert db.session.get(Business, bakery_with_handle.id).praise_count == 1
     assert count(Post) == 1
     for url, old in before.items():
         headers = {"If-None-Match": old.headers["ETag"]} if old.headers.get("ETag") else {}

@@ -13,7 +13,7 @@ import re
 
 import pytest
 import sqlalchemy as sa
-from conftest import business_on, mastodon_sign_in, run_queued_tasks, send
+from conftest import BAKERY_ACCT, mastodon_sign_in, run_queued_tasks, send
 from fake_mastodon import FakeMastodon
 from helpers import page_text
 
@@ -23,16 +23,9 @@ from webapp.infra.links import safe_remote_url
 from webapp.models import Business, Crosspost, MastodonAccount, User
 from webapp.services import api_tokens
 
-BUSINESS_ACCT = "bakery"
 SCRIPT = "javascript:alert(document.cookie)"
 DATA = "data:text/html,<script>alert(1)</script>"
 PLAIN = "http://status.example/@alice/1"
-
-
-@pytest.fixture
-def bakery(make_business, fake_mastodon) -> Business:
-    """A business whose account is on the author's own server, so its replies can be proven."""
-    return business_on(fake_mastodon, make_business, BUSINESS_ACCT)
 
 
 def everything_shown(client, app, post_id: int, business: Business, user: User) -> dict[str, str]:
@@ -76,45 +69,45 @@ def assert_never_shown(shown: dict[str, str], *addresses: str) -> None:
 
 @pytest.mark.parametrize("bad", [SCRIPT, DATA], ids=["javascript", "data"])
 def test_a_server_s_bad_status_and_reply_links_are_never_stored_or_shown(
-    app, client, connected, fake_mastodon: FakeMastodon, bakery, bad
+    app, client, connected, fake_mastodon: FakeMastodon, bakery_on_fake, bad
 ):
     fake_mastodon.lie_about_links("alice", bad)
-    fake_mastodon.lie_about_links(BUSINESS_ACCT, bad)
+    fake_mastodon.lie_about_links(BAKERY_ACCT, bad)
     fake_mastodon.lie_about("alice", url=bad)
     # Signing in again reads the profile link the server now gives.
     assert mastodon_sign_in(client, fake_mastodon).status_code == 302
-    unanswered = send(client, bakery, body="Still waiting to hear back.")
-    row = send(client, bakery)
-    fake_mastodon.reply(row.remote_id, BUSINESS_ACCT, "Thank you, see you Saturday!")
+    unanswered = send(client, bakery_on_fake, body="Still waiting to hear back.")
+    row = send(client, bakery_on_fake)
+    fake_mastodon.reply(row.remote_id, BAKERY_ACCT, "Thank you, see you Saturday!")
     tasks.check_reply.call_local(row.id)
     db.session.expire_all()
 
     assert row.replied_at is not None and row.reply_text == "Thank you, see you Saturday!"
     assert row.remote_url is None and unanswered.remote_url is None
     # The reply's link is its id on the business's own server, which proved it; never `bad`.
-    assert row.reply_url.startswith(f"{fake_mastodon.url}/users/{BUSINESS_ACCT}/statuses/")
+    assert row.reply_url.startswith(f"{fake_mastodon.url}/users/{BAKERY_ACCT}/statuses/")
     assert connected.mastodon_account.profile_url is None
-    shown = everything_shown(client, app, row.post_id, bakery, connected)
+    shown = everything_shown(client, app, row.post_id, bakery_on_fake, connected)
     assert "Thank you, see you Saturday!" in page_text(shown["post, to a visitor"])
     assert "Connected as @alice@" in page_text(shown["settings"])
     assert_never_shown(shown, bad)
 
 
 @pytest.fixture
-def old_rows(client, connected, fake_mastodon, bakery):
+def old_rows(client, connected, fake_mastodon, bakery_on_fake):
     """A replied and an unanswered post whose stored links came before the rule, as given."""
 
     def store(links: dict[str, str]) -> Crosspost:
-        unanswered = send(client, bakery, body="Still waiting to hear back.")
-        row = send(client, bakery)
-        fake_mastodon.reply(row.remote_id, BUSINESS_ACCT, "Thank you!")
+        unanswered = send(client, bakery_on_fake, body="Still waiting to hear back.")
+        row = send(client, bakery_on_fake)
+        fake_mastodon.reply(row.remote_id, BAKERY_ACCT, "Thank you!")
         tasks.check_reply.call_local(row.id)
         run_queued_tasks()
         db.session.execute(
             sa.update(Crosspost).values(remote_url=links["status"], reply_url=links["reply"])
         )
         db.session.execute(sa.update(MastodonAccount).values(profile_url=links["profile"]))
-        business = db.session.get(Business, bakery.id)
+        business = db.session.get(Business, bakery_on_fake.id)
         business.owner = connected
         business.verified_website = links["verified"]
         business.website = links["website"]
@@ -131,7 +124,7 @@ def old_rows(client, connected, fake_mastodon, bakery):
     ids=["javascript", "data", "capitals", "space", "tab", "http"],
 )
 def test_links_stored_before_the_rule_are_not_shown_either(
-    app, client, connected, bakery, old_rows, address
+    app, client, connected, bakery_on_fake, old_rows, address
 ):
     row = old_rows(
         {
@@ -144,7 +137,7 @@ def test_links_stored_before_the_rule_are_not_shown_either(
     )
     app.config["MASTODON_ALLOW_INSECURE"] = False
 
-    shown = everything_shown(client, app, row.post_id, bakery, connected)
+    shown = everything_shown(client, app, row.post_id, bakery_on_fake, connected)
 
     assert "Thank you!" in page_text(shown["post, to a visitor"])
     # The export keeps the websites people typed as they typed them; a server's links go.
@@ -157,7 +150,7 @@ def test_links_stored_before_the_rule_are_not_shown_either(
 
 
 def test_https_links_are_shown_and_http_only_under_the_development_setting(
-    app, client, connected, bakery, old_rows
+    app, client, connected, bakery_on_fake, old_rows
 ):
     secure = {
         "status": "https://social.example/@alice/1",
@@ -169,7 +162,7 @@ def test_https_links_are_shown_and_http_only_under_the_development_setting(
     row = old_rows(secure)
     app.config["MASTODON_ALLOW_INSECURE"] = False
 
-    shown = everything_shown(client, app, row.post_id, bakery, connected)
+    shown = everything_shown(client, app, row.post_id, bakery_on_fake, connected)
 
     assert f'href="{secure["reply"]}"' in shown["post, to a visitor"]
     assert f'href="{secure["status"]}"' in shown["post, to its author"]

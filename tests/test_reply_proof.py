@@ -27,7 +27,7 @@ from webapp.services import crosspost
 
 
 @pytest.fixture
-def harbour(make_business, fake_mastodon, harbour_server) -> Business:
+def harbour_known_to_alice(make_business, fake_mastodon, harbour_server) -> Business:
     """Harbour Savings, @care on its server's handle domain, known to Alice's server too."""
     handle = f"care@{localhost(harbour_server)}"
     fake_mastodon.add_account("care", domain=localhost(harbour_server))
@@ -79,10 +79,10 @@ def notes_fetched(fake: FakeMastodon) -> list[str]:
     ["made-up uri", "on the business's server, but not there", "the business's other reply"],
 )
 def test_a_forged_reply_changes_nothing(
-    client, connected, fake_mastodon, harbour_server, harbour, forgery
+    client, connected, fake_mastodon, harbour_server, harbour_known_to_alice, forgery
 ):
     """A reply Alice's server invents under the business's name is neither shown nor counted."""
-    row = send(client, harbour)
+    row = send(client, harbour_known_to_alice)
     acct = f"care@{localhost(harbour_server)}"
     at = row.sent_at + timedelta(minutes=1)
     if forgery == "made-up uri":
@@ -102,16 +102,16 @@ def test_a_forged_reply_changes_nothing(
     check(row)
     assert row.replied_at is None and row.reply_url is None and row.reply_text is None
     assert row.next_reply_check_at is not None  # still watching for a real one
-    page, rate, median = shown(client, row, harbour)
+    page, rate, median = shown(client, row, harbour_known_to_alice)
     assert "replied after" not in page
     assert (rate, median) == ("0%", "–")
 
 
 def test_a_reply_confirmed_by_the_business_server_counts(
-    client, connected, fake_mastodon, harbour_server, harbour
+    client, connected, fake_mastodon, harbour_server, harbour_known_to_alice
 ):
     """A reply the business's own server has, by @care and to Alice's status, is counted."""
-    row = send(client, harbour)
+    row = send(client, harbour_known_to_alice)
     reply = genuine_reply(
         fake_mastodon, harbour_server, row, "Thanks, Alice!", at=row.sent_at + timedelta(hours=2)
     )
@@ -120,7 +120,7 @@ def test_a_reply_confirmed_by_the_business_server_counts(
     assert abs(row.replied_at - reply["created_at"]) < timedelta(milliseconds=1)
     assert row.reply_url == reply["url"]
     assert row.reply_text == "Thanks, Alice!"
-    page, rate, median = shown(client, row, harbour)
+    page, rate, median = shown(client, row, harbour_known_to_alice)
     assert "Harbour Savings replied after 2 h." in page
     assert (rate, median) == ("100%", "2 h")
     # One WebFinger on the handle's domain, one fetch of the reply from the business's server.
@@ -130,10 +130,10 @@ def test_a_reply_confirmed_by_the_business_server_counts(
 
 
 def test_the_time_is_the_business_servers_not_the_posters(
-    client, connected, fake_mastodon, harbour_server, harbour
+    client, connected, fake_mastodon, harbour_server, harbour_known_to_alice
 ):
     """Alice's server can't make a genuine reply look quicker than the business's server says."""
-    row = send(client, harbour)
+    row = send(client, harbour_known_to_alice)
     reply = harbour_server.reply(
         None,
         "care",
@@ -152,15 +152,17 @@ def test_the_time_is_the_business_servers_not_the_posters(
     due(row)
     check(row)
     assert row.reply_url == reply["url"]
-    assert number(client.get(f"/b/{harbour.slug}").text, "Median reply time") == "5 h"
+    assert (
+        number(client.get(f"/b/{harbour_known_to_alice.slug}").text, "Median reply time") == "5 h"
+    )
 
 
 @pytest.mark.parametrize("down", ["/.well-known/webfinger", "/users/care/statuses/"])
 def test_a_reply_waits_while_the_business_server_is_unreachable(
-    client, connected, fake_mastodon, harbour_server, harbour, down
+    client, connected, fake_mastodon, harbour_server, harbour_known_to_alice, down
 ):
     """While the business's server doesn't answer, the reply isn't counted; later it is."""
-    row = send(client, harbour)
+    row = send(client, harbour_known_to_alice)
     genuine_reply(
         fake_mastodon, harbour_server, row, "Thanks!", at=row.sent_at + timedelta(minutes=30)
     )
@@ -174,16 +176,16 @@ def test_a_reply_waits_while_the_business_server_is_unreachable(
     due(row)  # the next check comes round
     check(row)
     assert row.replied_at is not None
-    page, rate, median = shown(client, row, harbour)
+    page, rate, median = shown(client, row, harbour_known_to_alice)
     assert "Harbour Savings replied after 30 min." in page
     assert (rate, median) == ("100%", "30 min")
 
 
 def test_a_genuine_reply_after_a_forged_one_still_counts(
-    client, connected, fake_mastodon, harbour_server, harbour
+    client, connected, fake_mastodon, harbour_server, harbour_known_to_alice
 ):
     """A forgery put first in the thread doesn't hide the business's real reply."""
-    row = send(client, harbour)
+    row = send(client, harbour_known_to_alice)
     fake_mastodon.reply(
         row.remote_id,
         f"care@{localhost(harbour_server)}",
@@ -196,14 +198,17 @@ def test_a_genuine_reply_after_a_forged_one_still_counts(
     due(row)
     check(row)
     assert row.reply_text == "Real"
-    assert number(client.get(f"/b/{harbour.slug}").text, "Median reply time") == "10 min"
+    assert (
+        number(client.get(f"/b/{harbour_known_to_alice.slug}").text, "Median reply time")
+        == "10 min"
+    )
 
 
 def test_a_reply_to_a_reply_in_the_thread_counts(
-    client, connected, fake_mastodon, harbour_server, harbour
+    client, connected, fake_mastodon, harbour_server, harbour_known_to_alice
 ):
     """The business answering Bob's reply to Alice counts: each step is fetched from its server."""
-    row = send(client, harbour)
+    row = send(client, harbour_known_to_alice)
     fake_mastodon.add_account("bob")
     bob = fake_mastodon.reply(row.remote_id, "bob", "Same here!")
     reply = harbour_server.reply(
@@ -224,10 +229,10 @@ def test_a_reply_to_a_reply_in_the_thread_counts(
 
 
 def test_a_reply_dated_before_our_status_is_not_counted(
-    client, connected, fake_mastodon, harbour_server, harbour
+    client, connected, fake_mastodon, harbour_server, harbour_known_to_alice
 ):
     """A reply its own server dates before Alice's status was sent can't be a reply to it."""
-    row = send(client, harbour)
+    row = send(client, harbour_known_to_alice)
     genuine_reply(
         fake_mastodon, harbour_server, row, "Thanks!", at=row.sent_at - timedelta(hours=1)
     )
@@ -238,20 +243,20 @@ def test_a_reply_dated_before_our_status_is_not_counted(
 
 
 @pytest.fixture
-def elsewhere() -> Iterator[Site]:
+def third_site() -> Iterator[Site]:
     """A website on loopback that is neither Alice's server nor the business's."""
     yield from serve_site()
 
 
 def test_a_reply_in_between_on_a_third_server_is_not_believed(
-    client, connected, fake_mastodon, harbour_server, harbour, elsewhere
+    client, connected, fake_mastodon, harbour_server, harbour_known_to_alice, third_site
 ):
     """A note on another server saying it answers Alice's status doesn't make the business's
     answer to it a reply to Alice: only her server or the business's speak for the thread."""
-    row = send(client, harbour)
+    row = send(client, harbour_known_to_alice)
     ours = fake_mastodon._find_status(row.remote_id)["uri"]
-    middle = f"{elsewhere.url}/notes/1"
-    elsewhere.serve(
+    middle = f"{third_site.url}/notes/1"
+    third_site.serve(
         "/notes/1",
         json.dumps({"id": middle, "type": "Note", "inReplyTo": ours}),
         **{"Content-Type": "application/activity+json"},
@@ -270,14 +275,14 @@ def test_a_reply_in_between_on_a_third_server_is_not_believed(
     due(row)
     check(row)
     assert row.replied_at is None
-    assert elsewhere.requests == []
+    assert third_site.requests == []
 
 
 def test_a_garbled_thread_is_a_check_that_found_nothing(
-    client, connected, fake_mastodon, harbour_server, harbour
+    client, connected, fake_mastodon, harbour_server, harbour_known_to_alice
 ):
     """Replies without an author or a time, as a broken or hostile server may send, are skipped."""
-    row = send(client, harbour)
+    row = send(client, harbour_known_to_alice)
     garbled = [
         {"id": "1", "uri": "x"},
         {"id": "2", "account": "care", "created_at": "2026-01-01T00:00:00Z"},

@@ -14,20 +14,12 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from conftest import PASSWORD, business_on, run_queued_tasks, send
+from conftest import BAKERY_ACCT, PASSWORD, run_queued_tasks, send
 
 from webapp import tasks
 from webapp.extensions import db
 from webapp.models import ComplaintStatus, Crosspost, Post, utcnow
 from webapp.services import crosspost
-
-BUSINESS_ACCT = "bakery"
-
-
-@pytest.fixture
-def bakery(make_business, fake_mastodon):
-    """A business whose fediverse account is on the author's own server."""
-    return business_on(fake_mastodon, make_business, BUSINESS_ACCT)
 
 
 def check(row: Crosspost) -> None:
@@ -76,9 +68,11 @@ def test_checks_come_at_growing_intervals(age, wait):
     assert crosspost.next_reply_check(age) == wait
 
 
-def test_first_check_is_five_minutes_after_sending(client, connected, fake_mastodon, bakery):
+def test_first_check_is_five_minutes_after_sending(
+    client, connected, fake_mastodon, bakery_on_fake
+):
     """A sent status that mentions a found business is first checked five minutes later."""
-    row = send(client, bakery)
+    row = send(client, bakery_on_fake)
     assert row.mention_account_id is not None
     assert row.next_reply_check_at - row.sent_at == timedelta(minutes=5)
 
@@ -95,10 +89,10 @@ def test_first_check_is_five_minutes_after_sending(client, connected, fake_masto
     ],
 )
 def test_a_check_without_a_reply_schedules_the_next(
-    client, connected, fake_mastodon, bakery, age, wait
+    client, connected, fake_mastodon, bakery_on_fake, age, wait
 ):
     """After a check that finds nothing, the next one is spaced by age; after 14 days, none."""
-    row = send(client, bakery)
+    row = send(client, bakery_on_fake)
     backdate(row, age)
     check(row)
     assert row.reply_checked_at is not None and row.replied_at is None
@@ -118,10 +112,10 @@ def test_unfound_handle_is_not_watched(client, connected, fake_mastodon, make_bu
     assert run_queued_tasks() == 0
 
 
-def test_sweep_starts_due_checks(client, connected, fake_mastodon, bakery):
+def test_sweep_starts_due_checks(client, connected, fake_mastodon, bakery_on_fake):
     """The periodic sweep queues the checks that are due, and they find the reply."""
-    row = send(client, bakery)
-    fake_mastodon.reply(row.remote_id, BUSINESS_ACCT, "Thank you!")
+    row = send(client, bakery_on_fake)
+    fake_mastodon.reply(row.remote_id, BAKERY_ACCT, "Thank you!")
     tasks.sweep.call_local()
     assert run_queued_tasks() == 0  # not due yet
     backdate(row, timedelta(minutes=6))
@@ -134,14 +128,16 @@ def test_sweep_starts_due_checks(client, connected, fake_mastodon, bakery):
 
 
 @pytest.mark.parametrize("nested", [False, True])
-def test_business_reply_is_found_in_the_thread(client, connected, fake_mastodon, bakery, nested):
+def test_business_reply_is_found_in_the_thread(
+    client, connected, fake_mastodon, bakery_on_fake, nested
+):
     """The business's reply, directly or further down the thread, is stored with its link."""
     fake_mastodon.add_account("bob")
-    row = send(client, bakery)
+    row = send(client, bakery_on_fake)
     parent = row.remote_id
     if nested:
         parent = fake_mastodon.reply(parent, "bob", "Me too!")["id"]
-    reply = fake_mastodon.reply(parent, BUSINESS_ACCT, "Thanks for coming in!")
+    reply = fake_mastodon.reply(parent, BAKERY_ACCT, "Thanks for coming in!")
     check(row)
     # The server reports times to the millisecond.
     assert abs(row.replied_at - reply["created_at"]) < timedelta(milliseconds=1)
@@ -151,16 +147,14 @@ def test_business_reply_is_found_in_the_thread(client, connected, fake_mastodon,
     assert "Corner Bakery replied after" in page
 
 
-def test_the_first_of_several_replies_counts(client, connected, fake_mastodon, bakery):
+def test_the_first_of_several_replies_counts(client, connected, fake_mastodon, bakery_on_fake):
     """When the business replied more than once, the earliest reply is the one kept."""
-    row = send(client, bakery)
+    row = send(client, bakery_on_fake)
     sent = row.sent_at
     later = fake_mastodon.reply(
-        row.remote_id, BUSINESS_ACCT, "Anything else?", at=sent + timedelta(hours=5)
+        row.remote_id, BAKERY_ACCT, "Anything else?", at=sent + timedelta(hours=5)
     )
-    first = fake_mastodon.reply(
-        row.remote_id, BUSINESS_ACCT, "Thanks!", at=sent + timedelta(hours=1)
-    )
+    first = fake_mastodon.reply(row.remote_id, BAKERY_ACCT, "Thanks!", at=sent + timedelta(hours=1))
     assert int(later["id"]) < int(first["id"])  # the later reply was posted first
     check(row)
     assert row.reply_url == first["url"]
@@ -168,12 +162,14 @@ def test_the_first_of_several_replies_counts(client, connected, fake_mastodon, b
 
 
 @pytest.mark.parametrize("acct", ["bob", "support@elsewhere.example", "alice"])
-def test_replies_from_anyone_else_dont_count(client, connected, fake_mastodon, bakery, acct):
+def test_replies_from_anyone_else_dont_count(
+    client, connected, fake_mastodon, bakery_on_fake, acct
+):
     """Another person's reply (even a same-named account elsewhere), or the author's, isn't it."""
     if acct != "alice":
         user, _, domain = acct.partition("@")
         fake_mastodon.add_account(user, domain=domain or None)
-    row = send(client, bakery)
+    row = send(client, bakery_on_fake)
     fake_mastodon.reply(row.remote_id, acct, "Great bakery, right?")
     check(row)
     assert row.replied_at is None and row.reply_url is None
@@ -181,22 +177,26 @@ def test_replies_from_anyone_else_dont_count(client, connected, fake_mastodon, b
     assert "replied after" not in client.get(f"/posts/{row.post_id}").text
 
 
-def test_reply_moves_a_complaint_to_business_replied(client, connected, fake_mastodon, bakery):
+def test_reply_moves_a_complaint_to_business_replied(
+    client, connected, fake_mastodon, bakery_on_fake
+):
     """A complaint the business answered on Mastodon shows "Business replied"."""
-    row = send(client, bakery, kind="complaint", body="My order was cold.")
+    row = send(client, bakery_on_fake, kind="complaint", body="My order was cold.")
     post = db.session.get(Post, row.post_id)
     assert post.complaint_status == ComplaintStatus.OPEN
-    fake_mastodon.reply(row.remote_id, BUSINESS_ACCT, "So sorry, we'll make it right.")
+    fake_mastodon.reply(row.remote_id, BAKERY_ACCT, "So sorry, we'll make it right.")
     check(row)
     assert post.complaint_status == ComplaintStatus.REPLIED
     assert "Business replied" in words(client.get(f"/posts/{row.post_id}").text)
 
 
-def test_reply_leaves_a_resolved_complaint_resolved(client, connected, fake_mastodon, bakery):
+def test_reply_leaves_a_resolved_complaint_resolved(
+    client, connected, fake_mastodon, bakery_on_fake
+):
     """A late reply doesn't reopen a complaint the author already marked resolved."""
-    row = send(client, bakery, kind="complaint", body="My order was cold.")
+    row = send(client, bakery_on_fake, kind="complaint", body="My order was cold.")
     assert client.post(f"/posts/{row.post_id}/resolve", data={"note": ""}).status_code == 302
-    fake_mastodon.reply(row.remote_id, BUSINESS_ACCT, "So sorry.")
+    fake_mastodon.reply(row.remote_id, BAKERY_ACCT, "So sorry.")
     check(row)
     assert row.replied_at is not None
     assert db.session.get(Post, row.post_id).complaint_status == ComplaintStatus.RESOLVED
@@ -205,11 +205,13 @@ def test_reply_leaves_a_resolved_complaint_resolved(client, connected, fake_mast
 # --- Showing it ---
 
 
-def test_permalink_says_how_long_the_business_took(client, connected, fake_mastodon, bakery):
+def test_permalink_says_how_long_the_business_took(
+    client, connected, fake_mastodon, bakery_on_fake
+):
     """The permalink shows "Corner Bakery replied after 2 h 10 min" with a link to the reply."""
-    row = send(client, bakery)
+    row = send(client, bakery_on_fake)
     reply = fake_mastodon.reply(
-        row.remote_id, BUSINESS_ACCT, "Thank you!", at=row.sent_at + timedelta(hours=2, minutes=10)
+        row.remote_id, BAKERY_ACCT, "Thank you!", at=row.sent_at + timedelta(hours=2, minutes=10)
     )
     check(row)
     client.post("/logout")
@@ -218,46 +220,50 @@ def test_permalink_says_how_long_the_business_took(client, connected, fake_masto
     assert f'href="{html.escape(reply["url"])}"' in page
 
 
-def test_business_wall_shows_reply_rate_and_median_time(client, connected, fake_mastodon, bakery):
+def test_business_wall_shows_reply_rate_and_median_time(
+    client, connected, fake_mastodon, bakery_on_fake
+):
     """Reply rate is of statuses mentioning the found handle; the median is of first replies."""
-    page = client.get(f"/b/{bakery.slug}").text
+    page = client.get(f"/b/{bakery_on_fake.slug}").text
     assert number(page, "Replies on Mastodon") == "–"
     assert number(page, "Median reply time") == "–"
 
     for delay in (timedelta(hours=1), timedelta(hours=3), None):
-        row = send(client, bakery)
+        row = send(client, bakery_on_fake)
         if delay is not None:
-            fake_mastodon.reply(row.remote_id, BUSINESS_ACCT, "Thanks!", at=row.sent_at + delay)
+            fake_mastodon.reply(row.remote_id, BAKERY_ACCT, "Thanks!", at=row.sent_at + delay)
         check(row)
     # A status whose handle didn't resolve couldn't notify the business: not in the rate.
-    bakery.handle = "@nobody@nowhere.example"
+    bakery_on_fake.handle = "@nobody@nowhere.example"
     db.session.commit()
-    unresolved = send(client, bakery)
+    unresolved = send(client, bakery_on_fake)
     assert unresolved.mention_resolved is False
 
-    page = client.get(f"/b/{bakery.slug}").text
+    page = client.get(f"/b/{bakery_on_fake.slug}").text
     assert number(page, "Replies on Mastodon") == "67%"
     assert number(page, "Median reply time") == "2 h"
 
 
 def test_statuses_are_what_the_rate_counts_not_posts(
-    client, connected, fake_mastodon, bakery, make_post
+    client, connected, fake_mastodon, bakery_on_fake, make_post
 ):
     """Posts never sent to Mastodon don't lower a business's reply rate."""
-    make_post(connected, bakery)
-    row = send(client, bakery)
+    make_post(connected, bakery_on_fake)
+    row = send(client, bakery_on_fake)
     fake_mastodon.reply(
-        row.remote_id, BUSINESS_ACCT, "Thanks!", at=row.sent_at + timedelta(minutes=30)
+        row.remote_id, BAKERY_ACCT, "Thanks!", at=row.sent_at + timedelta(minutes=30)
     )
     check(row)
-    page = client.get(f"/b/{bakery.slug}").text
+    page = client.get(f"/b/{bakery_on_fake.slug}").text
     assert number(page, "Replies on Mastodon") == "100%"
     assert number(page, "Median reply time") == "30 min"
 
 
-def test_deleting_the_account_leaves_nothing_to_watch(client, connected, fake_mastodon, bakery):
+def test_deleting_the_account_leaves_nothing_to_watch(
+    client, connected, fake_mastodon, bakery_on_fake
+):
     """After the author leaves, no delivery row lingers for the sweep to keep picking up."""
-    send(client, bakery)
+    send(client, bakery_on_fake)
     assert client.post("/settings/delete", data={"password": PASSWORD}).status_code == 302
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Crosspost)) == 0
     assert crosspost.watch_due() == []

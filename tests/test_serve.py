@@ -133,7 +133,7 @@ def site(app, tmp_path: Path) -> Iterator[Site]:
 
 
 @pytest.fixture
-def alice(app, fake_mastodon, make_business):
+def erin_and_bakery(app, fake_mastodon, make_business):
     """Return a person connected to the fake server, and the business they praise."""
     return author_and_bakery(fake_mastodon, make_business, "erin")
 
@@ -159,12 +159,14 @@ def deliver(site: Site, fake_mastodon, person, number: int) -> Crosspost:
     return row
 
 
-def test_serve_is_a_production_server_with_its_own_queue_worker(site, fake_mastodon, alice):
+def test_serve_is_a_production_server_with_its_own_queue_worker(
+    site, fake_mastodon, erin_and_bakery
+):
     """Pages answer, nothing says "development server", and a queued status reaches Mastodon."""
     with urllib.request.urlopen(f"{site.url}/", timeout=5) as response:
         assert response.status == 200
         assert "Praisewall" in response.read().decode()
-    deliver(site, fake_mastodon, alice, 1)
+    deliver(site, fake_mastodon, erin_and_bakery, 1)
     output = site.output()
     assert "gunicorn" in output
     assert "development server" not in output.lower()
@@ -193,12 +195,12 @@ def readable_by(key: str, value: str) -> bool:
 
 
 def test_rotating_the_key_file_while_the_site_runs_keeps_crossposting(
-    app, instance, site, fake_mastodon, alice
+    app, instance, site, fake_mastodon, erin_and_bakery
 ):
     """`flask rotate-keys` adds a key to the file the running site reads; the site goes on
     delivering, and --retire then drops the old key without breaking it."""
     old_key = app.config["FERNET_KEYS"]
-    deliver(site, fake_mastodon, alice, 1)
+    deliver(site, fake_mastodon, erin_and_bakery, 1)
 
     rotated = flask(app, "rotate-keys")
     assert rotated.returncode == 0, rotated.stdout + rotated.stderr
@@ -209,16 +211,16 @@ def test_rotating_the_key_file_while_the_site_runs_keeps_crossposting(
     assert oct((instance / "fernet_keys").stat().st_mode & 0o777) == "0o600"
 
     # The site holds only the old key in memory until it reads the file again.
-    row = deliver(site, fake_mastodon, alice, 2)
+    row = deliver(site, fake_mastodon, erin_and_bakery, 2)
     assert not row.account.needs_login
 
     retired = flask(app, "rotate-keys", "--retire")
     assert retired.returncode == 0, retired.stdout + retired.stderr
     assert crypto.split_keys((instance / "fernet_keys").read_text()) == keys[:1]
-    deliver(site, fake_mastodon, alice, 3)
+    deliver(site, fake_mastodon, erin_and_bakery, 3)
 
 
-def test_rotating_with_other_keys_than_the_sites_file_is_refused(app, instance, alice):
+def test_rotating_with_other_keys_than_the_sites_file_is_refused(app, instance, erin_and_bakery):
     """The README's old advice, WEBAPP_FERNET_KEYS="NEW,OLD" beside a key file, is refused
     before anything is re-encrypted."""
     old_key = app.config["FERNET_KEYS"]
@@ -232,7 +234,7 @@ def test_rotating_with_other_keys_than_the_sites_file_is_refused(app, instance, 
     assert crypto.split_keys((instance / "fernet_keys").read_text()) == [old_key]
 
 
-def test_retire_waits_until_nothing_needs_the_old_key(app, instance, alice):
+def test_retire_waits_until_nothing_needs_the_old_key(app, instance, erin_and_bakery):
     """With a secret still under an older key, --retire refuses and keeps every key."""
     old_key = app.config["FERNET_KEYS"]
     new_key = Fernet.generate_key().decode()
@@ -278,7 +280,7 @@ def test_rotating_environment_keys_keeps_crossposting(
     assert len(fake_mastodon.statuses) == 2
 
 
-def test_a_secret_no_key_reads_fails_the_rotation_and_is_left_alone(app, alice):
+def test_a_secret_no_key_reads_fails_the_rotation_and_is_left_alone(app, erin_and_bakery):
     """A token under a key nobody has is reported, not lost: the command fails and says why."""
     account = db.session.scalar(sa.select(MastodonAccount))
     stranger = Fernet(Fernet.generate_key()).encrypt(b"token").decode()

@@ -46,14 +46,6 @@ def user_exists(username: str) -> bool:
     return db.session.scalar(sa.select(User.id).where(User.username == username)) is not None
 
 
-@pytest.fixture
-def alice(make_user, auth):
-    """Return a logged-in user, alice."""
-    user = make_user("alice")
-    assert auth.login().status_code == 302
-    return user
-
-
 @pytest.mark.parametrize(
     ("method", "path", "location"),
     [
@@ -73,7 +65,7 @@ def test_settings_need_a_login(client, make_user, method, path, location):
     assert user_exists("alice")
 
 
-def test_settings_page_offers_password_export_and_delete(client, alice):
+def test_settings_page_offers_password_export_and_delete(client, signed_in_alice):
     """The page has the three things a person comes here for."""
     response = client.get("/settings")
     assert response.status_code == 200
@@ -117,7 +109,7 @@ def test_settings_page_offers_password_export_and_delete(client, alice):
     ],
 )
 def test_change_password_explains_what_is_wrong(
-    client, auth, alice, current, password, confirm, message
+    client, auth, signed_in_alice, current, password, confirm, message
 ):
     """Each bad change gets a plain message and a 422, and the old password still works."""
     response = client.post(
@@ -129,7 +121,7 @@ def test_change_password_explains_what_is_wrong(
     assert auth.login(password=PASSWORD).status_code == 302
 
 
-def test_changed_password_replaces_the_old_one(client, auth, alice):
+def test_changed_password_replaces_the_old_one(client, auth, signed_in_alice):
     """After a change, the new password logs in and the old one doesn't."""
     response = client.post(
         "/settings/password",
@@ -143,14 +135,16 @@ def test_changed_password_replaces_the_old_one(client, auth, alice):
     assert auth.login(password=NEW_PASSWORD).status_code == 302
 
 
-def test_a_new_password_signs_out_other_devices_and_revokes_api_tokens(app, client, auth, alice):
+def test_a_new_password_signs_out_other_devices_and_revokes_api_tokens(
+    app, client, auth, signed_in_alice
+):
     """The page says what a change ends, and it does: the other phone and every token stop."""
     assert "logs you out everywhere else and revokes your API tokens" in page_text(
         client.get("/settings")
     )
     phone = app.test_client()
     assert phone.post("/login", data={"username": "alice", "password": PASSWORD}).status_code == 302
-    tokens = [api_tokens.create(alice, name).plain for name in ("Shortcut", "Laptop")]
+    tokens = [api_tokens.create(signed_in_alice, name).plain for name in ("Shortcut", "Laptop")]
     db.session.commit()
     response = client.post(
         "/settings/password",
@@ -204,7 +198,7 @@ def test_guessing_the_password_with_a_borrowed_session_is_limited(make_app, make
     assert bob.post("/settings/password", data=right).status_code == 302
 
 
-def test_export_is_a_json_attachment(client, alice):
+def test_export_is_a_json_attachment(client, signed_in_alice):
     """The export downloads as a JSON file named after me, and isn't cached."""
     response = client.get("/settings/export.json")
     assert response.status_code == 200
@@ -215,7 +209,7 @@ def test_export_is_a_json_attachment(client, alice):
 
 
 def test_export_holds_my_posts_businesses_and_rounds(
-    client, alice, make_user, make_business, make_post
+    client, signed_in_alice, make_user, make_business, make_post
 ):
     """My posts (private ones too), businesses I added and my rounds; nobody else's."""
     bakery = make_business("Corner Bakery")
@@ -255,10 +249,10 @@ def test_export_holds_my_posts_businesses_and_rounds(
     [("not my password", "That isn't your password."), ("", "Enter your password.")],
 )
 def test_delete_with_the_wrong_password_deletes_nothing(
-    client, alice, make_business, make_post, password, message
+    client, signed_in_alice, make_business, make_post, password, message
 ):
     """A wrong or missing password gets a message and a 422; the account and posts stay."""
-    post = make_post(alice, make_business("Corner Bakery"), body="Still here afterwards.")
+    post = make_post(signed_in_alice, make_business("Corner Bakery"), body="Still here afterwards.")
     response = client.post("/settings/delete", data={"password": password})
     assert response.status_code == 422
     assert message in page_text(response)
@@ -269,10 +263,10 @@ def test_delete_with_the_wrong_password_deletes_nothing(
 
 
 def test_deleting_my_account_removes_me_and_my_posts(
-    client, auth, alice, make_user, make_business, make_post
+    client, auth, signed_in_alice, make_user, make_business, make_post
 ):
     """The right password logs me out; me, my posts, reports and rounds go; businesses stay."""
-    alice_id = alice.id
+    alice_id = signed_in_alice.id
     bob = make_user("bob")
     bakery = make_business("Corner Bakery")
     compose(client, new_business_name="Quick Cobbler", body="Alice praises the cobbler.")

@@ -10,7 +10,6 @@ import ipaddress
 import socket
 
 import pytest
-from fake_mastodon import FakeMastodon, fake_mastodon_server
 from helpers import page_text
 from mastodon.errors import MastodonNetworkError
 
@@ -49,13 +48,6 @@ def answer(*addresses: str) -> list[tuple]:
     ]
 
 
-@pytest.fixture
-def strict(app):
-    """Turn the development setting off, as in production."""
-    app.config["MASTODON_ALLOW_INSECURE"] = False
-    return app
-
-
 class Resolver:
     """Answers for NAME, one per lookup (the last one repeats), and a count of lookups."""
 
@@ -90,12 +82,6 @@ def resolve(monkeypatch: pytest.MonkeyPatch) -> Resolver:
 
     monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
     return resolver
-
-
-@pytest.fixture
-def elsewhere() -> FakeMastodon:
-    """Return a second fake server, standing for another host a redirect points at."""
-    yield from fake_mastodon_server()
 
 
 @pytest.mark.parametrize("address", INSIDE)

@@ -13,51 +13,39 @@ from webapp.extensions import db
 from webapp.models import Post
 
 
-@pytest.fixture
-def bob(make_user):
-    """Bob, who posts."""
-    return make_user("bob")
-
-
-@pytest.fixture
-def shop(make_business):
-    """A business people talk about."""
-    return make_business("Corner Bakery", website="cornerbakery.example")
-
-
 def bodies(html: str) -> list[str]:
     """Return the post texts on a page, in order."""
     return re.findall(r'<p class="body">(.*?)</p>', html, re.S)
 
 
-def test_wall_shows_public_praise_only(client, bob, shop, make_post):
+def test_wall_shows_public_praise_only(client, bob, bakery_with_website, make_post):
     """/wall lists public praise; complaints, private and hidden posts stay off it."""
-    make_post(bob, shop, body="Public praise")
-    make_post(bob, shop, body="A complaint", kind="complaint")
-    make_post(bob, shop, body="Private praise", is_on_wall=False)
-    make_post(bob, shop, body="Hidden praise", moderation="hidden")
-    make_post(bob, shop, body="Pending praise", moderation="pending")
-    make_post(bob, shop, body="Restored praise", moderation="restored")
+    make_post(bob, bakery_with_website, body="Public praise")
+    make_post(bob, bakery_with_website, body="A complaint", kind="complaint")
+    make_post(bob, bakery_with_website, body="Private praise", is_on_wall=False)
+    make_post(bob, bakery_with_website, body="Hidden praise", moderation="hidden")
+    make_post(bob, bakery_with_website, body="Pending praise", moderation="pending")
+    make_post(bob, bakery_with_website, body="Restored praise", moderation="restored")
     assert bodies(client.get("/wall").text) == ["Restored praise", "Public praise"]
 
 
-def test_front_page_shows_latest_praise(client, bob, shop, make_post):
+def test_front_page_shows_latest_praise(client, bob, bakery_with_website, make_post):
     """The front page says what this is and shows recent praise."""
-    make_post(bob, shop, body="Lovely croissants")
+    make_post(bob, bakery_with_website, body="Lovely croissants")
     page = client.get("/").text
     assert "Log a win" in page and "Lovely croissants" in page
 
 
-def test_business_wall_tabs_and_numbers(client, bob, shop, make_user, make_post):
+def test_business_wall_tabs_and_numbers(client, bob, bakery_with_website, make_user, make_post):
     """/b/<slug> shows praise by default, complaints on their tab, and the numbers."""
     carol = make_user("carol")
     made = utc(2026, 1, 1, 12)
-    make_post(bob, shop, body="Great", rating=5)
-    make_post(carol, shop, body="Good", rating=4)
-    make_post(carol, shop, body="Private", rating=1, is_on_wall=False)
+    make_post(bob, bakery_with_website, body="Great", rating=5)
+    make_post(carol, bakery_with_website, body="Good", rating=4)
+    make_post(carol, bakery_with_website, body="Private", rating=1, is_on_wall=False)
     make_post(
         bob,
-        shop,
+        bakery_with_website,
         body="Late order",
         kind="complaint",
         rating=2,
@@ -67,7 +55,7 @@ def test_business_wall_tabs_and_numbers(client, bob, shop, make_user, make_post)
     )
     make_post(
         carol,
-        shop,
+        bakery_with_website,
         body="Rude",
         kind="complaint",
         rating=1,
@@ -75,8 +63,10 @@ def test_business_wall_tabs_and_numbers(client, bob, shop, make_user, make_post)
         complaint_status="resolved",
         resolved_at=made + timedelta(days=4),
     )
-    make_post(bob, shop, body="Cold coffee", kind="complaint", rating=3)
-    make_post(bob, shop, body="Burnt toast", kind="complaint", complaint_status="replied")
+    make_post(bob, bakery_with_website, body="Cold coffee", kind="complaint", rating=3)
+    make_post(
+        bob, bakery_with_website, body="Burnt toast", kind="complaint", complaint_status="replied"
+    )
 
     page = client.get("/b/corner-bakery").text
     assert set(bodies(page)) == {"Great", "Good"}
@@ -96,7 +86,7 @@ def test_business_wall_tabs_and_numbers(client, bob, shop, make_user, make_post)
     assert "Business replied" in complaints and "Open" in complaints
 
 
-def test_a_business_with_no_posts_has_honest_numbers(client, shop):
+def test_a_business_with_no_posts_has_honest_numbers(client, bakery_with_website):
     """No posts means zeros and dashes, not errors."""
     page = client.get("/b/corner-bakery").text
     numbers = dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", page))
@@ -112,34 +102,34 @@ def test_unknown_business_is_404(client):
     assert "We don&#39;t know a business at that address." in response.text
 
 
-def test_profile_shows_named_public_posts_and_badges(client, bob, shop, make_post):
+def test_profile_shows_named_public_posts_and_badges(client, bob, bakery_with_website, make_post):
     """/u/<name> shows public posts that carry the name, and finished challenge rounds."""
     for body in ("One", "Two", "Three"):
-        make_post(bob, shop, body=body)
-    make_post(bob, shop, body="Anonymous", shows_name=False)
-    make_post(bob, shop, body="Private", is_on_wall=False)
+        make_post(bob, bakery_with_website, body=body)
+    make_post(bob, bakery_with_website, body="Anonymous", shows_name=False)
+    make_post(bob, bakery_with_website, body="Private", is_on_wall=False)
     page = client.get("/u/bob").text
     assert bodies(page) == ["Three", "Two", "One"]
     assert "Three-praise challenge × 1" in page
     assert client.get("/u/nobody").status_code == 404
 
 
-def test_anonymous_posts_never_name_their_author(client, bob, shop, make_post):
+def test_anonymous_posts_never_name_their_author(client, bob, bakery_with_website, make_post):
     """A post with "show my name" off says "a customer" everywhere."""
-    post = make_post(bob, shop, body="Quietly grateful", shows_name=False)
+    post = make_post(bob, bakery_with_website, body="Quietly grateful", shows_name=False)
     for path in ("/wall", "/b/corner-bakery", f"/posts/{post.id}"):
         page = client.get(path).text
         assert "a customer" in page and "/u/bob" not in page
 
 
-def test_wall_pages_by_cursor(app, client, bob, shop, make_post):
+def test_wall_pages_by_cursor(app, client, bob, bakery_with_website, make_post):
     """Paging follows a cursor: every post once, in order, even with equal timestamps."""
     app.config["PER_PAGE"] = 3
     same_moment = utc(2026, 3, 1, 9)
     for n in range(4):
-        make_post(bob, shop, body=f"Same {n}", created_at=same_moment)
+        make_post(bob, bakery_with_website, body=f"Same {n}", created_at=same_moment)
     for n in range(4):
-        make_post(bob, shop, body=f"Day {n}", created_at=utc(2026, 3, 2 + n))
+        make_post(bob, bakery_with_website, body=f"Day {n}", created_at=utc(2026, 3, 2 + n))
     offsets: list[str] = []
 
     def record_offsets(conn, cursor, sql, params, *args):
@@ -166,7 +156,9 @@ def test_a_broken_cursor_is_a_400(client, cursor):
     assert "That page link is broken" in response.text
 
 
-def test_queries_per_wall_page_do_not_grow_with_posts(client, bob, shop, make_user, make_post):
+def test_queries_per_wall_page_do_not_grow_with_posts(
+    client, bob, bakery_with_website, make_user, make_post
+):
     """Authors and businesses load with the posts: one page costs the same queries for 2 or 20."""
 
     def queries_for(path: str) -> int:
@@ -182,11 +174,11 @@ def test_queries_per_wall_page_do_not_grow_with_posts(client, bob, shop, make_us
             sa.event.remove(db.engine, "before_cursor_execute", record)
         return len(statements)
 
-    make_post(bob, shop)
-    make_post(make_user("carol"), shop)
+    make_post(bob, bakery_with_website)
+    make_post(make_user("carol"), bakery_with_website)
     few = {path: queries_for(path) for path in ("/wall", "/b/corner-bakery", "/u/bob")}
     for n in range(18):
-        make_post(make_user(f"user{n}"), shop, body=f"Post {n}")
+        make_post(make_user(f"user{n}"), bakery_with_website, body=f"Post {n}")
     many = {path: queries_for(path) for path in ("/wall", "/b/corner-bakery", "/u/bob")}
     assert many == few
     assert max(many.values()) <= 5
@@ -264,10 +256,10 @@ def test_api_errors_are_json(client):
     assert response.json["status"] == 404
 
 
-def test_posts_keep_their_order_after_edits(client, bob, shop, make_post):
+def test_posts_keep_their_order_after_edits(client, bob, bakery_with_website, make_post):
     """Editing does not move a post up the wall: it is ordered by when it was written."""
-    first = make_post(bob, shop, body="First", created_at=utc(2026, 1, 1))
-    make_post(bob, shop, body="Second", created_at=utc(2026, 1, 2))
+    first = make_post(bob, bakery_with_website, body="First", created_at=utc(2026, 1, 1))
+    make_post(bob, bakery_with_website, body="Second", created_at=utc(2026, 1, 2))
     first.body = "First, edited"
     db.session.commit()
     assert bodies(client.get("/wall").text) == ["Second", "First, edited"]

@@ -29,8 +29,7 @@ from webapp.extensions import db
 from webapp.models import Business, BusinessManager, User
 from webapp.services import mastodon, site_proof
 
-# The Mastodon tests' own fixtures: the production setting, and a resolver under the test's control.
-strict = test_ssrf.strict
+# The SSRF tests' resolver, under the test's control.
 resolve = test_ssrf.resolve
 SITE = "bakery.example"
 OTHER = "elsewhere.example"
@@ -97,7 +96,7 @@ def serve_site() -> Iterator[Site]:
 
 
 @pytest.fixture
-def site() -> Iterator[Site]:
+def bakery_website() -> Iterator[Site]:
     """The bakery's website."""
     yield from serve_site()
 
@@ -121,9 +120,9 @@ def named(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def bakery(app, make_business, site: Site, named) -> Business:
+def bakery_with_site(app, make_business, bakery_website: Site, named) -> Business:
     """Corner Bakery, whose website is the site on loopback."""
-    return make_business("Corner Bakery", website=f"http://{SITE}:{site.port}")
+    return make_business("Corner Bakery", website=f"http://{SITE}:{bakery_website.port}")
 
 
 def signed_in(app, username: str = "alice"):
@@ -155,36 +154,38 @@ def wall_text(browser, business: Business) -> str:
 
 
 @pytest.fixture
-def alice(app):
+def alice_browser(app):
     """Alice's browser, signed in: she runs the bakery's website."""
     return signed_in(app, "alice")
 
 
 @pytest.fixture
-def owner(alice, bakery: Business, site: Site):
+def website_owner(alice_browser, bakery_with_site: Business, bakery_website: Site):
     """Alice, having claimed the bakery's wall with the code in the well-known file."""
-    site.serve(WELL_KNOWN, code_for(alice, bakery) + "\n")
-    assert claim(alice, bakery).status_code == 302
-    return alice
+    bakery_website.serve(WELL_KNOWN, code_for(alice_browser, bakery_with_site) + "\n")
+    assert claim(alice_browser, bakery_with_site).status_code == 302
+    return alice_browser
 
 
 # --- Proving it ---
 
 
-def test_the_code_in_the_well_known_file_claims_the_wall(alice, bakery, site, caplog):
+def test_the_code_in_the_well_known_file_claims_the_wall(
+    alice_browser, bakery_with_site, bakery_website, caplog
+):
     """Publishing the code as the file verifies the wall, which says how and when."""
     caplog.set_level(logging.DEBUG)
-    code = code_for(alice, bakery)
+    code = code_for(alice_browser, bakery_with_site)
     assert code.startswith("praisewall-")
-    assert "Verified" not in wall_text(alice, bakery)
-    site.serve(WELL_KNOWN, f"{code}\n")
-    response = claim(alice, bakery)
+    assert "Verified" not in wall_text(alice_browser, bakery_with_site)
+    bakery_website.serve(WELL_KNOWN, f"{code}\n")
+    response = claim(alice_browser, bakery_with_site)
     assert response.status_code == 302
-    wall = wall_text(alice, bakery)
+    wall = wall_text(alice_browser, bakery_with_site)
     assert f"✓ Verified Verified by its website, {SITE} · checked" in wall
     assert "Manage this page" in wall
-    assert WELL_KNOWN in site.requests
-    business = fresh(bakery)
+    assert WELL_KNOWN in bakery_website.requests
+    business = fresh(bakery_with_site)
     assert (business.owner.username, business.claim_proof) == ("alice", "website")
     entry = db.session.scalars(sa.select(AuditEntry)).one()
     assert (entry.action, entry.actor_name, entry.detail["proof"]) == (
@@ -196,24 +197,28 @@ def test_the_code_in_the_well_known_file_claims_the_wall(alice, bakery, site, ca
     assert code not in repr(db.session.execute(sa.select(Business.__table__)).all())
 
 
-def test_the_code_in_a_meta_tag_on_the_home_page_claims_the_wall(alice, bakery, site):
+def test_the_code_in_a_meta_tag_on_the_home_page_claims_the_wall(
+    alice_browser, bakery_with_site, bakery_website
+):
     """Without the file, a meta tag in the home page's head does it too."""
-    code = code_for(alice, bakery)
-    site.serve("/", f'<html><head><meta name="praisewall-verification" content="{code}"></head>')
-    assert claim(alice, bakery).status_code == 302
-    assert "Verified by its website" in wall_text(alice, bakery)
-    assert site.requests == [WELL_KNOWN, "/"]
+    code = code_for(alice_browser, bakery_with_site)
+    bakery_website.serve(
+        "/", f'<html><head><meta name="praisewall-verification" content="{code}"></head>'
+    )
+    assert claim(alice_browser, bakery_with_site).status_code == 302
+    assert "Verified by its website" in wall_text(alice_browser, bakery_with_site)
+    assert bakery_website.requests == [WELL_KNOWN, "/"]
 
 
-def test_the_code_is_the_persons_own(app, alice, bakery, site):
+def test_the_code_is_the_persons_own(app, alice_browser, bakery_with_site, bakery_website):
     """Bob can't claim the wall with Alice's code published: each code names its person."""
-    site.serve(WELL_KNOWN, code_for(alice, bakery))
+    bakery_website.serve(WELL_KNOWN, code_for(alice_browser, bakery_with_site))
     bob = signed_in(app, "bob")
-    assert code_for(bob, bakery) != code_for(alice, bakery)
-    response = claim(bob, bakery)
+    assert code_for(bob, bakery_with_site) != code_for(alice_browser, bakery_with_site)
+    response = claim(bob, bakery_with_site)
     assert response.status_code == 403
     assert "We didn't find your code" in page_text(response)
-    assert fresh(bakery).owner_id is None
+    assert fresh(bakery_with_site).owner_id is None
 
 
 @pytest.mark.parametrize(
@@ -226,180 +231,202 @@ def test_the_code_is_the_persons_own(app, alice, bakery, site):
     ],
     ids=["wrong code", "missing", "wrong meta", "too big"],
 )
-def test_a_failed_proof_says_why_and_claims_nothing(alice, bakery, site, pages, says):
+def test_a_failed_proof_says_why_and_claims_nothing(
+    alice_browser, bakery_with_site, bakery_website, pages, says
+):
     """A wrong code, none at all, or a file too big to read: a plain refusal, no claim."""
     for path, body in pages.items():
-        site.serve(path, body)
-    response = claim(alice, bakery)
+        bakery_website.serve(path, body)
+    response = claim(alice_browser, bakery_with_site)
     assert response.status_code == 403
     assert says in page_text(response)
-    assert fresh(bakery).owner_id is None
-    assert "Verified" not in wall_text(alice, bakery)
+    assert fresh(bakery_with_site).owner_id is None
+    assert "Verified" not in wall_text(alice_browser, bakery_with_site)
 
 
-def test_a_redirect_to_another_host_is_refused(alice, bakery, site, other_site):
+def test_a_redirect_to_another_host_is_refused(
+    alice_browser, bakery_with_site, bakery_website, other_site
+):
     """Even with the development setting on, the site can't send us to another host."""
-    code = code_for(alice, bakery)
+    code = code_for(alice_browser, bakery_with_site)
     other_site.serve(WELL_KNOWN, code)
     elsewhere = f"http://{OTHER}:{other_site.port}{WELL_KNOWN}"
-    site.serve(WELL_KNOWN, "", 302, Location=elsewhere)
-    site.serve("/", "", 302, Location=elsewhere)
-    response = claim(alice, bakery)
+    bakery_website.serve(WELL_KNOWN, "", 302, Location=elsewhere)
+    bakery_website.serve("/", "", 302, Location=elsewhere)
+    response = claim(alice_browser, bakery_with_site)
     assert response.status_code == 403
     assert f"sent us to another website, {OTHER}:{other_site.port}" in page_text(response)
     assert other_site.requests == []
-    assert fresh(bakery).owner_id is None
+    assert fresh(bakery_with_site).owner_id is None
 
 
-def test_a_redirect_to_an_unreadable_address_is_a_plain_refusal(alice, bakery, site):
+def test_a_redirect_to_an_unreadable_address_is_a_plain_refusal(
+    alice_browser, bakery_with_site, bakery_website
+):
     """A Location that isn't a URL (an unclosed IPv6 bracket) fails the proof, no error page."""
-    site.serve(WELL_KNOWN, "", 302, Location="http://[::1")
-    site.serve("/", "", 302, Location="http://[::1")
-    response = claim(alice, bakery)
+    bakery_website.serve(WELL_KNOWN, "", 302, Location="http://[::1")
+    bakery_website.serve("/", "", 302, Location="http://[::1")
+    response = claim(alice_browser, bakery_with_site)
     assert response.status_code == 403
     assert "didn't answer" in page_text(response)
-    assert fresh(bakery).owner_id is None
+    assert fresh(bakery_with_site).owner_id is None
 
 
-def test_an_unreadable_redirect_in_a_json_answer_is_no_answer(app, site, named):
+def test_an_unreadable_redirect_in_a_json_answer_is_no_answer(app, bakery_website, named):
     """WebFinger or an instance document redirected to an unreadable Location: no document."""
-    site.serve("/.well-known/webfinger", "", 302, Location="http://[::1")
-    url = f"http://{SITE}:{site.port}/.well-known/webfinger"
+    bakery_website.serve("/.well-known/webfinger", "", 302, Location="http://[::1")
+    url = f"http://{SITE}:{bakery_website.port}/.well-known/webfinger"
     with app.app_context():
         assert mastodon.fetch_json(url, hops=3) is None
 
 
-def test_a_redirect_on_the_same_site_is_followed(alice, bakery, site):
+def test_a_redirect_on_the_same_site_is_followed(alice_browser, bakery_with_site, bakery_website):
     """A redirect to another path on the same site still finds the code."""
-    site.serve(WELL_KNOWN, "", 301, Location="/verify.txt")
-    site.serve("/verify.txt", code_for(alice, bakery))
-    assert claim(alice, bakery).status_code == 302
-    assert fresh(bakery).claim_proof == "website"
+    bakery_website.serve(WELL_KNOWN, "", 301, Location="/verify.txt")
+    bakery_website.serve("/verify.txt", code_for(alice_browser, bakery_with_site))
+    assert claim(alice_browser, bakery_with_site).status_code == 302
+    assert fresh(bakery_with_site).claim_proof == "website"
 
 
-def test_a_wall_naming_a_handle_is_not_claimed_by_its_website(app, alice, make_business, site):
+def test_a_wall_naming_a_handle_is_not_claimed_by_its_website(
+    app, alice_browser, make_business, bakery_website
+):
     """Customers type websites too: a wall with a handle is its holder's to claim, on Mastodon."""
     shop = make_business(
-        "Harbour Bakery", website=f"http://{SITE}:{site.port}", handle="@care@harbour.example"
+        "Harbour Bakery",
+        website=f"http://{SITE}:{bakery_website.port}",
+        handle="@care@harbour.example",
     )
-    page = page_text(alice.get(f"/b/{shop.slug}/claim"))
+    page = page_text(alice_browser.get(f"/b/{shop.slug}/claim"))
     assert "names a Mastodon account, @care@harbour.example, so only that account" in page
     assert "Publish this code" not in page and "Check my website" not in page
-    site.serve(WELL_KNOWN, site_proof.token(shop, db.session.scalar(sa.select(User))))
-    response = claim(alice, shop)
+    bakery_website.serve(WELL_KNOWN, site_proof.token(shop, db.session.scalar(sa.select(User))))
+    response = claim(alice_browser, shop)
     assert response.status_code == 403
     assert "only that account can claim it, by signing in with Mastodon" in page_text(response)
-    assert site.requests == []
+    assert bakery_website.requests == []
     assert fresh(shop).owner_id is None
 
 
-def test_a_site_that_trickles_its_answer_is_no_answer(app, alice, bakery, site):
+def test_a_site_that_trickles_its_answer_is_no_answer(
+    app, alice_browser, bakery_with_site, bakery_website
+):
     """A site sending a byte at a time is cut off at the deadline, however often it sends."""
     app.config["FETCH_DEADLINE"] = 0.3
-    site.serve(WELL_KNOWN, code_for(alice, bakery))  # it would prove the claim, in the end
-    site.trickle = 0.05
-    response = claim(alice, bakery)
+    bakery_website.serve(
+        WELL_KNOWN, code_for(alice_browser, bakery_with_site)
+    )  # it would prove the claim, in the end
+    bakery_website.trickle = 0.05
+    response = claim(alice_browser, bakery_with_site)
     assert response.status_code == 403
     assert "didn't answer" in page_text(response)
-    assert fresh(bakery).owner_id is None
+    assert fresh(bakery_with_site).owner_id is None
 
 
-def test_claims_are_limited_per_person(app, alice, bakery, site):
+def test_claims_are_limited_per_person(app, alice_browser, bakery_with_site, bakery_website):
     """Each claim fetches from elsewhere: past a few, both ways are refused with the 429 page."""
     app.config["CLAIM_RATE_LIMIT"] = "2 per minute"
-    assert claim(alice, bakery).status_code == 403  # no code published
-    assert alice.post(f"/b/{bakery.slug}/claim").status_code != 429
-    refused = claim(alice, bakery)
+    assert claim(alice_browser, bakery_with_site).status_code == 403  # no code published
+    assert alice_browser.post(f"/b/{bakery_with_site.slug}/claim").status_code != 429
+    refused = claim(alice_browser, bakery_with_site)
     assert refused.status_code == 429
     assert "Too many" in page_text(refused)
-    assert alice.post(f"/b/{bakery.slug}/claim").status_code == 429
+    assert alice_browser.post(f"/b/{bakery_with_site.slug}/claim").status_code == 429
     bob = signed_in(app, "bob")
-    assert claim(bob, bakery).status_code == 403  # someone else isn't held back
+    assert claim(bob, bakery_with_site).status_code == 403  # someone else isn't held back
 
 
-def test_a_business_without_a_website_cant_be_proven_this_way(app, alice, make_business):
+def test_a_business_without_a_website_cant_be_proven_this_way(app, alice_browser, make_business):
     """No website: the claim page says so plainly, and the check is refused."""
     shop = make_business("Cornershop")
-    page = alice.get(f"/b/{shop.slug}/claim")
+    page = alice_browser.get(f"/b/{shop.slug}/claim")
     assert page.status_code == 200
     assert "Cornershop has no website on Praisewall" in page_text(page)
-    response = claim(alice, shop)
+    response = claim(alice_browser, shop)
     assert response.status_code == 403
     assert "Cornershop has no website on Praisewall to prove it with." in page_text(response)
 
 
-def test_the_website_of_a_wall_proven_by_it_cant_change(owner, bakery):
+def test_the_website_of_a_wall_proven_by_it_cant_change(website_owner, bakery_with_site):
     """The proof is about that site: another would be unproven, so the edit is refused."""
-    response = owner.post(
-        f"/b/{bakery.slug}/manage", data={"website": "other.example", "description": "Hi"}
+    response = website_owner.post(
+        f"/b/{bakery_with_site.slug}/manage", data={"website": "other.example", "description": "Hi"}
     )
     assert response.status_code == 422
     assert f"This page was verified by {SITE}, so its website can't change" in page_text(response)
-    assert fresh(bakery).domain == SITE
-    same = owner.post(
-        f"/b/{bakery.slug}/manage",
-        data={"website": fresh(bakery).website, "description": "Fresh bread daily."},
+    assert fresh(bakery_with_site).domain == SITE
+    same = website_owner.post(
+        f"/b/{bakery_with_site.slug}/manage",
+        data={"website": fresh(bakery_with_site).website, "description": "Fresh bread daily."},
     )
     assert same.status_code == 302
-    assert fresh(bakery).description == "Fresh bread daily."
+    assert fresh(bakery_with_site).description == "Fresh bread daily."
 
 
-def test_someone_else_cant_claim_a_claimed_wall(app, owner, bakery, site):
+def test_someone_else_cant_claim_a_claimed_wall(
+    app, website_owner, bakery_with_site, bakery_website
+):
     """Once claimed, the wall is the owner's: another person's proof is refused."""
     bob = signed_in(app, "bob")
-    assert "has already been claimed by its owner" in page_text(bob.get(f"/b/{bakery.slug}/claim"))
-    code = site_proof.token(
-        fresh(bakery), db.session.scalar(sa.select(User).filter_by(username="bob"))
+    assert "has already been claimed by its owner" in page_text(
+        bob.get(f"/b/{bakery_with_site.slug}/claim")
     )
-    site.serve("/", f'<meta name="praisewall-verification" content="{code}">')
-    response = claim(bob, bakery)
+    code = site_proof.token(
+        fresh(bakery_with_site), db.session.scalar(sa.select(User).filter_by(username="bob"))
+    )
+    bakery_website.serve("/", f'<meta name="praisewall-verification" content="{code}">')
+    response = claim(bob, bakery_with_site)
     assert response.status_code == 403
     assert "already been claimed" in page_text(response)
-    assert fresh(bakery).owner.username == "alice"
+    assert fresh(bakery_with_site).owner.username == "alice"
 
 
 # --- Proving it again ---
 
 
-def test_a_lost_proof_takes_the_verified_mark_away_at_the_recheck(owner, bakery, site):
+def test_a_lost_proof_takes_the_verified_mark_away_at_the_recheck(
+    website_owner, bakery_with_site, bakery_website
+):
     """The code gone from the site: at the daily check, the wall is no longer verified."""
-    last_checked(bakery, timedelta(days=1))
+    last_checked(bakery_with_site, timedelta(days=1))
     assert run_checks() == 1
-    assert fresh(bakery).owner_id is not None  # the code still there
-    del site.pages[WELL_KNOWN]
-    last_checked(bakery, timedelta(days=1))
+    assert fresh(bakery_with_site).owner_id is not None  # the code still there
+    del bakery_website.pages[WELL_KNOWN]
+    last_checked(bakery_with_site, timedelta(days=1))
     run_checks()
-    business = fresh(bakery)
+    business = fresh(bakery_with_site)
     assert (business.owner_id, business.claim_proof) == (None, None)
-    assert "Verified" not in wall_text(owner, bakery)
-    assert owner.get(f"/b/{bakery.slug}/manage").status_code == 403
+    assert "Verified" not in wall_text(website_owner, bakery_with_site)
+    assert website_owner.get(f"/b/{bakery_with_site.slug}/manage").status_code == 403
     entry = db.session.scalars(
         sa.select(AuditEntry).where(AuditEntry.action == "business.unverify")
     ).one()
     assert entry.detail["proof"] == "website" and "didn't find your code" in entry.detail["reason"]
 
 
-def kept_a_day_then_dropped_after_the_grace(bakery: Business) -> None:
+def kept_a_day_then_dropped_after_the_grace(bakery_with_site: Business) -> None:
     """Check a claim whose site gives no answer: kept when a day old, dropped when 4 days old."""
-    last_checked(bakery, timedelta(days=1))
+    last_checked(bakery_with_site, timedelta(days=1))
     run_checks()
-    business = fresh(bakery)
+    business = fresh(bakery_with_site)
     assert business.owner_id is not None
     assert business.claim_next_check_at is not None
-    last_checked(bakery, timedelta(days=4))
+    last_checked(bakery_with_site, timedelta(days=4))
     run_checks()
-    assert fresh(bakery).owner_id is None
+    assert fresh(bakery_with_site).owner_id is None
 
 
-def test_a_site_that_doesnt_answer_keeps_the_claim_for_a_while(owner, bakery, site):
+def test_a_site_that_doesnt_answer_keeps_the_claim_for_a_while(
+    website_owner, bakery_with_site, bakery_website
+):
     """A 503 is no answer: the claim stays and is asked again, as for Mastodon."""
-    site.serve(WELL_KNOWN, "down", 503)
-    site.serve("/", "down", 503)
-    kept_a_day_then_dropped_after_the_grace(bakery)
+    bakery_website.serve(WELL_KNOWN, "down", 503)
+    bakery_website.serve("/", "down", 503)
+    kept_a_day_then_dropped_after_the_grace(bakery_with_site)
 
 
 def test_a_check_that_fails_unexpectedly_still_ends_the_claim_after_the_grace_period(
-    owner, bakery, site, monkeypatch
+    website_owner, bakery_with_site, bakery_website, monkeypatch
 ):
     """A fault we didn't foresee counts as no answer: asked again, dropped after the grace."""
 
@@ -408,7 +435,7 @@ def test_a_check_that_fails_unexpectedly_still_ends_the_claim_after_the_grace_pe
         raise RuntimeError("unforeseen")
 
     monkeypatch.setattr(site_proof, "fetch", broken)
-    kept_a_day_then_dropped_after_the_grace(bakery)
+    kept_a_day_then_dropped_after_the_grace(bakery_with_site)
     entry = db.session.scalars(
         sa.select(AuditEntry).where(AuditEntry.action == "business.unverify")
     ).one()
@@ -419,16 +446,16 @@ def test_a_check_that_fails_unexpectedly_still_ends_the_claim_after_the_grace_pe
 
 
 @pytest.fixture
-def hostile(app, make_business, alice) -> Business:
+def hostile(app, make_business, alice_browser) -> Business:
     """A business whose website is at the name test_ssrf.py resolves as it chooses."""
     return make_business("Sly Shop", website=f"https://{NAME}")
 
 
 @pytest.mark.parametrize("address", INSIDE)
-def test_a_website_inside_a_network_is_refused(alice, hostile, strict, resolve, address):
+def test_a_website_inside_a_network_is_refused(alice_browser, hostile, strict, resolve, address):
     """A website whose name leads inside a network is refused before and at connecting."""
     resolve.append([address])
-    response = claim(alice, hostile)
+    response = claim(alice_browser, hostile)
     assert response.status_code == 403
     assert f"{NAME} isn't a public website" in page_text(response)
     with pytest.raises(site_proof.Failed, match="isn't a public server"):
@@ -436,62 +463,80 @@ def test_a_website_inside_a_network_is_refused(alice, hostile, strict, resolve, 
     assert fresh(hostile).owner_id is None
 
 
-def test_rebinding_after_the_first_check_is_refused(alice, hostile, strict, resolve):
+def test_rebinding_after_the_first_check_is_refused(alice_browser, hostile, strict, resolve):
     """Public when first checked, inside a network when connecting: refused."""
     resolve.extend([["93.184.216.34"], ["10.0.0.1"]])
-    response = claim(alice, hostile)
+    response = claim(alice_browser, hostile)
     assert response.status_code == 403
     assert f"{NAME} isn't a public server" in page_text(response)
     assert resolve.lookups >= 2
     assert fresh(hostile).owner_id is None
 
 
-def test_http_websites_are_refused_without_the_development_setting(app, strict, bakery):
+def test_http_websites_are_refused_without_the_development_setting(app, strict, bakery_with_site):
     """In production a website is only ever asked over https."""
-    assert site_proof.site_origin(bakery).startswith("https://")
+    assert site_proof.site_origin(bakery_with_site).startswith("https://")
 
 
-def test_managers_go_with_the_claim(app, owner, bakery, make_user):
+def test_managers_go_with_the_claim(app, website_owner, bakery_with_site, make_user):
     """A lost proof removes the managers too."""
-    owner.post(f"/b/{bakery.slug}/managers", data={"username": "bob"})  # nobody yet
+    website_owner.post(
+        f"/b/{bakery_with_site.slug}/managers", data={"username": "bob"}
+    )  # nobody yet
     make_user("bob")
-    assert owner.post(f"/b/{bakery.slug}/managers", data={"username": "bob"}).status_code == 302
+    assert (
+        website_owner.post(
+            f"/b/{bakery_with_site.slug}/managers", data={"username": "bob"}
+        ).status_code
+        == 302
+    )
     assert db.session.scalar(sa.select(sa.func.count()).select_from(BusinessManager)) == 1
-    assert owner.post(f"/b/{bakery.slug}/release").status_code == 302
+    assert website_owner.post(f"/b/{bakery_with_site.slug}/release").status_code == 302
     assert db.session.scalar(sa.select(sa.func.count()).select_from(BusinessManager)) == 0
 
 
-def test_a_redirect_to_another_port_of_the_same_host_is_refused(alice, bakery, site, other_site):
+def test_a_redirect_to_another_port_of_the_same_host_is_refused(
+    alice_browser, bakery_with_site, bakery_website, other_site
+):
     """Another port is another site, even on the same host."""
     elsewhere = f"http://{SITE}:{other_site.port}{WELL_KNOWN}"
-    other_site.serve(WELL_KNOWN, code_for(alice, bakery))
-    site.serve(WELL_KNOWN, "", 302, Location=elsewhere)
-    response = claim(alice, bakery)
+    other_site.serve(WELL_KNOWN, code_for(alice_browser, bakery_with_site))
+    bakery_website.serve(WELL_KNOWN, "", 302, Location=elsewhere)
+    response = claim(alice_browser, bakery_with_site)
     assert response.status_code == 403
     assert "sent us to another website" in page_text(response)
     assert other_site.requests == []
 
 
-def test_a_former_owners_managers_dont_come_back_with_a_new_claim(app, owner, bakery, site):
+def test_a_former_owners_managers_dont_come_back_with_a_new_claim(
+    app, website_owner, bakery_with_site, bakery_website
+):
     """The owner deletes their account: whoever claims next starts with no managers."""
     AuthActions(app.test_client()).register("bob")
-    assert owner.post(f"/b/{bakery.slug}/managers", data={"username": "bob"}).status_code == 302
-    assert owner.post("/settings/delete", data={"password": PASSWORD}).status_code == 302
+    assert (
+        website_owner.post(
+            f"/b/{bakery_with_site.slug}/managers", data={"username": "bob"}
+        ).status_code
+        == 302
+    )
+    assert website_owner.post("/settings/delete", data={"password": PASSWORD}).status_code == 302
     carol = signed_in(app, "carol")
-    site.serve(WELL_KNOWN, code_for(carol, bakery))
-    assert claim(carol, bakery).status_code == 302
+    bakery_website.serve(WELL_KNOWN, code_for(carol, bakery_with_site))
+    assert claim(carol, bakery_with_site).status_code == 302
     bob = app.test_client()
     AuthActions(bob).login("bob")
-    assert bob.get(f"/b/{bakery.slug}/manage").status_code == 403
+    assert bob.get(f"/b/{bakery_with_site.slug}/manage").status_code == 403
     assert db.session.scalar(sa.select(sa.func.count()).select_from(BusinessManager)) == 0
 
 
-def test_flask_walls_recheck_proves_a_website_claim_now(app, owner, bakery, site):
+def test_flask_walls_recheck_proves_a_website_claim_now(
+    app, website_owner, bakery_with_site, bakery_website
+):
     """The command looks for the code now, and names the site that didn't answer."""
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["walls", "recheck", bakery.slug])
+    result = runner.invoke(args=["walls", "recheck", bakery_with_site.slug])
     assert "the claim holds" in result.output
-    site.serve(WELL_KNOWN, "down", 503)
-    site.serve("/", "down", 503)
-    result = runner.invoke(args=["walls", "recheck", bakery.slug])
+    bakery_website.serve(WELL_KNOWN, "down", 503)
+    bakery_website.serve("/", "down", 503)
+    result = runner.invoke(args=["walls", "recheck", bakery_with_site.slug])
     assert f"no answer from {SITE}; the claim stays" in result.output

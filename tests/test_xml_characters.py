@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from xml.etree import ElementTree as ET
 
-import pytest
 import sqlalchemy as sa
 from conftest import compose_form
 from helpers import page_text
@@ -43,15 +42,9 @@ def assert_every_surface_parses(client, business: Business, username: str) -> No
     assert client.get(f"/posts/{post.id}/card.png").status_code == 200
 
 
-@pytest.fixture
-def alice(make_user, auth):
-    """Alice, signed in."""
-    user = make_user("alice")
-    auth.login("alice")
-    return user
-
-
-def test_control_characters_posted_through_the_form_are_dropped(client, alice, make_business):
+def test_control_characters_posted_through_the_form_are_dropped(
+    client, signed_in_alice, make_business
+):
     bakery = make_business("Corner Bakery")
     response = client.post(
         "/posts/new",
@@ -129,10 +122,10 @@ def test_rows_written_before_the_rule_cannot_break_a_feed(
     assert "Old words" in page_text(client.get(f"/posts/{post.id}"))
 
 
-def test_other_forms_drop_them_too(client, alice, make_user, make_business, make_post):
+def test_other_forms_drop_them_too(client, signed_in_alice, make_user, make_business, make_post):
     bakery = make_business("Corner Bakery")
     post = make_post(make_user("bob"), bakery, body="Good bread")
-    complaint = make_post(alice, bakery, kind="complaint", body="Cold coffee")
+    complaint = make_post(signed_in_alice, bakery, kind="complaint", body="Cold coffee")
 
     client.post(f"/posts/{post.id}/report", data={"reason": "other", "detail": "Odd\x01 text"})
     client.post("/settings/tokens", data={"name": "Phone\x1b shortcut"})

@@ -33,6 +33,12 @@ class AuditEntry(db.Model):
 
     actor: so.Mapped[User | None] = so.relationship()
 
+    @property
+    def detail_text(self) -> str:
+        """Write the detail as "key: value" pairs, sorted by key, for the admins' log."""
+        pairs = sorted((self.detail or {}).items(), key=lambda pair: pair[0].lower())
+        return ", ".join(f"{key}: {value}" for key, value in pairs)
+
     def __repr__(self) -> str:
         """Show the action and target when debugging."""
         return f"<AuditEntry {self.action} {self.target_type}:{self.target_id}>"

@@ -134,6 +134,10 @@ MODERATION_LABELS = {
 
 
 VISIBLE_MODERATION = (Moderation.OK, Moderation.RESTORED)
+HIDDEN_BECAUSE = {
+    Moderation.PENDING: "while reports are reviewed",
+    Moderation.HIDDEN: "by a moderator",
+}
 
 
 class User(UserMixin, db.Model):
@@ -194,6 +198,11 @@ class User(UserMixin, db.Model):
     def get_id(self) -> str:
         """Identify the user in cookies by id and token, so a new password ends old sessions."""
         return f"{self.id}:{self.session_token}"
+
+    @property
+    def needs_mastodon_login(self) -> bool:
+        """Tell whether their Mastodon server stopped accepting our sign-in."""
+        return self.mastodon_account is not None and self.mastodon_account.needs_login
 
     def __repr__(self) -> str:
         """Show the username when debugging."""
@@ -262,6 +271,16 @@ class Business(db.Model):
     def is_verified(self) -> bool:
         """Tell whether the business itself has claimed this wall."""
         return self.owner_id is not None
+
+    @property
+    def proven_at(self) -> datetime | None:
+        """Return when the claim's proof last held, or when it was first made."""
+        return self.claim_checked_at or self.claimed_at
+
+    @property
+    def may_be_claimed(self) -> bool:
+        """Tell whether nobody has claimed the wall yet and it names a way to prove it."""
+        return not self.is_verified and bool(self.handle or self.website)
 
     @property
     def verified_domain(self) -> str | None:
@@ -426,6 +445,51 @@ class Post(db.Model):
         # The status is on the author's account, and a reply answers (and usually names) them.
         return self.shows_name
 
+    def shows_mastodon_links_to(self, author: bool) -> bool:
+        """Tell whether a reader (its author, or anyone) may follow its status and reply."""
+        return author or self.shows_mastodon_links
+
+    @property
+    def business_reply(self) -> Crosspost | None:
+        """Return the status the business replied to on Mastodon, if it did."""
+        if self.crosspost is not None and self.crosspost.replied_at is not None:
+            return self.crosspost
+        return None
+
+    @property
+    def has_sent_status(self) -> bool:
+        """Tell whether its status is already on Mastodon."""
+        return self.crosspost is not None and self.crosspost.state == CrosspostState.SENT
+
+    @property
+    def is_resolved(self) -> bool:
+        """Tell whether this is a complaint the business fixed."""
+        return self.complaint_status == ComplaintStatus.RESOLVED
+
+    @property
+    def is_unresolved(self) -> bool:
+        """Tell whether this is a complaint still waiting to be fixed."""
+        return self.complaint_status is not None and not self.is_resolved
+
+    @property
+    def days_to_resolve(self) -> float | None:
+        """Return how many days the complaint took to be resolved, if it was."""
+        if self.resolved_at is None:
+            return None
+        return (self.resolved_at - self.created_at).total_seconds() / 86400
+
+    @property
+    def is_hidden(self) -> bool:
+        """Tell whether the moderators keep it off the walls, for now or for good."""
+        return self.moderation not in VISIBLE_MODERATION
+
+    @property
+    def hidden_because(self) -> str | None:
+        """Say why the post is off the walls ("while reports are reviewed"), or None."""
+        if not self.is_hidden:
+            return None
+        return HIDDEN_BECAUSE[Moderation(self.moderation)]
+
     @property
     def moderation_label(self) -> str:
         """Return the post's standing with the moderators in words."""
@@ -517,6 +581,9 @@ class CrosspostState(enum.StrEnum):
     GAVE_UP = "gave_up"  # too many failed attempts
     DELETING = "deleting"  # the post was deleted here; the status goes too
     GONE = "gone"  # the status was deleted on the server
+
+    # Where its author may send it again, with the same key.
+    RETRYABLE = enum.nonmember(frozenset({FAILED, GAVE_UP, NEEDS_LOGIN}))
 
 
 class MastodonServer(db.Model):
@@ -640,6 +707,16 @@ class Crosspost(db.Model):
     def is_public(self) -> bool:
         """Tell whether the status went out for everyone to see."""
         return self.state == CrosspostState.SENT and self.visibility == Visibility.PUBLIC
+
+    @property
+    def is_sending(self) -> bool:
+        """Tell whether an attempt is under way: it has counted itself but has no error yet."""
+        return self.state == CrosspostState.PENDING and not self.last_error
+
+    @property
+    def can_retry(self) -> bool:
+        """Tell whether its author may send the status again."""
+        return self.state in CrosspostState.RETRYABLE
 
 
 class ApiToken(db.Model):

@@ -119,7 +119,8 @@ def badge(slug: str):
     if numbers.reply_rate is not None:
         parts.append(f"replies {round(numbers.reply_rate * 100)}%")
     text = " · ".join(parts)
-    svg = render_template("feeds/badge.svg", label="Praisewall", text=text, name=found.name)
+    badge = cards.Badge(label="Praisewall", text=text)
+    svg = render_template("feeds/badge.svg", badge=badge, name=found.name)
     response = make_response(svg)
     response.mimetype = "image/svg+xml"
     return cacheable(response)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -162,7 +163,10 @@ def share_mastodon():
             if request.headers.get("Sec-Fetch-Site") == "same-origin":
                 return redirect(target)
     status = 422 if form.errors else 200
-    page = render_template("pwa/share_mastodon.html", form=form, target=target)
+    target_host = urlsplit(target).netloc if target else None
+    page = render_template(
+        "pwa/share_mastodon.html", form=form, target=target, target_host=target_host
+    )
     response = make_response(page, status)
     # Browsers hold the redirect after this form to form-action too, and it goes to the
     # person's own server, wherever that is.

@@ -21,6 +21,11 @@ TOUCH_EVERY_SECONDS = 60
 MAX_PER_USER = 10
 
 
+def at_limit(held: int) -> bool:
+    """Tell whether someone holding this many tokens may make no more."""
+    return held >= MAX_PER_USER
+
+
 @dataclass
 class NewToken:
     """A token just made: the row, and the plain token that is never stored."""
@@ -84,7 +89,7 @@ def cap_problem(user: User) -> str | None:
     held = db.session.scalar(
         sa.select(sa.func.count()).select_from(ApiToken).where(ApiToken.user_id == user.id)
     )
-    if held >= MAX_PER_USER:
+    if at_limit(held):
         return (
             f"You have {held} API tokens, the most one person may hold. "
             "Revoke one you no longer use, then make this one."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import textwrap
+from dataclasses import dataclass
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -18,6 +19,25 @@ PAPER = "#f7f6f2"
 PRAISE = "#13795b"
 COMPLAINT = "#a3461b"
 MUTED = "#5b6475"
+BADGE_CHARACTER_WIDTH = 7  # Verdana at 11 px, roughly
+
+
+@dataclass(frozen=True)
+class Badge:
+    """A wall's small SVG badge: a label, the numbers, and how wide each half is drawn."""
+
+    label: str
+    text: str
+
+    @property
+    def label_width(self) -> int:
+        """Return the width of the label's half, in pixels."""
+        return 8 + len(self.label) * BADGE_CHARACTER_WIDTH
+
+    @property
+    def text_width(self) -> int:
+        """Return the width of the numbers' half, in pixels."""
+        return 10 + len(self.text) * BADGE_CHARACTER_WIDTH
 
 
 def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:

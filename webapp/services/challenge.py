@@ -46,6 +46,11 @@ class Progress:
         return self.round.completed_at is not None
 
     @property
+    def remaining(self) -> int:
+        """Return how many more posts the round needs."""
+        return self.round.goal - self.count
+
+    @property
     def fraction(self) -> float:
         """Return progress as a share of the goal, for the ring."""
         return self.count / self.round.goal

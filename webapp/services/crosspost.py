@@ -34,7 +34,7 @@ BACKOFF_CAP = 6 * 3600
 STUCK_AFTER = timedelta(minutes=10)  # pending and due this long ago: the queue lost it
 WATCH_FOR = timedelta(days=14)
 REPLIES_TRIED = 2  # candidate replies confirmed with the business's server per check
-RETRYABLE = (CrosspostState.FAILED, CrosspostState.GAVE_UP, CrosspostState.NEEDS_LOGIN)
+RETRYABLE = CrosspostState.RETRYABLE
 # No key reads the stored token: the site's keys are wrong, which the operator must put right.
 # The person's sign-in is fine, so they aren't asked to reconnect; it is tried again later.
 UNREADABLE_TOKEN = mastodon.Outcome("retry", "Praisewall couldn't send it just now.")

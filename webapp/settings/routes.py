@@ -71,6 +71,7 @@ def render_settings(
 ):
     """Render the settings page with its forms, my passkeys and my API tokens."""
     held = passkeys.user_passkeys(current_user)
+    tokens = api_tokens.user_tokens(current_user)
     response = make_response(
         render_template(
             "settings/index.html",
@@ -81,8 +82,8 @@ def render_settings(
             or EmailForm(
                 current_user, formdata=None, email=current_user.new_email or current_user.email
             ),
-            tokens=api_tokens.user_tokens(current_user),
-            max_tokens=api_tokens.MAX_PER_USER,
+            tokens=tokens,
+            at_token_limit=api_tokens.at_limit(len(tokens)),
             new_token=new_token,
             notify_form=notifications_form(),
             passkeys=held,

@@ -9,6 +9,7 @@ from flask import Flask, request
 from markupsafe import Markup
 
 from webapp.infra.links import safe_remote_url
+from webapp.models import CHALLENGE_GOAL
 from webapp.services.challenge import Progress
 from webapp.services.crosspost import reply_delay
 from webapp.services.posts import latest_today
@@ -23,6 +24,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["iso"] = iso
     app.jinja_env.filters["percent"] = percent
     app.jinja_env.filters["days"] = days
+    app.jinja_env.filters["rating"] = rating
     app.jinja_env.filters["duration"] = duration
     app.jinja_env.filters["until"] = until
     app.jinja_env.filters["web_url"] = safe_remote_url
@@ -73,6 +75,11 @@ def percent(share: float | None) -> str:
     return "–" if share is None else f"{round(share * 100)}%"
 
 
+def rating(average: float | None) -> str:
+    """Format an average rating to one decimal, or a dash when there is none."""
+    return "–" if average is None else f"{average:.1f}"
+
+
 def days(value: float | None) -> str:
     """Format a number of days for people."""
     if value is None:
@@ -105,6 +112,8 @@ def ring(progress: Progress | None, size: int = 120) -> dict:
     circumference = 2 * 3.14159265 * radius
     fraction = progress.fraction if progress else 0
     return {
+        "count": progress.count if progress else 0,
+        "goal": progress.round.goal if progress else CHALLENGE_GOAL,
         "size": size,
         "center": size / 2,
         "radius": radius,
