@@ -38,9 +38,9 @@ from webapp.models import (
     User,
     utcnow,
 )
+from webapp.networks.mastodon import signin as connect
 from webapp.services import (
     api_tokens,
-    connect,
     crosspost,
     moderation,
     posts,

@@ -19,7 +19,7 @@ from conftest import PASSWORD, business_on, run_queued_tasks, send
 from webapp import tasks
 from webapp.extensions import db
 from webapp.models import ComplaintStatus, Crosspost, Post, utcnow
-from webapp.services import crosspost
+from webapp.networks import replies as crosspost
 
 BUSINESS_ACCT = "bakery"
 

@@ -9,8 +9,8 @@ from flask import Flask, request
 from markupsafe import Markup
 
 from webapp.infra.links import safe_remote_url
+from webapp.networks.replies import reply_delay
 from webapp.services.challenge import Progress
-from webapp.services.crosspost import reply_delay
 from webapp.services.posts import latest_today
 from webapp.text import duration, xml_safe
 
