@@ -12,6 +12,7 @@ import logging
 import random
 import uuid
 from datetime import timedelta
+from typing import cast
 
 import sqlalchemy as sa
 from flask import current_app
@@ -136,6 +137,11 @@ def deliver(crosspost_id: int) -> str | None:
         return send(crosspost, session, attempt, earlier)
 
 
+def changed(statement: sa.Update) -> int:
+    """Run an UPDATE and return how many rows it changed."""
+    return cast(sa.CursorResult, db.session.execute(statement)).rowcount
+
+
 def claim(crosspost: Crosspost) -> int | None:
     """Count the attempt in its own committed transaction; return its number, None if taken.
 
@@ -146,7 +152,7 @@ def claim(crosspost: Crosspost) -> int | None:
     """
     now = utcnow()
     row = Crosspost.__table__.c
-    taken = db.session.execute(
+    taken = changed(
         sa.update(Crosspost.__table__)
         .where(
             row.id == crosspost.id,
@@ -160,7 +166,7 @@ def claim(crosspost: Crosspost) -> int | None:
             status_text=sa.func.coalesce(row.status_text, ""),
             first_attempt_at=sa.func.coalesce(row.first_attempt_at, now),
         )
-    ).rowcount
+    )
     attempt = crosspost.attempts + 1
     db.session.commit()
     return attempt if taken else None
@@ -174,7 +180,7 @@ def still_claimed(crosspost: Crosspost, attempt: int) -> bool:
     """
     row = Crosspost.__table__.c
     return bool(
-        db.session.execute(
+        changed(
             sa.update(Crosspost.__table__)
             .where(
                 row.id == crosspost.id,
@@ -182,7 +188,7 @@ def still_claimed(crosspost: Crosspost, attempt: int) -> bool:
                 row.attempts == attempt,
             )
             .values(attempts=attempt)
-        ).rowcount
+        )
     )
 
 
@@ -307,7 +313,7 @@ def moved(
     crosspost_id = crosspost.id
     db.session.rollback()
     row = Crosspost.__table__.c
-    handed = db.session.execute(
+    handed = changed(
         sa.update(Crosspost.__table__)
         .where(row.id == crosspost_id, row.state == CrosspostState.DELETING)
         .values(
@@ -316,7 +322,7 @@ def moved(
             status_text=tried_text if tried_text else sa.func.coalesce(row.status_text, ""),
             next_attempt_at=utcnow(),
         )
-    ).rowcount
+    )
     if handed:
         log_line("deliver", crosspost_id, server, "overtaken", CrosspostState.DELETING, utcnow())
         return CrosspostState.DELETING

@@ -108,7 +108,9 @@ def delete_account(user: User, *, delete_statuses: bool = False) -> Farewell:
     """
     farewell = Farewell()
     account = user.mastodon_account
-    others = Crosspost.post_id.in_(sa.select(Post.id).where(Post.author_id == user.id))
+    others: sa.ColumnElement[bool] = Crosspost.post_id.in_(
+        sa.select(Post.id).where(Post.author_id == user.id)
+    )
     if account is not None:
         others = sa.and_(
             others, sa.or_(Crosspost.account_id.is_(None), ~Crosspost.of_account(account))

@@ -50,7 +50,7 @@ class Failure:
 def remember_failure(response: requests.Response, *args, **kwargs) -> None:
     """Keep the last refused answer on its session, for `classify` to explain."""
     if response.status_code >= 400:
-        response.connection.last_failure = Failure(
+        response.connection.last_failure = Failure(  # type: ignore[attr-defined]
             response.status_code,
             response.text[:4000],
             response.headers.get("content-type", ""),
@@ -91,13 +91,13 @@ def classify(error: Exception, client: Mastodon | None = None) -> Outcome:
 
 def api_status(error: Exception) -> int | None:
     """Return the HTTP status inside a Mastodon.py error, if it carries one."""
-    args = getattr(error, "args", ())
+    args: tuple = getattr(error, "args", ())
     return args[1] if len(args) > 1 and isinstance(args[1], int) else None
 
 
 def api_reason(error: Exception) -> str:
     """Return the server's own words from a Mastodon.py error."""
-    args = getattr(error, "args", ())
+    args: tuple = getattr(error, "args", ())
     return str(args[3] if len(args) > 3 and args[3] else args[-1] if args else error)[:300]
 
 
@@ -109,7 +109,7 @@ def failure_of(error: Exception, client: Mastodon | None) -> Failure | None:
 
 def server_words(error: Exception, client: Mastodon | None = None, limit: int = 200) -> str:
     """Return what the server said: its JSON error, else its page or text, else the reason."""
-    args = getattr(error, "args", ())
+    args: tuple = getattr(error, "args", ())
     said = args[3] if len(args) > 3 and isinstance(args[3], str) else ""
     failure = failure_of(error, client)
     if not said.strip() and failure is not None:
