@@ -205,10 +205,10 @@ def server_session(base_url: str) -> requests.Session:
     return guard(requests.Session(), base_url)
 
 
-def request_timeout() -> float:
-    """Return one request's timeout in seconds: MASTODON_TIMEOUT if set, else TIMEOUT."""
+def request_timeout(default: float = TIMEOUT) -> float:
+    """Return one request's timeout in seconds: MASTODON_TIMEOUT if set, else the default."""
     configured = current_app.config.get("MASTODON_TIMEOUT") if has_app_context() else None
-    return configured or TIMEOUT
+    return configured or default
 
 
 @contextmanager

@@ -11,11 +11,10 @@ from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
-from flask import current_app, has_app_context
 from mastodon import Mastodon
 from mastodon.errors import MastodonNotFoundError
 
-from webapp.infra.http import origin, server_session
+from webapp.infra.http import origin, request_timeout, server_session
 from webapp.networks.mastodon.errors import remember_failure
 from webapp.networks.mastodon.text import REMOTE_MENTION_RE, plain_text
 
@@ -41,8 +40,7 @@ def api(base_url: str, access_token: str | None = None) -> Mastodon:
 
 def api_timeout() -> float:
     """Return the API call timeout in seconds: MASTODON_TIMEOUT if set, else TIMEOUT."""
-    configured = current_app.config.get("MASTODON_TIMEOUT") if has_app_context() else None
-    return configured or TIMEOUT
+    return request_timeout(TIMEOUT)
 
 
 def who_am_i(base_url: str, access_token: str) -> dict:

@@ -18,7 +18,7 @@ from mastodon.errors import (
     MastodonUnauthorizedError,
 )
 
-from webapp.networks import Outcome
+from webapp.networks import CallFailed, Outcome
 from webapp.networks.mastodon.text import plain_text
 
 # Servers' words for a refused token: Doorkeeper (Mastodon), Pleroma/Akkoma, GoToSocial, and the
@@ -154,3 +154,21 @@ def outcome_name(error: Exception) -> str:
         return "HTTP 429"
     status = api_status(error)
     return f"HTTP {status}" if status is not None else type(error).__name__
+
+
+def may_have_posted(error: Exception) -> bool:
+    """Tell whether a failed post may still have made the status (no answer, or a 5xx)."""
+    if isinstance(error, MastodonRatelimitError):
+        return False
+    status = api_status(error)
+    return not (status is not None and 400 <= status < 500)
+
+
+def failed(error: MastodonError, api: Mastodon) -> CallFailed:
+    """Say what a failed call means, in words delivery understands."""
+    return CallFailed(
+        classify(error, api),
+        outcome_name(error),
+        may_have_posted=may_have_posted(error),
+        too_long=isinstance(error, MastodonAPIError) and too_long(error, api),
+    )

@@ -10,33 +10,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
-from mastodon import Mastodon
-from mastodon.errors import MastodonAPIError, MastodonError, MastodonRatelimitError
+from mastodon.errors import MastodonError
 
 from webapp.infra import crypto
 from webapp.models import MastodonAccount, User
-from webapp.networks import CallFailed, Draft, Reply, Sent, Status
+from webapp.networks import Draft, Network, Reply, Sent, Status
 from webapp.networks.mastodon import client, errors, proof, signin, text
 
 REPLIES_TRIED = 2  # candidate replies confirmed with the business's server per check
-
-
-def may_have_posted(error: Exception) -> bool:
-    """Tell whether a failed post may still have made the status (no answer, or a 5xx)."""
-    if isinstance(error, MastodonRatelimitError):
-        return False
-    status = errors.api_status(error)
-    return not (status is not None and 400 <= status < 500)
-
-
-def failed(error: MastodonError, api: Mastodon) -> CallFailed:
-    """Say what a failed call means, in words delivery understands."""
-    return CallFailed(
-        errors.classify(error, api),
-        errors.outcome_name(error),
-        may_have_posted=may_have_posted(error),
-        too_long=isinstance(error, MastodonAPIError) and errors.too_long(error, api),
-    )
 
 
 def as_sent(status: dict) -> Sent:
@@ -58,7 +39,7 @@ class MastodonSession:
         try:
             yield
         except MastodonError as error:
-            raise failed(error, self.api) from error
+            raise errors.failed(error, self.api) from error
 
     def find_mention(self, handle: str) -> str | None:
         """Look the business's handle up through the user's server."""
@@ -166,4 +147,4 @@ class MastodonNetwork:
         return signin.disconnect(user)
 
 
-network = MastodonNetwork()
+network: Network = MastodonNetwork()
