@@ -1,9 +1,9 @@
 """Crossposting that knows no network: what a network does for us, and where to find one.
 
 A network (Mastodon today; Bluesky next) is a folder under webapp/networks/ whose `network`
-module holds one object with the `Network` shape below. Delivery, the reply watch and the sweep
-(delivery.py, replies.py, sweep.py) talk to a network only through that object and the
-`Session` it opens for one connected account, so the next network is one folder more.
+module holds one object with the `Network` shape below. Delivery (delivery.py), the reply watch
+(replies.py) and the sweep's queries (rows.py) talk to a network only through that object and
+the `Session` it opens for one connected account, so the next network is one folder more.
 
 A network reports what happened in the words of this module (`Outcome`, `Sent`, `Reply`,
 `CallFailed`); what that means for walls, challenges and people is decided by the services.
@@ -99,8 +99,14 @@ class Session(Protocol):
     def post(self, text: str, *, visibility: str, spoiler_text: str | None, key: str) -> Sent:
         """Post a status with an idempotency key, so a retry never makes a second one."""
 
-    def find_own(self, link: str, *, since: datetime, texts: Sequence[str]) -> Sent | None:
-        """Find a status an earlier attempt made without our hearing back, to adopt it."""
+    def find_own(
+        self, link: str, *, key: str, since: datetime, texts: Sequence[str]
+    ) -> Sent | None:
+        """Find a status an earlier attempt made without our hearing back, to adopt it.
+
+        `key` is the row's idempotency key (a network that names its records itself looks
+        that name up); `since` is when the first attempt began; `texts` are what was sent.
+        """
 
     def delete(self, remote_id: str) -> None:
         """Delete a status; one already gone counts as deleted."""

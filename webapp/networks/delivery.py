@@ -385,6 +385,7 @@ def posted_before(
         return None
     return session.find_own(
         crosspost.post_url,
+        key=crosspost.idempotency_key,
         since=crosspost.first_attempt_at or crosspost.created_at,
         texts=[crosspost.status_text, *(texts or [])],
     )

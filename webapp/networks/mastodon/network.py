@@ -56,8 +56,14 @@ class MastodonSession:
                 )
             )
 
-    def find_own(self, link: str, *, since: datetime, texts: Sequence[str]) -> Sent | None:
-        """Find the status an attempt of ours made without our hearing back."""
+    def find_own(
+        self, link: str, *, key: str, since: datetime, texts: Sequence[str]
+    ) -> Sent | None:
+        """Find the status an attempt of ours made without our hearing back.
+
+        Mastodon forgets idempotency keys after an hour, so the account's recent statuses are
+        searched for our link and words instead of the key.
+        """
         with self.calling():
             found = client.find_own_status(
                 self.api, self.account.remote_id, link, since=since, texts=list(texts)
