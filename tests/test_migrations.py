@@ -68,7 +68,7 @@ DERIVED = {
 }
 FROM_CROSSPOSTS = {"mentioned_count", "replied_count", "median_reply_seconds"}
 BEFORE_AUTOINCREMENT = "a7c4e9f1b2d3"  # the last revision whose post table lacks it
-BEFORE_NETWORKS = "b7e3d9a4c2f1"  # the last revision whose crossposts all went to Mastodon
+BEFORE_NETWORKS = "7d2f4b8e1c65"  # the last revision whose crossposts all went to Mastodon
 
 
 def alembic_config() -> Config:

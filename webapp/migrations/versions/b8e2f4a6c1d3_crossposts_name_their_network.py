@@ -9,7 +9,7 @@ key, keeping every row, index, AUTOINCREMENT and the ids already used; env.py tu
 keys off around it and checks them after.
 
 Revision ID: b8e2f4a6c1d3
-Revises: b7e3d9a4c2f1
+Revises: 7d2f4b8e1c65
 Create Date: 2026-12-06 17:50:00.000000
 
 """
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'b8e2f4a6c1d3'
-down_revision = 'b7e3d9a4c2f1'
+down_revision = '7d2f4b8e1c65'
 branch_labels = None
 depends_on = None
 
