@@ -40,8 +40,8 @@ from tests.browser_support import (
 )
 from webapp.extensions import db
 from webapp.models import Crosspost
-from webapp.services import crosspost
-from webapp.services.mastodon import status_length
+from webapp.networks import replies as crosspost
+from webapp.networks.mastodon.text import status_length
 
 pytestmark = pytest.mark.browser
 

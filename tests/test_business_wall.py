@@ -17,8 +17,8 @@ from helpers import utc
 from webapp import tasks
 from webapp.extensions import db
 from webapp.models import Crosspost, Post, utcnow
+from webapp.networks.mastodon.text import plain_text
 from webapp.services import trend
-from webapp.services.mastodon import plain_text
 
 BUSINESS_ACCT = "support@cornerbakery.example"
 

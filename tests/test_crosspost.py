@@ -42,8 +42,12 @@ from webapp.models import (
     User,
     utcnow,
 )
-from webapp.services import challenge, crosspost, mastodon, status_text
-from webapp.services.mastodon import status_length
+from webapp.networks import rows
+from webapp.networks.mastodon import client as mastodon
+from webapp.networks.mastodon import text as status_text
+from webapp.networks.mastodon.servers import parse_server
+from webapp.networks.mastodon.text import status_length
+from webapp.services import challenge
 
 SITE = "praisewall.example.com"
 HANDLE = BAKERY_HANDLE  # the `bakery_with_handle` fixture's
@@ -421,7 +425,7 @@ def test_a_queue_that_is_down_loses_nothing(
     monkeypatch.undo()
     assert run_queued_tasks() == 0
     assert row.state == CrosspostState.PENDING and db.session.get(Post, row.post_id) is not None
-    row.next_attempt_at = utcnow() - crosspost.STUCK_AFTER - timedelta(minutes=1)
+    row.next_attempt_at = utcnow() - rows.STUCK_AFTER - timedelta(minutes=1)
     db.session.commit()
     tasks.sweep.call_local()
     run_queued_tasks()
@@ -653,7 +657,7 @@ def test_sweep_requeues_a_delivery_the_queue_lost(
     huey.storage.flush_queue()
     tasks.sweep.call_local()
     assert run_queued_tasks() == 0  # not overdue yet: the queue may simply be busy
-    row.next_attempt_at = utcnow() - crosspost.STUCK_AFTER - timedelta(seconds=1)
+    row.next_attempt_at = utcnow() - rows.STUCK_AFTER - timedelta(seconds=1)
     db.session.commit()
     tasks.sweep.call_local()
     assert run_queued_tasks() == 1
@@ -1019,4 +1023,4 @@ def test_connecting_another_account_leaves_old_statuses_with_the_old_one(
 )
 def test_default_ports_are_one_spelling_of_a_server(entry, base):
     """A server written with its default port is the same server as without it."""
-    assert mastodon.parse_server(entry) == base
+    assert parse_server(entry) == base

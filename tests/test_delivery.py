@@ -33,7 +33,8 @@ from webapp.extensions import db
 from webapp.infra import crypto
 from webapp.infra.queue import huey
 from webapp.models import Crosspost, CrosspostState, utcnow
-from webapp.services import crosspost, mastodon
+from webapp.networks import delivery as crosspost
+from webapp.networks.mastodon import client as mastodon
 
 BODY = "They saved the last sourdough for me."
 

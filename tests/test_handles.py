@@ -22,7 +22,7 @@ from helpers import page_text
 
 from webapp.extensions import db
 from webapp.models import Business, MastodonAccount, MastodonServer, User
-from webapp.services import mastodon
+from webapp.networks.mastodon import handles as mastodon
 
 
 def webfinger_requests(fake: FakeMastodon) -> list[dict]:

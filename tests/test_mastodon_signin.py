@@ -25,8 +25,10 @@ from mastodon import Mastodon, MastodonUnauthorizedError
 
 from webapp.extensions import db
 from webapp.infra import crypto
+from webapp.infra.http import ServerProblem, check_address
 from webapp.models import MastodonAccount, MastodonServer, User
-from webapp.services.mastodon import SCOPES, ServerProblem, check_address, parse_server
+from webapp.networks.mastodon.oauth import SCOPES
+from webapp.networks.mastodon.servers import parse_server
 
 CALLBACK = "http://praisewall.test/auth/mastodon/callback"
 LONG_NAME = ".".join(["a" * 60] * 5) + ".example"  # 313 characters, every label a legal length

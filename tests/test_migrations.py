@@ -32,15 +32,16 @@ from webapp.infra import crypto, mail
 from webapp.models import (
     Business,
     BusinessManager,
+    Crosspost,
     MastodonServer,
     Passkey,
     Post,
     User,
     utcnow,
 )
+from webapp.networks.mastodon import signin as connect
 from webapp.services import (
     api_tokens,
-    connect,
     crosspost,
     moderation,
     posts,
@@ -67,6 +68,7 @@ DERIVED = {
 }
 FROM_CROSSPOSTS = {"mentioned_count", "replied_count", "median_reply_seconds"}
 BEFORE_AUTOINCREMENT = "a7c4e9f1b2d3"  # the last revision whose post table lacks it
+BEFORE_NETWORKS = "7d2f4b8e1c65"  # the last revision whose crossposts all went to Mastodon
 
 
 def alembic_config() -> Config:
@@ -439,6 +441,41 @@ def test_restoring_autoincrement_keeps_every_row_and_the_ids_already_used(make_a
             with db.engine.connect() as conn:
                 assert describe(conn) == models_schema(tmp_path)
             assert write_another_post().id > gone
+
+
+def test_crossposts_from_before_networks_go_to_mastodon_with_their_accounts(make_app, tmp_path):
+    """Every crosspost made when Mastodon was the only network says so after the upgrade,
+    keeps every value and its account, and a deleted crosspost's id stays used."""
+    with fresh_database(tmp_path, "networks") as url:
+        with app_on(make_app, url, BEFORE_NETWORKS):
+            with later_columns_added():
+                fill()
+                gone = db.session.scalars(
+                    sa.select(Crosspost).order_by(Crosspost.id.desc())
+                ).first()
+                gone_id = gone.id
+                db.session.delete(gone)
+                db.session.commit()
+            kept = columns_now()
+            before = snapshot(kept)
+            migrate(command.upgrade, "head")
+            assert snapshot(kept) == before
+            assert {row["network"] for row in rows("crosspost")} == {"mastodon"}
+            sent = db.session.scalars(sa.select(Crosspost).order_by(Crosspost.id)).all()
+            assert sent and all(row.account.acct == "maria@social.example" for row in sent)
+            with db.engine.connect() as conn:
+                assert describe(conn) == models_schema(tmp_path)
+            newest = write_another_post()
+            account = sent[0].account
+            again = crosspost.start(
+                newest,
+                account,
+                visibility="public",
+                spoiler_text=None,
+                post_url=f"https://praisewall.example/posts/{newest.id}",
+            )
+            db.session.commit()
+            assert again.id > gone_id and again.network == "mastodon"
 
 
 def old_table(name: str, *columns: str) -> sa.TableClause:

@@ -23,7 +23,7 @@ from test_website_claims import Site, serve_site
 
 from webapp.extensions import db
 from webapp.models import Business, Crosspost
-from webapp.services import crosspost
+from webapp.networks import replies as crosspost
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from conftest import BAKERY_ACCT, PASSWORD, run_queued_tasks, send
 from webapp import tasks
 from webapp.extensions import db
 from webapp.models import ComplaintStatus, Crosspost, Post, utcnow
-from webapp.services import crosspost
+from webapp.networks import replies as crosspost
 
 
 def check(row: Crosspost) -> None:

@@ -13,8 +13,10 @@ import pytest
 from helpers import page_text
 from mastodon.errors import MastodonNetworkError
 
-from webapp.services import mastodon
-from webapp.services.mastodon import RefusedAddress, ServerProblem, is_public, parse_server
+from webapp.infra.http import RefusedAddress, ServerProblem, is_public, server_session
+from webapp.networks.mastodon import client as mastodon_api
+from webapp.networks.mastodon import oauth
+from webapp.networks.mastodon.servers import parse_server
 
 INSIDE = [
     "10.0.0.1",
@@ -97,7 +99,7 @@ def test_name_resolving_inside_a_network_is_refused_at_sign_in(client, strict, r
 def test_transport_refuses_inside_addresses(strict, resolve, address):
     """The connection itself refuses an inside address, whoever asked for it."""
     resolve.append([address])
-    with pytest.raises(RefusedAddress), mastodon.server_session(f"https://{NAME}") as session:
+    with pytest.raises(RefusedAddress), server_session(f"https://{NAME}") as session:
         session.get(f"https://{NAME}/api/v2/instance", timeout=2)
 
 
@@ -106,18 +108,18 @@ def test_api_client_and_oauth_client_refuse_inside_addresses(strict, resolve, ad
     """Mastodon.py and Authlib go through the same guarded transport."""
     resolve.append([address])
     with pytest.raises(MastodonNetworkError):
-        mastodon.api(f"https://{NAME}", "token").account_verify_credentials()
+        mastodon_api.api(f"https://{NAME}", "token").account_verify_credentials()
     with pytest.raises(ServerProblem):
-        mastodon.exchange_code(
+        oauth.exchange_code(
             f"https://{NAME}/oauth/token", "id", "secret", "https://x.test/cb", "code", None
         )
-    assert mastodon.revoke_token(f"https://{NAME}/oauth/revoke", "id", "secret", "t") is False
+    assert oauth.revoke_token(f"https://{NAME}/oauth/revoke", "id", "secret", "t") is False
 
 
 def test_one_inside_address_among_public_ones_is_refused(strict, resolve):
     """A name with any inside address is refused, so the connection can't land on it."""
     resolve.append(["93.184.216.34", "10.0.0.1"])
-    with pytest.raises(RefusedAddress), mastodon.server_session(f"https://{NAME}") as session:
+    with pytest.raises(RefusedAddress), server_session(f"https://{NAME}") as session:
         session.get(f"https://{NAME}/", timeout=2)
 
 
@@ -148,11 +150,11 @@ def test_redirect_to_another_host_is_refused(app, fake_mastodon, elsewhere):
         "GET", "/api/v2/instance", 302, headers={"Location": f"{elsewhere.url}/api/v2/instance"}
     )
     with pytest.raises(MastodonNetworkError):
-        mastodon.api(fake_mastodon.url).instance_v2()
+        mastodon_api.api(fake_mastodon.url).instance_v2()
     fake_mastodon.fail_next(
         "GET", "/api/v2/instance", 302, headers={"Location": f"{elsewhere.url}/api/v2/instance"}
     )
-    with pytest.raises(RefusedAddress), mastodon.server_session(fake_mastodon.url) as session:
+    with pytest.raises(RefusedAddress), server_session(fake_mastodon.url) as session:
         session.get(f"{fake_mastodon.url}/api/v2/instance", timeout=5)
     assert elsewhere.requests == []
 
@@ -162,7 +164,7 @@ def test_redirect_within_the_server_is_followed(app, fake_mastodon):
     fake_mastodon.fail_next(
         "GET", "/api/v1/instance", 302, headers={"Location": f"{fake_mastodon.url}/api/v2/instance"}
     )
-    with mastodon.server_session(fake_mastodon.url) as session:
+    with server_session(fake_mastodon.url) as session:
         response = session.get(f"{fake_mastodon.url}/api/v1/instance", timeout=5)
     assert response.status_code == 200
     assert "configuration" in response.json()

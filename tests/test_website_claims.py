@@ -26,8 +26,9 @@ from test_ssrf import INSIDE, NAME
 
 from webapp.audit import AuditEntry
 from webapp.extensions import db
+from webapp.infra.http import fetch_json
 from webapp.models import Business, BusinessManager, User
-from webapp.services import mastodon, site_proof
+from webapp.services import site_proof
 
 # The SSRF tests' resolver, under the test's control.
 resolve = test_ssrf.resolve
@@ -277,7 +278,7 @@ def test_an_unreadable_redirect_in_a_json_answer_is_no_answer(app, bakery_websit
     bakery_website.serve("/.well-known/webfinger", "", 302, Location="http://[::1")
     url = f"http://{SITE}:{bakery_website.port}/.well-known/webfinger"
     with app.app_context():
-        assert mastodon.fetch_json(url, hops=3) is None
+        assert fetch_json(url, hops=3) is None
 
 
 def test_a_redirect_on_the_same_site_is_followed(alice_browser, bakery_with_site, bakery_website):

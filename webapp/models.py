@@ -611,7 +611,13 @@ class MastodonServer(db.Model):
 
 
 class MastodonAccount(db.Model):
-    """A person's connection to their Mastodon account."""
+    """A person's connection to their Mastodon account.
+
+    Each network keeps its connected accounts in a table of its own, with what that network
+    needs (here: the server, the token); a crosspost names the network and the row's id.
+    """
+
+    NETWORK = "mastodon"
 
     __table_args__ = (
         sa.UniqueConstraint("server_id", "remote_id", name="uq_mastodon_account_remote"),
@@ -641,7 +647,12 @@ class MastodonAccount(db.Model):
 
 
 class Crosspost(db.Model):
-    """One post's status on its author's Mastodon account, and the watch for a reply."""
+    """One post's status on its author's account on a network, and the watch for a reply.
+
+    A row names its network ("mastodon") and the connected account by its id in that
+    network's own account table, so a second network adds a table of its own and its rows
+    here say so: no column of this table changes.
+    """
 
     __table_args__ = (
         sa.Index("ix_crosspost_due", "state", "next_attempt_at"),
@@ -664,9 +675,13 @@ class Crosspost(db.Model):
     post_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("post.id", ondelete="SET NULL"), index=True
     )
-    account_id: so.Mapped[int | None] = so.mapped_column(
-        sa.ForeignKey("mastodon_account.id", ondelete="SET NULL"), index=True
+    # The network it goes to, and the connected account there: a row of that network's own
+    # account table (mastodon_account for "mastodon"). No foreign key, as the table depends on
+    # the network; removing a connection clears its crossposts' account_id (see of_account).
+    network: so.Mapped[str] = so.mapped_column(
+        sa.String(20), default="mastodon", server_default="mastodon"
     )
+    account_id: so.Mapped[int | None] = so.mapped_column(index=True)
     # The post's business, copied here so a business's replies are found without its posts.
     business_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("business.id", ondelete="SET NULL")
@@ -696,7 +711,10 @@ class Crosspost(db.Model):
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     post: so.Mapped[Post | None] = so.relationship(back_populates="crosspost")
-    account: so.Mapped[MastodonAccount | None] = so.relationship()
+    mastodon_account: so.Mapped[MastodonAccount | None] = so.relationship(
+        primaryjoin="and_(Crosspost.network == 'mastodon', "
+        "foreign(Crosspost.account_id) == MastodonAccount.id)",
+    )
 
     @so.validates("spoiler_text", "mention_acct", "reply_text", "reply_url", "remote_url")
     def drop_forbidden_characters(self, key: str, value: str | None) -> str | None:
@@ -717,6 +735,23 @@ class Crosspost(db.Model):
     def can_retry(self) -> bool:
         """Tell whether its author may send the status again."""
         return self.state in CrosspostState.RETRYABLE
+
+    @property
+    def account(self) -> MastodonAccount | None:
+        """Return the connected account the status goes out on, on its network."""
+        return getattr(self, f"{self.network or 'mastodon'}_account", None)
+
+    @account.setter
+    def account(self, account: MastodonAccount | None) -> None:
+        """Send the status out on this connected account, on the account's network."""
+        if account is not None:
+            self.network = account.NETWORK
+        setattr(self, f"{self.network or 'mastodon'}_account", account)
+
+    @staticmethod
+    def of_account(account: MastodonAccount) -> sa.ColumnElement[bool]:
+        """Return the condition that picks the crossposts going out on this account."""
+        return sa.and_(Crosspost.network == account.NETWORK, Crosspost.account_id == account.id)
 
 
 class ApiToken(db.Model):

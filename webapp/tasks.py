@@ -12,7 +12,9 @@ from webapp.extensions import db
 from webapp.infra import mail
 from webapp.infra.queue import huey, task_app
 from webapp.models import Business, CrosspostState, utcnow
-from webapp.services import connect, crosspost, notifications, owners
+from webapp.networks import delivery, replies, rows
+from webapp.networks.mastodon import signin
+from webapp.services import crosspost, notifications, owners
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +42,14 @@ def run_in_app(work, crosspost_id: int):
     with task_app().app_context():
         try:
             result = work(crosspost_id)
-            row = crosspost.load(crosspost_id)
+            row = rows.load(crosspost_id)
             db.session.commit()
             return result, row.state if row else None, row.next_attempt_at if row else None
         except Exception as error:
             # Anything unforeseen must not leave the row stuck: note it and try again later.
             log.exception("%s failed on crosspost %s", work.__name__, crosspost_id)
             db.session.rollback()
-            row = crosspost.record_crash(crosspost_id, type(error).__name__)
+            row = delivery.record_crash(crosspost_id, type(error).__name__)
             db.session.commit()
             return None, row.state if row else None, row.next_attempt_at if row else None
         finally:
@@ -81,7 +83,7 @@ def deliver(crosspost_id: int) -> None:
 @huey.task()
 def delete_status(crosspost_id: int) -> None:
     """Try to delete a status, and queue the retry when it must wait."""
-    result, state, next_at = run_in_app(crosspost.delete_remote, crosspost_id)
+    result, state, next_at = run_in_app(delivery.delete_remote, crosspost_id)
     if state == CrosspostState.DELETING and next_at is not None:
         enqueue(delete_status, crosspost_id, next_at)
     elif result in ("deleted", "abandoned"):
@@ -94,7 +96,7 @@ def farewells_done() -> list[int]:
     """Return deleted accounts' connections with no statuses left to delete."""
     with task_app().app_context():
         try:
-            return connect.farewells_done()
+            return signin.farewells_done()
         finally:
             db.session.remove()
 
@@ -104,14 +106,14 @@ def end_farewell(account_id: int) -> None:
     """Revoke a deleted account's token and forget its connection, once nothing is left to do."""
     # On failure the sweep finds the connection again next time.
     commit_in_app(
-        connect.end_farewell, account_id, "could not end the farewell of Mastodon account %s"
+        signin.end_farewell, account_id, "could not end the farewell of Mastodon account %s"
     )
 
 
 @huey.task()
 def check_reply(crosspost_id: int) -> None:
     """Look for the business's reply once."""
-    run_in_app(crosspost.check_reply, crosspost_id)
+    run_in_app(replies.check_reply, crosspost_id)
 
 
 @huey.periodic_task(crontab(minute="*"))
@@ -119,10 +121,10 @@ def sweep() -> None:
     """Re-queue rows whose queued work went missing, start due reply checks, end farewells."""
     with task_app().app_context():
         try:
-            pending = crosspost.due((CrosspostState.PENDING,))
-            deleting = crosspost.due((CrosspostState.DELETING,))
-            watching = crosspost.watch_due()
-            farewells = connect.farewells_done()
+            pending = rows.due((CrosspostState.PENDING,))
+            deleting = rows.due((CrosspostState.DELETING,))
+            watching = replies.watch_due()
+            farewells = signin.farewells_done()
             letters = mail.due()
         finally:
             db.session.remove()

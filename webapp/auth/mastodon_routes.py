@@ -18,7 +18,9 @@ from flask_login import current_user, login_required, login_user
 from webapp.auth.forms import MastodonLoginForm
 from webapp.auth.routes import safe_next
 from webapp.extensions import db, limiter
-from webapp.services import connect, mastodon, passkeys
+from webapp.infra.http import ServerProblem
+from webapp.networks.mastodon import signin as connect
+from webapp.services import passkeys
 from webapp.web.security import content_security_policy
 
 bp = Blueprint("mastodon", __name__)
@@ -54,7 +56,7 @@ def login():
                 website(),
                 allow_insecure=current_app.config["MASTODON_ALLOW_INSECURE"],
             )
-        except mastodon.ServerProblem as problem:
+        except ServerProblem as problem:
             form.handle.errors.append(str(problem))
         else:
             db.session.commit()
@@ -83,7 +85,7 @@ def callback():
     except connect.Restart as restart:
         db.session.commit()
         return send_to_server(restart.sign_in, pending.get("next"))
-    except mastodon.ServerProblem as problem:
+    except ServerProblem as problem:
         flash(str(problem), "error")
         return redirect(url_for("mastodon.login"))
     if me.get("unconfirmed"):

@@ -9,7 +9,8 @@ from flask.cli import AppGroup
 
 from webapp.extensions import db
 from webapp.models import Crosspost, CrosspostState, MastodonAccount, utcnow
-from webapp.services import crosspost
+from webapp.networks import delivery, replies, rows
+from webapp.networks.log import where
 
 crossposts = AppGroup("crossposts", help="Look at crossposts and deliver them now.")
 STATES = [state.value for state in CrosspostState]
@@ -20,7 +21,7 @@ def find(crosspost_id: int) -> Crosspost:
 
     :raise click.ClickException: if there is no such crosspost.
     """
-    row = crosspost.load(crosspost_id)
+    row = rows.load(crosspost_id)
     if row is None:
         raise click.ClickException(f"There is no crosspost {crosspost_id}.")
     return row
@@ -33,7 +34,7 @@ def when(moment) -> str:
 
 def summary(row: Crosspost) -> str:
     """Describe a crosspost on one line: id, post, state, server, tries, next attempt, reason."""
-    server = crosspost.where(row)
+    server = where(row)
     reason = f"  {row.last_error}" if row.last_error else ""
     return (
         f"{row.id:>6}  post {row.post_id or '-':<6} {row.state:<11} {server:<24} "
@@ -48,7 +49,7 @@ def list_crossposts(state: str | None, limit: int) -> None:
     """List the latest crossposts, newest first."""
     query = (
         sa.select(Crosspost)
-        .options(so.joinedload(Crosspost.account).joinedload(MastodonAccount.server))
+        .options(so.joinedload(Crosspost.mastodon_account).joinedload(MastodonAccount.server))
         .order_by(Crosspost.id.desc())
         .limit(limit)
     )
@@ -72,7 +73,7 @@ def show(crosspost_id: int) -> None:
         ("post", row.post_id or "- (deleted)"),
         ("state", row.state),
         ("account", account.acct if account else "- (disconnected)"),
-        ("server", crosspost.where(row)),
+        ("server", where(row)),
         ("visibility", row.visibility),
         ("link", row.post_url),
         ("mention", f"{row.mention_acct or '-'} (found: {row.mention_resolved})"),
@@ -109,8 +110,8 @@ def deliver(crosspost_id: int) -> None:
     idempotency key, and only the latest one is recorded.
     """
     row = find(crosspost_id)
-    if row.state in crosspost.RETRYABLE:
-        crosspost.retry(row)
+    if row.state in delivery.RETRYABLE:
+        delivery.retry(row)
     elif row.state != CrosspostState.PENDING:
         raise click.ClickException(f"Crosspost {crosspost_id} is {row.state}; nothing to send.")
     row.next_attempt_at = utcnow()
@@ -135,14 +136,14 @@ def run_due() -> None:
         )
         for state in (CrosspostState.PENDING, CrosspostState.DELETING)
     }
-    watching = crosspost.watch_due(limit=10_000)
+    watching = replies.watch_due(limit=10_000)
     for crosspost_id in due[CrosspostState.PENDING]:
         deliver_now(crosspost_id)
         click.echo(summary(find(crosspost_id)))
     for crosspost_id in due[CrosspostState.DELETING]:
         tasks.delete_status.call_local(crosspost_id)
         db.session.expire_all()
-        left = crosspost.load(crosspost_id)
+        left = rows.load(crosspost_id)
         click.echo(summary(left) if left else f"{crosspost_id:>6}  deleted")
     for crosspost_id in watching:
         tasks.check_reply.call_local(crosspost_id)

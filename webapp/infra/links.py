@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from webapp.services.mastodon import insecure_allowed
+from webapp.infra.http import insecure_allowed
 
 # Browsers skip or drop these inside an address, so "java\tscript:" would still run.
 INVISIBLE_RE = re.compile(r"[\x00-\x20\x7f]")

@@ -18,12 +18,13 @@ from sqlalchemy.exc import IntegrityError
 from webapp import tasks
 from webapp.extensions import db
 from webapp.models import Business, Kind, Post, parse_id
+from webapp.networks.mastodon import text as status_text
+from webapp.networks.mastodon.signin import limits_for
+from webapp.networks.mastodon.text import status_length
 from webapp.posts.forms import PostForm, ResolveForm
 from webapp.pwa.share import shared_story
-from webapp.services import crosspost, posts, status_text, tone
+from webapp.services import crosspost, posts, tone
 from webapp.services.businesses import parse_handle
-from webapp.services.connect import limits_for
-from webapp.services.mastodon import status_length
 from webapp.services.moderation import REPORT_REASONS
 from webapp.web.caching import cacheable_page
 from webapp.web.limits import posting_limit, user_key

@@ -19,9 +19,10 @@ from flask import (
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
+from webapp.infra.http import ServerProblem
+from webapp.networks.mastodon.servers import parse_server
 from webapp.pwa.forms import MastodonShareForm
 from webapp.pwa.share import query, share_links
-from webapp.services import mastodon
 from webapp.web.security import content_security_policy
 
 bp = Blueprint("pwa", __name__)
@@ -154,8 +155,8 @@ def share_mastodon():
             form.server.data = account.server.base_url.split("://", 1)[1]
     elif form.validate():
         try:
-            base = mastodon.parse_server(form.server.data)
-        except mastodon.ServerProblem as problem:
+            base = parse_server(form.server.data)
+        except ServerProblem as problem:
             form.server.errors.append(str(problem))
         else:
             target = f"{base}/share?{query({'text': form.text.data or ''})}"

@@ -18,7 +18,9 @@ from webapp.models import (
     User,
     utcnow,
 )
-from webapp.services import api_tokens, connect, crosspost
+from webapp.networks import delivery
+from webapp.networks.mastodon import signin
+from webapp.services import api_tokens
 
 USERNAME_RE = re.compile(r"^[a-z0-9_]{3,30}$")
 PASSWORD_MIN = 10
@@ -106,15 +108,17 @@ def delete_account(user: User, *, delete_statuses: bool = False) -> Farewell:
     """
     farewell = Farewell()
     account = user.mastodon_account
-    others = Crosspost.post_id.in_(sa.select(Post.id).where(Post.author_id == user.id))
+    others: sa.ColumnElement[bool] = Crosspost.post_id.in_(
+        sa.select(Post.id).where(Post.author_id == user.id)
+    )
     if account is not None:
         others = sa.and_(
-            others, sa.or_(Crosspost.account_id.is_(None), Crosspost.account_id != account.id)
+            others, sa.or_(Crosspost.account_id.is_(None), ~Crosspost.of_account(account))
         )
-        rows = db.session.scalars(sa.select(Crosspost).where(Crosspost.account_id == account.id))
+        rows = db.session.scalars(sa.select(Crosspost).where(Crosspost.of_account(account)))
         for row in list(rows):
             if delete_statuses or row.state == CrosspostState.DELETING:
-                crosspost.mark_for_deletion(row)
+                delivery.mark_for_deletion(row)
             else:
                 db.session.delete(row)
         db.session.flush()
@@ -123,7 +127,7 @@ def delete_account(user: User, *, delete_statuses: bool = False) -> Farewell:
             account.user = None
             farewell.revoked = None
         else:
-            farewell.revoked = connect.disconnect(user)
+            farewell.revoked = signin.disconnect(user)
     db.session.execute(sa.delete(Crosspost).where(others))
     # Mail for them goes too, unsent or not: their address leaves with them.
     db.session.execute(sa.delete(MailMessage).where(MailMessage.user_id == user.id))
@@ -136,11 +140,11 @@ def pace_deletions(account: MastodonAccount) -> list[tuple[int, datetime]]:
     """Spread the account's status deletions over Mastodon's limit: DELETE_BATCH per window.
 
     Returns each row's (id, due time). A 429 from the server still reschedules a row after
-    the limit resets (webapp/services/crosspost.py, remove_status).
+    the limit resets (webapp/networks/delivery.py, remove_status).
     """
     rows = db.session.scalars(
         sa.select(Crosspost)
-        .where(Crosspost.account_id == account.id, Crosspost.state == CrosspostState.DELETING)
+        .where(Crosspost.of_account(account), Crosspost.state == CrosspostState.DELETING)
         .order_by(Crosspost.id)
     )
     now = utcnow()

@@ -130,6 +130,7 @@ def crosspost_json(crosspost: Crosspost) -> dict:
     """Describe a post's status on Mastodon: its state, where it is, and any reply."""
     return {
         "id": crosspost.id,
+        "network": crosspost.network,
         "state": crosspost.state,
         "visibility": crosspost.visibility,
         "spoiler_text": crosspost.spoiler_text,

@@ -11,10 +11,12 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
+from mastodon.errors import MastodonError
 
 from webapp import audit
 from webapp.extensions import db
 from webapp.infra import crypto
+from webapp.infra.http import ServerProblem
 from webapp.infra.links import safe_remote_url
 from webapp.models import (
     VISIBLE_MODERATION,
@@ -25,7 +27,8 @@ from webapp.models import (
     User,
     utcnow,
 )
-from webapp.services import businesses, connect, mastodon, site_proof
+from webapp.networks.mastodon import client, errors, handles, signin
+from webapp.services import businesses, site_proof
 
 FEATURE_LIMIT = 3
 DESCRIPTION_MAX = 500
@@ -187,9 +190,9 @@ def prove_on_mastodon(business: Business, user: User) -> dict:
         # A key gone missing is the site's fault: the grace period covers putting it back.
         raise Unreachable(expired) from None
     try:
-        profile = mastodon.profile(account.server.base_url, token)
-    except mastodon.MastodonError as error:
-        status = mastodon.api_status(error)
+        profile = client.profile(account.server.base_url, token)
+    except MastodonError as error:
+        status = errors.api_status(error)
         if status in (401, 403):
             account.needs_login = True
             raise Refused(expired) from None
@@ -200,13 +203,13 @@ def prove_on_mastodon(business: Business, user: User) -> dict:
         raise Refused(only)
     # Asked afresh: a handle stored before it was checked this way is never taken on trust.
     try:
-        account.acct, claimed = connect.handle(account.server, profile)
-    except mastodon.ServerProblem:
+        account.acct, claimed = signin.handle(account.server, profile)
+    except ServerProblem:
         raise Refused(only) from None
     if not same_account(account.acct, business.handle):
         if claimed is not None and same_account(claimed, business.handle):
             domain = claimed.split("@", 1)[1]
-            if mastodon.handle_domain_down(claimed):
+            if handles.handle_domain_down(claimed):
                 raise Unreachable(f"{domain} didn't answer when we asked. Please try again.")
             raise Refused(
                 f"Your Mastodon server says you are {business.handle}, but "

@@ -21,8 +21,7 @@ import requests
 import urllib3
 from flask import current_app
 
-from webapp.models import Business, User
-from webapp.services.mastodon import (
+from webapp.infra.http import (
     REDIRECT_HOPS,
     RefusedAddress,
     checked_get,
@@ -31,6 +30,7 @@ from webapp.services.mastodon import (
     origin,
     read_body,
 )
+from webapp.models import Business, User
 
 WELL_KNOWN = "/.well-known/praisewall-verification.txt"
 META_NAME = "praisewall-verification"

@@ -10,8 +10,8 @@ from markupsafe import Markup
 
 from webapp.infra.links import safe_remote_url
 from webapp.models import CHALLENGE_GOAL
+from webapp.networks.replies import reply_delay
 from webapp.services.challenge import Progress
-from webapp.services.crosspost import reply_delay
 from webapp.services.posts import latest_today
 from webapp.text import duration, xml_safe
 

@@ -1,4 +1,7 @@
-"""Signing in with Mastodon: servers we are registered with, and people's connected accounts."""
+"""Signing in with Mastodon: servers we are registered with, and people's connected accounts.
+
+The database side of sign-in; the protocol is in oauth.py, handles in handles.py.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +10,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
+from mastodon.errors import MastodonError
 
 from webapp.extensions import db
 from webapp.infra import crypto
+from webapp.infra.http import ServerProblem, check_address
 from webapp.infra.links import safe_remote_url
 from webapp.models import (
     Crosspost,
@@ -19,7 +24,8 @@ from webapp.models import (
     User,
     utcnow,
 )
-from webapp.services import accounts, mastodon
+from webapp.networks.mastodon import client, handles, oauth, servers
+from webapp.networks.mastodon.text import DEFAULT_MAX_CHARACTERS, DEFAULT_URL_LENGTH
 
 REFRESH_AFTER = timedelta(days=1)
 
@@ -47,7 +53,7 @@ def find_server(base_url: str) -> MastodonServer | None:
 
 def register(server: MastodonServer, redirect_uri: str, website: str) -> None:
     """Register our app with the server (again) and keep the credentials encrypted."""
-    client_id, client_secret = mastodon.register_app(server.base_url, redirect_uri, website)
+    client_id, client_secret = oauth.register_app(server.base_url, redirect_uri, website)
     server.client_id = crypto.encrypt(client_id)
     server.client_secret = crypto.encrypt(client_secret)
     server.registered_at = utcnow()
@@ -55,12 +61,12 @@ def register(server: MastodonServer, redirect_uri: str, website: str) -> None:
 
 def refresh(server: MastodonServer) -> None:
     """Fetch the server's OAuth endpoints, posting limits and its people's handle domain."""
-    endpoints = mastodon.oauth_endpoints(server.base_url)
+    endpoints = oauth.oauth_endpoints(server.base_url)
     server.authorize_url = endpoints["authorization_endpoint"]
     server.token_url = endpoints["token_endpoint"]
     server.revoke_url = endpoints.get("revocation_endpoint") or f"{server.base_url}/oauth/revoke"
     server.supports_pkce = "S256" in (endpoints.get("code_challenge_methods_supported") or [])
-    facts = mastodon.instance(server.base_url)
+    facts = servers.instance(server.base_url)
     server.max_characters, server.url_length = facts.max_characters, facts.url_length
     server.handle_domain = facts.domain
     server.refreshed_at = utcnow()
@@ -81,7 +87,7 @@ def ready_server(base_url: str, redirect_uri: str, website: str) -> MastodonServ
         refresh(server)
     if server.client_id is None:
         register(server, redirect_uri, website)
-    elif not mastodon.client_still_known(server.token_url, *credentials(server)):
+    elif not oauth.client_still_known(server.token_url, *credentials(server)):
         # Servers may forget idle apps; register again so the person never sees an error.
         register(server, redirect_uri, website)
     db.session.flush()
@@ -91,17 +97,17 @@ def ready_server(base_url: str, redirect_uri: str, website: str) -> MastodonServ
 def begin(entry: str, redirect_uri: str, website: str, *, allow_insecure: bool) -> SignIn:
     """Start signing in with the server named in entry.
 
-    :raise mastodon.ServerProblem: if the entry or the server won't do.
+    :raise ServerProblem: if the entry or the server won't do.
     """
-    base_url = mastodon.parse_server(entry, allow_insecure=allow_insecure)
-    mastodon.check_address(base_url, allow_insecure=allow_insecure)
+    base_url = servers.parse_server(entry, allow_insecure=allow_insecure)
+    check_address(base_url, allow_insecure=allow_insecure)
     server = ready_server(base_url, redirect_uri, website)
     return authorize(server, redirect_uri)
 
 
 def authorize(server: MastodonServer, redirect_uri: str) -> SignIn:
     """Build the authorization request (state, and PKCE where the server supports it)."""
-    url, state, verifier = mastodon.authorization_url(
+    url, state, verifier = oauth.authorization_url(
         server.authorize_url, *credentials(server), redirect_uri, pkce=server.supports_pkce
     )
     return SignIn(url, {"base_url": server.base_url, "state": state, "verifier": verifier})
@@ -112,41 +118,41 @@ def finish(
 ) -> tuple[MastodonServer, dict]:
     """Exchange the code and return the server and the signed-in account, token included.
 
-    The account's acct is its handle as `mastodon.account_handle` confirms it; "unconfirmed" is
+    The account's acct is its handle as `handles.account_handle` confirms it; "unconfirmed" is
     the handle its server claimed when that couldn't be confirmed.
 
     :raise Restart: if the server forgot our app; the caller sends the person round again.
-    :raise mastodon.ServerProblem: for any other failure.
+    :raise ServerProblem: for any other failure.
     """
     server = find_server(pending["base_url"])
     if server is None or server.client_id is None:
-        raise mastodon.ServerProblem("That sign-in expired. Please start again.")
+        raise ServerProblem("That sign-in expired. Please start again.")
     try:
-        token = mastodon.exchange_code(
+        token = oauth.exchange_code(
             server.token_url, *credentials(server), redirect_uri, code, pending["verifier"]
         )
-    except mastodon.UnknownClient:
+    except oauth.UnknownClient:
         register(server, redirect_uri, website)
         db.session.flush()
         raise Restart(authorize(server, redirect_uri)) from None
     try:
-        me = mastodon.who_am_i(server.base_url, token["access_token"])
-    except mastodon.MastodonError:
-        raise mastodon.ServerProblem("Your server didn't tell us who you are. Try again.") from None
+        me = client.who_am_i(server.base_url, token["access_token"])
+    except MastodonError:
+        raise ServerProblem("Your server didn't tell us who you are. Try again.") from None
     me["acct"], me["unconfirmed"] = handle(server, me)
-    me.update(token=token["access_token"], scopes=token.get("scope", mastodon.SCOPES))
+    me.update(token=token["access_token"], scopes=token.get("scope", oauth.SCOPES))
     return server, me
 
 
 def handle(server: MastodonServer, me: dict) -> tuple[str, str | None]:
     """Return the account's confirmed handle, and the one its server claimed if unconfirmed.
 
-    :raise mastodon.ServerProblem: if the server names the account with no usable username.
+    :raise ServerProblem: if the server names the account with no usable username.
     """
     if server.handle_domain is None:
         # Rows from before handle domains were kept, or a server that didn't say last time.
-        server.handle_domain = mastodon.instance(server.base_url).domain
-    return mastodon.account_handle(server.base_url, me, server.handle_domain)
+        server.handle_domain = servers.instance(server.base_url).domain
+    return handles.account_handle(server.base_url, me, server.handle_domain)
 
 
 def full_acct(server: MastodonServer, acct: str) -> str:
@@ -173,7 +179,7 @@ def connect(user: User, server: MastodonServer, me: dict) -> MastodonAccount:
     if account is not None and (account.server_id, account.remote_id) != (server.id, me["id"]):
         # A different Mastodon account: old statuses stay with the old one, not the new token.
         db.session.execute(
-            sa.update(Crosspost).where(Crosspost.account_id == account.id).values(account_id=None)
+            sa.update(Crosspost).where(Crosspost.of_account(account)).values(account_id=None)
         )
         disconnect(user)
         account = None
@@ -201,7 +207,7 @@ def new_username(acct: str) -> str:
     base = re.sub(r"[^a-z0-9_]+", "_", acct.split("@", 1)[0].lower()).strip("_")[:24] or "member"
     base = base if len(base) >= 3 else f"{base}_me"
     candidate, n = base, 1
-    while accounts.find_user(candidate) is not None:
+    while db.session.scalar(sa.select(User.id).where(User.username == candidate)) is not None:
         n += 1
         candidate = f"{base}_{n}"
     return candidate
@@ -226,10 +232,15 @@ def disconnect(user: User) -> bool:
     if account is None:
         return True
     server = account.server
-    revoked = mastodon.revoke_token(
+    revoked = oauth.revoke_token(
         server.revoke_url or f"{server.base_url}/oauth/revoke",
         *credentials(server),
         crypto.decrypt(account.access_token),
+    )
+    # Its crossposts stop naming it: nothing may be done in its name any more, and the id
+    # may name another connection one day.
+    db.session.execute(
+        sa.update(Crosspost).where(Crosspost.of_account(account)).values(account_id=None)
     )
     db.session.delete(account)
     db.session.flush()
@@ -241,7 +252,9 @@ def disconnect(user: User) -> bool:
 def farewells_done(account_ids: list[int] | None = None, limit: int = 100) -> list[int]:
     """Return deleted accounts' connections (of these, if given) with nothing left to delete."""
     deleting = sa.select(Crosspost.id).where(
-        Crosspost.account_id == MastodonAccount.id, Crosspost.state == CrosspostState.DELETING
+        Crosspost.network == MastodonAccount.NETWORK,
+        Crosspost.account_id == MastodonAccount.id,
+        Crosspost.state == CrosspostState.DELETING,
     )
     query = sa.select(MastodonAccount.id).where(
         MastodonAccount.user_id.is_(None), ~deleting.exists()
@@ -265,7 +278,7 @@ def end_farewell(account_id: int) -> bool | None:
         token = crypto.decrypt(account.access_token)
     except crypto.InvalidToken:
         token = None
-    revoked = token is not None and mastodon.revoke_token(
+    revoked = token is not None and oauth.revoke_token(
         server.revoke_url or f"{server.base_url}/oauth/revoke", *credentials(server), token
     )
     # Checked again with the row locked: its person may have signed in again meanwhile.
@@ -277,7 +290,11 @@ def end_farewell(account_id: int) -> bool | None:
     )
     if not farewells_done([account_id]):
         return None
-    db.session.execute(sa.delete(Crosspost).where(Crosspost.account_id == account_id))
+    db.session.execute(
+        sa.delete(Crosspost).where(
+            Crosspost.network == MastodonAccount.NETWORK, Crosspost.account_id == account_id
+        )
+    )
     db.session.execute(sa.delete(MastodonAccount).where(MastodonAccount.id == account_id))
     db.session.expire_all()
     return revoked
@@ -288,5 +305,5 @@ def limits_for(user: User | None) -> tuple[int, int]:
     account = getattr(user, "mastodon_account", None) if user is not None else None
     server = account.server if account is not None else None
     if server is None or server.max_characters is None:
-        return mastodon.DEFAULT_MAX_CHARACTERS, mastodon.DEFAULT_URL_LENGTH
-    return server.max_characters, server.url_length or mastodon.DEFAULT_URL_LENGTH
+        return DEFAULT_MAX_CHARACTERS, DEFAULT_URL_LENGTH
+    return server.max_characters, server.url_length or DEFAULT_URL_LENGTH
