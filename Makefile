@@ -58,6 +58,8 @@ java:
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check webapp tests bench gunicorn.conf.py wsgi.py
 	$(BIN)/ruff format --check webapp tests bench gunicorn.conf.py wsgi.py
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 test: $(VENV)/.test-deps chromium java lint
 	@if [ "$$CI" = "true" ]; then $(MAKE) --no-print-directory audit; fi

@@ -307,13 +307,13 @@ def candidates(term: str) -> sa.CompoundSelect:
     """
     *whole, last = term.split(" ")
     name, word = Business.normalized_name, BusinessWord.word
-    by_word = sa.select(BusinessWord.business_id.label("id")).where(*prefix_range(word, last))
+    words = sa.select(BusinessWord.business_id.label("id")).where(*prefix_range(word, last))
     for n, other in enumerate(dict.fromkeys(whole)):
         also = so.aliased(BusinessWord, name=f"also_{n}")
-        by_word = by_word.join(
+        words = words.join(
             also, sa.and_(also.business_id == BusinessWord.business_id, also.word == other)
         )
-    by_word = by_word.order_by(word, BusinessWord.business_id).limit(CANDIDATES).subquery()
+    by_word = words.order_by(word, BusinessWord.business_id).limit(CANDIDATES).subquery()
     by_name = (
         sa.select(Business.id)
         .where(*prefix_range(name, term))
@@ -324,7 +324,9 @@ def candidates(term: str) -> sa.CompoundSelect:
     return sa.union(sa.select(by_word.c.id), sa.select(by_name.c.id))
 
 
-def prefix_range(column: sa.ColumnElement, prefix: str) -> list[sa.ColumnElement[bool]]:
+def prefix_range(
+    column: sa.ColumnElement | so.InstrumentedAttribute, prefix: str
+) -> list[sa.ColumnElement[bool]]:
     """Return the conditions for an indexed range that holds every value starting with prefix."""
     end = prefix_end(prefix)
     return [column >= prefix, column < end] if end else [column >= prefix]

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+from typing import cast
 
 import sqlalchemy as sa
 
@@ -75,7 +76,10 @@ def use(user: User | None, code: str) -> bool:
     for row in rows:
         if matches(row.code_hash, code):
             # Counted, not assumed: of two requests racing with one code, only one burns it.
-            burnt = db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.id == row.id))
+            burnt = cast(
+                sa.CursorResult,
+                db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.id == row.id)),
+            )
             if burnt.rowcount == 1:
                 log.info("user %s signed in with a recovery code", user.id)
             return burnt.rowcount == 1
