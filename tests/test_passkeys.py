@@ -166,6 +166,21 @@ def test_a_challenge_answers_once(client, device):
     assert again.status_code == 400 and signed_in_as(client) is None
 
 
+def test_an_old_copy_of_the_cookie_does_not_answer_again(client, device):
+    """Replaying a captured answer with the cookie that carried its challenge signs no one in."""
+    sign_up(client, device)
+    AuthActions(client).logout()
+    options = client.post("/login/passkey/options", json={}).json
+    captured = client.get_cookie("session", domain="praisewall.test")
+    credential = device.get(options)
+    assert client.post("/login/passkey", json={"credential": credential}).status_code == 200
+    AuthActions(client).logout()
+    client.set_cookie("session", captured.value, domain=captured.domain, path=captured.path)
+    again = client.post("/login/passkey", json={"credential": credential})
+    assert again.status_code == 400 and "Try again" in again.json["error"]
+    assert signed_in_as(client) is None
+
+
 def test_a_stale_challenge_is_refused(client, device, monkeypatch):
     """Options left open longer than the browser's timeout can't be answered."""
     sign_up(client, device)

@@ -805,6 +805,17 @@ class Passkey(db.Model):
         return xml_safe(value)
 
 
+class SpentChallenge(db.Model):
+    """A passkey challenge already answered, kept until it would have expired anyway.
+
+    The challenge travels in the session cookie, and an old copy of a cookie still holds it:
+    this table is what makes an answer count once.
+    """
+
+    digest: so.Mapped[str] = so.mapped_column(sa.String(64), primary_key=True)
+    spent_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
 class RecoveryCode(db.Model):
     """A one-time code that signs its owner in without a passkey; only a salted hash is kept."""
 

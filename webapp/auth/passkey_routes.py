@@ -24,6 +24,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required, login_user
+from sqlalchemy.exc import IntegrityError
 
 from webapp.auth import devices
 from webapp.auth.forms import RecoveryLoginForm
@@ -66,11 +67,13 @@ def begin(kind: str, ceremony: passkeys.Ceremony, **keep: Any) -> Response:
 
 
 def take(kind: str) -> dict | None:
-    """Take the challenge out of the session, once; None when missing, another kind or stale."""
+    """Take the challenge out of the session once; None if missing, stale, spent or not for this."""
     kept = session.pop(CHALLENGE, None)
     if not isinstance(kept, dict) or kept.get("kind") != kind:
         return None
     if not 0 <= time.time() - kept.get("at", 0) <= passkeys.TIMEOUT_SECONDS:
+        return None
+    if not isinstance(kept.get("challenge"), str) or not passkeys.spend(kept["challenge"]):
         return None
     return kept
 
@@ -134,10 +137,14 @@ def signup():
         )
         user = accounts.create_user(kept["username"], None)
         passkeys.add(user, verified, kept["handle"], text(data, "name"))
+        db.session.commit()
     except passkeys.PasskeyError as error:
         db.session.rollback()
         return refuse(400, str(error))
-    db.session.commit()
+    except IntegrityError:
+        # Someone else took the name (or made this very passkey) a moment ago.
+        db.session.rollback()
+        return refuse(409, "That username was taken a moment ago. Choose another.")
     login_user(user, remember=True)
     flash(f"Welcome, {user.username}! Your passkey is your way in. Log your first win.", "success")
     next_page = request.args.get("next")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 import webauthn
+from sqlalchemy.exc import IntegrityError
 from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
 from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (
@@ -19,7 +22,7 @@ from webauthn.helpers.structs import (
 from webauthn.registration.verify_registration_response import VerifiedRegistration
 
 from webapp.extensions import db
-from webapp.models import Passkey, User, utcnow
+from webapp.models import Passkey, SpentChallenge, User, utcnow
 
 NAME_MAX = 60
 MAX_PER_USER = 20
@@ -251,3 +254,22 @@ def at_risk(user: User) -> bool:
         and not user.email
         and bool(user_passkeys(user))
     )
+
+
+def spend(challenge: str) -> bool:
+    """Mark a challenge answered, for good; tell whether this was its first answer (commits)."""
+    now = utcnow()
+    # A challenge is refused anyway once stale, so its row is no longer needed.
+    db.session.execute(
+        sa.delete(SpentChallenge).where(
+            SpentChallenge.spent_at < now - timedelta(seconds=2 * TIMEOUT_SECONDS)
+        )
+    )
+    digest = hashlib.sha256(challenge.encode()).hexdigest()
+    db.session.add(SpentChallenge(digest=digest, spent_at=now))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return False
+    return True
