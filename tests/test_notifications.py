@@ -293,7 +293,7 @@ def test_a_round_finished_before_opting_in_is_not_mailed(client, alice, smtp, ma
 
 
 def test_the_nudge_comes_at_most_once_a_month(client, alice, smtp, monkeypatch):
-    """Opted in and quiet: one nudge this month, none again this month, one the next."""
+    """Opted in and quiet: one nudge now, none again for 30 days, one after."""
     choose(client, "nudge")
     scan()
     scan()
@@ -302,11 +302,25 @@ def test_the_nudge_comes_at_most_once_a_month(client, alice, smtp, monkeypatch):
     assert "/posts/new?kind=praise" in body(message)
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     now = utcnow()
-    next_month = (now.replace(day=1) + timedelta(days=32)).replace(day=2)
-    monkeypatch.setattr(tasks, "utcnow", lambda: next_month)
+    monkeypatch.setattr(tasks, "utcnow", lambda: now + timedelta(days=29))
+    scan()
+    assert len(smtp.to("alice@example.com")) == 1
+    monkeypatch.setattr(tasks, "utcnow", lambda: now + timedelta(days=31))
     scan()
     scan()
     assert len(smtp.to("alice@example.com")) == 2
+
+
+def test_the_last_and_first_of_a_month_get_one_nudge_between_them(client, alice, smtp, monkeypatch):
+    """A new calendar month is not a new month of quiet: late on the 31st, then just after
+    midnight, one nudge."""
+    choose(client, "nudge")
+    evening = utcnow().replace(month=1, day=31, hour=23, minute=0) + timedelta(days=366)
+    monkeypatch.setattr(tasks, "utcnow", lambda: evening)
+    scan()
+    monkeypatch.setattr(tasks, "utcnow", lambda: evening + timedelta(minutes=90))
+    scan()
+    assert len(smtp.to("alice@example.com")) == 1
 
 
 def test_no_nudge_after_a_recent_praise_or_when_off(client, alice, smtp, make_business, make_user):
@@ -469,7 +483,7 @@ def test_a_scan_racing_another_queues_each_event_once(client, alice, monkeypatch
 
     monkeypatch.setattr(notifications.mail, "queue", insert_without_looking)
     with notifications.site_links():
-        assert notifications.queue_once(notice) is None
+        assert notifications.queue_once(notice, utcnow()) is None
     db.session.commit()  # the rest of this scan's work still commits
     [row] = db.session.scalars(sa.select(MailMessage).where(MailMessage.key == notice.key))
     assert row.id == theirs.id

@@ -249,8 +249,7 @@ def round_notices(now: datetime) -> list[Notice]:
 
 
 def nudge_notices(now: datetime) -> list[Notice]:
-    """Find people who asked for the monthly nudge, have praised nobody for 30 days, and have
-    had no nudge this calendar month."""
+    """Find people who asked for the monthly nudge, praised nobody and had no nudge for 30 days."""
     month = f":{now:%Y-%m}"
     praised_lately = (
         sa.exists()
@@ -261,12 +260,23 @@ def nudge_notices(now: datetime) -> list[Notice]:
         )
         .correlate(User)
     )
+    # Once a calendar month is not enough: the 31st and the 1st are a day apart.
+    nudged_lately = (
+        sa.exists()
+        .where(
+            MailMessage.user_id == User.id,
+            MailMessage.key.startswith("notify:nudge:"),
+            MailMessage.created_at > now - QUIET_FOR,
+        )
+        .correlate(User)
+    )
     users = db.session.scalars(
         sa.select(User)
         .where(
             User.email.is_not(None),
             User.notify_nudge_since.is_not(None),
             ~praised_lately,
+            ~nudged_lately,
             ~mailed(key_for("notify:nudge:", User.id, month)),
         )
         .order_by(User.id)
@@ -302,11 +312,11 @@ def due_notifications(now: datetime) -> list[MailMessage]:
                 log.warning("notifications not sent: set WEBAPP_SITE_URL to the site's address")
             return []
         notices = [*reply_notices(now), *round_notices(now), *nudge_notices(now)]
-        return [row for notice in notices if (row := queue_once(notice)) is not None]
+        return [row for notice in notices if (row := queue_once(notice, now)) is not None]
 
 
-def queue_once(notice: Notice) -> MailMessage | None:
-    """Queue one notice under its key; another scan queuing it at the same moment wins."""
+def queue_once(notice: Notice, now: datetime) -> MailMessage | None:
+    """Queue one notice under its key, dated by the scan; another scan at the same moment wins."""
     unsubscribe = url_for(
         "settings.unsubscribe",
         token=unsubscribe_token(notice.user, notice.kind),
@@ -319,9 +329,11 @@ def queue_once(notice: Notice) -> MailMessage | None:
     }
     try:
         with db.session.begin_nested():
-            return mail.queue(
+            row = mail.queue(
                 notice.key, notice.user.email, notice.subject, text, html, notice.user, headers
             )
+            row.created_at = now  # the scan's clock, which the nudge's 30 days count by
+            return row
     except IntegrityError:
         return None
 
