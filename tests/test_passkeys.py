@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from passkey_support import Authenticator, add_passkey, b64url, sign_in, sign_up
 
 from webapp.extensions import db
-from webapp.models import Passkey, RecoveryCode, User
+from webapp.models import MailMessage, Passkey, RecoveryCode, User
 from webapp.services import accounts
 
 
@@ -266,6 +266,38 @@ def test_passkey_sign_ins_are_limited_like_password_logins(make_app, device):
 
 
 # --- Passkeys in the settings ---
+
+
+def notices_to(address: str) -> list[str]:
+    """Return the subjects of the messages queued for an address."""
+    return list(
+        db.session.scalars(
+            sa.select(MailMessage.subject)
+            .where(MailMessage.to_address == address)
+            .order_by(MailMessage.id)
+        )
+    )
+
+
+def test_a_new_passkey_or_new_codes_are_told_to_the_confirmed_address(client, auth, device):
+    """A borrowed session can't add a way in silently: the account's address hears of each."""
+    auth.register()
+    user = alice()
+    user.email = "alice@example.com"
+    db.session.commit()
+    assert add_passkey(client, device, "Phone").status_code == 200
+    client.post("/settings/recovery-codes")
+    assert notices_to("alice@example.com") == ["A new way into your account"] * 2
+
+
+def test_no_notice_without_a_confirmed_address(client, auth, device):
+    """An address still waiting for its link hears nothing of the account."""
+    auth.register()
+    user = alice()
+    user.new_email = "alice@example.com"
+    db.session.commit()
+    assert add_passkey(client, device).status_code == 200
+    assert notices_to("alice@example.com") == []
 
 
 def test_a_password_account_adds_names_and_removes_passkeys(client, auth, device):

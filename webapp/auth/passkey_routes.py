@@ -26,6 +26,7 @@ from flask import (
 from flask_login import current_user, login_required, login_user
 from sqlalchemy.exc import IntegrityError
 
+from webapp import tasks
 from webapp.auth import devices
 from webapp.auth.forms import RecoveryLoginForm
 from webapp.auth.routes import (
@@ -37,7 +38,7 @@ from webapp.auth.routes import (
     username_key,
 )
 from webapp.extensions import db, limiter
-from webapp.services import accounts, passkeys, recovery_codes
+from webapp.services import accounts, emails, passkeys, recovery_codes
 from webapp.web.limits import setting
 
 bp = Blueprint("passkeys", __name__)
@@ -222,7 +223,9 @@ def add():
     except passkeys.PasskeyError as error:
         db.session.rollback()
         return refuse(400, str(error))
+    notices = emails.new_way_in(user, f"a passkey named “{passkey.name}”")
     db.session.commit()
+    tasks.send_mail_soon(notices)
     flash(f"Added your passkey “{passkey.name}”. Use it to sign in.", "success")
     return answer(redirect=url_for("settings.index", _anchor="passkeys"))
 

@@ -102,6 +102,22 @@ def notice_to_old(user: User, address: str) -> MailMessage:
     return mail.queue(key, user.email, "Your email address is changing", text, html, user)
 
 
+def new_way_in(user: User, what: str) -> list[MailMessage]:
+    """Tell the confirmed address that a new way into the account was just made, if it has one."""
+    if not user.email:
+        return []
+    text, html = mail.compose(
+        [
+            f"Hello {user.username},",
+            f"Someone signed in to your Praisewall account “{user.username}” just made {what}. "
+            "It signs in to your account from now on.",
+            "If that wasn't you, remove it in your settings and change your password at once.",
+        ]
+    )
+    key = f"notice:{uuid.uuid4().hex}"
+    return [mail.queue(key, user.email, "A new way into your account", text, html, user)]
+
+
 def confirm(token: str) -> User | None:
     """Confirm the address a link names, if the link is genuine, fresh and still wanted."""
     found = signed_links.read(serializer(), token, CONFIRM_LASTS)

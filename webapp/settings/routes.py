@@ -252,7 +252,9 @@ def remove_passkey(passkey_id: int):
 def make_recovery_codes():
     """Make new recovery codes, replacing any earlier ones, and show them this once."""
     codes = recovery_codes.regenerate(current_user)
+    notices = emails.new_way_in(current_user, f"{len(codes)} new recovery codes")
     db.session.commit()
+    tasks.send_mail_soon(notices)
     # Rendered, not redirected: a redirect would have to carry the codes in the session cookie.
     return render_settings(new_codes=codes)
 
