@@ -32,6 +32,7 @@ from webapp.infra import crypto, mail
 from webapp.models import (
     Business,
     BusinessManager,
+    BusinessReply,
     Crosspost,
     MastodonServer,
     Passkey,
@@ -310,6 +311,19 @@ def fill() -> Post:
     someone_elses.featured_at, someone_elses.submission_key = utcnow(), "device-key-1"
     someone_elses.featured_by_id, someone_elses.restored_at = someone_elses.business_id, utcnow()
     moderation.report_post(someone_elses, reader, "spam", "Looks copied.", threshold=3)
+    if sa.inspect(db.engine).has_table("business_reply"):  # not at older revisions
+        answered = db.session.scalars(
+            sa.select(Post).where(Post.business_id == business.id).order_by(Post.id)
+        ).first()
+        db.session.add(
+            BusinessReply(
+                post_id=answered.id,
+                business_id=business.id,
+                author_id=owner.id,
+                body="Thank you, see you soon.",
+                edited_at=utcnow(),
+            )
+        )
     audit.record(owner, "post.hide", someone_elses, was="ok")
     db.session.commit()
     assert newest.crosspost is not None

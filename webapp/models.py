@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import secrets
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -418,6 +418,9 @@ class Post(db.Model):
     business: so.Mapped[Business] = so.relationship()
     fixes: so.Mapped[Post | None] = so.relationship(remote_side=[id])
     crosspost: so.Mapped[Crosspost | None] = so.relationship(back_populates="post")
+    wall_reply: so.Mapped[BusinessReply | None] = so.relationship(
+        back_populates="post", cascade="all, delete-orphan", passive_deletes=True
+    )
 
     @so.validates("body", "make_right", "resolution_note")
     def drop_forbidden_characters(self, key: str, value: str | None) -> str | None:
@@ -448,6 +451,12 @@ class Post(db.Model):
     def shows_mastodon_links_to(self, author: bool) -> bool:
         """Tell whether a reader (its author, or anyone) may follow its status and reply."""
         return author or self.shows_mastodon_links
+
+    @property
+    def shown_wall_reply(self) -> BusinessReply | None:
+        """Return the business's answer on its wall, while the moderators let it show."""
+        reply = self.wall_reply
+        return reply if reply is not None and reply.is_visible else None
 
     @property
     def business_reply(self) -> Crosspost | None:
@@ -508,6 +517,58 @@ class Post(db.Model):
     def __repr__(self) -> str:
         """Show the id and kind when debugging."""
         return f"<Post {self.id} {self.kind}>"
+
+
+# The longest answer a business may give under a post, in characters.
+REPLY_MAX = 1000
+
+
+class BusinessReply(db.Model):
+    """The business's one public answer under a post on its wall, by its owner or a manager.
+
+    It sits next to the customer's words and never changes them.
+    """
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    post_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("post.id", ondelete="CASCADE"), unique=True
+    )
+    business_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("business.id", ondelete="CASCADE"), index=True
+    )
+    # Who wrote it for the business; kept, without a name, after they leave.
+    author_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL"), index=True
+    )
+    body: so.Mapped[str] = so.mapped_column(sa.Text)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    edited_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    # When the post's author first opened the post after the reply came (or was last edited).
+    seen_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    moderation: so.Mapped[str] = so.mapped_column(sa.String(16), default=Moderation.OK)
+
+    post: so.Mapped[Post] = so.relationship(back_populates="wall_reply")
+    business: so.Mapped[Business] = so.relationship()
+    author: so.Mapped[User | None] = so.relationship()
+
+    @so.validates("body")
+    def drop_forbidden_characters(self, key: str, value: str | None) -> str | None:
+        """Keep characters XML forbids out of the row, whichever way the text came in."""
+        return xml_safe(value)
+
+    @property
+    def is_visible(self) -> bool:
+        """Tell whether the moderators let everyone see it."""
+        return self.moderation in VISIBLE_MODERATION
+
+    @property
+    def delay(self) -> timedelta:
+        """Return how long after the post the business answered."""
+        return max(self.created_at - self.post.created_at, timedelta(0))
+
+    def __repr__(self) -> str:
+        """Show which post it answers when debugging."""
+        return f"<BusinessReply on {self.post_id}>"
 
 
 class ChallengeRound(db.Model):

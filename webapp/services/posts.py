@@ -30,9 +30,12 @@ from webapp.services import businesses, challenge, crosspost, owners, submission
 
 
 def with_people(stmt: sa.Select) -> sa.Select:
-    """Load each post's author, business and crosspost in the same query."""
+    """Load each post's author, business, crosspost and wall reply in the same query."""
     return stmt.options(
-        so.joinedload(Post.author), so.joinedload(Post.business), so.joinedload(Post.crosspost)
+        so.joinedload(Post.author),
+        so.joinedload(Post.business),
+        so.joinedload(Post.crosspost),
+        so.joinedload(Post.wall_reply),
     )
 
 

@@ -1,0 +1,175 @@
+"""Businesses answer on their own wall: one public reply under a post, by the owner or a manager.
+
+The reply shows under the post, can be edited (and says so) or deleted; the customer's words
+never change. Every reply, edit and deletion goes to the audit log.
+"""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from conftest import PASSWORD, AuthActions
+from helpers import page_text
+
+from webapp.audit import AuditEntry
+from webapp.extensions import db
+from webapp.models import REPLY_MAX, Business, BusinessManager, Kind, Post, User, utcnow
+from webapp.services import owners
+
+
+@pytest.fixture
+def claimed_bakery(app, make_user, make_business) -> Business:
+    """Corner Bakery, claimed by its owner, with a manager and a customer."""
+    owner = make_user("bakery")
+    manager = make_user("mo")
+    make_user("carol")
+    make_user("eve")
+    business = make_business("Corner Bakery")
+    business.owner = owner
+    business.claimed_at = utcnow()
+    business.claim_proof = owners.MASTODON
+    db.session.add(BusinessManager(business_id=business.id, user_id=manager.id))
+    db.session.commit()
+    return business
+
+
+@pytest.fixture
+def complaint(make_post, claimed_bakery) -> Post:
+    """Carol's open complaint on the bakery's wall."""
+    carol = db.session.scalar(sa.select(User).filter_by(username="carol"))
+    return make_post(carol, claimed_bakery, kind=Kind.COMPLAINT, body="The bread was stale.")
+
+
+def browser(app, username: str):
+    """Return a browser signed in as this person."""
+    client = app.test_client()
+    assert AuthActions(client).login(username, PASSWORD).status_code == 302
+    return client
+
+
+def actions() -> list[tuple[str, str]]:
+    """Return the audit log's (action, who) entries, oldest first."""
+    entries = db.session.scalars(sa.select(AuditEntry).order_by(AuditEntry.id))
+    return [(e.action, e.actor_name) for e in entries]
+
+
+def reply_url(business: Business, post: Post) -> str:
+    """Return where the business's reply to the post is written."""
+    return f"/b/{business.slug}/posts/{post.id}/reply"
+
+
+def test_the_owner_replies_and_everyone_sees_it_under_the_post(app, claimed_bakery, complaint):
+    """The reply shows on the permalink and the wall as the business's, with the time it took."""
+    owner = browser(app, "bakery")
+    wall = page_text(owner.get(f"/b/{claimed_bakery.slug}?tab=complaints"))
+    assert "Reply as Corner Bakery" in wall
+    form = owner.get(reply_url(claimed_bakery, complaint))
+    assert form.status_code == 200 and "The bread was stale." in page_text(form)
+    response = owner.post(
+        reply_url(claimed_bakery, complaint), data={"body": "  Sorry! Come by for a fresh loaf.  "}
+    )
+    assert response.status_code == 302
+    page = page_text(owner.get(response.headers["Location"]))
+    assert "Your reply is under the post." in page
+    assert "Reply from Corner Bakery after" in page
+    assert "Sorry! Come by for a fresh loaf." in page
+    visitor = app.test_client()
+    for url in (f"/posts/{complaint.id}", f"/b/{claimed_bakery.slug}?tab=complaints"):
+        seen = page_text(visitor.get(url))
+        assert "Reply from Corner Bakery" in seen and "Sorry! Come by for a fresh loaf." in seen
+        assert "The bread was stale." in seen
+        assert "Business replied" in seen
+    assert actions()[-1] == ("business.reply", "bakery")
+
+
+def test_a_manager_edits_the_reply_and_it_says_edited(app, claimed_bakery, complaint):
+    """A second send changes the one reply, which then shows as edited; both are logged."""
+    manager = browser(app, "mo")
+    assert (
+        manager.post(reply_url(claimed_bakery, complaint), data={"body": "Sorry."}).status_code
+        == 302
+    )
+    page = page_text(manager.get(reply_url(claimed_bakery, complaint)))
+    assert "Edit your reply" in page and "edited" not in page
+    response = manager.post(
+        reply_url(claimed_bakery, complaint), data={"body": "Sorry, fixed now."}
+    )
+    assert response.status_code == 302
+    page = page_text(app.test_client().get(f"/posts/{complaint.id}"))
+    assert "Sorry, fixed now." in page and "edited" in page
+    assert "Sorry." not in page.replace("Sorry, fixed now.", "")
+    assert actions()[-2:] == [("business.reply", "mo"), ("business.reply_edit", "mo")]
+
+
+def test_the_owner_deletes_the_reply(app, claimed_bakery, complaint):
+    """Deleting takes the reply off the post, and the complaint is open again."""
+    owner = browser(app, "bakery")
+    owner.post(reply_url(claimed_bakery, complaint), data={"body": "Sorry."})
+    response = owner.post(reply_url(claimed_bakery, complaint) + "/delete")
+    assert response.status_code == 302
+    page = page_text(owner.get(response.headers["Location"]))
+    assert "Your reply is deleted." in page
+    assert "Reply from Corner Bakery" not in page and "Open" in page
+    assert "The bread was stale." in page
+    assert owner.post(reply_url(claimed_bakery, complaint) + "/delete").status_code == 404
+    assert actions()[-1] == ("business.reply_delete", "bakery")
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ("", "Write your reply."),
+        ("\u200b \u200b", "Write your reply."),
+        ("x" * (REPLY_MAX + 1), f"Keep your reply under {REPLY_MAX} characters."),
+    ],
+)
+def test_an_empty_or_overlong_reply_is_sent_back_with_the_text_kept(
+    app, claimed_bakery, complaint, body, says
+):
+    """The form comes back with a clear message and what was typed; nothing is published."""
+    owner = browser(app, "bakery")
+    response = owner.post(reply_url(claimed_bakery, complaint), data={"body": body})
+    assert response.status_code == 422
+    assert says in page_text(response)
+    if body.strip("\u200b "):
+        assert body in response.text
+    assert "Reply from" not in page_text(app.test_client().get(f"/posts/{complaint.id}"))
+
+
+def test_nobody_else_may_reply_and_nothing_outside_the_wall_can_be_answered(
+    app, claimed_bakery, complaint, make_business, make_post
+):
+    """Customers get 403, visitors are sent to sign in; other walls' and private posts are 404."""
+    eve = browser(app, "eve")
+    assert eve.get(reply_url(claimed_bakery, complaint)).status_code == 403
+    assert eve.post(reply_url(claimed_bakery, complaint), data={"body": "Hi"}).status_code == 403
+    assert "Reply as" not in page_text(eve.get(f"/posts/{complaint.id}"))
+    response = app.test_client().post(reply_url(claimed_bakery, complaint), data={"body": "Hi"})
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    other = make_business("Other Shop")
+    elsewhere = make_post(complaint.author, other, body="Elsewhere.")
+    private = make_post(complaint.author, claimed_bakery, body="Just for me.", is_on_wall=False)
+    owner = browser(app, "bakery")
+    for post in (elsewhere, private):
+        assert owner.post(reply_url(claimed_bakery, post), data={"body": "Hi"}).status_code == 404
+    assert owner.get(f"/b/{claimed_bakery.slug}/posts/999999999999/reply").status_code == 404
+    assert "Reply from" not in page_text(app.test_client().get(f"/posts/{complaint.id}"))
+
+
+def test_replying_is_limited_per_person(make_app, make_user, make_business, make_post):
+    """Past the posting allowance a reply is refused with 429."""
+    app = make_app(POST_RATE_LIMIT="2 per minute")
+    with app.app_context():
+        owner = make_user("bakery")
+        carol = make_user("carol")
+        business = make_business("Corner Bakery")
+        business.owner = owner
+        db.session.commit()
+        ids = [make_post(carol, business, body=f"Lovely {n}.").id for n in range(3)]
+        slug = business.slug
+    client = browser(app, "bakery")
+    for post_id in ids[:2]:
+        response = client.post(f"/b/{slug}/posts/{post_id}/reply", data={"body": "Thanks!"})
+        assert response.status_code == 302
+    response = client.post(f"/b/{slug}/posts/{ids[2]}/reply", data={"body": "Thanks!"})
+    assert response.status_code == 429

@@ -1,0 +1,51 @@
+"""Businesses answer on their own wall: one public reply under a post.
+
+Revision ID: e6b3a9d4c2f7
+Revises: b8e2f4a6c1d3
+Create Date: 2026-12-06 19:00:00.000000
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+# revision identifiers, used by Alembic.
+revision = 'e6b3a9d4c2f7'
+down_revision = 'b8e2f4a6c1d3'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table(
+        'business_reply',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('post_id', sa.Integer(), nullable=False),
+        sa.Column('business_id', sa.Integer(), nullable=False),
+        sa.Column('author_id', sa.Integer(), nullable=True),
+        sa.Column('body', sa.Text(), nullable=False),
+        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('edited_at', sa.DateTime(timezone=True), nullable=True),
+        sa.Column('seen_at', sa.DateTime(timezone=True), nullable=True),
+        sa.Column('moderation', sa.String(length=16), nullable=False),
+        sa.ForeignKeyConstraint(
+            ['post_id'], ['post.id'], name='fk_business_reply_post_id_post', ondelete='CASCADE'
+        ),
+        sa.ForeignKeyConstraint(
+            ['business_id'], ['business.id'], name='fk_business_reply_business_id_business',
+            ondelete='CASCADE',
+        ),
+        sa.ForeignKeyConstraint(
+            ['author_id'], ['user.id'], name='fk_business_reply_author_id_user',
+            ondelete='SET NULL',
+        ),
+        sa.PrimaryKeyConstraint('id', name='pk_business_reply'),
+        sa.UniqueConstraint('post_id', name='uq_business_reply_post_id'),
+    )
+    op.create_index('ix_business_reply_business_id', 'business_reply', ['business_id'])
+    op.create_index('ix_business_reply_author_id', 'business_reply', ['author_id'])
+
+
+def downgrade():
+    op.drop_index('ix_business_reply_author_id', table_name='business_reply')
+    op.drop_index('ix_business_reply_business_id', table_name='business_reply')
+    op.drop_table('business_reply')
