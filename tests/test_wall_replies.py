@@ -173,3 +173,34 @@ def test_replying_is_limited_per_person(make_app, make_user, make_business, make
         assert response.status_code == 302
     response = client.post(f"/b/{slug}/posts/{ids[2]}/reply", data={"body": "Thanks!"})
     assert response.status_code == 429
+
+
+def test_the_reply_shows_in_the_feeds_the_embed_and_the_api(app, claimed_bakery, make_post):
+    """Wherever the post is shown, the business's answer is shown under it, with its delay."""
+    carol = db.session.scalar(sa.select(User).filter_by(username="carol"))
+    praise = make_post(carol, claimed_bakery, body="Best croissants in town.")
+    owner = browser(app, "bakery")
+    owner.post(reply_url(claimed_bakery, praise), data={"body": "Thank you, Carol!"})
+    visitor = app.test_client()
+    for feed in (f"/b/{claimed_bakery.slug}/feed.atom", "/wall/feed.atom", "/u/carol/feed.atom"):
+        text = visitor.get(feed).text
+        assert "Best croissants in town." in text, feed
+        assert "Reply from Corner Bakery after" in text and "Thank you, Carol!" in text, feed
+    embed = page_text(visitor.get(f"/b/{claimed_bakery.slug}/embed"))
+    assert "Reply from Corner Bakery after" in embed and "Thank you, Carol!" in embed
+    shown = visitor.get(f"/api/v1/posts/{praise.id}").get_json()
+    assert shown["wall_reply"]["body"] == "Thank you, Carol!"
+    assert shown["wall_reply"]["edited_at"] is None
+    assert shown["wall_reply"]["seconds_to_reply"] >= 0
+    listed = visitor.get(f"/api/v1/businesses/{claimed_bakery.slug}/posts").get_json()
+    assert [item["wall_reply"]["body"] for item in listed["items"]] == ["Thank you, Carol!"]
+    owner.post(reply_url(claimed_bakery, praise), data={"body": "Thank you so much, Carol!"})
+    shown = visitor.get(f"/api/v1/posts/{praise.id}").get_json()
+    assert shown["wall_reply"]["edited_at"] is not None
+    assert "(edited)" in visitor.get(f"/b/{claimed_bakery.slug}/feed.atom").text
+
+
+def test_a_post_without_an_answer_on_the_wall_says_so_in_the_api(app, claimed_bakery, complaint):
+    """The API's wall_reply is null until the business answers."""
+    shown = app.test_client().get(f"/api/v1/posts/{complaint.id}").get_json()
+    assert shown["wall_reply"] is None

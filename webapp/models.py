@@ -460,10 +460,33 @@ class Post(db.Model):
 
     @property
     def business_reply(self) -> Crosspost | None:
-        """Return the status the business replied to on Mastodon, if it did."""
+        """Return the status the business replied to on Mastodon, if it did.
+
+        Its answer on the wall is `shown_wall_reply`; `answered_at` is the first of the two.
+        """
         if self.crosspost is not None and self.crosspost.replied_at is not None:
             return self.crosspost
         return None
+
+    @property
+    def answered_at(self) -> datetime | None:
+        """Return when the business first answered, on its wall or on a network."""
+        times = [
+            answer
+            for answer in (
+                self.business_reply.replied_at if self.business_reply else None,
+                self.shown_wall_reply.created_at if self.shown_wall_reply else None,
+            )
+            if answer is not None
+        ]
+        return min(times) if times else None
+
+    @property
+    def last_changed_at(self) -> datetime:
+        """Return when the post, or the business's answer on the wall, last changed."""
+        reply = self.shown_wall_reply
+        answered = (reply.edited_at or reply.created_at) if reply else None
+        return max(t for t in (self.created_at, self.updated_at, answered) if t is not None)
 
     @property
     def has_sent_status(self) -> bool:
@@ -565,6 +588,11 @@ class BusinessReply(db.Model):
     def delay(self) -> timedelta:
         """Return how long after the post the business answered."""
         return max(self.created_at - self.post.created_at, timedelta(0))
+
+    @property
+    def is_edited(self) -> bool:
+        """Tell whether the business changed its answer after publishing it."""
+        return self.edited_at is not None
 
     def __repr__(self) -> str:
         """Show which post it answers when debugging."""

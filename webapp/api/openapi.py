@@ -205,6 +205,7 @@ POST = {
         "resolution_note",
         "follows_up",
         "business_reply",
+        "wall_reply",
     ],
     "properties": {
         "id": {"type": "integer"},
@@ -244,6 +245,21 @@ POST = {
             ),
             "required": ["replied_at", "url"],
             "properties": {"replied_at": NULLABLE_DATETIME, "url": NULLABLE_STRING},
+        },
+        "wall_reply": {
+            "type": ["object", "null"],
+            "description": "The business's answer under the post on its own wall.",
+            "required": ["body", "created_at", "edited_at", "seconds_to_reply"],
+            "properties": {
+                "body": {"type": "string"},
+                "created_at": {"type": "string", "format": "date-time"},
+                "edited_at": NULLABLE_DATETIME,
+                "seconds_to_reply": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "How long after the post the business answered.",
+                },
+            },
         },
     },
 }

@@ -90,6 +90,20 @@ def post_json(post: Post) -> dict:
             if reply
             else None
         ),
+        "wall_reply": wall_reply_json(post),
+    }
+
+
+def wall_reply_json(post: Post) -> dict | None:
+    """Describe the business's answer on its wall under the post, or None."""
+    reply = post.shown_wall_reply
+    if reply is None:
+        return None
+    return {
+        "body": reply.body,
+        "created_at": iso(reply.created_at),
+        "edited_at": iso(reply.edited_at),
+        "seconds_to_reply": int(reply.delay.total_seconds()),
     }
 
 
