@@ -204,3 +204,21 @@ def test_a_post_without_an_answer_on_the_wall_says_so_in_the_api(app, claimed_ba
     """The API's wall_reply is null until the business answers."""
     shown = app.test_client().get(f"/api/v1/posts/{complaint.id}").get_json()
     assert shown["wall_reply"] is None
+
+
+def test_the_author_sees_a_new_reply_mark_until_they_open_the_post(app, claimed_bakery, complaint):
+    """On /me and the post, "New reply" shows once; after opening the post it is gone."""
+    owner = browser(app, "bakery")
+    owner.post(reply_url(claimed_bakery, complaint), data={"body": "Sorry!"})
+    carol = browser(app, "carol")
+    assert "New reply" in page_text(carol.get("/me"))
+    assert "New reply" not in page_text(owner.get(f"/posts/{complaint.id}"))
+    assert "New reply" not in page_text(app.test_client().get(f"/posts/{complaint.id}"))
+    assert "New reply" in page_text(carol.get("/me"))
+    first = page_text(carol.get(f"/posts/{complaint.id}"))
+    assert "New reply" in first and "Sorry!" in first
+    assert "New reply" not in page_text(carol.get(f"/posts/{complaint.id}"))
+    assert "New reply" not in page_text(carol.get("/me"))
+    # An edited answer is new again.
+    owner.post(reply_url(claimed_bakery, complaint), data={"body": "Sorry, it's fixed."})
+    assert "New reply" in page_text(carol.get("/me"))

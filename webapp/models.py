@@ -469,6 +469,12 @@ class Post(db.Model):
         return None
 
     @property
+    def has_new_wall_reply(self) -> bool:
+        """Tell whether the business answered on its wall since the author last opened the post."""
+        reply = self.shown_wall_reply
+        return reply is not None and reply.seen_at is None
+
+    @property
     def answered_at(self) -> datetime | None:
         """Return when the business first answered, on its wall or on a network."""
         times = [

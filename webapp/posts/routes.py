@@ -203,7 +203,10 @@ def render_post(post: Post, resolve_form: ResolveForm | None = None, status: int
 @bp.get("/posts/<int:post_id>")
 def show(post_id: int):
     """Show one post; its page is the one people share, so caches may keep it."""
-    html, _ = render_post(get_post(post_id, check_author=False))
+    post = get_post(post_id, check_author=False)
+    html, _ = render_post(post)
+    if wall_replies.mark_seen(post, current_user):
+        db.session.commit()
     return cacheable_page(html)
 
 
