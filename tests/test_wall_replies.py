@@ -6,15 +6,29 @@ never change. Every reply, edit and deletion goes to the audit log.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import sqlalchemy as sa
 from conftest import PASSWORD, AuthActions
 from helpers import page_text
+from test_reply_watch import number
+from test_stats_counters import assert_counters_match
 
 from webapp.audit import AuditEntry
 from webapp.extensions import db
-from webapp.models import REPLY_MAX, Business, BusinessManager, Kind, Post, User, utcnow
-from webapp.services import owners
+from webapp.models import (
+    REPLY_MAX,
+    Business,
+    BusinessManager,
+    Crosspost,
+    CrosspostState,
+    Kind,
+    Post,
+    User,
+    utcnow,
+)
+from webapp.services import owners, stats
 
 
 @pytest.fixture
@@ -222,3 +236,58 @@ def test_the_author_sees_a_new_reply_mark_until_they_open_the_post(app, claimed_
     # An edited answer is new again.
     owner.post(reply_url(claimed_bakery, complaint), data={"body": "Sorry, it's fixed."})
     assert "New reply" in page_text(carol.get("/me"))
+
+
+def mention(post: Post, **fields) -> Crosspost:
+    """Give the post a public status that named the business, sent when the post was written."""
+    sent = Crosspost(
+        post=post,
+        idempotency_key=f"key-{post.id}",
+        post_url=f"https://praisewall.example/posts/{post.id}",
+        state=CrosspostState.SENT,
+        visibility="public",
+        sent_at=post.created_at,
+        mention_resolved=True,
+        remote_url=f"https://social.example/@carol/{post.id}",
+        **fields,
+    )
+    db.session.add(sent)
+    db.session.commit()
+    return sent
+
+
+def test_numbers_count_the_first_answer_from_either_source(app, claimed_bakery, make_post):
+    """Reply rate and median reply time count each post's first answer, wall or Mastodon; the
+    wall says how many answers came from each, and answered praise leaves "Unanswered"."""
+    carol = db.session.scalar(sa.select(User).filter_by(username="carol"))
+    two_hours_ago = utcnow() - timedelta(hours=2)
+    named = make_post(carol, claimed_bakery, body="Named on Mastodon.", created_at=two_hours_ago)
+    status = mention(named)
+    quiet = make_post(carol, claimed_bakery, body="Only here.", created_at=two_hours_ago)
+    visitor = app.test_client()
+    wall = f"/b/{claimed_bakery.slug}"
+    assert number(visitor.get(wall).text, "Replies") == "0%"
+    assert "Named on Mastodon." in page_text(visitor.get(f"{wall}?tab=unanswered"))
+
+    owner = browser(app, "bakery")
+    owner.post(reply_url(claimed_bakery, named), data={"body": "Thanks!"})
+    page = visitor.get(wall).text
+    assert number(page, "Replies") == "100%"
+    assert "Answers: 1 on the wall" in page_text(visitor.get(wall))
+    assert "Named on Mastodon." not in page_text(visitor.get(f"{wall}?tab=unanswered"))
+    assert_counters_match()
+
+    owner.post(reply_url(claimed_bakery, quiet), data={"body": "Thank you too!"})
+    status.replied_at = utcnow() + timedelta(hours=1)  # later than the wall's answer
+    db.session.commit()
+    assert_counters_match()
+    numbers = stats.business_numbers(db.session.get(Business, claimed_bakery.id))
+    assert (numbers.askable, numbers.answered) == (2, 2)
+    assert numbers.answers_by_source == [("on the wall", 2), ("on Mastodon", 1)]
+    assert abs(numbers.median_reply - timedelta(hours=2)) < timedelta(minutes=5)
+    assert "Answers: 2 on the wall · 1 on Mastodon" in page_text(visitor.get(wall))
+
+    owner.post(reply_url(claimed_bakery, quiet) + "/delete")
+    assert_counters_match()
+    numbers = stats.business_numbers(db.session.get(Business, claimed_bakery.id))
+    assert (numbers.askable, numbers.answered, numbers.wall_replied) == (1, 1, 1)

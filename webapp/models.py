@@ -251,6 +251,11 @@ class Business(db.Model):
     rating_count: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
     mentioned_count: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
     replied_count: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+    # Posts it was asked to answer (a status naming it) or answered on its wall; those answered
+    # either way; and those answered on its wall (webapp/services/stats.py, answers).
+    askable_count: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+    answered_count: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+    wall_replied_count: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
     # Worked out again whenever a resolved complaint or a reply comes or goes, from the latest
     # MEDIAN_SAMPLE of each, so reading them costs nothing.
     median_resolve_days: so.Mapped[float | None]

@@ -37,6 +37,7 @@ def numbers_json(numbers: BusinessNumbers) -> dict:
         "average_rating": numbers.average_rating,
         "mentioned": numbers.mentioned,
         "replied": numbers.replied,
+        "answered_on_wall": numbers.wall_replied,
         "reply_rate": numbers.reply_rate,
         "median_reply_seconds": (
             numbers.median_reply.total_seconds() if numbers.median_reply is not None else None

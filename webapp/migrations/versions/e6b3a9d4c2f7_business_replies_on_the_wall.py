@@ -1,4 +1,7 @@
-"""Businesses answer on their own wall: one public reply under a post.
+"""Businesses answer on their own wall: one public reply under a post, counted in its numbers.
+
+Answers on the wall count with replies on Mastodon: the new counters start equal to the
+Mastodon ones, as no post has been answered on a wall yet.
 
 Revision ID: e6b3a9d4c2f7
 Revises: b8e2f4a6c1d3
@@ -43,9 +46,17 @@ def upgrade():
     )
     op.create_index('ix_business_reply_business_id', 'business_reply', ['business_id'])
     op.create_index('ix_business_reply_author_id', 'business_reply', ['author_id'])
+    for name in ('askable_count', 'answered_count', 'wall_replied_count'):
+        op.add_column(
+            'business', sa.Column(name, sa.Integer(), server_default='0', nullable=False)
+        )
+    op.execute('UPDATE business SET askable_count = mentioned_count, answered_count = replied_count')
 
 
 def downgrade():
+    # Plain DROP COLUMN (SQLite 3.35+): a batch rebuild would lose business's AUTOINCREMENT.
+    for name in ('wall_replied_count', 'answered_count', 'askable_count'):
+        op.drop_column('business', name)
     op.drop_index('ix_business_reply_author_id', table_name='business_reply')
     op.drop_index('ix_business_reply_business_id', table_name='business_reply')
     op.drop_table('business_reply')
