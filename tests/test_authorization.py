@@ -121,6 +121,10 @@ EXPECTED: dict[str, dict[str, int | str]] = {
     "moderation.report POST": {**signed_in(302), "owner": 403},
     "moderation.reports GET": ADMIN_ONLY_PAGE,
     "moderation.restore POST": ADMIN_ONLY_ACTION,
+    # Anyone signed in may report the business's answer, but the business's own people.
+    "moderation.report_reply POST": {**signed_in(302), "business_owner": 403, "manager": 403},
+    "moderation.hide_reply POST": ADMIN_ONLY_ACTION,
+    "moderation.restore_reply POST": ADMIN_ONLY_ACTION,
     # Claiming needs the business's own Mastodon account, which nobody here is signed in
     # with; tests/test_owners.py covers a claim that works.
     "owners.claim POST": signed_in(403),
@@ -195,6 +199,10 @@ EXPECTED_PRIVATE: dict[str, dict[str, int | str]] = {
     "moderation.hide POST": ADMIN_ONLY_ACTION,
     "moderation.restore POST": ADMIN_ONLY_ACTION,
     "moderation.report POST": signed_in(404),
+    # A post off the wall has no answer from the business to report or moderate.
+    "moderation.report_reply POST": signed_in(404),
+    "moderation.hide_reply POST": only("admin", 404),
+    "moderation.restore_reply POST": only("admin", 404),
     # Only public praise can be featured: the owner is told so, nobody else gets that far.
     "owners.feature POST": {**only("business_owner", 409), "manager": 409},
     "owners.unfeature POST": MANAGERS_ACTION,
@@ -325,6 +333,7 @@ def form_for(endpoint: str, world: World) -> dict[str, str]:
         return compose_form(world.business, to_mastodon=None)
     return {
         "moderation.report": {"reason": "spam"},
+        "moderation.report_reply": {"reason": "spam"},
         "settings.create_token": {"name": "Laptop"},
         "settings.delete_account": {"password": PASSWORD},
         "owners.update": {"website": "", "description": "Fresh bread daily."},

@@ -160,6 +160,13 @@ FORMS: dict[str, tuple[str, Callable[[dict], dict[str, str]], list[str]]] = {
         lambda w: {"reason": "spam", "detail": "Looks like an advert."},
         ["detail", "reason"],
     ),
+    "moderation.report_reply": (
+        "other",
+        lambda w: {"reason": "spam", "detail": "Looks like an advert."},
+        ["detail", "reason"],
+    ),
+    "moderation.hide_reply": ("admin", lambda w: {}, []),
+    "moderation.restore_reply": ("admin", lambda w: {}, []),
     "owners.claim": ("business_owner", lambda w: {}, []),
     "owners.claim_by_website": ("business_owner", lambda w: {}, []),
     "owners.add_manager": (

@@ -37,6 +37,7 @@ from webapp.models import (
     MastodonServer,
     Passkey,
     Post,
+    ReplyReport,
     User,
     utcnow,
 )
@@ -326,16 +327,17 @@ def fill() -> Post:
         # Answered on the wall after its Mastodon reply: the first answer, and so the median
         # reply time, stays the one older revisions work out from crossposts.
         answered = theirs[1]
-        db.session.add(
-            BusinessReply(
-                post_id=answered.id,
-                business_id=answered.business_id,
-                author_id=owner.id,
-                body="Thank you, see you soon.",
-                created_at=answered.crosspost.replied_at + timedelta(hours=1),
-                edited_at=utcnow(),
-            )
+        answer = BusinessReply(
+            post_id=answered.id,
+            business_id=answered.business_id,
+            author_id=owner.id,
+            body="Thank you, see you soon.",
+            created_at=answered.crosspost.replied_at + timedelta(hours=1),
+            edited_at=utcnow(),
         )
+        db.session.add(answer)
+        if sa.inspect(db.engine).has_table("reply_report"):
+            db.session.add(ReplyReport(reply=answer, reporter=reader, reason="other"))
     audit.record(owner, "post.hide", someone_elses, was="ok")
     db.session.commit()
     assert newest.crosspost is not None

@@ -291,3 +291,43 @@ def test_numbers_count_the_first_answer_from_either_source(app, claimed_bakery, 
     assert_counters_match()
     numbers = stats.business_numbers(db.session.get(Business, claimed_bakery.id))
     assert (numbers.askable, numbers.answered, numbers.wall_replied) == (1, 1, 1)
+
+
+def test_a_reply_is_reported_like_a_post_and_admins_hide_or_restore_it(
+    app, claimed_bakery, complaint, make_user
+):
+    """Three reports hide the answer until an admin decides; hide and restore are logged, and
+    the business's own people can't report it. The customer's post stays as it was."""
+    for name in ("dan", "fay", "gil"):
+        make_user(name)
+    make_user("root", is_admin=True)
+    browser(app, "bakery").post(reply_url(claimed_bakery, complaint), data={"body": "Go away."})
+    report = f"/posts/{complaint.id}/reply/report"
+    assert "Report the business's reply" in page_text(
+        browser(app, "eve").get(f"/posts/{complaint.id}")
+    )
+    refused = browser(app, "mo").post(report, data={"reason": "abuse"})
+    assert refused.status_code == 403
+    assert "You can't report your business's own reply." in page_text(refused)
+    for name in ("dan", "fay", "gil"):
+        response = browser(app, name).post(report, data={"reason": "abuse", "detail": "Rude."})
+        assert response.status_code == 302
+        if name == "dan":
+            again = browser(app, "dan").post(report, data={"reason": "abuse"})
+            assert again.status_code == 409
+    visitor = app.test_client()
+    page = page_text(visitor.get(f"/posts/{complaint.id}"))
+    assert "Go away." not in page and "The bread was stale." in page
+
+    admin = browser(app, "root")
+    queue = page_text(admin.get("/admin/reports"))
+    assert "Replies from businesses" in queue and "Go away." in queue and "Rude." in queue
+    assert admin.post(f"/admin/posts/{complaint.id}/reply/restore").status_code == 302
+    assert "Go away." in page_text(visitor.get(f"/posts/{complaint.id}"))
+    assert admin.post(f"/admin/posts/{complaint.id}/reply/hide").status_code == 302
+    page = page_text(visitor.get(f"/b/{claimed_bakery.slug}?tab=complaints"))
+    assert "Go away." not in page and "The bread was stale." in page
+    assert actions()[-2:] == [("reply.restore", "root"), ("reply.hide", "root")]
+    assert_counters_match()
+    numbers = stats.business_numbers(db.session.get(Business, claimed_bakery.id))
+    assert numbers.wall_replied == 0

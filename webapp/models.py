@@ -601,6 +601,11 @@ class BusinessReply(db.Model):
         return max(self.created_at - self.post.created_at, timedelta(0))
 
     @property
+    def moderation_label(self) -> str:
+        """Return the reply's standing with the moderators in words."""
+        return Moderation(self.moderation).label
+
+    @property
     def is_edited(self) -> bool:
         """Tell whether the business changed its answer after publishing it."""
         return self.edited_at is not None
@@ -641,6 +646,31 @@ class Report(db.Model):
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     post: so.Mapped[Post] = so.relationship()
+    reporter: so.Mapped[User] = so.relationship()
+
+    @so.validates("detail")
+    def drop_forbidden_characters(self, key: str, value: str | None) -> str | None:
+        """Keep characters XML forbids out of the row, whichever way the text came in."""
+        return xml_safe(value)
+
+
+class ReplyReport(db.Model):
+    """A person's flag on a business's answer on its wall they think breaks the rules."""
+
+    __table_args__ = (sa.UniqueConstraint("reply_id", "reporter_id", name="uq_reply_report_once"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    reply_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("business_reply.id", ondelete="CASCADE"), index=True
+    )
+    reporter_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="CASCADE"), index=True
+    )
+    reason: so.Mapped[str] = so.mapped_column(sa.String(32))
+    detail: so.Mapped[str | None] = so.mapped_column(sa.String(500))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    reply: so.Mapped[BusinessReply] = so.relationship()
     reporter: so.Mapped[User] = so.relationship()
 
     @so.validates("detail")

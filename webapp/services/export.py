@@ -19,6 +19,7 @@ from webapp.models import (
     Passkey,
     Post,
     RecoveryCode,
+    ReplyReport,
     Report,
     User,
 )
@@ -37,6 +38,7 @@ EXPORTED_AS = {
     "user": {"new_email": "unconfirmed_email"},
     "business_manager": {"business_id": "business"},
     "business_reply": {"post_id": "post", "business_id": "business"},
+    "reply_report": {"reply_id": "reply"},
 }
 CREDENTIAL = "a credential, not the person's data"
 # Columns left out of the export, each with the reason. Every other column is exported; the
@@ -71,6 +73,7 @@ NOT_EXPORTED = {
         "author_id": "the person exporting",
         "seen_at": "when the post's author read it: theirs, not the writer's",
     },
+    "reply_report": {"reporter_id": "the person exporting"},
     "challenge_round": {"user_id": "the person exporting"},
     "api_token": {
         "user_id": "the person exporting",
@@ -200,6 +203,9 @@ def export_user(user: User) -> dict:
         .where(BusinessReply.author_id == user.id)
         .order_by(BusinessReply.id)
     ).all()
+    reply_reports = db.session.scalars(
+        sa.select(ReplyReport).where(ReplyReport.reporter_id == user.id).order_by(ReplyReport.id)
+    ).all()
     account = user.mastodon_account
     tokens = db.session.scalars(
         sa.select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at)
@@ -279,6 +285,16 @@ def export_user(user: User) -> dict:
                 "moderation": r.moderation,
             }
             for r, slug in answered
+        ],
+        "reply_reports_filed": [
+            {
+                "id": r.id,
+                "reply": r.reply_id,
+                "reason": r.reason,
+                "detail": r.detail,
+                "created_at": iso(r.created_at),
+            }
+            for r in reply_reports
         ],
         # Where it is and since when; its token is a credential, kept out like the API tokens'.
         "mastodon_account": {

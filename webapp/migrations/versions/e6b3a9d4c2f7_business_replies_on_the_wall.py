@@ -46,6 +46,27 @@ def upgrade():
     )
     op.create_index('ix_business_reply_business_id', 'business_reply', ['business_id'])
     op.create_index('ix_business_reply_author_id', 'business_reply', ['author_id'])
+    op.create_table(
+        'reply_report',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('reply_id', sa.Integer(), nullable=False),
+        sa.Column('reporter_id', sa.Integer(), nullable=False),
+        sa.Column('reason', sa.String(length=32), nullable=False),
+        sa.Column('detail', sa.String(length=500), nullable=True),
+        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ['reply_id'], ['business_reply.id'], name='fk_reply_report_reply_id_business_reply',
+            ondelete='CASCADE',
+        ),
+        sa.ForeignKeyConstraint(
+            ['reporter_id'], ['user.id'], name='fk_reply_report_reporter_id_user',
+            ondelete='CASCADE',
+        ),
+        sa.PrimaryKeyConstraint('id', name='pk_reply_report'),
+        sa.UniqueConstraint('reply_id', 'reporter_id', name='uq_reply_report_once'),
+    )
+    op.create_index('ix_reply_report_reply_id', 'reply_report', ['reply_id'])
+    op.create_index('ix_reply_report_reporter_id', 'reply_report', ['reporter_id'])
     for name in ('askable_count', 'answered_count', 'wall_replied_count'):
         op.add_column(
             'business', sa.Column(name, sa.Integer(), server_default='0', nullable=False)
@@ -57,6 +78,9 @@ def downgrade():
     # Plain DROP COLUMN (SQLite 3.35+): a batch rebuild would lose business's AUTOINCREMENT.
     for name in ('wall_replied_count', 'answered_count', 'askable_count'):
         op.drop_column('business', name)
+    op.drop_index('ix_reply_report_reporter_id', table_name='reply_report')
+    op.drop_index('ix_reply_report_reply_id', table_name='reply_report')
+    op.drop_table('reply_report')
     op.drop_index('ix_business_reply_author_id', table_name='business_reply')
     op.drop_index('ix_business_reply_business_id', table_name='business_reply')
     op.drop_table('business_reply')
