@@ -27,6 +27,7 @@ from webapp.models import (
     MastodonAccount,
     MastodonServer,
     Post,
+    ReplyReport,
     Report,
     User,
     utcnow,
@@ -151,6 +152,9 @@ def build_community() -> Community:
         edited_at=now,
     )
     posts[2].complaint_status = "replied"
+    db.session.add(
+        ReplyReport(reply=posts[2].wall_reply, reporter=admin, reason="other", detail="Odd.")
+    )
     other = db.session.scalars(
         db.select(Post).where(Post.author_id != alice.id).order_by(Post.id)
     ).first()
