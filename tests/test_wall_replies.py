@@ -21,6 +21,7 @@ from webapp.models import (
     REPLY_MAX,
     Business,
     BusinessManager,
+    BusinessReply,
     Crosspost,
     CrosspostState,
     Kind,
@@ -331,3 +332,22 @@ def test_a_reply_is_reported_like_a_post_and_admins_hide_or_restore_it(
     assert_counters_match()
     numbers = stats.business_numbers(db.session.get(Business, claimed_bakery.id))
     assert numbers.wall_replied == 0
+
+
+def test_the_answer_goes_with_the_post_and_outlives_whoever_wrote_it(
+    app, claimed_bakery, complaint, make_post
+):
+    """Deleting the post deletes its answer; the writer leaving keeps the business's answer."""
+    carol = complaint.author
+    praise = make_post(carol, claimed_bakery, body="Lovely bread.")
+    owner = browser(app, "bakery")
+    owner.post(reply_url(claimed_bakery, complaint), data={"body": "Sorry!"})
+    manager = browser(app, "mo")
+    manager.post(reply_url(claimed_bakery, praise), data={"body": "Thanks!"})
+    assert browser(app, "carol").post(f"/posts/{complaint.id}/delete").status_code == 302
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(BusinessReply)) == 1
+    assert_counters_match()
+    response = manager.post("/settings/delete", data={"password": PASSWORD})
+    assert response.status_code == 302
+    page = page_text(app.test_client().get(f"/posts/{praise.id}"))
+    assert "Reply from Corner Bakery" in page and "Thanks!" in page
