@@ -22,10 +22,12 @@ from webapp.infra import crypto
 from webapp.models import (
     Business,
     BusinessManager,
+    BusinessReply,
     Crosspost,
     MastodonAccount,
     MastodonServer,
     Post,
+    ReplyReport,
     Report,
     User,
     utcnow,
@@ -58,6 +60,7 @@ class Community:
     confirm_token: str
     unsubscribe_token: str
     unclaimed: str  # a wall with a website and no owner, whose claim page shows a code
+    answered_id: int  # a complaint the business answered on its wall
 
 
 def build_community() -> Community:
@@ -140,6 +143,18 @@ def build_community() -> Community:
     sent.reply_url = "https://beanline.example/@hello/2"
     sent.reply_text = "@alice Thank you, we'll tell the team!"
     sent.mention_resolved = True
+    # The business answered a complaint on its wall, and edited its answer since.
+    posts[2].wall_reply = BusinessReply(
+        business_id=shop.id,
+        author_id=owner.id,
+        body="We're sorry: the next coffee is on us.",
+        created_at=now,
+        edited_at=now,
+    )
+    posts[2].complaint_status = "replied"
+    db.session.add(
+        ReplyReport(reply=posts[2].wall_reply, reporter=admin, reason="other", detail="Odd.")
+    )
     other = db.session.scalars(
         db.select(Post).where(Post.author_id != alice.id).order_by(Post.id)
     ).first()
@@ -157,6 +172,7 @@ def build_community() -> Community:
         confirm_token=emails.serializer().dumps({"u": alice.id, "e": alice.new_email}),
         unsubscribe_token=notifications.unsubscribe_token(alice, "nudge"),
         unclaimed=unclaimed.slug,
+        answered_id=posts[2].id,
     )
 
 
@@ -222,7 +238,7 @@ def extra_paths(community: Community) -> dict[str, list[str]]:
             f"/posts/new?kind=complaint&business={slug}",
             "/share/mastodon?text=Hello",
         ],
-        "owner": [],
+        "owner": [f"/b/{slug}/posts/{community.answered_id}/reply"],
         "admin": [],
     }
 
@@ -246,7 +262,7 @@ FORM_STATES = {
         ("/settings/tokens", {"name": "Shortcut on my phone"}),
         ("/settings/delete", {"password": "wrong password"}),
     ],
-    "owner": [],
+    "owner": [("/b/<slug>/posts/<post_id>/reply", {"body": ""})],
     "admin": [],
 }
 

@@ -20,7 +20,16 @@ from helpers import count, page_text
 from webapp import create_app
 from webapp.audit import AuditEntry
 from webapp.extensions import db
-from webapp.models import Business, BusinessManager, Kind, Moderation, Passkey, Post, User
+from webapp.models import (
+    Business,
+    BusinessManager,
+    BusinessReply,
+    Kind,
+    Moderation,
+    Passkey,
+    Post,
+    User,
+)
 from webapp.services import (
     accounts,
     api_tokens,
@@ -112,6 +121,10 @@ EXPECTED: dict[str, dict[str, int | str]] = {
     "moderation.report POST": {**signed_in(302), "owner": 403},
     "moderation.reports GET": ADMIN_ONLY_PAGE,
     "moderation.restore POST": ADMIN_ONLY_ACTION,
+    # Anyone signed in may report the business's answer, but the business's own people.
+    "moderation.report_reply POST": {**signed_in(302), "business_owner": 403, "manager": 403},
+    "moderation.hide_reply POST": ADMIN_ONLY_ACTION,
+    "moderation.restore_reply POST": ADMIN_ONLY_ACTION,
     # Claiming needs the business's own Mastodon account, which nobody here is signed in
     # with; tests/test_owners.py covers a claim that works.
     "owners.claim POST": signed_in(403),
@@ -123,6 +136,10 @@ EXPECTED: dict[str, dict[str, int | str]] = {
     "owners.feature POST": MANAGERS_ACTION,
     "owners.manage GET": {**only("business_owner", 200), "manager": 200},
     "owners.release POST": BUSINESS_OWNER_ONLY_ACTION,
+    # The business answers under a post on its wall: its owner and managers, nobody else.
+    "owners.reply_page GET": {**only("business_owner", 200), "manager": 200},
+    "owners.reply POST": MANAGERS_ACTION,
+    "owners.delete_reply POST": MANAGERS_ACTION,
     "owners.remove_manager POST": BUSINESS_OWNER_ONLY_ACTION,
     "owners.unfeature POST": MANAGERS_ACTION,
     "owners.update POST": MANAGERS_ACTION,
@@ -182,9 +199,17 @@ EXPECTED_PRIVATE: dict[str, dict[str, int | str]] = {
     "moderation.hide POST": ADMIN_ONLY_ACTION,
     "moderation.restore POST": ADMIN_ONLY_ACTION,
     "moderation.report POST": signed_in(404),
+    # A post off the wall has no answer from the business to report or moderate.
+    "moderation.report_reply POST": signed_in(404),
+    "moderation.hide_reply POST": only("admin", 404),
+    "moderation.restore_reply POST": only("admin", 404),
     # Only public praise can be featured: the owner is told so, nobody else gets that far.
     "owners.feature POST": {**only("business_owner", 409), "manager": 409},
     "owners.unfeature POST": MANAGERS_ACTION,
+    # A post off the wall is no post of the wall's to answer.
+    "owners.reply_page GET": {**only("business_owner", 404), "manager": 404},
+    "owners.reply POST": {**only("business_owner", 404), "manager": 404},
+    "owners.delete_reply POST": {**only("business_owner", 404), "manager": 404},
     # Others can't tell the post exists; an admin can see it, but not change it.
     "posts.delete POST": {**only("owner", 302, others=404), "admin": 403},
     "posts.edit GET": {**only("owner", 200, others=404), "admin": 403},
@@ -262,6 +287,10 @@ def build_world(app: Flask, *, private: bool) -> World:
     post = Post(kind=Kind.PRAISE, **fields)
     complaint = Post(kind=Kind.COMPLAINT, complaint_status="open", **fields)
     db.session.add_all([post, complaint])
+    if not private:
+        post.wall_reply = BusinessReply(
+            business_id=shop.id, author_id=users["business_owner"].id, body="Thank you!"
+        )
     db.session.commit()
     return World(
         users=users,
@@ -304,10 +333,12 @@ def form_for(endpoint: str, world: World) -> dict[str, str]:
         return compose_form(world.business, to_mastodon=None)
     return {
         "moderation.report": {"reason": "spam"},
+        "moderation.report_reply": {"reason": "spam"},
         "settings.create_token": {"name": "Laptop"},
         "settings.delete_account": {"password": PASSWORD},
         "owners.update": {"website": "", "description": "Fresh bread daily."},
         "owners.add_manager": {"username": "alice"},
+        "owners.reply": {"body": "Thank you, come again!"},
         "settings.rename_passkey": {"name": "Old phone"},
     }.get(endpoint, {})
 

@@ -172,3 +172,55 @@ def test_widget_works_framed_in_light_and_dark(
         page.screenshot(path=str(ARTIFACTS / f"widget-{theme}-{scheme}.png"))
     finally:
         context.close()
+
+
+def test_an_owner_replies_on_a_phone_and_the_reply_shows_on_the_wall(
+    browser: Browser, live_app: Flask, live_server: LiveServer
+) -> None:
+    """At 360 px the owner taps "Reply as…" under a complaint, publishes, and everyone sees it."""
+    live_app.config["WTF_CSRF_ENABLED"] = True  # the forms go through as in production
+    with live_app.app_context():
+        owner = accounts.create_user("bakery", "correct horse battery")
+        carol = accounts.create_user("carol", "correct horse battery")
+        shop = businesses.create_business("Corner Bakery")
+        shop.owner, shop.claimed_at = owner, utcnow()
+        db.session.add(
+            Post(
+                author=carol,
+                business=shop,
+                kind="complaint",
+                body="The bread was stale.",
+                complaint_status="open",
+                happened_on=date.today(),
+                channel="in_person",
+            )
+        )
+        db.session.commit()
+        slug = shop.slug
+    context = browser.new_context(viewport=SMALL_PHONE, is_mobile=True, has_touch=True)
+    phone = Phone(context, live_server.url)
+    try:
+        page = phone.visit("/login")
+        page.get_by_label("Username").fill("bakery")
+        page.get_by_label("Password").fill("correct horse battery")
+        page.get_by_role("button", name="Log in").tap()
+        expect(page.get_by_role("link", name="Me", exact=True)).to_be_visible()
+        page = phone.visit(f"/b/{slug}?tab=complaints")
+        page.get_by_role("link", name="Reply as Corner Bakery").tap()
+        expect(page.get_by_role("heading", name="Reply as Corner Bakery")).to_be_visible()
+        page.wait_for_load_state()
+        phone.check_page()
+        page.get_by_label("Your reply").fill("Sorry! Come by for a fresh loaf, on us.")
+        page.get_by_role("button", name="Publish reply").tap()
+        expect(page.get_by_text("Your reply is under the post.")).to_be_visible()
+        page.wait_for_load_state()
+        phone.check_page()
+        page = phone.visit(f"/b/{slug}?tab=complaints")
+        reply = page.locator(".wall-reply")
+        expect(reply).to_contain_text("Reply from Corner Bakery")
+        expect(reply).to_contain_text("Sorry! Come by for a fresh loaf, on us.")
+        expect(page.get_by_text("Business replied")).to_be_visible()
+        screenshot(page, "business-wall-reply")
+        phone.check_clean()
+    finally:
+        context.close()

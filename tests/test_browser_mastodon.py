@@ -289,7 +289,7 @@ def test_mastodon_sign_in_post_delivery_and_reply(
 
     page = phone.visit("/b/corner-bakery")
     expect(page.locator(".meta")).to_contain_text(f"@{BUSINESS_ACCT}")
-    expect(number(page, "Replies on Mastodon")).to_have_text("100%")
+    expect(number(page, "Replies")).to_have_text("100%")
     expect(number(page, "Median reply time")).to_have_text("2\u00a0h\u00a010\u00a0min")
     phone.check_clean(allowed=(fake.url + "/",))
     # Delivery needed nothing but `flask serve`: its queue lives in the instance folder.

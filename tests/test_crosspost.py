@@ -996,7 +996,7 @@ def test_reply_numbers_count_only_posts_on_the_wall(
     )
     tasks.check_reply.call_local(row.id)
     page = client.get(f"/b/{bakery_with_handle.slug}").text
-    assert re.search(r"<dt>Replies on Mastodon</dt><dd>–</dd>", page)
+    assert re.search(r"<dt>Replies</dt><dd>–</dd>", page)
 
 
 def test_connecting_another_account_leaves_old_statuses_with_the_old_one(

@@ -17,6 +17,7 @@ from webapp.infra import crypto
 from webapp.models import (
     ApiToken,
     BusinessManager,
+    BusinessReply,
     ChallengeRound,
     Crosspost,
     MailMessage,
@@ -25,6 +26,7 @@ from webapp.models import (
     Passkey,
     Post,
     RecoveryCode,
+    ReplyReport,
     Report,
     User,
     utcnow,
@@ -55,6 +57,11 @@ def everything(client, connected, make_business, make_user, make_post, fake_mast
     assert client.post("/settings/recovery-codes").status_code == 200
     audit.record(None, "admin.create", connected, username="alice")
     db.session.add(BusinessManager(business_id=bakery.id, user_id=connected.id))
+    answer = BusinessReply(
+        post_id=bobs.id, business_id=bakery.id, author_id=connected.id, body="Thanks, Bob!"
+    )
+    db.session.add(answer)
+    db.session.add(ReplyReport(reply=answer, reporter=connected, reason="spam", detail="Ad."))
     connected.email = "alice@example.com"
     db.session.commit()
     assert (
@@ -83,6 +90,8 @@ def test_every_column_is_exported_or_left_out_for_a_reason(everything, app):
         AuditEntry: data["audit_entries"][0],
         MailMessage: data["mail"][0],
         BusinessManager: data["managing_for_owner"][0],
+        BusinessReply: data["business_replies_written"][0],
+        ReplyReport: data["reply_reports_filed"][0],
         Passkey: data["passkeys"][0],
         RecoveryCode: data["recovery_codes"][0],
     }

@@ -28,7 +28,7 @@ from webapp.auth.forms import (
     ResetPasswordForm,
 )
 from webapp.extensions import db
-from webapp.owners.forms import DetailsForm, ManagerForm
+from webapp.owners.forms import DetailsForm, ManagerForm, ReplyForm
 from webapp.posts.forms import PostForm, ResolveForm
 from webapp.settings.forms import (
     ApiTokenForm,
@@ -160,6 +160,13 @@ FORMS: dict[str, tuple[str, Callable[[dict], dict[str, str]], list[str]]] = {
         lambda w: {"reason": "spam", "detail": "Looks like an advert."},
         ["detail", "reason"],
     ),
+    "moderation.report_reply": (
+        "other",
+        lambda w: {"reason": "spam", "detail": "Looks like an advert."},
+        ["detail", "reason"],
+    ),
+    "moderation.hide_reply": ("admin", lambda w: {}, []),
+    "moderation.restore_reply": ("admin", lambda w: {}, []),
     "owners.claim": ("business_owner", lambda w: {}, []),
     "owners.claim_by_website": ("business_owner", lambda w: {}, []),
     "owners.add_manager": (
@@ -171,6 +178,12 @@ FORMS: dict[str, tuple[str, Callable[[dict], dict[str, str]], list[str]]] = {
     "owners.feature": ("business_owner", lambda w: {}, []),
     "owners.release": ("business_owner", lambda w: {}, []),
     "owners.unfeature": ("business_owner", lambda w: {}, []),
+    "owners.reply": (
+        "business_owner",
+        lambda w: {"body": "Thank you, come again!"},
+        fields_of(ReplyForm),
+    ),
+    "owners.delete_reply": ("business_owner", lambda w: {}, []),
     "owners.update": (
         "business_owner",
         lambda w: {"website": "cornerbakery.example", "description": "Fresh bread."},

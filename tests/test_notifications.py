@@ -530,3 +530,69 @@ def test_without_a_site_address_and_nobody_asking_nothing_is_logged(make_app, ma
         make_user("alice")
         scan()
     assert "WEBAPP_SITE_URL" not in caplog.text
+
+
+# --- A business answered on its wall ---
+
+
+def claimed_by(make_user, make_business, owner_name: str = "bakery"):
+    """A bakery whose owner answers on its Praisewall page; return it and a browser as them."""
+    owner = make_user(owner_name)
+    business = make_business("Corner Bakery")
+    business.owner = owner
+    business.claimed_at = utcnow()
+    db.session.commit()
+    return business
+
+
+def answer_on_wall(app, business, post_id: int, text: str) -> None:
+    """The owner publishes (or edits) the business's reply under the post."""
+    owner = app.test_client()
+    AuthActions(owner).login("bakery", PASSWORD)
+    response = owner.post(f"/b/{business.slug}/posts/{post_id}/reply", data={"body": text})
+    assert response.status_code == 302
+
+
+def test_an_answer_on_the_wall_is_mailed_once(client, alice, smtp, make_user, make_business, app):
+    """The business's reply on its wall is mailed once; editing it mails nothing more."""
+    choose(client, "replies")
+    bakery = claimed_by(make_user, make_business)
+    post_id = int(praise(client, bakery, body="Lovely bread.").headers["Location"].split("/")[-1])
+    answer_on_wall(app, bakery, post_id, "Thank you, Alice!")
+    scan()
+    answer_on_wall(app, bakery, post_id, "Thank you so much, Alice!")
+    scan()
+    [message] = smtp.to("alice@example.com")
+    assert message["Subject"] == "Corner Bakery replied to your praise"
+    assert "replied to your praise on its Praisewall page" in body(message)
+    assert "Thank you, Alice!" in body(message)
+    assert f"/posts/{post_id}" in body(message)
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert count_where(MailMessage, MailMessage.key.like("notify:wall-reply:%")) == 1
+
+
+def test_an_answer_to_a_complaint_on_the_wall_is_a_status_change(
+    client, alice, smtp, make_user, make_business, app
+):
+    """With only the status kind on, the answer that moves a complaint is mailed."""
+    choose(client, "status")
+    bakery = claimed_by(make_user, make_business)
+    response = praise(client, bakery, kind="complaint", body="Stale.", rating=None)
+    post_id = int(response.headers["Location"].split("/")[-1])
+    answer_on_wall(app, bakery, post_id, "Sorry, come back for a fresh one.")
+    scan()
+    [message] = smtp.to("alice@example.com")
+    assert message["Subject"] == "Corner Bakery replied to your complaint"
+    assert "Business replied" in body(message)
+
+
+def test_an_answer_on_the_wall_before_opting_in_is_not_mailed(
+    client, alice, smtp, make_user, make_business, app
+):
+    """Only answers after I asked are mailed."""
+    bakery = claimed_by(make_user, make_business)
+    post_id = int(praise(client, bakery, body="Lovely.").headers["Location"].split("/")[-1])
+    answer_on_wall(app, bakery, post_id, "Thanks!")
+    choose(client, "replies")
+    scan()
+    assert smtp.to("alice@example.com") == []

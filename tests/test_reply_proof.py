@@ -64,7 +64,7 @@ def shown(client, row: Crosspost, business: Business) -> tuple[str, str, str]:
     wall = client.get(f"/b/{business.slug}").text
     return (
         post_page,
-        number(wall, "Replies on Mastodon"),
+        number(wall, "Replies"),
         number(wall, "Median reply time"),
     )
 

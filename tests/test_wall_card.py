@@ -39,13 +39,13 @@ def test_a_wall_has_open_graph_tags_with_its_numbers(client, make_business):
     business = make_business("Corner Bakery")
     business.praise_count, business.complaint_count = 12, 1
     business.mentioned_count, business.replied_count = 10, 8
+    business.askable_count, business.answered_count = 10, 8
     business.median_reply_seconds = 2 * 3600
     db.session.commit()
     tags = meta_tags(client.get("/b/corner-bakery"))
     assert tags["og:title"] == "Corner Bakery on Praisewall"
     assert tags["og:description"] == (
-        "12 praise, 1 complaint, replies to 80% of mentions on Mastodon, "
-        "median reply time 2\u00a0h."
+        "12 praise, 1 complaint, replies to 80% of posts asking it, median reply time 2\u00a0h."
     )
     assert tags["og:image"] == "http://praisewall.test/b/corner-bakery/card.png"
     assert (tags["og:image:width"], tags["og:image:height"]) == ("1200", "630")

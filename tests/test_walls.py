@@ -76,7 +76,7 @@ def test_business_wall_tabs_and_numbers(client, bob, bakery_with_website, make_u
         "Complaints": "4",
         "Resolved": "50%",
         "Median time to resolve": "3 days",
-        "Replies on Mastodon": "–",
+        "Replies": "–",
         "Median reply time": "–",
         "Average rating": "3.0",
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import secrets
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -251,6 +251,11 @@ class Business(db.Model):
     rating_count: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
     mentioned_count: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
     replied_count: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+    # Posts it was asked to answer (a status naming it) or answered on its wall; those answered
+    # either way; and those answered on its wall (webapp/services/stats.py, answers).
+    askable_count: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+    answered_count: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+    wall_replied_count: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
     # Worked out again whenever a resolved complaint or a reply comes or goes, from the latest
     # MEDIAN_SAMPLE of each, so reading them costs nothing.
     median_resolve_days: so.Mapped[float | None]
@@ -418,6 +423,9 @@ class Post(db.Model):
     business: so.Mapped[Business] = so.relationship()
     fixes: so.Mapped[Post | None] = so.relationship(remote_side=[id])
     crosspost: so.Mapped[Crosspost | None] = so.relationship(back_populates="post")
+    wall_reply: so.Mapped[BusinessReply | None] = so.relationship(
+        back_populates="post", cascade="all, delete-orphan", passive_deletes=True
+    )
 
     @so.validates("body", "make_right", "resolution_note")
     def drop_forbidden_characters(self, key: str, value: str | None) -> str | None:
@@ -450,11 +458,46 @@ class Post(db.Model):
         return author or self.shows_mastodon_links
 
     @property
+    def shown_wall_reply(self) -> BusinessReply | None:
+        """Return the business's answer on its wall, while the moderators let it show."""
+        reply = self.wall_reply
+        return reply if reply is not None and reply.is_visible else None
+
+    @property
     def business_reply(self) -> Crosspost | None:
-        """Return the status the business replied to on Mastodon, if it did."""
+        """Return the status the business replied to on Mastodon, if it did.
+
+        Its answer on the wall is `shown_wall_reply`; `answered_at` is the first of the two.
+        """
         if self.crosspost is not None and self.crosspost.replied_at is not None:
             return self.crosspost
         return None
+
+    @property
+    def has_new_wall_reply(self) -> bool:
+        """Tell whether the business answered on its wall since the author last opened the post."""
+        reply = self.shown_wall_reply
+        return reply is not None and reply.seen_at is None
+
+    @property
+    def answered_at(self) -> datetime | None:
+        """Return when the business first answered, on its wall or on a network."""
+        times = [
+            answer
+            for answer in (
+                self.business_reply.replied_at if self.business_reply else None,
+                self.shown_wall_reply.created_at if self.shown_wall_reply else None,
+            )
+            if answer is not None
+        ]
+        return min(times) if times else None
+
+    @property
+    def last_changed_at(self) -> datetime:
+        """Return when the post, or the business's answer on the wall, last changed."""
+        reply = self.shown_wall_reply
+        answered = (reply.edited_at or reply.created_at) if reply else None
+        return max(t for t in (self.created_at, self.updated_at, answered) if t is not None)
 
     @property
     def has_sent_status(self) -> bool:
@@ -510,6 +553,68 @@ class Post(db.Model):
         return f"<Post {self.id} {self.kind}>"
 
 
+# The longest answer a business may give under a post, in characters.
+REPLY_MAX = 1000
+
+
+class BusinessReply(db.Model):
+    """The business's one public answer under a post on its wall, by its owner or a manager.
+
+    It sits next to the customer's words and never changes them.
+    """
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    post_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("post.id", ondelete="CASCADE"), unique=True
+    )
+    business_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("business.id", ondelete="CASCADE"), index=True
+    )
+    # Who wrote it for the business; kept, without a name, after they leave.
+    author_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL"), index=True
+    )
+    body: so.Mapped[str] = so.mapped_column(sa.Text)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    edited_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    # When the post's author first opened the post after the reply came (or was last edited).
+    seen_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    moderation: so.Mapped[str] = so.mapped_column(sa.String(16), default=Moderation.OK)
+
+    post: so.Mapped[Post] = so.relationship(back_populates="wall_reply")
+    business: so.Mapped[Business] = so.relationship()
+    author: so.Mapped[User | None] = so.relationship()
+
+    @so.validates("body")
+    def drop_forbidden_characters(self, key: str, value: str | None) -> str | None:
+        """Keep characters XML forbids out of the row, whichever way the text came in."""
+        return xml_safe(value)
+
+    @property
+    def is_visible(self) -> bool:
+        """Tell whether the moderators let everyone see it."""
+        return self.moderation in VISIBLE_MODERATION
+
+    @property
+    def delay(self) -> timedelta:
+        """Return how long after the post the business answered."""
+        return max(self.created_at - self.post.created_at, timedelta(0))
+
+    @property
+    def moderation_label(self) -> str:
+        """Return the reply's standing with the moderators in words."""
+        return Moderation(self.moderation).label
+
+    @property
+    def is_edited(self) -> bool:
+        """Tell whether the business changed its answer after publishing it."""
+        return self.edited_at is not None
+
+    def __repr__(self) -> str:
+        """Show which post it answers when debugging."""
+        return f"<BusinessReply on {self.post_id}>"
+
+
 class ChallengeRound(db.Model):
     """One attempt at the three-praise challenge; progress is counted from posts."""
 
@@ -541,6 +646,31 @@ class Report(db.Model):
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     post: so.Mapped[Post] = so.relationship()
+    reporter: so.Mapped[User] = so.relationship()
+
+    @so.validates("detail")
+    def drop_forbidden_characters(self, key: str, value: str | None) -> str | None:
+        """Keep characters XML forbids out of the row, whichever way the text came in."""
+        return xml_safe(value)
+
+
+class ReplyReport(db.Model):
+    """A person's flag on a business's answer on its wall they think breaks the rules."""
+
+    __table_args__ = (sa.UniqueConstraint("reply_id", "reporter_id", name="uq_reply_report_once"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    reply_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("business_reply.id", ondelete="CASCADE"), index=True
+    )
+    reporter_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="CASCADE"), index=True
+    )
+    reason: so.Mapped[str] = so.mapped_column(sa.String(32))
+    detail: so.Mapped[str | None] = so.mapped_column(sa.String(500))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    reply: so.Mapped[BusinessReply] = so.relationship()
     reporter: so.Mapped[User] = so.relationship()
 
     @so.validates("detail")

@@ -145,6 +145,7 @@ NUMBERS = {
         "average_rating",
         "mentioned",
         "replied",
+        "answered_on_wall",
         "reply_rate",
         "median_reply_seconds",
     ],
@@ -160,9 +161,27 @@ NUMBERS = {
             "minimum": 0,
             "description": "Statuses sent to Mastodon that mentioned the business.",
         },
-        "replied": {"type": "integer", "minimum": 0, "description": "How many it replied to."},
-        "reply_rate": NULLABLE_NUMBER,
-        "median_reply_seconds": NULLABLE_NUMBER,
+        "replied": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "How many of those it replied to on Mastodon.",
+        },
+        "answered_on_wall": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Public posts it answered on its own wall.",
+        },
+        "reply_rate": {
+            **NULLABLE_NUMBER,
+            "description": (
+                "The share of public posts it answered, on its wall or on Mastodon, of those "
+                "whose status mentioned it or that it answered on its wall."
+            ),
+        },
+        "median_reply_seconds": {
+            **NULLABLE_NUMBER,
+            "description": "Median time to each post's first answer, from either source.",
+        },
     },
 }
 
@@ -205,6 +224,7 @@ POST = {
         "resolution_note",
         "follows_up",
         "business_reply",
+        "wall_reply",
     ],
     "properties": {
         "id": {"type": "integer"},
@@ -244,6 +264,21 @@ POST = {
             ),
             "required": ["replied_at", "url"],
             "properties": {"replied_at": NULLABLE_DATETIME, "url": NULLABLE_STRING},
+        },
+        "wall_reply": {
+            "type": ["object", "null"],
+            "description": "The business's answer under the post on its own wall.",
+            "required": ["body", "created_at", "edited_at", "seconds_to_reply"],
+            "properties": {
+                "body": {"type": "string"},
+                "created_at": {"type": "string", "format": "date-time"},
+                "edited_at": NULLABLE_DATETIME,
+                "seconds_to_reply": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "How long after the post the business answered.",
+                },
+            },
         },
     },
 }

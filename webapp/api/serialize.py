@@ -37,6 +37,7 @@ def numbers_json(numbers: BusinessNumbers) -> dict:
         "average_rating": numbers.average_rating,
         "mentioned": numbers.mentioned,
         "replied": numbers.replied,
+        "answered_on_wall": numbers.wall_replied,
         "reply_rate": numbers.reply_rate,
         "median_reply_seconds": (
             numbers.median_reply.total_seconds() if numbers.median_reply is not None else None
@@ -90,6 +91,20 @@ def post_json(post: Post) -> dict:
             if reply
             else None
         ),
+        "wall_reply": wall_reply_json(post),
+    }
+
+
+def wall_reply_json(post: Post) -> dict | None:
+    """Describe the business's answer on its wall under the post, or None."""
+    reply = post.shown_wall_reply
+    if reply is None:
+        return None
+    return {
+        "body": reply.body,
+        "created_at": iso(reply.created_at),
+        "edited_at": iso(reply.edited_at),
+        "seconds_to_reply": int(reply.delay.total_seconds()),
     }
 
 

@@ -28,7 +28,7 @@ def newest(stmt) -> list[Post]:
 def feed_response(title: str, specific: str, page_url: str, items: list[Post]):
     """Render posts as an Atom feed, cacheable and revalidatable."""
     host = request.host
-    updated = max((p.updated_at or p.created_at for p in items), default=SITE_START)
+    updated = max((p.last_changed_at for p in items), default=SITE_START)
     body = feeds.atom(
         title=title,
         feed_id=feeds.tag_uri(host, SITE_START, specific),

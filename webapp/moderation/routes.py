@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 
 from webapp import audit
 from webapp.extensions import db, limiter
-from webapp.models import Post
+from webapp.models import BusinessReply, Post
 from webapp.posts.routes import render_post
 from webapp.services import moderation
 from webapp.web.limits import setting, user_key, went_through
@@ -55,15 +55,78 @@ def report(post_id: int):
     return redirect(url_for("posts.show", post_id=post.id))
 
 
+def wall_reply_or_404(post_id: int) -> BusinessReply:
+    """Return the business's answer under this post.
+
+    :raise 404: if the post has none.
+    """
+    post = db.get_or_404(Post, post_id)
+    if post.wall_reply is None:
+        abort(404, description="This post has no reply from the business.")
+    return post.wall_reply
+
+
+@bp.post("/posts/<int:post_id>/reply/report")
+@login_required
+@limiter.limit(setting("REPORT_RATE_LIMIT"), key_func=user_key, deduct_when=went_through)
+def report_reply(post_id: int):
+    """Report the business's answer under a public post."""
+    reply = wall_reply_or_404(post_id)
+    if not (reply.is_visible and reply.post.is_public):
+        abort(404)
+    detail = (request.form.get("detail") or "").strip()[:500]
+    try:
+        moderation.report_reply(
+            reply,
+            current_user,
+            request.form.get("reason", ""),
+            detail,
+            current_app.config["REPORTS_TO_HIDE"],
+        )
+    except moderation.ReportRefused as refusal:
+        flash(str(refusal), "error")
+        return render_post(reply.post, status=refusal.status)
+    db.session.commit()
+    flash("Thanks for reporting. An admin will look at it.", "success")
+    return redirect(url_for("posts.show", post_id=post_id))
+
+
 @bp.get("/admin/reports")
 @admin_required
 def reports():
-    """List reported posts for review."""
+    """List reported posts and answers on walls for review."""
     return render_template(
         "moderation/reports.html",
         rows=moderation.reported_posts(),
+        reply_rows=moderation.reported_replies(),
         reasons=moderation.REPORT_REASONS,
     )
+
+
+@bp.post("/admin/posts/<int:post_id>/reply/hide")
+@admin_required
+def hide_reply(post_id: int):
+    """Hide the business's answer under a post from the walls."""
+    reply = wall_reply_or_404(post_id)
+    was = reply.moderation
+    moderation.hide_reply(reply)
+    audit.record(current_user, "reply.hide", reply, post=post_id, was=was)
+    db.session.commit()
+    flash("The reply is hidden from the walls.", "info")
+    return redirect(url_for("moderation.reports"))
+
+
+@bp.post("/admin/posts/<int:post_id>/reply/restore")
+@admin_required
+def restore_reply(post_id: int):
+    """Show a reported answer on the walls again."""
+    reply = wall_reply_or_404(post_id)
+    was = reply.moderation
+    moderation.restore_reply(reply)
+    audit.record(current_user, "reply.restore", reply, post=post_id, was=was)
+    db.session.commit()
+    flash("The reply is restored to the walls.", "info")
+    return redirect(url_for("moderation.reports"))
 
 
 @bp.post("/admin/posts/<int:post_id>/hide")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from webapp.models import REPLY_MAX
 from webapp.services.businesses import WEBSITE_MAX
 from webapp.services.owners import DESCRIPTION_MAX
 from webapp.text import strip_text
@@ -43,4 +44,19 @@ class ManagerForm(Form):
             Length(max=60, message="That username is too long."),
         ],
         render_kw={"autocomplete": "off"},
+    )
+
+
+class ReplyForm(Form):
+    """The business's public answer under a post on its wall."""
+
+    body = TextAreaField(
+        "Your reply",
+        description=f"Shown under the post, as the business. Up to {REPLY_MAX} characters.",
+        filters=[strip_text],
+        validators=[
+            DataRequired(message="Write your reply."),
+            Length(max=REPLY_MAX, message=f"Keep your reply under {REPLY_MAX} characters."),
+        ],
+        render_kw={"rows": 5},
     )

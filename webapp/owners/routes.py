@@ -8,9 +8,9 @@ from flask_login import current_user, login_required
 from webapp import audit
 from webapp.extensions import db, limiter
 from webapp.models import Business, Post
-from webapp.owners.forms import DetailsForm, ManagerForm
-from webapp.services import owners, site_proof
-from webapp.web.limits import setting, user_key
+from webapp.owners.forms import DetailsForm, ManagerForm, ReplyForm
+from webapp.services import owners, site_proof, wall_replies
+from webapp.web.limits import setting, user_key, went_through
 from webapp.web.lookups import business_or_404
 
 bp = Blueprint("owners", __name__)
@@ -18,6 +18,14 @@ bp = Blueprint("owners", __name__)
 # Each claim fetches from the business's server or website: a few a minute per person, both
 # ways counted together.
 claim_limit = limiter.shared_limit(setting("CLAIM_RATE_LIMIT"), scope="claim", key_func=user_key)
+# Replies on the wall count per person as posts do, apart from them.
+reply_limit = limiter.shared_limit(
+    setting("POST_RATE_LIMIT"),
+    scope="wall-reply",
+    key_func=user_key,
+    methods=["POST"],
+    deduct_when=went_through,
+)
 
 
 def owned_business_or_403(slug: str) -> Business:
@@ -225,6 +233,83 @@ def remove_manager(slug: str, user_id: int):
     db.session.commit()
     flash(f"{user.username} no longer manages this page.", "info")
     return redirect(url_for("owners.manage", slug=business.slug))
+
+
+def answerable_post_or_404(business: Business, post_id: int) -> Post:
+    """Return the public post on this wall with this id.
+
+    :raise 404: if the wall shows no such post.
+    """
+    post = db.session.get(Post, post_id)
+    if post is None or not wall_replies.may_answer(business, post):
+        abort(404, description="There is no such post on this wall.")
+    return post
+
+
+def render_reply(business: Business, post: Post, form: ReplyForm | None = None, status: int = 200):
+    """Render the page where the business writes, edits or deletes its reply to a post."""
+    reply = post.wall_reply
+    form = form or ReplyForm(body=reply.body if reply else None)
+    return (
+        render_template("owners/reply.html", business=business, post=post, reply=reply, form=form),
+        status,
+    )
+
+
+@bp.get("/b/<slug>/posts/<int:post_id>/reply")
+@login_required
+def reply_page(slug: str, post_id: int):
+    """Show the form for the business's reply under a post on its wall."""
+    business = managed_business_or_403(slug)
+    return render_reply(business, answerable_post_or_404(business, post_id))
+
+
+@bp.post("/b/<slug>/posts/<int:post_id>/reply")
+@login_required
+@reply_limit
+def reply(slug: str, post_id: int):
+    """Publish the business's reply under a post, or save the edited one."""
+    business = managed_business_or_403(slug)
+    post = answerable_post_or_404(business, post_id)
+    form = ReplyForm()
+    if not form.validate():
+        return render_reply(business, post, form, 422)
+    first_time = post.wall_reply is None
+    try:
+        answer = wall_replies.publish(
+            business, post, current_user._get_current_object(), form.body.data or ""
+        )
+    except wall_replies.Refused as refused:
+        form.body.errors = [str(refused)]
+        return render_reply(business, post, form, 422)
+    db.session.flush()
+    action = "business.reply" if first_time else "business.reply_edit"
+    audit.record(current_user, action, business, post=post.id, reply=answer.id)
+    db.session.commit()
+    flash("Your reply is under the post." if first_time else "Reply saved.", "success")
+    return redirect(url_for("posts.show", post_id=post.id))
+
+
+@bp.post("/b/<slug>/posts/<int:post_id>/reply/delete")
+@login_required
+@reply_limit
+def delete_reply(slug: str, post_id: int):
+    """Take the business's reply off a post."""
+    business = managed_business_or_403(slug)
+    post = answerable_post_or_404(business, post_id)
+    gone = wall_replies.delete(post)
+    if gone is None:
+        abort(404, description="This post has no reply from you.")
+    audit.record(current_user, "business.reply_delete", business, post=post.id, reply=gone.id)
+    db.session.commit()
+    flash("Your reply is deleted.", "info")
+    return redirect(url_for("posts.show", post_id=post.id))
+
+
+@bp.app_template_global("can_reply_as_business")
+def can_reply_as_business(business: Business) -> bool:
+    """Tell the wall and the post's page whether to offer the current person to reply."""
+    return wall_replies.can_reply(business, current_user)
 
 
 @bp.app_template_global("can_claim_business")

@@ -23,7 +23,7 @@ from webapp.networks.mastodon.signin import limits_for
 from webapp.networks.mastodon.text import status_length
 from webapp.posts.forms import PostForm, ResolveForm
 from webapp.pwa.share import shared_story
-from webapp.services import crosspost, posts, tone
+from webapp.services import crosspost, posts, tone, wall_replies
 from webapp.services.businesses import parse_handle
 from webapp.services.moderation import REPORT_REASONS
 from webapp.web.caching import cacheable_page
@@ -193,6 +193,8 @@ def render_post(post: Post, resolve_form: ResolveForm | None = None, status: int
             follow_ups=posts.follow_ups(post) if post.kind == Kind.COMPLAINT else [],
             fixed_complaint=posts.fixed_complaint(post) if post.fixes_id else None,
             report_reasons=REPORT_REASONS,
+            can_reply=wall_replies.may_answer(post.business, post)
+            and wall_replies.can_reply(post.business, current_user),
         ),
         status,
     )
@@ -201,7 +203,10 @@ def render_post(post: Post, resolve_form: ResolveForm | None = None, status: int
 @bp.get("/posts/<int:post_id>")
 def show(post_id: int):
     """Show one post; its page is the one people share, so caches may keep it."""
-    html, _ = render_post(get_post(post_id, check_author=False))
+    post = get_post(post_id, check_author=False)
+    html, _ = render_post(post)
+    if wall_replies.mark_seen(post, current_user):
+        db.session.commit()
     return cacheable_page(html)
 
 

@@ -110,7 +110,7 @@ def wall_card(business: Business, numbers: BusinessNumbers) -> bytes:
     praise = f"{numbers.praise} praise"
     draw.text((72, 260), praise, font=font(72), fill=PRAISE)
     rate = numbers.reply_rate
-    replies = f"Replies on Mastodon: {round(rate * 100)}%" if rate is not None else "No replies yet"
+    replies = f"Replies: {round(rate * 100)}%" if rate is not None else "No replies yet"
     draw.text((72, 370), replies, font=font(46), fill=INK)
     if numbers.median_reply is not None:
         took = duration(numbers.median_reply).replace("\u00a0", " ")

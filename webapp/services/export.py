@@ -12,12 +12,14 @@ from webapp.models import (
     ApiToken,
     Business,
     BusinessManager,
+    BusinessReply,
     ChallengeRound,
     Crosspost,
     MailMessage,
     Passkey,
     Post,
     RecoveryCode,
+    ReplyReport,
     Report,
     User,
 )
@@ -35,6 +37,8 @@ EXPORTED_AS = {
     "report": {"post_id": "post"},
     "user": {"new_email": "unconfirmed_email"},
     "business_manager": {"business_id": "business"},
+    "business_reply": {"post_id": "post", "business_id": "business"},
+    "reply_report": {"reply_id": "reply"},
 }
 CREDENTIAL = "a credential, not the person's data"
 # Columns left out of the export, each with the reason. Every other column is exported; the
@@ -65,6 +69,11 @@ NOT_EXPORTED = {
     },
     "report": {"reporter_id": "the person exporting"},
     "business_manager": {"user_id": "the person exporting"},
+    "business_reply": {
+        "author_id": "the person exporting",
+        "seen_at": "when the post's author read it: theirs, not the writer's",
+    },
+    "reply_report": {"reporter_id": "the person exporting"},
     "challenge_round": {"user_id": "the person exporting"},
     "api_token": {
         "user_id": "the person exporting",
@@ -188,6 +197,15 @@ def export_user(user: User) -> dict:
         .where(BusinessManager.user_id == user.id)
         .order_by(BusinessManager.id)
     ).all()
+    answered = db.session.execute(
+        sa.select(BusinessReply, Business.slug)
+        .join(Business, Business.id == BusinessReply.business_id)
+        .where(BusinessReply.author_id == user.id)
+        .order_by(BusinessReply.id)
+    ).all()
+    reply_reports = db.session.scalars(
+        sa.select(ReplyReport).where(ReplyReport.reporter_id == user.id).order_by(ReplyReport.id)
+    ).all()
     account = user.mastodon_account
     tokens = db.session.scalars(
         sa.select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at)
@@ -254,6 +272,29 @@ def export_user(user: User) -> dict:
         ],
         "managing_for_owner": [
             {"id": m.id, "business": slug, "added_at": iso(m.added_at)} for m, slug in helping
+        ],
+        # What they wrote under customers' posts, speaking for a business.
+        "business_replies_written": [
+            {
+                "id": r.id,
+                "post": r.post_id,
+                "business": slug,
+                "body": r.body,
+                "created_at": iso(r.created_at),
+                "edited_at": iso(r.edited_at),
+                "moderation": r.moderation,
+            }
+            for r, slug in answered
+        ],
+        "reply_reports_filed": [
+            {
+                "id": r.id,
+                "reply": r.reply_id,
+                "reason": r.reason,
+                "detail": r.detail,
+                "created_at": iso(r.created_at),
+            }
+            for r in reply_reports
         ],
         # Where it is and since when; its token is a credential, kept out like the API tokens'.
         "mastodon_account": {

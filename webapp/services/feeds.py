@@ -7,7 +7,7 @@ from datetime import datetime
 from xml.etree import ElementTree as ET  # nosec B405 # only builds feeds, never parses
 
 from webapp.models import Post
-from webapp.text import xml_safe
+from webapp.text import duration, xml_safe
 
 ATOM = "http://www.w3.org/2005/Atom"
 FEED_SIZE = 50
@@ -22,6 +22,18 @@ def entry_title(post: Post) -> str:
     """Title an entry like "Praise for Corner Bakery"."""
     kind = "Praise for " if post.is_praise else "A complaint about "
     return kind + xml_safe(post.business.name)
+
+
+def entry_text(post: Post) -> str:
+    """Return the entry's text: the post, then the business's answer on its wall, if any."""
+    reply = post.shown_wall_reply
+    if reply is None:
+        return post.body
+    edited = " (edited)" if reply.is_edited else ""
+    return (
+        f"{post.body}\n\nReply from {post.business.name} after {duration(reply.delay)}"
+        f"{edited}:\n{reply.body}"
+    )
 
 
 def atom(
@@ -53,9 +65,8 @@ def atom(
         ET.SubElement(entry, f"{{{ATOM}}}id").text = id_for(post)
         ET.SubElement(entry, f"{{{ATOM}}}link", rel="alternate", href=link_for(post))
         ET.SubElement(entry, f"{{{ATOM}}}published").text = post.created_at.isoformat()
-        changed = post.updated_at or post.created_at
-        ET.SubElement(entry, f"{{{ATOM}}}updated").text = changed.isoformat()
+        ET.SubElement(entry, f"{{{ATOM}}}updated").text = post.last_changed_at.isoformat()
         author = ET.SubElement(entry, f"{{{ATOM}}}author")
         ET.SubElement(author, f"{{{ATOM}}}name").text = xml_safe(post.shown_author) or "a customer"
-        ET.SubElement(entry, f"{{{ATOM}}}content", type="text").text = xml_safe(post.body)
+        ET.SubElement(entry, f"{{{ATOM}}}content", type="text").text = xml_safe(entry_text(post))
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True)

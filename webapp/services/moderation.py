@@ -6,8 +6,8 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from webapp.extensions import db
-from webapp.models import Moderation, Post, Report, User, utcnow
-from webapp.services import challenge
+from webapp.models import BusinessReply, Moderation, Post, ReplyReport, Report, User, utcnow
+from webapp.services import challenge, owners
 
 REPORT_REASONS = {
     "spam": "Spam or advertising",
@@ -94,3 +94,58 @@ def restore(post: Post) -> None:
     post.moderation = Moderation.RESTORED
     post.restored_at = utcnow()
     challenge.record_praise(post)
+
+
+def report_reply(
+    reply: BusinessReply, reporter: User, reason: str, detail: str | None, threshold: int
+) -> None:
+    """File a report on a business's answer; enough of them hide it until an admin decides.
+
+    :raise ReportRefused: for an unknown reason, the business's own people, or a second report.
+    """
+    if reason not in REPORT_REASONS:
+        raise ReportRefused("Choose a reason from the list.", 422)
+    if owners.can_manage(reply.business, reporter):
+        raise ReportRefused("You can't report your business's own reply. Edit or delete it.", 403)
+    earlier = db.session.scalar(
+        sa.select(ReplyReport.id).where(
+            ReplyReport.reply_id == reply.id, ReplyReport.reporter_id == reporter.id
+        )
+    )
+    if earlier is not None:
+        raise ReportRefused("You've already reported this reply. Thanks, we'll look at it.", 409)
+    db.session.add(
+        ReplyReport(reply=reply, reporter=reporter, reason=reason, detail=detail or None)
+    )
+    db.session.flush()
+    count = db.session.scalar(
+        sa.select(sa.func.count()).select_from(ReplyReport).where(ReplyReport.reply_id == reply.id)
+    )
+    if reply.moderation == Moderation.OK and count >= threshold:
+        reply.moderation = Moderation.PENDING
+
+
+def reported_replies() -> list[tuple[BusinessReply, list[ReplyReport]]]:
+    """List reported answers on walls with their reports, those awaiting a decision first."""
+    reports = db.session.scalars(
+        sa.select(ReplyReport)
+        .options(so.joinedload(ReplyReport.reporter), so.joinedload(ReplyReport.reply))
+        .order_by(ReplyReport.created_at)
+    ).all()
+    by_reply: dict[int, list[ReplyReport]] = {}
+    for item in reports:
+        by_reply.setdefault(item.reply_id, []).append(item)
+    rows = [(items[0].reply, items) for items in by_reply.values()]
+    rows.sort(key=lambda row: (row[0].moderation != Moderation.PENDING, -len(row[1]), -row[0].id))
+    return rows
+
+
+def hide_reply(reply: BusinessReply) -> None:
+    """Hide a business's answer from the walls (an admin's decision)."""
+    reply.moderation = Moderation.HIDDEN
+
+
+def restore_reply(reply: BusinessReply) -> None:
+    """Show a reported answer again (an admin's decision); its reports so far are answered."""
+    reply.moderation = Moderation.RESTORED
+    db.session.execute(sa.delete(ReplyReport).where(ReplyReport.reply_id == reply.id))

@@ -23,6 +23,8 @@ from sqlalchemy.exc import IntegrityError
 from webapp.extensions import db
 from webapp.infra import mail
 from webapp.models import (
+    VISIBLE_MODERATION,
+    BusinessReply,
     ChallengeRound,
     ComplaintStatus,
     Crosspost,
@@ -51,7 +53,7 @@ KINDS = (
         "replies",
         "notify_replies_since",
         "A business replied to my post",
-        "When a business answers a post we sent to Mastodon for you.",
+        "When a business answers your post on its wall, or a post we sent to Mastodon for you.",
     ),
     NoticeKind(
         "status",
@@ -213,6 +215,59 @@ def reply_notice(row: Crosspost, post: Post, user: User) -> Notice:
     )
 
 
+def wall_reply_notices(now: datetime) -> list[Notice]:
+    """Find businesses' answers on their walls not mailed yet, to people who asked before."""
+    wants_replies = sa.and_(
+        User.notify_replies_since.is_not(None),
+        BusinessReply.created_at >= User.notify_replies_since,
+    )
+    wants_status = sa.and_(
+        Post.kind == Kind.COMPLAINT,
+        Post.complaint_status == ComplaintStatus.REPLIED,
+        User.notify_status_since.is_not(None),
+        BusinessReply.created_at >= User.notify_status_since,
+    )
+    rows = db.session.execute(
+        sa.select(BusinessReply, Post, User)
+        .join(Post, Post.id == BusinessReply.post_id)
+        .join(User, User.id == Post.author_id)
+        .where(
+            BusinessReply.created_at >= now - LOOKBACK,
+            BusinessReply.moderation.in_(VISIBLE_MODERATION),
+            User.email.is_not(None),
+            sa.or_(wants_replies, wants_status),
+            ~mailed(key_for("notify:wall-reply:", BusinessReply.id)),
+        )
+        .order_by(BusinessReply.id)
+        .limit(BATCH)
+    ).all()
+    return [wall_reply_notice(reply, post, user) for reply, post, user in rows]
+
+
+def wall_reply_notice(reply: BusinessReply, post: Post, user: User) -> Notice:
+    """Word the message about a business's answer on its wall."""
+    what = "complaint" if post.kind == Kind.COMPLAINT else "praise"
+    name = post.business.name
+    quote = reply.body[:QUOTE_MAX] + ("…" if len(reply.body) > QUOTE_MAX else "")
+    paragraphs = [
+        f"Hello {user.username},",
+        f"{name} replied to your {what} on its Praisewall page.",
+        f"“{quote}”",
+    ]
+    if post.kind == Kind.COMPLAINT and post.complaint_status == ComplaintStatus.REPLIED:
+        paragraphs.append("Your complaint now shows “Business replied”.")
+    status_only = user.notify_replies_since is None or reply.created_at < user.notify_replies_since
+    return Notice(
+        key=f"notify:wall-reply:{reply.id}",
+        user=user,
+        kind="status" if status_only else "replies",
+        subject=f"{name} replied to your {what}",
+        paragraphs=paragraphs,
+        link=url_for("posts.show", post_id=post.id, _external=True),
+        label="See your post",
+    )
+
+
 def round_notices(now: datetime) -> list[Notice]:
     """Find challenge rounds finished after their person asked to hear, not mailed yet."""
     rows = db.session.execute(
@@ -311,7 +366,12 @@ def due_notifications(now: datetime) -> list[MailMessage]:
             if anyone_asked():
                 log.warning("notifications not sent: set WEBAPP_SITE_URL to the site's address")
             return []
-        notices = [*reply_notices(now), *round_notices(now), *nudge_notices(now)]
+        notices = [
+            *reply_notices(now),
+            *wall_reply_notices(now),
+            *round_notices(now),
+            *nudge_notices(now),
+        ]
         return [row for notice in notices if (row := queue_once(notice, now)) is not None]
 
 

@@ -354,7 +354,11 @@ def featured_posts(business: Business) -> list[Post]:
     return list(
         db.session.scalars(
             featured_query(business)
-            .options(so.joinedload(Post.author), so.joinedload(Post.crosspost))
+            .options(
+                so.joinedload(Post.author),
+                so.joinedload(Post.crosspost),
+                so.joinedload(Post.wall_reply),
+            )
             .order_by(Post.featured_at, Post.id)
             .limit(FEATURE_LIMIT)
         )

@@ -14,6 +14,7 @@ from webapp.extensions import db
 from webapp.models import (
     VISIBLE_MODERATION,
     Business,
+    BusinessReply,
     Channel,
     ComplaintStatus,
     Crosspost,
@@ -30,9 +31,12 @@ from webapp.services import businesses, challenge, crosspost, owners, submission
 
 
 def with_people(stmt: sa.Select) -> sa.Select:
-    """Load each post's author, business and crosspost in the same query."""
+    """Load each post's author, business, crosspost and wall reply in the same query."""
     return stmt.options(
-        so.joinedload(Post.author), so.joinedload(Post.business), so.joinedload(Post.crosspost)
+        so.joinedload(Post.author),
+        so.joinedload(Post.business),
+        so.joinedload(Post.crosspost),
+        so.joinedload(Post.wall_reply),
     )
 
 
@@ -59,7 +63,8 @@ def business_wall_posts(business: Business, kind: str) -> sa.Select:
 
 
 def unanswered_praise(business: Business) -> sa.Select:
-    """Select public, named praise whose public status named the business, still unanswered.
+    """Select public, named praise whose public status named the business, still unanswered
+    there or on the wall.
 
     Anonymous praise is left out: its link to the status would name its author.
     """
@@ -74,6 +79,7 @@ def unanswered_praise(business: Business) -> sa.Select:
             Crosspost.sent_at.is_not(None),
             Crosspost.remote_url.is_not(None),
             Crosspost.replied_at.is_(None),
+            ~sa.exists().where(BusinessReply.post_id == Post.id),
         )
     )
 

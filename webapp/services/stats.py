@@ -24,6 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from webapp.models import (
     VISIBLE_MODERATION,
     Business,
+    BusinessReply,
     BusinessWeek,
     ComplaintStatus,
     Crosspost,
@@ -43,9 +44,12 @@ COUNTERS = (
     "rating_count",
     "mentioned_count",
     "replied_count",
+    "askable_count",
+    "answered_count",
+    "wall_replied_count",
 )
 MEDIANS = ("median_resolve_days", "median_reply_seconds")
-RESOLVED, REPLIED = COUNTERS.index("resolved_count"), COUNTERS.index("replied_count")
+RESOLVED, ANSWERED = COUNTERS.index("resolved_count"), COUNTERS.index("answered_count")
 CHUNK = 500  # post ids per IN (...) list
 
 
@@ -59,14 +63,25 @@ class BusinessNumbers:
     median_days_to_resolve: float | None
     average_rating: float | None
     mentioned: int = 0  # statuses sent that mentioned the business's resolved handle
-    replied: int = 0
+    replied: int = 0  # of those, the ones it replied to on the network
     median_reply: timedelta | None = None
     sample: int = MEDIAN_SAMPLE
+    # Posts the business was asked to answer (a status naming it) or answered on its wall,
+    # the ones it answered either way, and those answered on its wall.
+    askable: int = 0
+    answered: int = 0
+    wall_replied: int = 0
 
     @property
     def reply_rate(self) -> float | None:
-        """Return the share of mentioning statuses the business replied to."""
-        return self.replied / self.mentioned if self.mentioned else None
+        """Return the share of posts the business answered, on its wall or on a network."""
+        return self.answered / self.askable if self.askable else None
+
+    @property
+    def answers_by_source(self) -> list[tuple[str, int]]:
+        """Return how many answers came from each source, those with none left out."""
+        sources = [("on the wall", self.wall_replied), ("on Mastodon", self.replied)]
+        return [(source, count) for source, count in sources if count]
 
     @property
     def resolved_share(self) -> float | None:
@@ -80,8 +95,8 @@ class BusinessNumbers:
 
     @property
     def reply_median_sampled(self) -> bool:
-        """Tell whether the median reply time is of the latest `sample` replies only."""
-        return self.replied > self.sample
+        """Tell whether the median reply time is of the latest `sample` answers only."""
+        return self.answered > self.sample
 
 
 def is_public() -> sa.ColumnElement[bool]:
@@ -104,6 +119,9 @@ def business_numbers(business: Business) -> BusinessNumbers:
         replied=business.replied_count,
         median_reply=timedelta(seconds=reply) if reply is not None else None,
         sample=MEDIAN_SAMPLE,
+        askable=business.askable_count,
+        answered=business.answered_count,
+        wall_replied=business.wall_replied_count,
     )
 
 
@@ -122,10 +140,17 @@ def resolution_spans() -> tuple[sa.Select, so.InstrumentedAttribute]:
     return stmt, Post.resolved_at
 
 
-def reply_spans() -> tuple[sa.Select, so.InstrumentedAttribute]:
-    """Select (business_id, start, end) of the business's replies to public statuses naming it."""
-    stmt = (
+def reply_spans(business_id: int | None = None) -> tuple[sa.Select, sa.ColumnElement]:
+    """Select (business_id, start, end) of each public post's first answer; return it and its end.
+
+    An answer is a reply to a status naming the business (from when it was sent), or the
+    business's answer on its wall (from when the post was written): the earlier one counts.
+
+    :param business_id: one business's answers only, read through its indexes; None: all.
+    """
+    network = (
         sa.select(
+            Post.id.label("post_id"),
             Post.business_id.label("business_id"),
             Crosspost.sent_at.label("start"),
             Crosspost.replied_at.label("end"),
@@ -138,7 +163,30 @@ def reply_spans() -> tuple[sa.Select, so.InstrumentedAttribute]:
             is_public(),
         )
     )
-    return stmt, Crosspost.replied_at
+    wall = (
+        sa.select(
+            Post.id.label("post_id"),
+            Post.business_id.label("business_id"),
+            Post.created_at.label("start"),
+            BusinessReply.created_at.label("end"),
+        )
+        .join(Post, BusinessReply.post_id == Post.id)
+        .where(BusinessReply.moderation.in_(VISIBLE_MODERATION), is_public())
+    )
+    if business_id is not None:
+        network = network.where(
+            Crosspost.business_id == business_id, Post.business_id == business_id
+        )
+        wall = wall.where(BusinessReply.business_id == business_id)
+    answers = sa.union_all(network, wall).subquery()
+    first = sa.select(
+        answers,
+        sa.func.row_number()
+        .over(partition_by=answers.c.post_id, order_by=answers.c.end)
+        .label("nth"),
+    ).subquery()
+    stmt = sa.select(first.c.business_id, first.c.start, first.c.end).where(first.c.nth == 1)
+    return stmt, first.c.end
 
 
 Samples = dict[int, tuple[list[float], list[float]]]  # business id -> (resolutions, replies)
@@ -148,11 +196,12 @@ def latest_samples(connection: sa.Connection, business_ids: list[int]) -> Sample
     """Read these businesses' latest MEDIAN_SAMPLE spans, newest first, through their indexes."""
     found: Samples = {}
     for business_id in business_ids:
-        (resolved, resolved_end), (replies, replied_end) = resolution_spans(), reply_spans()
+        (resolved, resolved_end), (replies, replied_end) = (
+            resolution_spans(),
+            reply_spans(business_id),
+        )
         resolved = resolved.where(Post.business_id == business_id).order_by(resolved_end.desc())
-        replies = replies.where(
-            Crosspost.business_id == business_id, Post.business_id == business_id
-        ).order_by(replied_end.desc())
+        replies = replies.order_by(replied_end.desc())
         days, delays = (
             [spans_seconds(row) for row in connection.execute(stmt.limit(MEDIAN_SAMPLE))]
             for stmt in (resolved, replies)
@@ -165,8 +214,9 @@ def every_sample(connection: sa.Connection) -> Samples:
     """Read every business's latest MEDIAN_SAMPLE spans in two passes, for a recount."""
     found: Samples = {}
     for what, (stmt, end) in enumerate((resolution_spans(), reply_spans())):
+        business_id = stmt.selected_columns.business_id
         numbered = stmt.add_columns(
-            sa.func.row_number().over(partition_by=Post.business_id, order_by=end.desc()).label("n")
+            sa.func.row_number().over(partition_by=business_id, order_by=end.desc()).label("n")
         ).subquery()
         rows = connection.execute(
             sa.select(numbered.c.business_id, numbered.c.start, numbered.c.end).where(
@@ -296,7 +346,7 @@ def medians_touched(before: dict[int, list[int]], after: dict[int, list[int]]) -
         for business_id in set(before) | set(after)
         if any(
             before.get(business_id, zero)[n] != after.get(business_id, zero)[n]
-            for n in (RESOLVED, REPLIED)
+            for n in (RESOLVED, ANSWERED)
         )
     }
 
@@ -356,7 +406,40 @@ def tally(connection: sa.Connection, post_ids: Iterable[int] | None = None) -> d
             counts = found.setdefault(business_id, [0] * len(COUNTERS))
             counts[5] += mentioned
             counts[6] += replied
+        for business_id, askable, answered, on_wall in connection.execute(answers(wanted)):
+            counts = found.setdefault(business_id, [0] * len(COUNTERS))
+            counts[7] += askable
+            counts[8] += answered
+            counts[9] += on_wall
     return found
+
+
+def answers(wanted: sa.ColumnElement[bool]) -> sa.Select:
+    """Count, by business, public posts it was asked to answer, answered, and answered on its wall.
+
+    A post is asked about when its status named the business, or answered when it replied to
+    that status or answered on its wall.
+    """
+    named = sa.and_(
+        Crosspost.post_id == Post.id,
+        Crosspost.sent_at.is_not(None),
+        Crosspost.mention_resolved.is_(True),
+    )
+    asked = sa.exists().where(named)
+    replied = sa.exists().where(named, Crosspost.replied_at.is_not(None))
+    on_wall = sa.exists().where(
+        BusinessReply.post_id == Post.id, BusinessReply.moderation.in_(VISIBLE_MODERATION)
+    )
+    return (
+        sa.select(
+            Post.business_id,
+            sa.func.count().filter(sa.or_(asked, on_wall)),
+            sa.func.count().filter(sa.or_(replied, on_wall)),
+            sa.func.count().filter(on_wall),
+        )
+        .where(wanted, is_public(), sa.or_(asked, on_wall))
+        .group_by(Post.business_id)
+    )
 
 
 def apply_change(
@@ -418,14 +501,21 @@ PENDING = "stats.pending"
 EXPIRE = "stats.expire"
 
 
-def touched_posts(session: so.Session) -> tuple[set[int], list[Post | Crosspost]]:
+def touched_posts(
+    session: so.Session,
+) -> tuple[set[int], list[Post | Crosspost | BusinessReply]]:
     """Find the stored posts a flush may change the counts of, and the new rows to add after."""
     ids: set[int] = set()
-    new = [obj for obj in session.new if isinstance(obj, Post | Crosspost)]
+    new = [obj for obj in session.new if isinstance(obj, Post | Crosspost | BusinessReply)]
+    for obj in new:
+        if isinstance(obj, Crosspost | BusinessReply):
+            # A new row on a stored post changes what that post counted before.
+            post = obj.post
+            ids.add(obj.post_id or (post.id if post is not None else None))
     for obj in list(session.dirty) + list(session.deleted):
         if isinstance(obj, Post):
             ids.add(obj.id)
-        elif isinstance(obj, Crosspost):
+        elif isinstance(obj, Crosspost | BusinessReply):
             history = so.attributes.get_history(obj, "post_id")
             ids.update(i for i in (*history.unchanged, *history.deleted, *history.added) if i)
         elif isinstance(obj, User) and obj in session.deleted:
@@ -498,6 +588,8 @@ def _count_bulk(state: so.ORMExecuteState):
         column = Post.id
     elif entity is Crosspost:
         column = Crosspost.post_id
+    elif entity is BusinessReply:
+        column = BusinessReply.post_id
     else:
         return None
     query = sa.select(column)
