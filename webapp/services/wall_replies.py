@@ -81,9 +81,8 @@ def mark_seen(post: Post, reader: User | None) -> bool:
     """Note that the post's author has read the business's answer; tell whether it was new."""
     if reader is None or getattr(reader, "id", None) != post.author_id:
         return False
-    if not post.has_new_wall_reply:
-        return False
     reply = post.wall_reply
-    assert reply is not None  # has_new_wall_reply says so
+    if reply is None or not post.has_new_wall_reply:
+        return False
     reply.seen_at = utcnow()
     return True
