@@ -162,19 +162,24 @@ def key_for(
     return key + sa.literal(suffix, sa.String) if suffix else key
 
 
-def reply_notices(now: datetime) -> list[Notice]:
-    """Find business replies not mailed yet, to people who asked before the reply came."""
+def wants_answer_news(answered_at: so.InstrumentedAttribute) -> sa.ColumnElement[bool]:
+    """Select whether the post's author asked, before this answer came, to hear of it."""
     wants_replies = sa.and_(
         User.notify_replies_since.is_not(None),
-        Crosspost.replied_at >= User.notify_replies_since,
+        answered_at >= User.notify_replies_since,
     )
-    # The reply moved the complaint to "Business replied": the status kind asks for that too.
+    # The answer moved the complaint to "Business replied": the status kind asks for that too.
     wants_status = sa.and_(
         Post.kind == Kind.COMPLAINT,
         Post.complaint_status == ComplaintStatus.REPLIED,
         User.notify_status_since.is_not(None),
-        Crosspost.replied_at >= User.notify_status_since,
+        answered_at >= User.notify_status_since,
     )
+    return sa.or_(wants_replies, wants_status)
+
+
+def reply_notices(now: datetime) -> list[Notice]:
+    """Find business replies not mailed yet, to people who asked before the reply came."""
     rows = db.session.execute(
         sa.select(Crosspost, Post, User)
         .join(Post, Post.id == Crosspost.post_id)
@@ -183,7 +188,7 @@ def reply_notices(now: datetime) -> list[Notice]:
             Crosspost.replied_at.is_not(None),
             Crosspost.replied_at >= now - LOOKBACK,
             User.email.is_not(None),
-            sa.or_(wants_replies, wants_status),
+            wants_answer_news(Crosspost.replied_at),
             ~mailed(key_for("notify:reply:", Crosspost.id)),
         )
         .order_by(Crosspost.id)
@@ -193,40 +198,14 @@ def reply_notices(now: datetime) -> list[Notice]:
 
 
 def reply_notice(row: Crosspost, post: Post, user: User) -> Notice:
-    """Word the message about a business's reply."""
-    what = "complaint" if post.kind == Kind.COMPLAINT else "praise"
-    name = post.business.name
-    paragraphs = [f"Hello {user.username},", f"{name} replied to your {what} on Mastodon."]
-    if row.reply_text:
-        quote = row.reply_text[:QUOTE_MAX] + ("…" if len(row.reply_text) > QUOTE_MAX else "")
-        paragraphs.append(f"“{quote}”")
-    if post.kind == Kind.COMPLAINT and post.complaint_status == ComplaintStatus.REPLIED:
-        paragraphs.append("Your complaint now shows “Business replied”.")
-    # Named after the kind they asked for; with both on, the reply is what happened.
-    status_only = user.notify_replies_since is None or row.replied_at < user.notify_replies_since
-    return Notice(
-        key=f"notify:reply:{row.id}",
-        user=user,
-        kind="status" if status_only else "replies",
-        subject=f"{name} replied to your {what}",
-        paragraphs=paragraphs,
-        link=url_for("posts.show", post_id=post.id, _external=True),
-        label="See your post",
+    """Word the message about a business's reply on Mastodon."""
+    return answer_notice(
+        f"notify:reply:{row.id}", post, user, row.replied_at, "on Mastodon", row.reply_text
     )
 
 
 def wall_reply_notices(now: datetime) -> list[Notice]:
     """Find businesses' answers on their walls not mailed yet, to people who asked before."""
-    wants_replies = sa.and_(
-        User.notify_replies_since.is_not(None),
-        BusinessReply.created_at >= User.notify_replies_since,
-    )
-    wants_status = sa.and_(
-        Post.kind == Kind.COMPLAINT,
-        Post.complaint_status == ComplaintStatus.REPLIED,
-        User.notify_status_since.is_not(None),
-        BusinessReply.created_at >= User.notify_status_since,
-    )
     rows = db.session.execute(
         sa.select(BusinessReply, Post, User)
         .join(Post, Post.id == BusinessReply.post_id)
@@ -235,7 +214,7 @@ def wall_reply_notices(now: datetime) -> list[Notice]:
             BusinessReply.created_at >= now - LOOKBACK,
             BusinessReply.moderation.in_(VISIBLE_MODERATION),
             User.email.is_not(None),
-            sa.or_(wants_replies, wants_status),
+            wants_answer_news(BusinessReply.created_at),
             ~mailed(key_for("notify:wall-reply:", BusinessReply.id)),
         )
         .order_by(BusinessReply.id)
@@ -246,19 +225,32 @@ def wall_reply_notices(now: datetime) -> list[Notice]:
 
 def wall_reply_notice(reply: BusinessReply, post: Post, user: User) -> Notice:
     """Word the message about a business's answer on its wall."""
+    return answer_notice(
+        f"notify:wall-reply:{reply.id}",
+        post,
+        user,
+        reply.created_at,
+        "on its Praisewall page",
+        reply.body,
+    )
+
+
+def answer_notice(
+    key: str, post: Post, user: User, answered_at: datetime, where: str, text: str | None
+) -> Notice:
+    """Word the message about a business's answer, wherever it came."""
     what = "complaint" if post.kind == Kind.COMPLAINT else "praise"
     name = post.business.name
-    quote = reply.body[:QUOTE_MAX] + ("…" if len(reply.body) > QUOTE_MAX else "")
-    paragraphs = [
-        f"Hello {user.username},",
-        f"{name} replied to your {what} on its Praisewall page.",
-        f"“{quote}”",
-    ]
+    paragraphs = [f"Hello {user.username},", f"{name} replied to your {what} {where}."]
+    if text:
+        quote = text[:QUOTE_MAX] + ("…" if len(text) > QUOTE_MAX else "")
+        paragraphs.append(f"“{quote}”")
     if post.kind == Kind.COMPLAINT and post.complaint_status == ComplaintStatus.REPLIED:
         paragraphs.append("Your complaint now shows “Business replied”.")
-    status_only = user.notify_replies_since is None or reply.created_at < user.notify_replies_since
+    # Named after the kind they asked for; with both on, the reply is what happened.
+    status_only = user.notify_replies_since is None or answered_at < user.notify_replies_since
     return Notice(
-        key=f"notify:wall-reply:{reply.id}",
+        key=key,
         user=user,
         kind="status" if status_only else "replies",
         subject=f"{name} replied to your {what}",
