@@ -138,7 +138,7 @@ def build_community() -> Community:
         )
         posts.append(post)
     posts[0].featured_at, posts[0].featured_by_id = now, shop.id
-    sent = posts[0].crosspost
+    sent = posts[0].crossposts[0]
     sent.replied_at = now
     sent.reply_url = "https://beanline.example/@hello/2"
     sent.reply_text = "@alice Thank you, we'll tell the team!"

@@ -16,6 +16,7 @@ from webapp.extensions import db
 from webapp.infra import crypto
 from webapp.models import (
     ApiToken,
+    BlueskyAccount,
     BusinessManager,
     BusinessReply,
     ChallengeRound,
@@ -62,6 +63,20 @@ def everything(client, connected, make_business, make_user, make_post, fake_mast
     )
     db.session.add(answer)
     db.session.add(ReplyReport(reply=answer, reporter=connected, reason="spam", detail="Ad."))
+    # Connected to Bluesky too; how she connected is shown by the Bluesky tests.
+    db.session.add(
+        BlueskyAccount(
+            user=connected,
+            did="did:plc:alicealicealicealiceali",
+            handle="alice.example",
+            pds_url="https://pds.example",
+            issuer="https://pds.example",
+            access_token=crypto.encrypt("bluesky-access"),
+            refresh_token=crypto.encrypt("bluesky-refresh"),
+            dpop_key=crypto.encrypt("{}"),
+            scopes="atproto transition:generic",
+        )
+    )
     connected.email = "alice@example.com"
     db.session.commit()
     assert (
@@ -78,15 +93,16 @@ def everything(client, connected, make_business, make_user, make_post, fake_mast
 def test_every_column_is_exported_or_left_out_for_a_reason(everything, app):
     """Each column of each table about the person is in the export, or listed with a reason."""
     data = everything.json
-    post = next(p for p in data["posts"] if p["crosspost"])
+    post = next(p for p in data["posts"] if p["crossposts"])
     exported = {
         User: data["account"],
         Post: post,
-        Crosspost: post["crosspost"],
+        Crosspost: post["crossposts"][0],
         Report: data["reports_filed"][0],
         ChallengeRound: data["challenge_rounds"][0],
         ApiToken: data["api_tokens"][0],
         MastodonAccount: data["mastodon_account"],
+        BlueskyAccount: data["bluesky_account"],
         AuditEntry: data["audit_entries"][0],
         MailMessage: data["mail"][0],
         BusinessManager: data["managing_for_owner"][0],
@@ -112,9 +128,9 @@ def test_every_column_is_exported_or_left_out_for_a_reason(everything, app):
 def test_export_holds_moderation_crosspost_reports_tokens_and_audit(everything, fake_mastodon):
     """The new parts carry what the person would want to see."""
     data = everything.json
-    post = next(p for p in data["posts"] if p["crosspost"])
+    post = next(p for p in data["posts"] if p["crossposts"])
     assert post["moderation"] == "ok"
-    crosspost = post["crosspost"]
+    crosspost = post["crossposts"][0]
     assert crosspost["state"] == "sent"
     assert crosspost["remote_url"].startswith(fake_mastodon.url)
     assert crosspost["sent_at"] and crosspost["replied_at"]

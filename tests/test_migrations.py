@@ -30,6 +30,7 @@ from webapp import ROOT, audit, demo
 from webapp.extensions import db
 from webapp.infra import crypto, mail
 from webapp.models import (
+    BlueskyAccount,
     Business,
     BusinessManager,
     BusinessReply,
@@ -52,7 +53,16 @@ from webapp.services import (
 )
 
 # Tables whose ids people see or that outlive their rows (links, queued work, the audit log).
-NEVER_REUSED = {"user", "post", "business", "crosspost", "api_token", "mail_message", "passkey"}
+NEVER_REUSED = {
+    "user",
+    "post",
+    "business",
+    "crosspost",
+    "api_token",
+    "mail_message",
+    "passkey",
+    "bluesky_account",
+}
 # Worked out again from the posts by the migrations that add them, so they come back the same.
 DERIVED = {
     "business": {
@@ -79,7 +89,8 @@ FROM_CROSSPOSTS = {
     "answered_count",
     "median_reply_seconds",
 }
-COUNTED_TABLES = {"business_reply"}
+# Tables the models read whenever a post or crosspost changes, made for a while in older databases.
+COUNTED_TABLES = {"business_reply", "bluesky_account"}
 FROM_WALL_REPLIES = {"wall_replied_count"}
 BEFORE_AUTOINCREMENT = "a7c4e9f1b2d3"  # the last revision whose post table lacks it
 BEFORE_NETWORKS = "7d2f4b8e1c65"  # the last revision whose crossposts all went to Mastodon
@@ -320,6 +331,21 @@ def fill() -> Post:
         recovery_codes.regenerate(reader)
     if sa.inspect(db.engine).has_table("spent_challenge"):  # not at older revisions
         db.session.add(SpentChallenge(digest="0" * 64, spent_at=utcnow()))
+    if "bluesky_handle" in columns_now()["business"]:  # not at older revisions
+        business.bluesky_handle = "shop.example"
+        db.session.add(
+            BlueskyAccount(
+                user=owner,
+                did="did:plc:ownerownerownerownerowne",
+                handle="owner.example",
+                pds_url="https://pds.example",
+                issuer="https://pds.example",
+                access_token=crypto.encrypt("access"),
+                refresh_token=crypto.encrypt("refresh"),
+                dpop_key=crypto.encrypt("{}"),
+                scopes="atproto transition:generic",
+            )
+        )
     someone_elses = db.session.scalars(
         sa.select(Post).where(Post.author_id != reader.id).order_by(Post.id)
     ).first()
@@ -335,7 +361,7 @@ def fill() -> Post:
             business_id=answered.business_id,
             author_id=owner.id,
             body="Thank you, see you soon.",
-            created_at=answered.crosspost.replied_at + timedelta(hours=1),
+            created_at=answered.crossposts[0].replied_at + timedelta(hours=1),
             edited_at=utcnow(),
         )
         db.session.add(answer)
@@ -343,7 +369,7 @@ def fill() -> Post:
             db.session.add(ReplyReport(reply=answer, reporter=reader, reason="other"))
     audit.record(owner, "post.hide", someone_elses, was="ok")
     db.session.commit()
-    assert newest.crosspost is not None
+    assert newest.crossposts
     return newest
 
 

@@ -84,7 +84,7 @@ def test_publish_flushes_and_leaves_the_commit_to_the_caller(app, make_user, bak
     alice = make_user("alice")
     published = posts.publish(alice, draft(NewBusiness("Harbour Books")), "key-1")
     assert published.is_new and published.post.id is not None
-    assert published.post.submission_key == "key-1" and published.crosspost is None
+    assert published.post.submission_key == "key-1" and published.crossposts == ()
     assert count(Post) == 1 and count(ChallengeRound) == 1
     db.session.rollback()
     assert count(Post) == 0 and count(ChallengeRound) == 0

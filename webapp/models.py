@@ -165,6 +165,9 @@ class User(UserMixin, db.Model):
     notify_status_since: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     notify_rounds_since: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     notify_nudge_since: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    # The compose page's switch for each network, as the person last left it.
+    post_to_mastodon: so.Mapped[bool] = so.mapped_column(default=True, server_default=sa.true())
+    post_to_bluesky: so.Mapped[bool] = so.mapped_column(default=True, server_default=sa.true())
 
     posts: so.WriteOnlyMapped[Post] = so.relationship(
         back_populates="author", cascade="all, delete-orphan", passive_deletes=True
@@ -172,6 +175,9 @@ class User(UserMixin, db.Model):
     # No delete cascade: a leaving person's connection outlives them until the statuses they
     # asked us to delete are gone (webapp/services/accounts.py, delete_account).
     mastodon_account: so.Mapped[MastodonAccount | None] = so.relationship(
+        back_populates="user", cascade="save-update, merge", passive_deletes=True
+    )
+    bluesky_account: so.Mapped[BlueskyAccount | None] = so.relationship(
         back_populates="user", cascade="save-update, merge", passive_deletes=True
     )
 
@@ -204,6 +210,11 @@ class User(UserMixin, db.Model):
         """Tell whether their Mastodon server stopped accepting our sign-in."""
         return self.mastodon_account is not None and self.mastodon_account.needs_login
 
+    @property
+    def needs_bluesky_login(self) -> bool:
+        """Tell whether their Bluesky server stopped accepting our sign-in."""
+        return self.bluesky_account is not None and self.bluesky_account.needs_login
+
     def __repr__(self) -> str:
         """Show the username when debugging."""
         return f"<User {self.username}>"
@@ -222,6 +233,8 @@ class Business(db.Model):
     website: so.Mapped[str | None] = so.mapped_column(sa.String(300))
     domain: so.Mapped[str | None] = so.mapped_column(sa.String(253), unique=True)
     handle: so.Mapped[str | None] = so.mapped_column(sa.String(320))
+    # Its Bluesky handle (a domain name), resolved to a DID whenever a post mentions it.
+    bluesky_handle: so.Mapped[str | None] = so.mapped_column(sa.String(253))
     category: so.Mapped[str | None] = so.mapped_column(sa.String(60))
     description: so.Mapped[str | None] = so.mapped_column(sa.Text)  # written by the owner
     # The person signed in with the business's own Mastodon account, once they claim the wall.
@@ -235,8 +248,8 @@ class Business(db.Model):
     # When the claim's proof last held, and when to prove it again (services/owners.py).
     claim_checked_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     claim_next_check_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime, index=True)
-    # How the claim was proven: "mastodon" (signed in as the handle) or "website" (a token
-    # published on the business's website). Checked again the same way.
+    # How the claim was proven: "mastodon" or "bluesky" (signed in as the handle) or "website"
+    # (a token published on the business's website). Checked again the same way.
     claim_proof: so.Mapped[str | None] = so.mapped_column(sa.String(20))
     created_by_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("user.id", ondelete="SET NULL"), index=True
@@ -267,7 +280,9 @@ class Business(db.Model):
         cascade="all, delete-orphan", passive_deletes=True
     )
 
-    @so.validates("name", "website", "handle", "category", "description", "verified_website")
+    @so.validates(
+        "name", "website", "handle", "bluesky_handle", "category", "description", "verified_website"
+    )
     def drop_forbidden_characters(self, key: str, value: str | None) -> str | None:
         """Keep characters XML forbids out of the row, whichever way the text came in."""
         return xml_safe(value)
@@ -422,7 +437,10 @@ class Post(db.Model):
     author: so.Mapped[User] = so.relationship(back_populates="posts")
     business: so.Mapped[Business] = so.relationship()
     fixes: so.Mapped[Post | None] = so.relationship(remote_side=[id])
-    crosspost: so.Mapped[Crosspost | None] = so.relationship(back_populates="post")
+    # At most one per network, in a stable order.
+    crossposts: so.Mapped[list[Crosspost]] = so.relationship(
+        back_populates="post", order_by="Crosspost.network"
+    )
     wall_reply: so.Mapped[BusinessReply | None] = so.relationship(
         back_populates="post", cascade="all, delete-orphan", passive_deletes=True
     )
@@ -463,15 +481,18 @@ class Post(db.Model):
         reply = self.wall_reply
         return reply if reply is not None and reply.is_visible else None
 
+    def crosspost_on(self, network: str) -> Crosspost | None:
+        """Return the post's status on the network of this name, if it has one."""
+        return next((c for c in self.crossposts if c.network == network), None)
+
     @property
     def business_reply(self) -> Crosspost | None:
-        """Return the status the business replied to on Mastodon, if it did.
+        """Return the status the business first replied to on a network, if it did.
 
         Its answer on the wall is `shown_wall_reply`; `answered_at` is the first of the two.
         """
-        if self.crosspost is not None and self.crosspost.replied_at is not None:
-            return self.crosspost
-        return None
+        replied = [c for c in self.crossposts if c.replied_at is not None]
+        return min(replied, key=lambda c: c.replied_at) if replied else None
 
     @property
     def has_new_wall_reply(self) -> bool:
@@ -501,8 +522,8 @@ class Post(db.Model):
 
     @property
     def has_sent_status(self) -> bool:
-        """Tell whether its status is already on Mastodon."""
-        return self.crosspost is not None and self.crosspost.state == CrosspostState.SENT
+        """Tell whether its status is already out on a network."""
+        return any(c.state == CrosspostState.SENT for c in self.crossposts)
 
     @property
     def is_resolved(self) -> bool:
@@ -701,6 +722,10 @@ VISIBILITY_LABELS = {
 }
 
 
+# How people read each network's name.
+NETWORK_LABELS = {"mastodon": "Mastodon", "bluesky": "Bluesky"}
+
+
 class CrosspostState(enum.StrEnum):
     """Where a status stands on its way to, or off, Mastodon."""
 
@@ -776,6 +801,49 @@ class MastodonAccount(db.Model):
         return xml_safe(value)
 
 
+class BlueskyAccount(db.Model):
+    """A person's connection to their Bluesky (AT Protocol) account, by its DID.
+
+    Signed in with OAuth (tokens bound to a DPoP key of this connection's own) or, where the
+    person's server can't do OAuth, with an app password. Every secret is encrypted.
+    """
+
+    NETWORK = "bluesky"
+
+    # Crossposts name a connection by id: a new one must never take a removed one's.
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    # None once its person has left: a "farewell" that deletes their posts, then itself.
+    user_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL"), unique=True
+    )
+    did: so.Mapped[str] = so.mapped_column(sa.String(255), unique=True)
+    handle: so.Mapped[str] = so.mapped_column(sa.String(253))  # as last proven both ways
+    pds_url: so.Mapped[str] = so.mapped_column(sa.String(300))  # from the DID document
+    # "oauth" or "app_password".
+    kind: so.Mapped[str] = so.mapped_column(sa.String(16), default="oauth")
+    issuer: so.Mapped[str | None] = so.mapped_column(sa.String(300))  # the authorization server
+    access_token: so.Mapped[str] = so.mapped_column(sa.Text)  # encrypted
+    refresh_token: so.Mapped[str | None] = so.mapped_column(sa.Text)  # encrypted
+    dpop_key: so.Mapped[str | None] = so.mapped_column(sa.Text)  # encrypted private JWK
+    # The servers' latest DPoP nonces, as JSON by origin: not secret.
+    dpop_nonces: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    expires_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    # Moved on by every refresh: two workers refreshing at once can't both keep a token.
+    token_version: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+    scopes: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
+    needs_login: so.Mapped[bool] = so.mapped_column(default=False)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    user: so.Mapped[User | None] = so.relationship(back_populates="bluesky_account")
+
+    @so.validates("handle")
+    def drop_forbidden_characters(self, key: str, value: str | None) -> str | None:
+        """Keep characters XML forbids out of the row, whichever way the text came in."""
+        return xml_safe(value)
+
+
 class Crosspost(db.Model):
     """One post's status on its author's account on a network, and the watch for a reply.
 
@@ -795,6 +863,8 @@ class Crosspost(db.Model):
             sqlite_where=sa.text("replied_at IS NOT NULL"),
             postgresql_where=sa.text("replied_at IS NOT NULL"),
         ),
+        # One status per post on each network.
+        sa.Index("uq_crosspost_post_network", "post_id", "network", unique=True),
         # Queued work names a crosspost by id, and may arrive after it is gone: that id must
         # never name someone else's crosspost.
         {"sqlite_autoincrement": True},
@@ -840,10 +910,15 @@ class Crosspost(db.Model):
     next_reply_check_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
-    post: so.Mapped[Post | None] = so.relationship(back_populates="crosspost")
+    post: so.Mapped[Post | None] = so.relationship(back_populates="crossposts")
     mastodon_account: so.Mapped[MastodonAccount | None] = so.relationship(
         primaryjoin="and_(Crosspost.network == 'mastodon', "
         "foreign(Crosspost.account_id) == MastodonAccount.id)",
+    )
+    bluesky_account: so.Mapped[BlueskyAccount | None] = so.relationship(
+        primaryjoin="and_(Crosspost.network == 'bluesky', "
+        "foreign(Crosspost.account_id) == BlueskyAccount.id)",
+        overlaps="mastodon_account",
     )
 
     @so.validates("spoiler_text", "mention_acct", "reply_text", "reply_url", "remote_url")
@@ -857,6 +932,11 @@ class Crosspost(db.Model):
         return self.state == CrosspostState.SENT and self.visibility == Visibility.PUBLIC
 
     @property
+    def network_label(self) -> str:
+        """Return the network's name as people read it."""
+        return NETWORK_LABELS.get(self.network or "mastodon", self.network)
+
+    @property
     def is_sending(self) -> bool:
         """Tell whether an attempt is under way: it has counted itself but has no error yet."""
         return self.state == CrosspostState.PENDING and not self.last_error
@@ -867,19 +947,19 @@ class Crosspost(db.Model):
         return self.state in CrosspostState.RETRYABLE
 
     @property
-    def account(self) -> MastodonAccount | None:
+    def account(self) -> MastodonAccount | BlueskyAccount | None:
         """Return the connected account the status goes out on, on its network."""
         return getattr(self, f"{self.network or 'mastodon'}_account", None)
 
     @account.setter
-    def account(self, account: MastodonAccount | None) -> None:
+    def account(self, account: MastodonAccount | BlueskyAccount | None) -> None:
         """Send the status out on this connected account, on the account's network."""
         if account is not None:
             self.network = account.NETWORK
         setattr(self, f"{self.network or 'mastodon'}_account", account)
 
     @staticmethod
-    def of_account(account: MastodonAccount) -> sa.ColumnElement[bool]:
+    def of_account(account: MastodonAccount | BlueskyAccount) -> sa.ColumnElement[bool]:
         """Return the condition that picks the crossposts going out on this account."""
         return sa.and_(Crosspost.network == account.NETWORK, Crosspost.account_id == account.id)
 

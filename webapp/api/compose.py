@@ -35,6 +35,7 @@ FIELDS = {
     "on_wall": Field("is_on_wall", bool, True),
     "show_name": Field("shows_name", bool, True),
     "to_mastodon": Field("to_mastodon", bool, True),
+    "to_bluesky": Field("to_bluesky", bool, True),
     "visibility": Field("visibility", str),
     "content_warning": Field("spoiler_text", str),
     "fixes": Field("fixes", int),

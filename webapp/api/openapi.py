@@ -259,11 +259,15 @@ POST = {
         "business_reply": {
             "type": ["object", "null"],
             "description": (
-                "The business's first reply on Mastodon. Its url is null on an anonymous post: "
+                "The business's first reply on a network. Its url is null on an anonymous post: "
                 "the reply answers, and usually names, the author."
             ),
-            "required": ["replied_at", "url"],
-            "properties": {"replied_at": NULLABLE_DATETIME, "url": NULLABLE_STRING},
+            "required": ["replied_at", "url", "network"],
+            "properties": {
+                "replied_at": NULLABLE_DATETIME,
+                "url": NULLABLE_STRING,
+                "network": {"enum": ["mastodon", "bluesky"]},
+            },
         },
         "wall_reply": {
             "type": ["object", "null"],
@@ -283,12 +287,18 @@ POST = {
     },
 }
 
+CROSSPOST_PROPERTIES = {
+    "state": {"enum": ["pending", "sent", "failed", "needs_login", "gave_up", "deleting", "gone"]},
+    "url": NULLABLE_STRING,
+    "error": NULLABLE_STRING,
+}
+
 OWN_POST = {
     "allOf": [
         {"$ref": "#/components/schemas/Post"},
         {
             "type": "object",
-            "required": ["on_wall", "show_name", "crosspost", "tone_suggestions"],
+            "required": ["on_wall", "show_name", "crosspost", "crossposts", "tone_suggestions"],
             "properties": {
                 "on_wall": {"type": "boolean"},
                 "show_name": {"type": "boolean"},
@@ -296,20 +306,18 @@ OWN_POST = {
                     "type": ["object", "null"],
                     "description": "The status on your Mastodon account; sent in the background.",
                     "required": ["state", "url", "error"],
-                    "properties": {
-                        "state": {
-                            "enum": [
-                                "pending",
-                                "sent",
-                                "failed",
-                                "needs_login",
-                                "gave_up",
-                                "deleting",
-                                "gone",
-                            ]
+                    "properties": CROSSPOST_PROPERTIES,
+                },
+                "crossposts": {
+                    "type": "array",
+                    "description": "Its status on each network you post to, Mastodon or Bluesky.",
+                    "items": {
+                        "type": "object",
+                        "required": ["network", "state", "url", "error"],
+                        "properties": {
+                            "network": {"enum": ["mastodon", "bluesky"]},
+                            **CROSSPOST_PROPERTIES,
                         },
-                        "url": NULLABLE_STRING,
-                        "error": NULLABLE_STRING,
                     },
                 },
                 "tone_suggestions": {
@@ -407,6 +415,11 @@ NEW_POST = {
             "type": ["boolean", "null"],
             "default": True,
             "description": "Also post to your connected Mastodon account (ignored if none).",
+        },
+        "to_bluesky": {
+            "type": ["boolean", "null"],
+            "default": True,
+            "description": "Also post to your connected Bluesky account (ignored if none).",
         },
         "visibility": {
             "enum": ["public", "unlisted", "private", "direct", None],

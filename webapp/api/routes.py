@@ -150,8 +150,8 @@ def create_post():
         db.session.commit()
     except IntegrityError as error:
         published = posts.lost_race(user, key, error)
-    if published.crosspost is not None:
-        tasks.enqueue(tasks.deliver, published.crosspost.id)
+    for crosspost in published.crossposts:
+        tasks.enqueue(tasks.deliver, crosspost.id)
     return posted(published.post, 201 if published.is_new else 200)
 
 

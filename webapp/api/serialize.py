@@ -7,7 +7,7 @@ from datetime import date, datetime
 from flask import url_for
 
 from webapp.infra.links import safe_remote_url
-from webapp.models import CHALLENGE_GOAL, Business, Kind, Post, User
+from webapp.models import CHALLENGE_GOAL, Business, Crosspost, Kind, Post, User
 from webapp.services import businesses, posts, tone
 from webapp.services.stats import BusinessNumbers
 from webapp.web.pagination import Page
@@ -58,7 +58,7 @@ def post_json(post: Post) -> dict:
     """Describe a public post as its page shows it to anyone."""
     complaint = post.kind == Kind.COMPLAINT
     follows_up = posts.fixed_complaint(post) if post.fixes_id else None
-    reply = post.crosspost if post.crosspost and post.crosspost.replied_at else None
+    reply = post.business_reply
     author = post.shown_author
     return {
         "id": post.id,
@@ -87,6 +87,7 @@ def post_json(post: Post) -> dict:
             {
                 "replied_at": iso(reply.replied_at),
                 "url": safe_remote_url(reply.reply_url) if post.shows_mastodon_links else None,
+                "network": reply.network,
             }
             if reply
             else None
@@ -110,20 +111,25 @@ def wall_reply_json(post: Post) -> dict | None:
 
 def own_post_json(post: Post) -> dict:
     """Describe a post to its author: the public view plus its privacy and delivery state."""
-    outgoing = post.crosspost
+    outgoing = post.crosspost_on("mastodon")
     return post_json(post) | {
         "on_wall": post.is_on_wall,
         "show_name": post.shows_name,
-        "crosspost": (
-            {
-                "state": outgoing.state,
-                "url": safe_remote_url(outgoing.remote_url),
-                "error": outgoing.last_error,
-            }
-            if outgoing is not None
-            else None
-        ),
+        "crosspost": crosspost_state(outgoing) if outgoing is not None else None,
+        "crossposts": [
+            {"network": crosspost.network} | crosspost_state(crosspost)
+            for crosspost in post.crossposts
+        ],
         "tone_suggestions": tone.tone_suggestions(post.body) if post.kind == Kind.COMPLAINT else [],
+    }
+
+
+def crosspost_state(crosspost: Crosspost) -> dict:
+    """Describe where a post's status on one network stands, for its author."""
+    return {
+        "state": crosspost.state,
+        "url": safe_remote_url(crosspost.remote_url),
+        "error": crosspost.last_error,
     }
 
 

@@ -18,7 +18,10 @@ from datetime import datetime
 from typing import Any, Protocol
 
 # Each network's name (as crosspost rows store it) and the module holding its `network` object.
-KNOWN = {"mastodon": "webapp.networks.mastodon.network"}
+KNOWN = {
+    "mastodon": "webapp.networks.mastodon.network",
+    "bluesky": "webapp.networks.bluesky.network",
+}
 
 
 @dataclass
@@ -122,6 +125,12 @@ class Network(Protocol):
 
     name: str  # as crosspost rows store it
     label: str  # as people read it
+
+    def new_key(self) -> str:
+        """Return a new idempotency key for a status, in the form the network wants."""
+
+    def mention_of(self, business: Any) -> str | None:
+        """Return the business's handle on this network, to mention it, if it has one."""
 
     def account_of(self, user: Any) -> Any | None:
         """Return the user's connected account on this network, if any."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import random
-import uuid
 from datetime import timedelta
 from typing import cast
 
@@ -51,14 +50,15 @@ def start(
     post_url: str,
 ) -> Crosspost:
     """Add the crosspost row for a new post on the account's network (committed with it)."""
+    network = get(account.NETWORK)
     crosspost = Crosspost(
         post=post,
         account=account,
-        idempotency_key=str(uuid.uuid4()),
+        idempotency_key=network.new_key(),
         visibility=visibility,
         spoiler_text=spoiler_text or None,
         post_url=post_url,
-        mention_acct=post.business.handle,
+        mention_acct=network.mention_of(post.business),
         next_attempt_at=utcnow(),
     )
     db.session.add(crosspost)
@@ -128,9 +128,10 @@ def deliver(crosspost_id: int) -> str | None:
     attempt = claim(crosspost)
     if attempt is None:
         return None
-    if crosspost.mention_acct != crosspost.post.business.handle:
+    mention = network_of(crosspost).mention_of(crosspost.post.business)
+    if crosspost.mention_acct != mention:
         # The post was edited to name another business before it went out.
-        crosspost.mention_acct = crosspost.post.business.handle
+        crosspost.mention_acct = mention
         crosspost.mention_resolved = crosspost.mention_account_id = None
     # No writes may reach SQLite while we wait on the network, or the web would wait on us.
     with db.session.no_autoflush:
@@ -452,11 +453,10 @@ def retry(crosspost: Crosspost) -> None:
     crosspost.next_attempt_at = utcnow()
 
 
-def start_deleting(post: Post) -> Crosspost | None:
-    """Mark the post's status for deletion before the post goes; None if there is none."""
-    if post.crosspost is None:
-        return None
-    return mark_for_deletion(post.crosspost)
+def start_deleting(post: Post) -> list[Crosspost]:
+    """Mark the post's statuses for deletion before the post goes; return those left to go."""
+    marked = [mark_for_deletion(crosspost) for crosspost in list(post.crossposts)]
+    return [crosspost for crosspost in marked if crosspost is not None]
 
 
 def mark_for_deletion(crosspost: Crosspost) -> Crosspost | None:

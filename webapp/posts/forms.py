@@ -97,6 +97,7 @@ class PostForm(Form):
     shows_name = BooleanField("Show my name (otherwise “a customer”)", default=True)
     fixes = HiddenField()
     to_mastodon = BooleanField("Also post to my Mastodon account", default=True)
+    to_bluesky = BooleanField("Also post to my Bluesky account", default=True)
     visibility = SelectField(
         "Who sees it on Mastodon?",
         choices=[SelectChoice(v.value, v.label) for v in Visibility],
@@ -205,9 +206,19 @@ class PostForm(Form):
         if business is None:
             raise ValueError("Only a validated form makes a draft.")
         crossposting = None
-        if self.to_mastodon.data:
+        chosen = tuple(
+            name
+            for name, wanted in (
+                ("mastodon", self.to_mastodon.data),
+                ("bluesky", self.to_bluesky.data),
+            )
+            if wanted
+        )
+        if chosen:
             crossposting = posts.Crossposting(
-                visibility=self.visibility.data, spoiler_text=self.spoiler_text.data or None
+                visibility=self.visibility.data,
+                spoiler_text=self.spoiler_text.data or None,
+                networks=chosen,
             )
         return posts.Draft(
             kind=Kind(self.kind.data),

@@ -15,7 +15,7 @@ from flask import (
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 
-from webapp import tasks
+from webapp import networks, tasks
 from webapp.extensions import db
 from webapp.models import Business, Kind, Post, parse_id
 from webapp.networks.mastodon import text as status_text
@@ -165,8 +165,8 @@ def new():
             published = posts.lost_race(current_user, key, error)
         if not published.is_new:
             return posted(published.post)
-        if published.crosspost is not None:
-            tasks.enqueue(tasks.deliver, published.crosspost.id)
+        for started in published.crossposts:
+            tasks.enqueue(tasks.deliver, started.id)
         flash("Posted. Thank you for saying it in public.", "success")
         flash_tone(published.post)
         return posted(published.post)
@@ -232,8 +232,8 @@ def delete(post_id: int):
     post = get_post(post_id)
     leftover = posts.delete_post(post)
     db.session.commit()
-    if leftover is not None:
-        tasks.enqueue(tasks.delete_status, leftover.id)
+    for crosspost_left in leftover:
+        tasks.enqueue(tasks.delete_status, crosspost_left.id)
     flash("Deleted.", "info")
     return redirect(url_for("main.me"))
 
@@ -241,19 +241,21 @@ def delete(post_id: int):
 @bp.post("/posts/<int:post_id>/crosspost/retry")
 @login_required
 def retry_crosspost(post_id: int):
-    """Send my post's status again, with the same idempotency key."""
+    """Send my post's status on a network again, with the same idempotency key."""
     post = get_post(post_id)
-    if post.crosspost is None or post.crosspost.state not in crosspost.RETRYABLE:
+    outgoing = post.crosspost_on(request.args.get("network", "mastodon"))
+    if outgoing is None or outgoing.state not in crosspost.RETRYABLE:
         abort(409, description="There's nothing to send again for this post.")
-    if current_user.mastodon_account is None:
-        abort(409, description="Connect your Mastodon account first.")
-    if post.crosspost.account is None:
+    account = networks.get(outgoing.network).account_of(current_user)
+    if account is None:
+        abort(409, description=f"Connect your {outgoing.network_label} account first.")
+    if outgoing.account is None:
         # Never sent, and the account it was meant for is gone: send it from the current one.
-        post.crosspost.account = current_user.mastodon_account
-    crosspost.retry(post.crosspost)
+        outgoing.account = account
+    crosspost.retry(outgoing)
     db.session.commit()
-    tasks.enqueue(tasks.deliver, post.crosspost.id)
-    flash("Sending to Mastodon again.", "info")
+    tasks.enqueue(tasks.deliver, outgoing.id)
+    flash(f"Sending to {outgoing.network_label} again.", "info")
     return redirect(url_for("posts.show", post_id=post.id))
 
 

@@ -58,7 +58,7 @@ class Progress:
 
 def counted(user_id, started_at) -> list[sa.ColumnElement[bool]]:
     """Return what a praise meets to count for a person's round begun then (values or columns)."""
-    sent_publicly = Post.crosspost.has(
+    sent_publicly = Post.crossposts.any(
         sa.and_(Crosspost.state == CrosspostState.SENT, Crosspost.visibility == Visibility.PUBLIC)
     )
     return [
@@ -86,7 +86,7 @@ def counts(post: Post) -> bool:
     """Tell whether a praise counts: public on the wall, or sent publicly to Mastodon."""
     if post.kind != Kind.PRAISE or post.moderation not in VISIBLE_MODERATION:
         return False
-    return post.is_on_wall or (post.crosspost is not None and post.crosspost.is_public)
+    return post.is_on_wall or any(crosspost.is_public for crosspost in post.crossposts)
 
 
 def current_round(user: User) -> ChallengeRound | None:

@@ -10,6 +10,7 @@ from webapp.extensions import db
 from webapp.infra.links import safe_remote_url
 from webapp.models import (
     ApiToken,
+    BlueskyAccount,
     Business,
     BusinessManager,
     BusinessReply,
@@ -34,6 +35,7 @@ EXPORTED_AS = {
         "business_id": "business",
     },
     "mastodon_account": {"created_at": "connected_at", "server_id": "server"},
+    "bluesky_account": {"created_at": "connected_at", "pds_url": "server"},
     "report": {"post_id": "post"},
     "user": {"new_email": "unconfirmed_email"},
     "business_manager": {"business_id": "business"},
@@ -83,6 +85,15 @@ NOT_EXPORTED = {
         "user_id": "the person exporting",
         "access_token": CREDENTIAL,
     },
+    "bluesky_account": {
+        "user_id": "the person exporting",
+        "access_token": CREDENTIAL,
+        "refresh_token": CREDENTIAL,
+        "dpop_key": CREDENTIAL,
+        "dpop_nonces": "the servers' latest one-time numbers, for our next request",
+        "token_version": "counts refreshes, so two at once can't both keep a token",
+        "expires_at": "when our access token needs refreshing",
+    },
     "audit_entry": {"actor_id": "given as actor_name"},
     "passkey": {
         "user_id": "the person exporting",
@@ -131,7 +142,7 @@ def post_json(post: Post) -> dict:
         "submission_key": post.submission_key,
         "created_at": iso(post.created_at),
         "updated_at": iso(post.updated_at),
-        "crosspost": crosspost_json(post.crosspost) if post.crosspost is not None else None,
+        "crossposts": [crosspost_json(crosspost) for crosspost in post.crossposts],
     }
 
 
@@ -177,7 +188,7 @@ def export_user(user: User) -> dict:
     user_posts = db.session.scalars(
         sa.select(Post)
         .where(Post.author_id == user.id)
-        .options(so.joinedload(Post.business), so.joinedload(Post.crosspost))
+        .options(so.joinedload(Post.business), so.selectinload(Post.crossposts))
         .order_by(Post.created_at, Post.id)
     ).all()
     added = db.session.scalars(
@@ -245,6 +256,8 @@ def export_user(user: User) -> dict:
             "notify_status_since": iso(user.notify_status_since),
             "notify_rounds_since": iso(user.notify_rounds_since),
             "notify_nudge_since": iso(user.notify_nudge_since),
+            "post_to_mastodon": user.post_to_mastodon,
+            "post_to_bluesky": user.post_to_bluesky,
         },
         "posts": [post_json(post) for post in user_posts],
         "businesses_added": [
@@ -309,6 +322,7 @@ def export_user(user: User) -> dict:
         }
         if account is not None
         else None,
+        "bluesky_account": bluesky_json(user.bluesky_account),
         "challenge_rounds": [
             {
                 "id": r.id,
@@ -367,4 +381,21 @@ def export_user(user: User) -> dict:
         ],
         # Admin actions they took, and those taken on their account.
         "audit_entries": [audit_json(entry) for entry in audit_entries],
+    }
+
+
+def bluesky_json(account: BlueskyAccount | None) -> dict | None:
+    """Describe the person's Bluesky connection: who, where, since when; never its secrets."""
+    if account is None:
+        return None
+    return {
+        "id": account.id,
+        "did": account.did,
+        "handle": account.handle,
+        "server": account.pds_url,
+        "kind": account.kind,
+        "issuer": account.issuer,
+        "scopes": account.scopes,
+        "needs_login": account.needs_login,
+        "connected_at": iso(account.created_at),
     }

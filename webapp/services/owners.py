@@ -356,7 +356,7 @@ def featured_posts(business: Business) -> list[Post]:
             featured_query(business)
             .options(
                 so.joinedload(Post.author),
-                so.joinedload(Post.crosspost),
+                so.selectinload(Post.crossposts),
                 so.joinedload(Post.wall_reply),
             )
             .order_by(Post.featured_at, Post.id)

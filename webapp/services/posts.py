@@ -10,6 +10,7 @@ import sqlalchemy.orm as so
 from flask import url_for
 from sqlalchemy.exc import IntegrityError
 
+from webapp import networks
 from webapp.extensions import db
 from webapp.models import (
     VISIBLE_MODERATION,
@@ -31,11 +32,11 @@ from webapp.services import businesses, challenge, crosspost, owners, submission
 
 
 def with_people(stmt: sa.Select) -> sa.Select:
-    """Load each post's author, business, crosspost and wall reply in the same query."""
+    """Load each post's author, business and wall reply in the same query, and its crossposts."""
     return stmt.options(
         so.joinedload(Post.author),
         so.joinedload(Post.business),
-        so.joinedload(Post.crosspost),
+        so.selectinload(Post.crossposts),
         so.joinedload(Post.wall_reply),
     )
 
@@ -127,10 +128,11 @@ def fixable_complaint(user: User, complaint_id: str | int | None) -> Post | None
 
 @dataclass(frozen=True)
 class Crossposting:
-    """The wish to send a post to its author's Mastodon account too, and how."""
+    """The wish to send a post to its author's accounts on the networks too, and how."""
 
     visibility: str = Visibility.PUBLIC
     spoiler_text: str | None = None
+    networks: tuple[str, ...] = ("mastodon",)
 
 
 @dataclass(frozen=True)
@@ -152,10 +154,10 @@ class Draft:
 
 @dataclass(frozen=True)
 class Published:
-    """The post a submission made, the crosspost to deliver, and whether it is new."""
+    """The post a submission made, the crossposts to deliver, and whether it is new."""
 
     post: Post
-    crosspost: Crosspost | None = None
+    crossposts: tuple[Crosspost, ...] = ()
     is_new: bool = True
 
 
@@ -195,7 +197,7 @@ def publish(
     db.session.flush()
     challenge.record_praise(post)
     submissions.claim(post, key)
-    return Published(post, start_crosspost(post, draft.crosspost))
+    return Published(post, start_crossposts(post, draft.crosspost))
 
 
 def lost_race(author: User, key: str | None, error: IntegrityError) -> Published:
@@ -210,18 +212,25 @@ def lost_race(author: User, key: str | None, error: IntegrityError) -> Published
     return earlier
 
 
-def start_crosspost(post: Post, wish: Crossposting | None) -> Crosspost | None:
-    """Add the post's crosspost row when its author asked for it and is connected."""
-    account = post.author.mastodon_account
-    if account is None or wish is None:
-        return None
-    return crosspost.start(
-        post,
-        account,
-        visibility=wish.visibility,
-        spoiler_text=wish.spoiler_text,
-        post_url=url_for("posts.show", post_id=post.id, _external=True),
-    )
+def start_crossposts(post: Post, wish: Crossposting | None) -> tuple[Crosspost, ...]:
+    """Add a crosspost row for each network the author asked for and is connected to."""
+    if wish is None:
+        return ()
+    started = []
+    for name in wish.networks:
+        account = networks.get(name).account_of(post.author)
+        if account is None:
+            continue
+        started.append(
+            crosspost.start(
+                post,
+                account,
+                visibility=wish.visibility,
+                spoiler_text=wish.spoiler_text,
+                post_url=url_for("posts.show", post_id=post.id, _external=True),
+            )
+        )
+    return tuple(started)
 
 
 def business_for(draft: Draft, author: User) -> Business:
@@ -281,8 +290,8 @@ def endorsed_content(post: Post) -> tuple:
     return (post.business_id, post.kind, post.body, post.rating, post.make_right)
 
 
-def delete_post(post: Post) -> Crosspost | None:
-    """Delete a post (its status on Mastodon goes too); return the crosspost left to delete.
+def delete_post(post: Post) -> list[Crosspost]:
+    """Delete a post (its statuses on the networks go too); return the crossposts left to delete.
 
     Challenge progress drops with the post because it is counted, not stored.
     """

@@ -6,6 +6,7 @@ sees a Mastodon error.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -13,7 +14,7 @@ from datetime import datetime
 from mastodon.errors import MastodonError
 
 from webapp.infra import crypto
-from webapp.models import MastodonAccount, User
+from webapp.models import Business, MastodonAccount, User
 from webapp.networks import Draft, Network, Reply, Sent, Status
 from webapp.networks.mastodon import client, errors, proof, signin, text
 
@@ -106,6 +107,14 @@ class MastodonNetwork:
 
     name = MastodonAccount.NETWORK
     label = "Mastodon"
+
+    def new_key(self) -> str:
+        """Return a random idempotency key; Mastodon keeps it for an hour."""
+        return str(uuid.uuid4())
+
+    def mention_of(self, business: Business) -> str | None:
+        """Return the business's fediverse handle."""
+        return business.handle
 
     def account_of(self, user: User | None) -> MastodonAccount | None:
         """Return the user's connected Mastodon account, if any."""
