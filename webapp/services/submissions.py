@@ -28,11 +28,9 @@ def earlier_post(author: User, key: str | None) -> Post | None:
 
 
 def claim(post: Post, key: str | None) -> None:
-    """Mark a new post with its submission key, so the same submission can't make another.
-
-    :raise sqlalchemy.exc.IntegrityError: when a concurrent request claimed the key first.
+    """Mark a new post, before it is flushed, with its submission key, so the same submission
+    can't make another: the flush that writes the post fails when a concurrent request
+    claimed the key first (sqlalchemy.exc.IntegrityError).
     """
-    if not valid_key(key):
-        return
-    post.submission_key = key
-    db.session.flush()
+    if valid_key(key):
+        post.submission_key = key
