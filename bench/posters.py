@@ -86,6 +86,7 @@ class Tally:
         self.accepted: list[tuple[int, int]] = []  # (post id, business id)
         self.errors: Counter = Counter()
         self.refused: Counter = Counter()
+        self.told: list[str] = []  # the first few exceptions, in their own words
 
     def timed(self, kind: str, call):
         """Run one request, record its latency, and count 5xx answers and exceptions as errors."""
@@ -95,6 +96,8 @@ class Tally:
         except requests.RequestException as exc:
             with self.lock:
                 self.errors[f"{kind}: {type(exc).__name__}"] += 1
+                if len(self.told) < 5:
+                    self.told.append(f"{kind} after {time.perf_counter() - started:.1f} s: {exc}")
             return None
         elapsed = time.perf_counter() - started
         with self.lock:
@@ -107,15 +110,18 @@ class Tally:
 class Start:
     """When posting starts: once everyone has signed up (or given up)."""
 
-    def __init__(self, people: int, seconds: float) -> None:
-        """Wait for this many people, then post for this many seconds."""
+    def __init__(self, people: int, seconds: float, server: int) -> None:
+        """Wait for this many people, then post for this many seconds (server: its pid)."""
         self.barrier = threading.Barrier(people, action=self.go)
         self.seconds = seconds
+        self.server = server
         self.until = 0.0
         self.started = 0.0
+        self.cpu = 0.0
 
     def go(self) -> None:
         """Start the clock, in the last thread to arrive."""
+        self.cpu = cpu_seconds(self.server)
         self.started = time.perf_counter()
         self.until = time.monotonic() + self.seconds
 
@@ -255,6 +261,21 @@ def load_average() -> str:
         return "?"
 
 
+def cpu_seconds(pid: int) -> float:
+    """Return the CPU time (user + system) a process and its children have used so far.
+
+    Unlike latency, this hardly moves with what else the machine is running.
+    """
+    total = 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return total
+    return total + sum(cpu_seconds(int(child)) for child in children)
+
+
 def main() -> None:
     """Run the posters and print what happened."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -313,7 +334,7 @@ def main() -> None:
                 except requests.RequestException:
                     time.sleep(0.1)
             tally = Tally()
-            start = Start(args.people, args.seconds)
+            start = Start(args.people, args.seconds, server.pid)
             threads = [
                 threading.Thread(target=person, args=(base, i, shops, start, tally))
                 for i in range(args.people)
@@ -323,6 +344,7 @@ def main() -> None:
             for thread in threads:
                 thread.join()
             elapsed = time.perf_counter() - start.started
+            cpu = cpu_seconds(server.pid) - start.cpu
             load_after = load_average()
             walls, problems = on_walls(base, shops)
         finally:
@@ -353,7 +375,9 @@ def main() -> None:
         f"\n{args.people} people, `flask serve` ({database}, worker in process); "
         f"load average {load_before} before, {load_after} after\n"
         f"posting for {elapsed:.1f} s: {requests_made} requests ({requests_made / elapsed:.0f} "
-        f"req/s); posts accepted: {len(accepted)} ({len(accepted) / elapsed:.1f}/s)"
+        f"req/s); posts accepted: {len(accepted)} ({len(accepted) / elapsed:.1f}/s)\n"
+        f"server CPU while posting: {cpu:.1f} s, "
+        f"{cpu * 1000 / max(len(accepted), 1):.1f} ms per post (form, post and its page)"
     )
     print("| request | count | p50 ms | p99 ms | mean ms |")
     print("| --- | ---: | ---: | ---: | ---: |")
@@ -372,6 +396,7 @@ def main() -> None:
     if args.trace_writes:
         print("write transactions:", traced, sep="\n")
     if errors:
+        print("what the client saw:", *tally.told, sep="\n  ")
         print("from the server's log:", *told[-20:], sep="\n  ")
     ok = not errors and not missing_db and not missing_wall and not problems and accepted
     print("no error, no lost post" if ok else "FAILED")
