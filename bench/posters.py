@@ -131,6 +131,10 @@ def person(base: str, number: int, shops: list, start: Start, tally: Tally) -> N
     browser = requests.Session()
     signed_up = sign_up(browser, base, number, tally)
     start.barrier.wait()
+    # The server closed connections left idle while everyone signed up; a browser would open
+    # a new one after such a pause, rather than race the server's close on the old one.
+    for adapter in browser.adapters.values():
+        adapter.close()
     if signed_up:
         post_praise(browser, base, number, shops, start.until, tally)
 

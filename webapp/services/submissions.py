@@ -28,9 +28,10 @@ def earlier_post(author: User, key: str | None) -> Post | None:
 
 
 def claim(post: Post, key: str | None) -> None:
-    """Mark a new post, before it is flushed, with its submission key, so the same submission
-    can't make another: the flush that writes the post fails when a concurrent request
-    claimed the key first (sqlalchemy.exc.IntegrityError).
+    """Mark a new post with its submission key before its flush, so a submission makes one post.
+
+    The flush that writes the post raises sqlalchemy.exc.IntegrityError when a concurrent
+    request claimed the key first.
     """
     if valid_key(key):
         post.submission_key = key
