@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +13,7 @@ import sqlalchemy as sa
 from conftest import TEST_DATABASE_URL
 
 from webapp.extensions import db
-from webapp.infra.db_setup import TurnTakingConnection
+from webapp.infra.db_setup import TurnTakingConnection, turn_for
 from webapp.models import Post
 
 # Per POST /posts/new of a praise (the author's round already complete): who is signed in,
@@ -121,3 +122,16 @@ def test_sqlite_writers_take_turns_until_commit_or_rollback(instance_app):
     with engine.connect() as reader:
         names = reader.scalars(sa.select(table.c.name).order_by(table.c.name)).all()
     assert names == ["second", "third"]
+
+
+@pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="SQLite's write lock")
+def test_a_connection_dropped_while_writing_gives_its_turn_back(instance):
+    """Losing a connection in the middle of a write doesn't leave the other writers waiting."""
+    path = str(instance / "dropped.db")
+    connection = TurnTakingConnection(path)
+    connection.execute("CREATE TABLE turns (name TEXT)")
+    connection.execute("INSERT INTO turns VALUES ('unfinished')")
+    assert turn_for(path).locked()
+    del connection
+    gc.collect()
+    assert not turn_for(path).locked()

@@ -62,6 +62,14 @@ class TurnTakingConnection(sqlite3.Connection):
         """Return a cursor whose writes wait for their turn."""
         return super().cursor(factory or TurnTakingCursor)
 
+    def execute(self, sql, parameters=(), /):  # type: ignore[override]
+        """Run a statement on a new cursor, as sqlite3's shortcut does, waiting if it writes."""
+        return self.cursor().execute(sql, parameters)
+
+    def executemany(self, sql, seq_of_parameters, /):  # type: ignore[override]
+        """Run a statement for each set of parameters on a new cursor, waiting if it writes."""
+        return self.cursor().executemany(sql, seq_of_parameters)
+
     def wait_turn(self, statement: str) -> None:
         """Before a transaction's first write, wait until no other connection here is writing."""
         if self.has_turn or not statement.lstrip()[:7].upper().startswith(WRITES):
@@ -94,6 +102,11 @@ class TurnTakingConnection(sqlite3.Connection):
         try:
             super().close()
         finally:
+            self.end_turn()
+
+    def __del__(self) -> None:
+        """A connection dropped in the middle of a write must not keep the turn."""
+        if getattr(self, "has_turn", False):
             self.end_turn()
 
 
