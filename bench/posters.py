@@ -1,13 +1,17 @@
 """Many people posting at once against the default setup: no error, no lost post.
 
 Starts the app as `make run` does (`flask db upgrade`, then `flask serve` with its queue worker
-in the same process, SQLite in WAL mode) in a temporary instance folder. Each of 50 threads signs
-up through the form, then posts praise for 30 seconds the way a browser does: GET /posts/new
-for the form token, POST it, follow the redirect to the post. Afterwards every accepted post
-(a 302 to /posts/<id>) must be in the database and on its business's wall (paged through the
-JSON API with its cursors), and the first page of each wall must show its newest post.
+in the same process, SQLite in WAL mode) in a temporary instance folder, or on an empty
+PostgreSQL database given with --database-url. Each of 50 threads first signs up through the
+form; once all have, each posts praise for 30 seconds the way a browser does: GET /posts/new
+for the form token, POST it, follow the redirect to the post. Sign-ups and posting are timed
+apart. Afterwards every accepted post (a 302 to /posts/<id>) must be in the database and on its
+business's wall (paged through the JSON API with its cursors), and the first page of each wall
+must show its newest post. --trace-writes also times every write transaction the server makes
+(see write_trace.py).
 
-    .venv/bin/python bench/posters.py [--people 50] [--seconds 30]
+    .venv/bin/python bench/posters.py [--people 50] [--seconds 30] [--trace-writes]
+        [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/EMPTY_DATABASE]
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ import os
 import re
 import signal
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -73,10 +76,17 @@ class Tally:
     def __init__(self) -> None:
         """Start empty."""
         self.lock = threading.Lock()
-        self.latencies: dict[str, list[float]] = {"GET form": [], "POST": [], "GET post": []}
+        self.latencies: dict[str, list[float]] = {
+            "GET /register": [],
+            "POST /register": [],
+            "GET /posts/new": [],
+            "POST /posts/new": [],
+            "GET /posts/<id>": [],
+        }
         self.accepted: list[tuple[int, int]] = []  # (post id, business id)
         self.errors: Counter = Counter()
         self.refused: Counter = Counter()
+        self.told: list[str] = []  # the first few exceptions, in their own words
 
     def timed(self, kind: str, call):
         """Run one request, record its latency, and count 5xx answers and exceptions as errors."""
@@ -86,6 +96,8 @@ class Tally:
         except requests.RequestException as exc:
             with self.lock:
                 self.errors[f"{kind}: {type(exc).__name__}"] += 1
+                if len(self.told) < 5:
+                    self.told.append(f"{kind} after {time.perf_counter() - started:.1f} s: {exc}")
             return None
         elapsed = time.perf_counter() - started
         with self.lock:
@@ -95,14 +107,46 @@ class Tally:
         return response
 
 
-def person(base: str, number: int, shops: list, until: float, tally: Tally) -> None:
-    """Sign up, then post praise until the time is up."""
+class Start:
+    """When posting starts: once everyone has signed up (or given up)."""
+
+    def __init__(self, people: int, seconds: float, server: int) -> None:
+        """Wait for this many people, then post for this many seconds (server: its pid)."""
+        self.barrier = threading.Barrier(people, action=self.go)
+        self.seconds = seconds
+        self.server = server
+        self.until = 0.0
+        self.started = 0.0
+        self.cpu = 0.0
+
+    def go(self) -> None:
+        """Start the clock, in the last thread to arrive."""
+        self.cpu = cpu_seconds(self.server)
+        self.started = time.perf_counter()
+        self.until = time.monotonic() + self.seconds
+
+
+def person(base: str, number: int, shops: list, start: Start, tally: Tally) -> None:
+    """Sign up, wait for everyone, then post praise until the time is up."""
     browser = requests.Session()
+    signed_up = sign_up(browser, base, number, tally)
+    start.barrier.wait()
+    # The server closed connections left idle while everyone signed up; a browser would open
+    # a new one after such a pause, rather than race the server's close on the old one.
+    for adapter in browser.adapters.values():
+        adapter.close()
+    if signed_up:
+        post_praise(browser, base, number, shops, start.until, tally)
+
+
+def sign_up(browser: requests.Session, base: str, number: int, tally: Tally) -> bool:
+    """Sign up through the form; tell whether it worked."""
     username = f"poster{number}"
-    get = lambda path: browser.get(base + path, allow_redirects=False, timeout=30)  # noqa: E731
-    page = tally.timed("GET form", lambda: get("/register"))
+    page = tally.timed(
+        "GET /register", lambda: browser.get(base + "/register", allow_redirects=False, timeout=60)
+    )
     if page is None or not (token := CSRF_RE.search(page.text)):
-        return
+        return False
     signup = {
         "csrf_token": token.group(1),
         "username": username,
@@ -110,17 +154,27 @@ def person(base: str, number: int, shops: list, until: float, tally: Tally) -> N
         "confirm": PASSWORD,
     }
     signed = tally.timed(
-        "POST", lambda: browser.post(base + "/register", data=signup, allow_redirects=False)
+        "POST /register",
+        lambda: browser.post(base + "/register", data=signup, allow_redirects=False, timeout=60),
     )
     if signed is None or signed.status_code != 302:
         with tally.lock:
             tally.refused[f"register: HTTP {getattr(signed, 'status_code', '-')}"] += 1
-        return
+        return False
+    return True
+
+
+def post_praise(
+    browser: requests.Session, base: str, number: int, shops: list, until: float, tally: Tally
+) -> None:
+    """Post praise the way a browser does until the time is up."""
+    username = f"poster{number}"
+    get = lambda path: browser.get(base + path, allow_redirects=False, timeout=30)  # noqa: E731
     n = 0
     while time.monotonic() < until:
         n += 1
         business_id, _ = shops[(number + n) % len(shops)]
-        form = tally.timed("GET form", lambda: get("/posts/new"))
+        form = tally.timed("GET /posts/new", lambda: get("/posts/new"))
         if form is None or not (token := CSRF_RE.search(form.text)):
             continue
         data = {
@@ -136,7 +190,7 @@ def person(base: str, number: int, shops: list, until: float, tally: Tally) -> N
             "visibility": "public",
         }
         sent = tally.timed(
-            "POST",
+            "POST /posts/new",
             lambda data=data: browser.post(
                 base + "/posts/new", data=data, allow_redirects=False, timeout=30
             ),
@@ -151,7 +205,7 @@ def person(base: str, number: int, shops: list, until: float, tally: Tally) -> N
             continue
         with tally.lock:
             tally.accepted.append((int(found.group(1)), business_id))
-        tally.timed("GET post", lambda found=found: get(f"/posts/{found.group(1)}"))
+        tally.timed("GET /posts/<id>", lambda found=found: get(f"/posts/{found.group(1)}"))
 
 
 def on_walls(base: str, shops: list) -> tuple[set[int], list[str]]:
@@ -188,11 +242,56 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))] * 1000
 
 
+def stored_posts(env: dict) -> dict[int, int]:
+    """Read every post's business from the database the server used: {post id: business id}."""
+    import sqlalchemy as sa
+
+    url = env.get("DATABASE_URL") or f"sqlite:///{Path(env['WEBAPP_INSTANCE_PATH'])}/praisewall.db"
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {
+                row[0]: row[1] for row in conn.execute(sa.text("SELECT id, business_id FROM post"))
+            }
+    finally:
+        engine.dispose()
+
+
+def load_average() -> str:
+    """Return the machine's 1-minute load average, as the kernel reports it."""
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        return "?"
+
+
+def cpu_seconds(pid: int) -> float:
+    """Return the CPU time (user + system) a process and its children have used so far.
+
+    Unlike latency, this hardly moves with what else the machine is running.
+    """
+    total = 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return total
+    return total + sum(cpu_seconds(int(child)) for child in children)
+
+
 def main() -> None:
     """Run the posters and print what happened."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument(
+        "--database-url",
+        help="an empty PostgreSQL database to use instead of SQLite in the instance folder",
+    )
+    parser.add_argument(
+        "--trace-writes", action="store_true", help="time the server's write transactions"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="praisewall-posters-") as tmp:
         port = free_port()
@@ -207,13 +306,22 @@ def main() -> None:
         }
         for name in ("DATABASE_URL", "REDIS_URL", "TEST_DATABASE_URL"):
             env.pop(name, None)
+        if args.database_url:
+            env["DATABASE_URL"] = args.database_url
+        database = "PostgreSQL" if args.database_url else "SQLite"
         flask = str(VENV_BIN / "flask")
         subprocess.run([flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
         shops = make_businesses(env)
         log = Path(tmp) / "serve.log"
+        command = [flask]
+        trace = Path(tmp) / "writes.tsv"
+        if args.trace_writes:
+            env["BENCH_WRITE_TRACE"] = str(trace)
+            trace.touch()
+            command = [sys.executable, str(ROOT / "bench" / "write_trace.py")]
         with open(log, "wb") as out:
             server = subprocess.Popen(
-                [flask, "serve", "--host", "127.0.0.1", "--port", str(port)],
+                [*command, "serve", "--host", "127.0.0.1", "--port", str(port)],
                 cwd=ROOT,
                 env=env,
                 stdout=out,
@@ -221,6 +329,7 @@ def main() -> None:
                 start_new_session=True,
             )
         base = f"http://127.0.0.1:{port}"
+        load_before = load_average()
         try:
             for _ in range(300):
                 try:
@@ -229,17 +338,18 @@ def main() -> None:
                 except requests.RequestException:
                     time.sleep(0.1)
             tally = Tally()
-            until = time.monotonic() + args.seconds
-            started = time.perf_counter()
+            start = Start(args.people, args.seconds, server.pid)
             threads = [
-                threading.Thread(target=person, args=(base, i, shops, until, tally))
+                threading.Thread(target=person, args=(base, i, shops, start, tally))
                 for i in range(args.people)
             ]
             for thread in threads:
                 thread.start()
             for thread in threads:
                 thread.join()
-            elapsed = time.perf_counter() - started
+            elapsed = time.perf_counter() - start.started
+            cpu = cpu_seconds(server.pid) - start.cpu
+            load_after = load_average()
             walls, problems = on_walls(base, shops)
         finally:
             os.killpg(server.pid, signal.SIGINT)
@@ -248,22 +358,30 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, signal.SIGKILL)
                 server.wait()
-        with sqlite3.connect(Path(tmp) / "praisewall.db") as conn:
-            stored = dict(conn.execute("SELECT id, business_id FROM post"))
+        stored = stored_posts(env)
         served = log.read_text(errors="replace")
         server_errors = served.count("Traceback")
         # What went wrong, in the server's words, for whoever has to fix it.
         told = [line for line in served.splitlines() if "Error" in line or " 50" in line]
+        if args.trace_writes:
+            sys.path.insert(0, str(ROOT / "bench"))
+            from write_trace import summary
+
+            traced = summary(str(trace))
 
     accepted = tally.accepted
     missing_db = [i for i, b in accepted if stored.get(i) != b]
     missing_wall = [i for i, _ in accepted if i not in walls]
-    requests_made = sum(len(v) for v in tally.latencies.values())
+    posting = [kind for kind in tally.latencies if "register" not in kind]
+    requests_made = sum(len(tally.latencies[kind]) for kind in posting)
     errors = sum(tally.errors.values()) + server_errors
     print(
-        f"\n{args.people} people, {elapsed:.1f} s, `flask serve` (SQLite, worker in process)\n"
-        f"requests: {requests_made} ({requests_made / elapsed:.0f} req/s); "
-        f"posts accepted: {len(accepted)} ({len(accepted) / elapsed:.1f}/s)"
+        f"\n{args.people} people, `flask serve` ({database}, worker in process); "
+        f"load average {load_before} before, {load_after} after\n"
+        f"posting for {elapsed:.1f} s: {requests_made} requests ({requests_made / elapsed:.0f} "
+        f"req/s); posts accepted: {len(accepted)} ({len(accepted) / elapsed:.1f}/s)\n"
+        f"server CPU while posting: {cpu:.1f} s, "
+        f"{cpu * 1000 / max(len(accepted), 1):.1f} ms per post (form, post and its page)"
     )
     print("| request | count | p50 ms | p99 ms | mean ms |")
     print("| --- | ---: | ---: | ---: | ---: |")
@@ -279,7 +397,10 @@ def main() -> None:
         f"lost: {len(missing_db)} not in the database, {len(missing_wall)} not on their wall"
         + (f"; {'; '.join(problems)}" if problems else "")
     )
+    if args.trace_writes:
+        print("write transactions:", traced, sep="\n")
     if errors:
+        print("what the client saw:", *tally.told, sep="\n  ")
         print("from the server's log:", *told[-20:], sep="\n  ")
     ok = not errors and not missing_db and not missing_wall and not problems and accepted
     print("no error, no lost post" if ok else "FAILED")

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from webapp.extensions import db
 from webapp.models import (
     Business,
+    BusinessReply,
     BusinessWeek,
     Crosspost,
     CrosspostState,
@@ -151,3 +152,41 @@ def test_a_sampled_median_says_so_on_the_wall(
 
     assert numbers.resolve_median_sampled and numbers.median_days_to_resolve == 2
     assert "of the latest 2" in client.get("/b/corner-bakery").text
+
+
+def test_posts_written_together_with_their_rows_count_exactly(app, make_user, make_business):
+    """Posts written in one flush count right, alone or with a status or a wall answer beside."""
+    alice = make_user("alice")
+    shop = make_business("Corner Bakery")
+    now = utcnow()
+
+    def post(**fields) -> Post:
+        return Post(
+            author=alice,
+            business=shop,
+            body="Written with others.",
+            happened_on=now.date(),
+            channel="in_person",
+            **{"kind": Kind.PRAISE, **fields},
+        )
+
+    plain, hidden = post(rating=4), post(is_on_wall=False, rating=1)
+    resolved = post(kind=Kind.COMPLAINT, complaint_status="resolved", resolved_at=now)
+    answered, sent = post(), post(rating=5)
+    db.session.add_all([plain, hidden, resolved, answered, sent])
+    db.session.add(BusinessReply(post=answered, business=shop, body="Thank you!"))
+    db.session.add(
+        Crosspost(
+            post=sent,
+            idempotency_key="k-together",
+            post_url="https://praisewall.example/posts/5",
+            state=CrosspostState.SENT,
+            sent_at=now,
+            mention_resolved=True,
+            replied_at=now + timedelta(minutes=5),
+        )
+    )
+    db.session.commit()
+    assert_counters_match()
+    assert (shop.praise_count, shop.complaint_count, shop.resolved_count) == (3, 1, 1)
+    assert (shop.rating_sum, shop.mentioned_count, shop.wall_replied_count) == (9, 1, 1)

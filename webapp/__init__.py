@@ -48,6 +48,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # Next, so it compresses only after every later-registered hook has had the body.
     compression.init_app(app)
     static_files.init_app(app)
+    from webapp.infra import db_setup
+
+    db_setup.engine_options(app)
     extensions.db.init_app(app)
     extensions.migrate.init_app(app, extensions.db, directory=str(ROOT / "webapp" / "migrations"))
     extensions.csrf.init_app(app)
@@ -58,7 +61,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     extensions.login_manager.login_message_category = "info"
     errors.init_app(app)
 
-    from webapp.infra import crypto, db_setup, queue
+    from webapp.infra import crypto, queue
 
     db_setup.init_app(app)
     crypto.init_app(app)

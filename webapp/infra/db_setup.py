@@ -1,13 +1,127 @@
-"""Per-connection database settings and the user loader."""
+"""Per-connection database settings, SQLite writers taking turns, and the user loader."""
 
 from __future__ import annotations
 
 import secrets
+import sqlite3
+import threading
+from pathlib import Path
 
 from flask import Flask
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 
 from webapp.extensions import db, login_manager
+
+BUSY_TIMEOUT = 15  # seconds a write waits for SQLite's write lock before it is refused
+# The statements that start a write transaction (as Python's sqlite3 module begins one).
+WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+_turns: dict[str, threading.Lock] = {}
+_turns_lock = threading.Lock()
+
+
+def engine_options(app: Flask) -> None:
+    """Make a SQLite file's connections take turns at writing; call before the engine is made.
+
+    On a file, no ping before each use either: a file can't drop the connection.
+    """
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    options["connect_args"] = {**options.get("connect_args", {}), "factory": TurnTakingConnection}
+    options["pool_pre_ping"] = False
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
+def turn_for(database: str) -> threading.Lock:
+    """Return the lock the writers of one database file take turns with, in this process."""
+    key = str(Path(database).resolve())
+    with _turns_lock:
+        return _turns.setdefault(key, threading.Lock())
+
+
+class TurnTakingConnection(sqlite3.Connection):
+    """A SQLite connection whose writes wait in line in this process for SQLite's write lock.
+
+    SQLite gives its write lock to whoever asks at the moment it is free: the others poll,
+    sleeping up to 100 ms between tries, so under a burst of posters an unlucky one waits
+    seconds while later ones go first. Here a write waits on a lock in this process instead,
+    taken at its transaction's first write and given back at COMMIT or ROLLBACK, and is woken
+    the moment it is its turn. SQLite still guards the file: other processes (the `flask`
+    commands, a separate worker) wait for it as before, with the busy timeout.
+    """
+
+    def __init__(self, database, *args, **kwargs) -> None:
+        """Open the connection and find the lock its writers share."""
+        super().__init__(database, *args, **kwargs)
+        self.turn = turn_for(database)
+        self.has_turn = False
+
+    def cursor(self, factory=None):  # type: ignore[override]
+        """Return a cursor whose writes wait for their turn."""
+        return super().cursor(factory or TurnTakingCursor)
+
+    def execute(self, sql, parameters=(), /):  # type: ignore[override]
+        """Run a statement on a new cursor, as sqlite3's shortcut does, waiting if it writes."""
+        return self.cursor().execute(sql, parameters)
+
+    def executemany(self, sql, seq_of_parameters, /):  # type: ignore[override]
+        """Run a statement for each set of parameters on a new cursor, waiting if it writes."""
+        return self.cursor().executemany(sql, seq_of_parameters)
+
+    def wait_turn(self, statement: str) -> None:
+        """Before a transaction's first write, wait until no other connection here is writing."""
+        if self.has_turn or not statement.lstrip()[:7].upper().startswith(WRITES):
+            return
+        # Past the busy timeout, go on and let SQLite's own wait decide.
+        self.has_turn = self.turn.acquire(timeout=BUSY_TIMEOUT)
+
+    def end_turn(self) -> None:
+        """Let the next writer go."""
+        if self.has_turn:
+            self.has_turn = False
+            self.turn.release()
+
+    def commit(self) -> None:
+        """Commit, then let the next writer go."""
+        try:
+            super().commit()
+        finally:
+            self.end_turn()
+
+    def rollback(self) -> None:
+        """Roll back, then let the next writer go."""
+        try:
+            super().rollback()
+        finally:
+            self.end_turn()
+
+    def close(self) -> None:
+        """Close, then let the next writer go."""
+        try:
+            super().close()
+        finally:
+            self.end_turn()
+
+    def __del__(self) -> None:
+        """A connection dropped in the middle of a write must not keep the turn."""
+        if getattr(self, "has_turn", False):
+            self.end_turn()
+
+
+class TurnTakingCursor(sqlite3.Cursor):
+    """A cursor that waits for its connection's turn before a transaction's first write."""
+
+    def execute(self, sql, parameters=(), /):  # type: ignore[override]
+        """Run a statement, waiting for the turn first if it writes."""
+        self.connection.wait_turn(sql)  # type: ignore[attr-defined]
+        return super().execute(sql, parameters)
+
+    def executemany(self, sql, seq_of_parameters, /):  # type: ignore[override]
+        """Run a statement for each set of parameters, waiting for the turn first if it writes."""
+        self.connection.wait_turn(sql)  # type: ignore[attr-defined]
+        return super().executemany(sql, seq_of_parameters)
 
 
 def init_app(app: Flask) -> None:
@@ -25,7 +139,7 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     # Under a burst of posters a write may queue for seconds behind the others: waiting is
     # better than refusing the post ("database is locked"), and browsers wait far longer.
-    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT * 1000}")
     # Under WAL this is still safe against crashes; only a power cut can lose the last commits.
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()

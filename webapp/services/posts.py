@@ -193,10 +193,11 @@ def publish(
         post.fixes = complaint
     # Set last: the author's posts would take an unfinished post into the session early.
     post.author = author
+    # Before the flush, so the key goes in with the post: one INSERT, no UPDATE after it.
+    submissions.claim(post, key)
     db.session.add(post)
     db.session.flush()
     challenge.record_praise(post)
-    submissions.claim(post, key)
     return Published(post, start_crossposts(post, draft.crosspost))
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import cast
 
 import sqlalchemy as sa
@@ -360,8 +360,87 @@ class Tallies:
 
 
 def tally_all(connection: sa.Connection, post_ids: Iterable[int] | None) -> Tallies:
-    """Count what these posts contribute to counters and weeks."""
-    return Tallies(tally(connection, post_ids), tally_weeks(connection, post_ids))
+    """Count what these posts contribute to counters and weeks.
+
+    Every post at once is counted by the database, grouped; a few (a flush's) are read one row
+    each in a single query and counted here, as `tally` and `tally_weeks` would count them.
+    """
+    if post_ids is None:
+        return Tallies(tally(connection), tally_weeks(connection))
+    found = Tallies({}, {})
+    for wanted in id_chunks(post_ids):
+        for row in connection.execute(contributions(wanted)):
+            add_contribution(found, row)
+    return found
+
+
+def add_contribution(tallies: Tallies, row) -> None:
+    """Add what one public post counts (a row of `contributions`, or a post) to tallies."""
+    counts = tallies.counters.setdefault(row.business_id, [0] * len(COUNTERS))
+    praise = row.kind == Kind.PRAISE
+    complaint = row.kind == Kind.COMPLAINT
+    asked, replied, on_wall = row.mentioned > 0, row.replied > 0, bool(row.on_wall)
+    for n, value in enumerate(
+        (
+            praise,
+            complaint,
+            complaint and row.complaint_status == ComplaintStatus.RESOLVED,
+            row.rating or 0,
+            row.rating is not None,
+            row.mentioned,
+            row.replied,
+            asked or on_wall,
+            replied or on_wall,
+            on_wall,
+        )
+    ):
+        counts[n] += int(value)
+    week = trend.monday_of(as_utc(row.created_at).date())  # weeks run in UTC
+    tallies.weeks.setdefault((row.business_id, week), [0, 0])[0 if praise else 1] += 1
+
+
+@dataclass(frozen=True)
+class FreshPost:
+    """What a post written in this very flush counts, from its own fields: no status sent
+    yet, no answer on the wall."""
+
+    business_id: int
+    kind: str
+    created_at: datetime
+    complaint_status: str | None
+    rating: int | None
+    mentioned: int = 0
+    replied: int = 0
+    on_wall: bool = False
+
+
+def contributions(wanted: sa.ColumnElement[bool]) -> sa.Select:
+    """Select, for each public post wanted, what it counts: one row per post.
+
+    Its business, kind, time, status and rating; how many of its statuses named the business
+    (`mentioned`) and how many of those got a reply (`replied`); and whether the business
+    answered it on its wall.
+    """
+    named = sa.and_(
+        Crosspost.post_id == Post.id,
+        Crosspost.sent_at.is_not(None),
+        Crosspost.mention_resolved.is_(True),
+    )
+    return sa.select(
+        Post.business_id,
+        Post.kind,
+        Post.created_at,
+        Post.complaint_status,
+        Post.rating,
+        sa.select(sa.func.count()).where(named).scalar_subquery().label("mentioned"),
+        sa.select(sa.func.count(Crosspost.replied_at))
+        .where(named)
+        .scalar_subquery()
+        .label("replied"),
+        sa.exists()
+        .where(BusinessReply.post_id == Post.id, BusinessReply.moderation.in_(VISIBLE_MODERATION))
+        .label("on_wall"),
+    ).where(wanted, is_public())
 
 
 def tally(connection: sa.Connection, post_ids: Iterable[int] | None = None) -> dict[int, list[int]]:
@@ -544,14 +623,23 @@ def _count_after(session: so.Session, flush_context) -> None:
     if pending is None:
         return
     ids, new, before = pending
+    # A post written in this flush has no stored crosspost to keep in step: only its new ones.
+    in_step = set(ids)
     for obj in new:
         ids.add(obj.id if isinstance(obj, Post) else obj.post_id)
+        if isinstance(obj, Crosspost):
+            in_step.add(obj.post_id)
     ids.discard(None)
+    in_step.discard(None)
+    # One written in this flush with no row about it written beside it counts what its own
+    # fields say, so the database needn't be asked (the commonest flush: publishing a post).
+    related = {obj.post_id for obj in new if not isinstance(obj, Post)}
+    fresh = [obj for obj in new if isinstance(obj, Post) and obj.id not in related]
     connection = session.connection()
-    changed = apply_all_changes(connection, before, tally_all(connection, ids))
+    # First, so the medians worked out next read the new crossposts' replies as their business's.
     crosspost = Crosspost.__table__
-    for n in range(0, len(ids), CHUNK):
-        chunk = sorted(ids)[n : n + CHUNK]
+    for n in range(0, len(in_step), CHUNK):
+        chunk = sorted(in_step)[n : n + CHUNK]
         connection.execute(
             crosspost.update()
             .where(crosspost.c.post_id.in_(chunk))
@@ -561,6 +649,16 @@ def _count_after(session: so.Session, flush_context) -> None:
                 .scalar_subquery()
             )
         )
+    after = tally_all(connection, ids - {post.id for post in fresh})
+    for post in fresh:
+        if post.is_public:
+            add_contribution(
+                after,
+                FreshPost(
+                    post.business_id, post.kind, post.created_at, post.complaint_status, post.rating
+                ),
+            )
+    changed = apply_all_changes(connection, before, after)
     session.info.setdefault(EXPIRE, set()).update(changed)
 
 

@@ -28,11 +28,10 @@ def earlier_post(author: User, key: str | None) -> Post | None:
 
 
 def claim(post: Post, key: str | None) -> None:
-    """Mark a new post with its submission key, so the same submission can't make another.
+    """Mark a new post with its submission key before its flush, so a submission makes one post.
 
-    :raise sqlalchemy.exc.IntegrityError: when a concurrent request claimed the key first.
+    The flush that writes the post raises sqlalchemy.exc.IntegrityError when a concurrent
+    request claimed the key first.
     """
-    if not valid_key(key):
-        return
-    post.submission_key = key
-    db.session.flush()
+    if valid_key(key):
+        post.submission_key = key
