@@ -91,7 +91,7 @@ NOT_EXPORTED = {
         "refresh_token": CREDENTIAL,
         "dpop_key": CREDENTIAL,
         "dpop_nonces": "the servers' latest one-time numbers, for our next request",
-        "token_version": "counts refreshes, so two at once can't both keep a token",
+        "token_version": "counts refreshes, so two at once can't both keep a token",  # nosec B105 # a reason, not a secret
         "expires_at": "when our access token needs refreshing",
     },
     "audit_entry": {"actor_id": "given as actor_name"},
