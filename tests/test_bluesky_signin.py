@@ -395,3 +395,46 @@ def test_a_business_claims_its_wall_by_its_bluesky_handle(
     assert owners.recheck(bakery) == "dropped"
     db.session.commit()
     assert "Verified on Bluesky" not in page_text(client.get(f"/b/{bakery.slug}"))
+
+
+def test_a_sign_in_from_a_server_address_keeps_its_secrets_sealed(app, client, on_network):
+    """Typing the server's address starts a pushed request there; what the sign-in must
+    remember (verifier, key, state) is in the cookie only encrypted."""
+    response = client.post(
+        "/login/bluesky", data={"handle": on_network.pds_url}, base_url="http://127.0.0.1:5000"
+    )
+    assert response.status_code == 302, page_text(response)
+    location = response.headers["Location"]
+    assert location.startswith(f"{on_network.pds_url}/oauth/authorize?")
+    assert "request_uri=urn" in location
+    assert "code_challenge" not in location  # pushed, not in the address
+    with client.session_transaction(base_url="http://127.0.0.1:5000") as session:
+        pending = session["bluesky_sign_in"]
+    assert set(pending) == {"sealed", "next"}
+    secret = json.loads(crypto.decrypt(pending["sealed"]))
+    assert secret["issuer"] == on_network.pds_url
+    assert secret["did"] is None  # typed a server: the DID is checked when they come back
+    assert secret["redirect_uri"] == "http://127.0.0.1:5000/auth/bluesky/callback"
+    for word in ("verifier", "state"):
+        assert secret[word] not in pending["sealed"]
+
+
+def test_key_rotation_re_encrypts_bluesky_secrets(client, signed_in_alice, on_network, tmp_path):
+    """`flask rotate-keys` re-encrypts the tokens; with the old key gone they still work."""
+    from cryptography.fernet import Fernet
+
+    jon = on_network.create_account("jon")
+    connect_with_app_password(client, on_network, jon)
+    app = client.application
+    app.instance_path = str(tmp_path)  # no key file there for a site to read instead
+    new_key = Fernet.generate_key().decode()
+    app.config["FERNET_KEYS"] = f"{new_key},{app.config['FERNET_KEYS']}"
+    crypto.init_app(app)
+    result = app.test_cli_runner().invoke(args=["rotate-keys"])
+    assert result.exit_code == 0, result.output
+    app.config["FERNET_KEYS"] = new_key
+    crypto.init_app(app)
+    account = stored_account(jon.did)
+    for value in (account.access_token, account.refresh_token):
+        Fernet(new_key).decrypt(value.encode())
+    assert Client(account).get("com.atproto.server.getSession")["did"] == jon.did
