@@ -12,6 +12,7 @@ import json
 import threading
 from collections.abc import Callable
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 import requests
@@ -195,11 +196,37 @@ def test_a_handle_is_believed_only_both_ways(app, on_network):
 
 
 def test_a_handle_whose_document_names_another_is_not_believed(app, on_network):
-    """A DID document is believed about its own handle only: the domain must name it back."""
-    one, two = on_network.create_account("one"), on_network.create_account("two")
-    # two's domain names two's DID, whose document names two: one can't borrow it.
-    assert identity.resolve_handle(two.handle).did == two.did
-    assert identity.resolve_handle(two.handle).did != one.did
+    """A domain may say any DID is its own: the DID's document must name the handle back."""
+    shop = on_network.create_account("shop")
+
+    class Impostor(BaseHTTPRequestHandler):
+        """A handle's domain that claims the shop's DID for every name."""
+
+        def do_GET(self) -> None:  # noqa: N802 - the standard library's name
+            """Answer every well-known question with the shop's DID."""
+            body = shop.did.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            """Keep the test's output quiet."""
+
+    server = HTTPServer(("127.0.0.1", 0), Impostor)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        app.config["BLUESKY_DEV_HANDLE_SERVER"] = f"http://127.0.0.1:{server.server_port}"
+        assert identity.handle_to_did("impostor-1.test") == shop.did  # the domain's claim
+        assert identity.resolve_handle("impostor-1.test") is None  # ...not believed
+        # The shop's own document still names the shop, and its handle still proves itself.
+        assert identity.resolve_handle(shop.handle).did == shop.did
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
 
 
 def test_connect_with_an_app_password_then_disconnect_revokes(client, signed_in_alice, on_network):

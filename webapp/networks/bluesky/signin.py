@@ -43,7 +43,7 @@ from webapp.networks.bluesky.identity import Identity
 # An app password as Bluesky makes them: four groups of four, like `abcd-efgh-ijkl-mnop`.
 APP_PASSWORD_RE = re.compile(r"^[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}$")
 # The scope a PDS puts in a session made with the account's main password.
-MAIN_PASSWORD_SCOPE = "com.atproto.access"
+MAIN_PASSWORD_SCOPE = "com.atproto.access"  # nosec B105 # a scope's name, not a password
 SEALED = "sealed"
 
 
