@@ -299,6 +299,34 @@ def shared_app(make_app: Callable[..., Flask], tmp_path, atproto_network) -> Fla
     return make_app(SQLALCHEMY_DATABASE_URI=uri, **bluesky_settings(atproto_network))
 
 
+def race_renewals(app: Flask, did: str) -> list[tuple[str, str]]:
+    """Call the network as the account from two threads at once, each like a worker process
+    with a context of its own; return each one's (DID answered, access token used)."""
+    start = threading.Barrier(2)
+    seen: list[tuple[str, str]] = []
+    failures: list[BaseException] = []
+
+    def worker() -> None:
+        """Call once both workers are ready."""
+        try:
+            with app.app_context():
+                account = stored_account(did)
+                start.wait(timeout=10)
+                answer = Client(account).get("com.atproto.server.getSession")
+                seen.append((answer["did"], crypto.decrypt(account.access_token)))
+        except BaseException as failure:  # reported below, with the test's own assertion
+            failures.append(failure)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not failures, failures
+    assert [answered for answered, _ in seen] == [did, did]
+    return seen
+
+
 def test_two_workers_renewing_at_once_lose_nothing(shared_app, atproto_network):
     """Both find the token ended; one renews, the other waits and adopts what it stored."""
     erin = atproto_network.create_account("erin")
@@ -324,28 +352,7 @@ def test_two_workers_renewing_at_once_lose_nothing(shared_app, atproto_network):
             )
         )
         db.session.commit()
-    start = threading.Barrier(2)
-    seen: list[tuple[str, str]] = []
-    failures: list[BaseException] = []
-
-    def worker() -> None:
-        """Renew in a context of its own, like a worker process, once both are ready."""
-        try:
-            with shared_app.app_context():
-                account = stored_account(erin.did)
-                start.wait(timeout=10)
-                answer = Client(account).get("com.atproto.server.getSession")
-                seen.append((answer["did"], crypto.decrypt(account.access_token)))
-        except BaseException as failure:  # reported below, with the test's own assertion
-            failures.append(failure)
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not failures, failures
-    assert [did for did, _ in seen] == [erin.did, erin.did]
+    seen = race_renewals(shared_app, erin.did)
     assert seen[0][1] == seen[1][1]  # both use the one renewal
     with shared_app.app_context():
         account = stored_account(erin.did)

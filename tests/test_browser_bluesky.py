@@ -20,7 +20,7 @@ from tests.browser_support import SMALL_PHONE, LiveServer, Phone
 from tests.fixtures.app import TEST_DATABASE_URL
 from tests.fixtures.browser import add_user
 from tests.fixtures.people import PASSWORD
-from tests.test_bluesky_signin import bluesky_settings
+from tests.test_bluesky_signin import bluesky_settings, race_renewals
 from webapp.extensions import db
 from webapp.infra import crypto
 from webapp.models import BlueskyAccount, utcnow
@@ -101,6 +101,14 @@ def test_sign_in_with_bluesky_then_renew_then_revoke(small_phone, bluesky_site, 
         account = stored(app, gus.did)
         assert account.token_version == version + 2
         assert crypto.decrypt(account.refresh_token) != refresh
+        # Ended again, and two workers find it so at once: one renewal, both carry on.
+        account.expires_at = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+        seen = race_renewals(app, gus.did)
+        assert seen[0][1] == seen[1][1]
+        account = stored(app, gus.did)
+        assert account.token_version == version + 4
+        assert not account.needs_login
         profile = Client(account).get(
             "app.bsky.actor.getProfile", {"actor": gus.did}, proxy_appview=True
         )
