@@ -161,3 +161,19 @@ def test_connect_bluesky_from_settings_then_disconnect(small_phone, bluesky_site
                 binding.token_endpoint, binding.client_id, refresh, dpop.load(binding.jwk), {}
             )
         assert refused.value.error == "invalid_grant"
+
+
+def test_saying_no_on_the_pds_signs_nobody_in(small_phone, bluesky_site, atproto_network):
+    """Deny access on the consent page: back on Praisewall, told so, signed in as nobody."""
+    app, _ = bluesky_site
+    kim = atproto_network.create_account("kim")
+    page = small_phone.visit("/login/bluesky")
+    page.get_by_label("Your Bluesky handle or server").fill(kim.handle)
+    page.get_by_role("button", name="Continue to my server").click()
+    page.get_by_role("textbox", name="Password").fill(kim.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Deny access").click()
+    expect(page.get_by_text("Sign-in was cancelled on your Bluesky server.")).to_be_visible()
+    expect(page.get_by_role("link", name="Log in", exact=True)).to_be_visible()
+    with app.app_context():
+        assert stored(app, kim.did) is None
