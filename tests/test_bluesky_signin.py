@@ -26,7 +26,7 @@ from tests.fixtures.app import TEST_DATABASE_URL
 from webapp.extensions import db
 from webapp.infra import crypto
 from webapp.models import BlueskyAccount, Business, User, utcnow
-from webapp.networks.bluesky import dpop, errors, identity
+from webapp.networks.bluesky import dpop, errors, identity, oauth
 from webapp.networks.bluesky.auth import SessionEnded
 from webapp.networks.bluesky.client import Client
 from webapp.services import owners
@@ -472,3 +472,30 @@ def test_key_rotation_re_encrypts_bluesky_secrets(client, signed_in_alice, on_ne
     for value in (account.access_token, account.refresh_token):
         Fernet(new_key).decrypt(value.encode())
     assert Client(account).get("com.atproto.server.getSession")["did"] == jon.did
+
+
+def test_who_signed_in_is_never_the_servers_word(app, on_network):
+    """The token's subject must be the DID we resolved, and its PDS must trust the issuer;
+    an answer from another issuer, or with another state, is refused before any exchange."""
+    from webapp.infra.http import ServerProblem
+    from webapp.networks.bluesky import signin
+
+    shop, other = on_network.create_account("shop"), on_network.create_account("other")
+    issuer = on_network.pds_url
+
+    def tokens_for(did: str) -> oauth.Tokens:
+        """Return tokens as a server might answer, for this DID."""
+        return oauth.Tokens("access", "refresh", None, oauth.SCOPES, did)
+
+    assert signin.verify_subject(tokens_for(shop.did), {"did": shop.did, "issuer": issuer}).handle
+    with pytest.raises(ServerProblem, match="another account than the handle you typed"):
+        signin.verify_subject(tokens_for(other.did), {"did": shop.did, "issuer": issuer})
+    with pytest.raises(ServerProblem, match="doesn't speak for the account"):
+        signin.verify_subject(tokens_for(shop.did), {"did": None, "issuer": "http://localhost:1"})
+    pending = {"sealed": crypto.encrypt(json.dumps({"state": "s1", "issuer": issuer}))}
+    with pytest.raises(ServerProblem, match="didn't match"):
+        signin.finish(pending, "s2", issuer, "code")
+    with pytest.raises(ServerProblem, match="another sign-in service"):
+        signin.finish(pending, "s1", "http://localhost:1", "code")
+    with pytest.raises(ServerProblem, match="didn't match"):
+        signin.finish({"sealed": "not sealed by us"}, "s1", issuer, "code")
