@@ -499,3 +499,13 @@ def test_who_signed_in_is_never_the_servers_word(app, on_network):
         signin.finish(pending, "s1", "http://localhost:1", "code")
     with pytest.raises(ServerProblem, match="didn't match"):
         signin.finish({"sealed": "not sealed by us"}, "s1", issuer, "code")
+
+
+def test_the_entryways_bare_name_is_a_server(app, client, on_network):
+    """Typing the entryway's name ("bsky.social") signs in there, as a server address would."""
+    app.config["BLUESKY_ENTRYWAY"] = on_network.pds_url
+    response = client.post(
+        "/login/bluesky", data={"handle": "localhost"}, base_url="http://127.0.0.1:5000"
+    )
+    assert response.status_code == 302, page_text(response)
+    assert response.headers["Location"].startswith(f"{on_network.pds_url}/oauth/authorize?")

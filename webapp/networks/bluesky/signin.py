@@ -15,6 +15,7 @@ import json
 import re
 import secrets
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import requests
 import sqlalchemy as sa
@@ -66,9 +67,22 @@ class Connected:
     issuer: str
 
 
+def entryway_named(entry: str) -> str | None:
+    """Return the entryway (BLUESKY_ENTRYWAY) if the entry is its bare name, like "bsky.social".
+
+    People type their provider's name as if it were their server; it is one.
+    """
+    entryway = identity.server_url(identity.setting("BLUESKY_ENTRYWAY", "https://bsky.social"))
+    if entryway and entry.strip().lower().removeprefix("@") == urlsplit(entryway).hostname:
+        return entryway
+    return None
+
+
 def entry_problem(text: str) -> str | None:
     """Say what is wrong with what the person typed, before anyone is asked about it."""
     entry = text.strip()
+    if entryway_named(entry):
+        return None
     if "://" in entry:
         if identity.server_url(entry) is None:
             return "That isn't a server address we can use (it must be https://)."
@@ -95,6 +109,9 @@ def parse_entry(text: str) -> tuple[Identity | None, str]:
     server = identity.server_url(entry) if "://" in entry else None
     if server is not None:
         return None, server
+    entryway = entryway_named(entry)
+    if entryway:
+        return None, entryway
     handle = identity.normalize_handle(entry) or ""
     who = identity.resolve_handle(handle)
     if who is None:
