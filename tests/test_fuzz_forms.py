@@ -152,6 +152,7 @@ FORMS: dict[str, tuple[str, Callable[[dict], dict[str, str]], list[str]]] = {
     ),
     "challenge.start": ("owner", lambda w: {}, []),
     "mastodon.disconnect": ("owner", lambda w: {}, []),
+    "bluesky.disconnect": ("owner", lambda w: {}, []),
     "moderation.hide": ("admin", lambda w: {}, []),
     "moderation.restore": ("admin", lambda w: {}, []),
     # A report has no form class: the view reads these two fields itself.
@@ -169,6 +170,7 @@ FORMS: dict[str, tuple[str, Callable[[dict], dict[str, str]], list[str]]] = {
     "moderation.restore_reply": ("admin", lambda w: {}, []),
     "owners.claim": ("business_owner", lambda w: {}, []),
     "owners.claim_by_website": ("business_owner", lambda w: {}, []),
+    "owners.claim_on_bluesky": ("business_owner", lambda w: {}, []),
     "owners.add_manager": (
         "business_owner",
         lambda w: {"username": "alice"},
@@ -238,6 +240,9 @@ NOT_FUZZED = {
     # It looks up the named server over the network; tests/test_mastodon_signin.py feeds it
     # hostile handles against a fake server.
     "mastodon.login": "reaches the network",
+    # Likewise: tests/test_bluesky_signin.py sends them bad handles and passwords.
+    "bluesky.login": "reaches the network",
+    "bluesky.app_password": "reaches the network",
     # Passkeys' steps read JSON, not forms; tests/test_passkeys.py sends them hostile JSON.
     **dict.fromkeys(
         [
