@@ -65,6 +65,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     queue.init_app(app)
     from webapp import tasks  # noqa: F401  (registers the tasks with the queue)
     from webapp.api.routes import bp as api_bp
+    from webapp.auth.bluesky_routes import bp as bluesky_bp
     from webapp.auth.mastodon_routes import bp as mastodon_bp
     from webapp.auth.passkey_routes import bp as passkeys_bp
     from webapp.auth.routes import bp as auth_bp
@@ -82,6 +83,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         main_bp,
         auth_bp,
         mastodon_bp,
+        bluesky_bp,
         passkeys_bp,
         posts_bp,
         businesses_bp,

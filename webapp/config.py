@@ -46,6 +46,16 @@ class DefaultConfig:
     PROXY_FIX_HOPS = 0
     # Development only: allow http:// and loopback Mastodon servers (e.g. http://127.0.0.1:3000).
     MASTODON_ALLOW_INSECURE = False
+    # Bluesky: the PLC directory that holds did:plc documents, the AppView reads are proxied
+    # to (a service DID and fragment, for the atproto-proxy header), and the entryway: the
+    # server people of bsky.social sign in at when they type no handle.
+    BLUESKY_PLC_URL = "https://plc.directory"
+    BLUESKY_APPVIEW = "did:web:api.bsky.app#bsky_appview"
+    BLUESKY_ENTRYWAY = "https://bsky.social"
+    # Development only (with MASTODON_ALLOW_INSECURE): a local PDS, like http://localhost:2583,
+    # that vouches for handles ending in .test through its /.well-known/atproto-did, since
+    # those names are in no DNS. Unset, .test handles don't resolve.
+    BLUESKY_DEV_HANDLE_SERVER = ""
     DELIVERY_MAX_ATTEMPTS = 8
     # Seconds to wait on a Mastodon API call; None means the built-in 10.
     MASTODON_TIMEOUT: float | None = None

@@ -106,6 +106,31 @@ class MastodonLoginForm(Form):
     )
 
 
+class BlueskyLoginForm(Form):
+    """Name your Bluesky handle, or your server."""
+
+    handle = StringField(
+        "Your Bluesky handle or server",
+        validators=[DataRequired(message="Enter your handle, like alice.bsky.social.")],
+        description="Like alice.bsky.social or @brand.example, or your server: https://bsky.social",
+    )
+
+
+class BlueskyAppPasswordForm(Form):
+    """Connect Bluesky with an app password, for servers that can't do OAuth."""
+
+    handle = StringField(
+        "Your Bluesky handle",
+        validators=[DataRequired(message="Enter your handle, like alice.bsky.social.")],
+        description="Like alice.bsky.social or @brand.example",
+    )
+    app_password = PasswordField(
+        "App password (not your main password)",
+        validators=[DataRequired(message="Enter an app password, like abcd-efgh-ijkl-mnop.")],
+        description="Four groups of four, like abcd-efgh-ijkl-mnop",
+    )
+
+
 class ForgotPasswordForm(Form):
     """Ask for a link to set a new password."""
 

@@ -223,7 +223,11 @@ def rename(passkey: Passkey, name: str) -> None:
 def removal_problem(passkey: Passkey) -> str | None:
     """Explain why removing the passkey would lock its owner out, or return None."""
     user = passkey.user
-    if user.password_hash is None and user.mastodon_account is None:
+    if (
+        user.password_hash is None
+        and user.mastodon_account is None
+        and not signs_in_with_bluesky(user)
+    ):
         if len(user_passkeys(user)) <= 1:
             return (
                 "That is your only way to sign in, so we kept it. Set a password or add "
@@ -238,9 +242,27 @@ def remove(passkey: Passkey) -> None:
     db.session.flush()
 
 
+def signs_in_with_bluesky(user: User) -> bool:
+    """Tell whether the person can sign in with Bluesky (an OAuth connection, not an app
+    password, which signs nobody in)."""
+    account = user.bluesky_account
+    return account is not None and account.kind == "oauth"
+
+
 def other_way_in_than_mastodon(user: User) -> bool:
     """Tell whether the person could still sign in with their Mastodon account gone."""
-    return user.password_hash is not None or bool(user_passkeys(user))
+    return (
+        user.password_hash is not None or bool(user_passkeys(user)) or signs_in_with_bluesky(user)
+    )
+
+
+def other_way_in_than_bluesky(user: User) -> bool:
+    """Tell whether the person could still sign in with their Bluesky account gone."""
+    return (
+        user.password_hash is not None
+        or bool(user_passkeys(user))
+        or user.mastodon_account is not None
+    )
 
 
 def at_risk(user: User) -> bool:
@@ -251,6 +273,7 @@ def at_risk(user: User) -> bool:
     return (
         user.password_hash is None
         and user.mastodon_account is None
+        and not signs_in_with_bluesky(user)
         and not user.email
         and bool(user_passkeys(user))
     )

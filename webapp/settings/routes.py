@@ -89,6 +89,7 @@ def render_settings(
             passkeys=held,
             at_risk=passkeys.at_risk(current_user),
             can_disconnect=passkeys.other_way_in_than_mastodon(current_user),
+            can_disconnect_bluesky=passkeys.other_way_in_than_bluesky(current_user),
             rename_forms=rename_forms(held, rename_form, renaming),
             codes_left=recovery_codes.remaining(current_user),
             new_codes=new_codes,
