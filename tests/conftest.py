@@ -39,6 +39,7 @@ pytest_plugins = [
     "tests.fixtures.businesses",
     "tests.fixtures.mastodon",
     "tests.fixtures.browser",
+    "tests.fixtures.bluesky",
 ]
 
 __all__ = [
