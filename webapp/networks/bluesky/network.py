@@ -6,7 +6,8 @@ from typing import Any
 
 from webapp.models import BlueskyAccount, Business, User
 from webapp.networks import Draft, Network, Session, Status
-from webapp.networks.bluesky import text, tid
+from webapp.networks.bluesky import signin, text, tid
+from webapp.networks.bluesky.session import BlueskySession
 
 
 class BlueskyNetwork:
@@ -29,8 +30,6 @@ class BlueskyNetwork:
 
     def session(self, account: BlueskyAccount) -> Session:
         """Open a session signed in as the account."""
-        from webapp.networks.bluesky.session import BlueskySession  # needs sign-in's client
-
         return BlueskySession(account)
 
     def where(self, account: BlueskyAccount | None) -> str:
@@ -64,8 +63,8 @@ class BlueskyNetwork:
         raise NotImplementedError("Bluesky sign-in has its own routes.")
 
     def disconnect(self, user: User) -> bool:
-        """Forget the connection (revoking belongs to sign-in)."""
-        raise NotImplementedError("Bluesky sign-in disconnects.")
+        """End our session at the PDS and forget the connection."""
+        return signin.disconnect(user)
 
 
 network: Network = BlueskyNetwork()
