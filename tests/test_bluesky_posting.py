@@ -372,7 +372,8 @@ def test_the_business_reply_is_found_by_its_did(client, atproto_network, people,
     assert post.complaint_status == ComplaintStatus.REPLIED
 
     page = client.get(f"/posts/{row.post_id}").text
-    assert "Corner Bakery replied on Bluesky after" in page
+    assert "Corner Bakery replied after" in page
+    assert "Read the reply on Bluesky" in page
     assert row.reply_url in page
     numbers = stats.business_numbers(db.session.get(Business, shop.id))
     assert (numbers.askable, numbers.answered) == (1, 1)

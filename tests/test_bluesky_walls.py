@@ -63,7 +63,7 @@ def test_wall_counts_replies_on_every_network(client, make_user, make_post, bake
     assert "Corner Bakery replied on Bluesky after 1 h" in page_text(wall)
 
     permalink = page_text(client.get(f"/posts/{on_bluesky.id}"))
-    assert "Corner Bakery replied on Bluesky after 1 h." in permalink
+    assert "Corner Bakery replied after 1 h. Read the reply on Bluesky" in permalink
     assert "Corner Bakery on Bluesky," in permalink
 
     api = client.get(f"/api/v1/businesses/{bakery.slug}").get_json()

@@ -157,7 +157,7 @@ class BlueskySession:
                     {"repo": self.account.did, "collection": POST, "rkey": key, "record": record},
                 )
         except CallFailed as failure:
-            if not failure.may_have_posted and failure.outcome.kind != "retry":
+            if not failure.may_have_posted:
                 raise
             # A write of a key already taken is answered with a server error, and a lost
             # answer leaves us guessing: the record under our key tells which it was.
