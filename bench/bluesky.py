@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import queue
+import shutil
 import statistics
 import subprocess
 import sys
@@ -171,6 +172,7 @@ def main() -> None:
         if process.stdin is not None:
             process.stdin.close()
         process.wait(timeout=30)
+        shutil.rmtree(scratch, ignore_errors=True)
     print(f"{args.posts} posts per network")
     for name, numbers in figures.items():
         print(f"{name:<22} p50 {numbers['p50_ms']:>8.1f} ms   p95 {numbers['p95_ms']:>8.1f} ms")

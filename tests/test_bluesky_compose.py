@@ -5,7 +5,7 @@ remember; the business's Bluesky handle, added with it or by its verified owner.
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -15,6 +15,8 @@ from webapp.extensions import db
 from webapp.infra import crypto
 from webapp.models import BlueskyAccount, Business, Crosspost, Post, User
 from webapp.networks.bluesky import text
+from webapp.networks.bluesky.session import as_reply, replies_in
+from webapp.services import owners
 
 
 def byte_slice(post: str, index: dict) -> str:
@@ -236,3 +238,76 @@ def test_verified_owner_edits_the_bluesky_handle(client, make_user, make_busines
     assert client.post(f"/b/{bakery.slug}/manage", data=form).status_code == 302
     db.session.refresh(bakery)
     assert bakery.bluesky_handle == "corner.bakery.example"
+
+
+def thread_reply(did: str, created_at: str, indexed_at: str, words: str = "Thanks!") -> dict:
+    """Return a reply as the AppView shows it in a thread."""
+    return {
+        "uri": f"at://{did}/app.bsky.feed.post/3lreplyaaaaa2",
+        "author": {"did": did, "handle": "anyone.test"},
+        "record": {"$type": "app.bsky.feed.post", "text": words, "createdAt": created_at},
+        "indexedAt": indexed_at,
+    }
+
+
+def test_a_reply_is_timed_by_its_record_within_sane_bounds() -> None:
+    sent = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    # Dated in the future by its writer: it can't be later than when the AppView saw it.
+    late = as_reply(
+        thread_reply("did:plc:shop", "2030-01-01T00:00:00.000Z", "2026-12-01T13:00:00.000Z"),
+        sent,
+    )
+    assert late.created_at == datetime(2026, 12, 1, 13, 0, tzinfo=UTC)
+    assert late.url == "https://bsky.app/profile/did:plc:shop/post/3lreplyaaaaa2"
+    # Dated before our post: it can't have answered it sooner than it went out.
+    early = as_reply(
+        thread_reply("did:plc:shop", "2020-01-01T00:00:00Z", "2026-12-01T12:30:00Z"), sent
+    )
+    assert early.created_at == sent
+    honest = as_reply(
+        thread_reply("did:plc:shop", "2026-12-01T12:20:00.000Z", "2026-12-01T12:20:01.000Z"),
+        sent,
+    )
+    assert honest.created_at == datetime(2026, 12, 1, 12, 20, tzinfo=UTC)
+    # A post whose address isn't its author's own is no reply of theirs.
+    forged = thread_reply("did:plc:shop", "2026-12-01T12:20:00Z", "2026-12-01T12:20:01Z")
+    forged["uri"] = "at://did:plc:someone/app.bsky.feed.post/3lreplyaaaaa2"
+    assert as_reply(forged, sent) is None
+
+
+def test_only_the_business_did_counts_at_any_depth() -> None:
+    shop, stranger = "did:plc:shop", "did:plc:stranger"
+
+    def branch(post: dict, *replies: dict) -> dict:
+        return {
+            "$type": "app.bsky.feed.defs#threadViewPost",
+            "post": post,
+            "replies": list(replies),
+        }
+
+    thread = branch(
+        {"uri": "at://did:plc:alice/app.bsky.feed.post/3lrootaaaaaa2"},
+        branch(
+            thread_reply(stranger, "2026-12-01T12:05:00Z", "2026-12-01T12:05:00Z"),
+            branch(thread_reply(shop, "2026-12-01T12:40:00Z", "2026-12-01T12:40:00Z")),
+        ),
+        {"$type": "app.bsky.feed.defs#blockedPost", "uri": "at://x/y/z"},
+    )
+    authors = [post["author"]["did"] for post in replies_in(thread)]
+    assert authors == [stranger, shop]
+
+
+def test_a_manager_cannot_change_the_bluesky_handle(client, make_user, make_business) -> None:
+    owner, helper = make_user("owner"), make_user("helper")
+    bakery = make_business("Corner Bakery", bluesky_handle="corner.bakery.example")
+    bakery.owner_id = owner.id
+    owners.add_manager(bakery, owner, "helper")
+    db.session.commit()
+    AuthActions(client).login("helper")
+    assert "Bluesky handle" not in client.get(f"/b/{bakery.slug}/manage").text
+    form = {"website": "", "description": "Fresh bread daily.", "bluesky_handle": "evil.example"}
+    assert client.post(f"/b/{bakery.slug}/manage", data=form).status_code == 302
+    db.session.refresh(bakery)
+    assert bakery.description == "Fresh bread daily."
+    assert bakery.bluesky_handle == "corner.bakery.example"
+    assert helper.id != owner.id

@@ -120,8 +120,13 @@ class BlueskySession:
         image = status.card.image()
         if not image or len(image) > THUMB_MAX:
             return None
-        with self.calling():
-            return self.api.upload_blob(image, "image/png").get("blob")
+        try:
+            with self.calling():
+                return self.api.upload_blob(image, "image/png").get("blob")
+        except CallFailed as failure:
+            if failure.outcome.kind == "failed":
+                return None  # a picture the server won't take: the card goes without it
+            raise
 
     def post(
         self,
