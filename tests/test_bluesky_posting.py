@@ -398,3 +398,48 @@ def test_leaving_with_the_posts_deletes_them_on_bluesky(
     assert db.session.scalars(sa.select(BlueskyAccount)).all() == []
     assert db.session.scalars(sa.select(Crosspost)).all() == []
     assert db.session.get(User, alice.id) is None
+
+
+def test_a_failed_delete_is_tried_again_until_done(
+    client, atproto_network, people, shop, faulty_pds: FaultProxy
+) -> None:
+    net = atproto_network
+    via_proxy(people[0], faulty_pds)
+    row = compose(client, shop)
+    run_queued_tasks()
+    db.session.refresh(row)
+    rkey, row_id = row.remote_id, row.id
+    faulty_pds.fail_next("/xrpc/com.atproto.repo.deleteRecord", status=502, times=2)
+    assert client.post(f"/posts/{row.post_id}/delete").status_code == 302
+    run_queued_tasks()
+    left = db.session.get(Crosspost, row_id)
+    assert left is not None and left.state == CrosspostState.DELETING
+    assert record_of(net, people[1].did, rkey) is not None
+    run_queued_tasks(scheduled=True)
+    run_queued_tasks(scheduled=True)
+    assert db.session.get(Crosspost, row_id) is None
+    assert record_of(net, people[1].did, rkey) is None
+
+
+def test_a_revoked_app_password_asks_to_reconnect(client, atproto_network, people, shop) -> None:
+    net = atproto_network
+    alice_there = people[1]
+    names = net.call(alice_there, "GET", "com.atproto.server.listAppPasswords").json()
+    for password in names["passwords"]:
+        answer = net.call(
+            alice_there,
+            "POST",
+            "com.atproto.server.revokeAppPassword",
+            json={"name": password["name"]},
+        )
+        assert answer.status_code == 200, answer.text
+    # The access token lives on until it ends; then renewing it is refused.
+    people[0].bluesky_account.expires_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    row = compose(client, shop)
+    run_queued_tasks()
+    db.session.refresh(row)
+    assert row.state == CrosspostState.NEEDS_LOGIN, (row.state, row.last_error)
+    assert posts_of(net, alice_there.did) == []
+    page = client.get(f"/posts/{row.post_id}").text
+    assert "Reconnect Bluesky" in page
