@@ -138,6 +138,7 @@ def bluesky_preview(form: PostForm, editing: Post | None) -> dict:
         "bluesky_shown_link": bluesky_text.shown_link(link),
         "bluesky_handle": handle,
         "bluesky_about": f"@{handle}" if handle else name,
+        "bluesky_hashtags": bluesky_text.HASHTAGS,
     }
 
 
