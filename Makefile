@@ -40,7 +40,8 @@ atproto:
 	  echo "npm is missing: skipping the local AT Protocol network, so the Bluesky tests will be skipped."; \
 	fi
 
-$(ATPROTO)/node_modules/.package-lock.json: $(ATPROTO)/package-lock.json $(ATPROTO)/node/package-lock.json
+$(ATPROTO)/node_modules/.package-lock.json: $(ATPROTO)/package.json $(ATPROTO)/package-lock.json \
+  $(ATPROTO)/node/package.json $(ATPROTO)/node/package-lock.json
 	@if $(NODE_IS_NEW_ENOUGH) 2>/dev/null; then \
 	  nodedir=$$(dirname "$$(dirname "$$(node -p process.execPath)")"); \
 	else \

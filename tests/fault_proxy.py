@@ -20,6 +20,7 @@ Requests for anything but loopback are refused. `seen` lists every request, in o
 from __future__ import annotations
 
 import http.client
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -292,6 +293,9 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
         def _drop(self) -> None:
             """Close the connection without answering."""
             self.close_connection = True
-            self.connection.shutdown(2)
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # the client left first
 
     return Handler

@@ -250,6 +250,7 @@ FORM_STATES = {
         ("/register", {"username": "a", "password": "short", "confirm": "other"}),
         ("/login", {"username": "alice", "password": "wrong password"}),
         ("/login/mastodon", {"handle": ""}),
+        ("/login/bluesky", {"handle": "not a handle!"}),
         ("/reset/<token>", {"password": "short", "confirm": "other"}),
         ("/forgot", {"name": ""}),
         # Last: the link it sends makes the one above stop working.
@@ -260,6 +261,7 @@ FORM_STATES = {
         ("/settings/password", {"current": "wrong", "password": "short", "confirm": "x"}),
         ("/settings/email", {"email": "not an address", "password": "wrong password"}),
         ("/settings/tokens", {"name": "Shortcut on my phone"}),
+        ("/settings/bluesky/app-password", {"handle": "me.example.com", "app_password": "x"}),
         ("/settings/delete", {"password": "wrong password"}),
     ],
     "owner": [("/b/<slug>/posts/<post_id>/reply", {"body": ""})],

@@ -112,6 +112,15 @@ EXPECTED: dict[str, dict[str, int | str]] = {
     "main.wall GET": everyone(200),
     # No sign-in was started, so the callback sends everyone back to start one.
     "mastodon.callback GET": everyone(303),
+    # Likewise for Bluesky; the client-metadata document is public, the sign-in form too
+    # (sent back empty to fix), connecting by app password needs an account.
+    "bluesky.callback GET": everyone(303),
+    "bluesky.client_metadata GET": everyone(200),
+    "bluesky.login GET": everyone(200),
+    "bluesky.login POST": everyone(422),
+    "bluesky.app_password GET": signed_in(200),
+    "bluesky.app_password POST": signed_in(422),
+    "bluesky.disconnect POST": signed_in(302),
     "mastodon.disconnect POST": signed_in(302),
     "mastodon.login GET": everyone(200),
     "mastodon.login POST": everyone(422),
@@ -132,6 +141,8 @@ EXPECTED: dict[str, dict[str, int | str]] = {
     # The bakery here has no website: its owner is told so, the rest that it's claimed;
     # tests/test_website_claims.py covers a claim that works.
     "owners.claim_by_website POST": signed_in(403),
+    # Nobody here is signed in with Bluesky either; tests/test_bluesky_signin.py claims.
+    "owners.claim_on_bluesky POST": signed_in(403),
     "owners.claim_page GET": signed_in(200),
     "owners.feature POST": MANAGERS_ACTION,
     "owners.manage GET": {**only("business_owner", 200), "manager": 200},

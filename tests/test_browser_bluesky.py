@@ -1,72 +1,155 @@
-"""The compose page's Bluesky preview in a real browser: the post rebuilt and counted as the
-person types, shortened with "…" past 300 graphemes, the mention and link kept."""
+"""Sign in with Bluesky for real: Chromium on a 360 px phone, the local PDS's own sign-in and
+consent pages, and the PDS sending the person back to the live app on loopback.
+
+The PDS sets `Secure` cookies even over http, which only a browser keeps: that is why the
+round trip runs in Chromium. Afterwards the tokens are renewed (DPoP-bound, against the PDS's
+authorization server), revoked there, and the person is asked to reconnect.
+"""
 
 from __future__ import annotations
 
-import grapheme
-from playwright.sync_api import expect
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 
-from tests.browser_support import Phone, screenshot
-from tests.fixtures.browser import add_business
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from playwright.sync_api import Browser, expect
+
+from tests.browser_support import SMALL_PHONE, LiveServer, Phone
+from tests.fixtures.app import TEST_DATABASE_URL
+from tests.fixtures.browser import add_user
 from tests.fixtures.people import PASSWORD
+from tests.test_bluesky_signin import bluesky_settings
 from webapp.extensions import db
 from webapp.infra import crypto
-from webapp.models import BlueskyAccount
-from webapp.networks.bluesky import text
-from webapp.services import accounts
+from webapp.models import BlueskyAccount, utcnow
+from webapp.networks.bluesky import dpop, oauth, signin
+from webapp.networks.bluesky.auth import Binding, SessionEnded
+from webapp.networks.bluesky.client import Client
+
+pytestmark = pytest.mark.browser
 
 
-def test_the_bluesky_preview_follows_the_story(live_app, open_phone) -> None:
-    with live_app.app_context():
-        user = accounts.create_user("alice", PASSWORD)
-        db.session.add(
-            BlueskyAccount(
-                user=user,
-                did="did:plc:alice",
-                handle="alice.test",
-                pds_url="http://127.0.0.1:1",
-                kind="app_password",
-                access_token=crypto.encrypt("unused"),
-            )
-        )
-        db.session.commit()
-    slug = add_business(live_app, "Corner Bakery", bluesky_handle="corner-bakery.test")
-    phone: Phone = open_phone()
-    page = phone.visit("/login")
-    page.get_by_label("Username").fill("alice")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").tap()
-    expect(page.get_by_role("link", name="Me", exact=True)).to_be_visible()
-
-    page = phone.visit(f"/posts/new?business={slug}")
-    expect(page.get_by_label("Also post to my Bluesky account")).to_be_checked()
-    preview = page.locator("#bluesky-preview")
-    expect(preview).to_contain_text("from @alice.test")
-    shown = preview.locator(".status-text")
-    expect(shown).to_contain_text("@corner-bakery.test #CustomerServiceWin")
-
-    story = "Warm bread, kind words — merci ☕ "
-    page.get_by_label("What happened?").fill(story)
-    expect(shown).to_contain_text(story.strip())
-    posted = shown.text_content()
-    expect(page.locator("#bluesky-count")).to_have_text(str(grapheme.length(posted)))
-    expect(page.locator("#bluesky-bytes")).to_have_text(f"{len(posted.encode()):,}")
-
-    page.get_by_label("What happened?").fill(story * 20)
-    expect(preview).to_have_class("preview over")
-    expect(preview.locator(".shorten-note")).to_be_visible()
-    posted = shown.text_content()
-    assert grapheme.length(posted) <= text.MAX_GRAPHEMES
-    link = page.url.split("/posts/new")[0] + "/posts/new"
-    assert posted.endswith(f"…\n\n@corner-bakery.test #CustomerServiceWin\n{text.shown_link(link)}")
-    # The server, sending the same story, shortens it the same way.
-    server = text.compose(
-        (story * 20).strip(),
-        kind="praise",
-        business_name="Corner Bakery",
-        handle="corner-bakery.test",
-        link=link,
+@pytest.fixture
+def bluesky_site(
+    make_app: Callable[..., Flask], tmp_path, atproto_network
+) -> Iterator[tuple[Flask, LiveServer]]:
+    """Serve an app that knows the local network, on a loopback port, with CSRF on."""
+    uri = TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'test.db'}"
+    app = make_app(
+        SQLALCHEMY_DATABASE_URI=uri,
+        SERVER_NAME=None,
+        WTF_CSRF_ENABLED=True,
+        **bluesky_settings(atproto_network),
     )
-    assert posted == server.text
-    phone.check_page()
-    screenshot(page, "bluesky-compose-preview")
+    server = LiveServer(app).start()
+    yield app, server
+    server.stop()
+
+
+@pytest.fixture
+def small_phone(browser: Browser, bluesky_site) -> Iterator[Phone]:
+    """Return a 360 px phone on the live app."""
+    context = browser.new_context(viewport=SMALL_PHONE, is_mobile=True, has_touch=True)
+    context.set_default_timeout(15_000)
+    yield Phone(context, bluesky_site[1].url)
+    context.close()
+
+
+def consent_on_the_pds(page, password: str) -> None:
+    """Sign in on the PDS's own page (the handle is filled in already) and authorize us."""
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Authorize").click()
+
+
+def stored(app: Flask, did: str) -> BlueskyAccount:
+    """Read the connection for a DID afresh."""
+    db.session.expire_all()
+    return db.session.scalar(sa.select(BlueskyAccount).where(BlueskyAccount.did == did))
+
+
+def test_sign_in_with_bluesky_then_renew_then_revoke(small_phone, bluesky_site, atproto_network):
+    """A handle is enough: the PDS asks for the password, we get DPoP-bound tokens, renew
+    them when they end, and once revoked the person is asked to reconnect."""
+    app, _ = bluesky_site
+    gus = atproto_network.create_account("gus")
+    page = small_phone.visit("/login")
+    page.get_by_role("link", name="Sign in with Bluesky").click()
+    page.get_by_label("Your Bluesky handle or server").fill(f"@{gus.handle}")
+    page.get_by_role("button", name="Continue to my server").click()
+    expect(page.get_by_role("textbox", name="Username or Email")).to_have_value(gus.handle)
+    consent_on_the_pds(page, gus.password)
+    expect(page.get_by_text(f"Signed in as @{gus.handle}.")).to_be_visible()
+    small_phone.check_page()
+    settings = small_phone.visit("/settings")
+    expect(settings.locator("#bluesky")).to_contain_text(f"Connected as @{gus.handle}.")
+
+    with app.app_context():
+        account = stored(app, gus.did)
+        assert account.kind == "oauth"
+        assert account.issuer == atproto_network.pds_url
+        assert "atproto" in account.scopes.split()
+        binding = Binding.loads(crypto.decrypt(account.dpop_key))
+        assert binding.client_id.startswith("http://localhost?redirect_uri=")
+        # The access token ends: it is renewed against the authorization server, with DPoP.
+        version, refresh = account.token_version, crypto.decrypt(account.refresh_token)
+        account.expires_at = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+        assert Client(account).get("com.atproto.server.getSession")["did"] == gus.did
+        account = stored(app, gus.did)
+        assert account.token_version == version + 2
+        assert crypto.decrypt(account.refresh_token) != refresh
+        profile = Client(account).get(
+            "app.bsky.actor.getProfile", {"actor": gus.did}, proxy_appview=True
+        )
+        assert profile["handle"] == gus.handle
+        # Revoked at the server (as disconnecting does): the next renewal is refused.
+        assert signin.revoke(account)
+        account.expires_at = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+        with pytest.raises(SessionEnded):
+            Client(account).get("com.atproto.server.getSession")
+        assert stored(app, gus.did).needs_login
+
+    page = small_phone.visit("/settings")
+    expect(page.get_by_role("alert")).to_contain_text(
+        "Your Bluesky server no longer accepts our sign-in"
+    )
+    expect(page.get_by_role("link", name="Reconnect Bluesky")).to_be_visible()
+
+
+def test_connect_bluesky_from_settings_then_disconnect(small_phone, bluesky_site, atproto_network):
+    """Someone with a password connects Bluesky beside it, and disconnecting revokes it."""
+    app, _ = bluesky_site
+    add_user(app, "hana")
+    ida = atproto_network.create_account("ida")
+    page = small_phone.visit("/login")
+    page.get_by_label("Username").fill("hana")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Log in", exact=True).click()
+    page = small_phone.visit("/settings")
+    page.get_by_role("link", name="Connect Bluesky").click()
+    page.get_by_label("Your Bluesky handle or server").fill(ida.handle)
+    page.get_by_role("button", name="Continue to my server").click()
+    consent_on_the_pds(page, ida.password)
+    expect(page.get_by_text(f"Connected to @{ida.handle}.")).to_be_visible()
+    expect(page.locator("#bluesky")).to_contain_text(f"Connected as @{ida.handle}.")
+    with app.app_context():
+        account = stored(app, ida.did)
+        binding = Binding.loads(crypto.decrypt(account.dpop_key))
+        refresh = crypto.decrypt(account.refresh_token)
+    page.get_by_role("button", name="Disconnect Bluesky and revoke access").click()
+    expect(
+        page.get_by_text("Praisewall can no longer post to your Bluesky account")
+    ).to_be_visible()
+    expect(page.get_by_role("link", name="Connect Bluesky")).to_be_visible()
+    with app.app_context():
+        assert stored(app, ida.did) is None
+        # Revoked at the authorization server: the refresh token renews nothing now.
+        with pytest.raises(oauth.OAuthRefused) as refused:
+            oauth.refresh(
+                binding.token_endpoint, binding.client_id, refresh, dpop.load(binding.jwk), {}
+            )
+        assert refused.value.error == "invalid_grant"

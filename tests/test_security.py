@@ -390,6 +390,7 @@ OPEN_TO_ANYONE = {
     "/login",
     "/register",
     "/login/mastodon",
+    "/login/bluesky",
     "/forgot",
     "/reset/<token>",
     "/email/confirm/<token>",

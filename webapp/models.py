@@ -300,7 +300,7 @@ class Business(db.Model):
     @property
     def may_be_claimed(self) -> bool:
         """Tell whether nobody has claimed the wall yet and it names a way to prove it."""
-        return not self.is_verified and bool(self.handle or self.website)
+        return not self.is_verified and bool(self.handle or self.bluesky_handle or self.website)
 
     @property
     def verified_domain(self) -> str | None:

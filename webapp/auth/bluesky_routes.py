@@ -92,6 +92,9 @@ def login():
     form = BlueskyLoginForm()
     if form.validate_on_submit():
         try:
+            problem = connect.entry_problem(form.handle.data)
+            if problem:
+                raise ServerProblem(problem)
             client_id, redirect_uri = client()
             sign_in = connect.begin(form.handle.data, redirect_uri, client_id)
         except ServerProblem as problem:

@@ -101,6 +101,26 @@ def claim(slug: str):
     return redirect(url_for("businesses.wall", slug=business.slug))
 
 
+@bp.post("/b/<slug>/claim/bluesky")
+@login_required
+@claim_limit
+def claim_on_bluesky(slug: str):
+    """Claim the wall as the business's Bluesky account, or prove it again."""
+    business = business_or_404(slug)
+    first_time = business.owner_id is None
+    try:
+        owners.claim(business, current_user._get_current_object(), owners.BLUESKY)
+    except owners.Refused as refused:
+        db.session.commit()  # keeps a "needs re-login" mark on the account
+        abort(403, description=str(refused))
+    db.session.commit()
+    if first_time:
+        flash(f"{business.name} is now verified: you are its owner here.", "success")
+    else:
+        flash("Checked your Bluesky account again.", "success")
+    return redirect(url_for("businesses.wall", slug=business.slug))
+
+
 @bp.get("/b/<slug>/claim")
 @login_required
 def claim_page(slug: str):
@@ -111,6 +131,7 @@ def claim_page(slug: str):
         "owners/claim.html",
         business=business,
         by_mastodon=owners.can_claim(business, user),
+        by_bluesky=owners.can_claim_on_bluesky(business, user),
         by_website=owners.can_claim_by_website(business, user),
         token=site_proof.token(business, user) if business.website else None,
         origin=site_proof.site_origin(business),
@@ -332,6 +353,12 @@ def can_reply_as_business(business: Business) -> bool:
 def can_claim_business(business: Business) -> bool:
     """Tell the wall whether to offer the current person the claim button."""
     return owners.can_claim(business, current_user) and business.owner_id is None
+
+
+@bp.app_template_global("can_claim_on_bluesky")
+def can_claim_on_bluesky(business: Business) -> bool:
+    """Tell the wall whether to offer the current person the claim button for Bluesky."""
+    return owners.can_claim_on_bluesky(business, current_user) and business.owner_id is None
 
 
 @bp.app_template_global("can_claim_by_website")

@@ -16,11 +16,21 @@ from flask import current_app
 
 from webapp.extensions import db
 from webapp.infra import crypto
-from webapp.models import MailMessage, MailState, MastodonAccount, MastodonServer
+from webapp.models import (
+    BlueskyAccount,
+    MailMessage,
+    MailState,
+    MastodonAccount,
+    MastodonServer,
+)
 
 
 class KeyProblem(Exception):
     """A rotation that would leave secrets unreadable, refused with what to do instead."""
+
+
+# A Bluesky connection's tokens and the DPoP key (with what it is bound to).
+BLUESKY_SECRETS = ("access_token", "refresh_token", "dpop_key")
 
 
 def stored_secrets() -> Iterator[tuple[object, str]]:
@@ -31,6 +41,10 @@ def stored_secrets() -> Iterator[tuple[object, str]]:
                 yield server, name
     for account in db.session.scalars(sa.select(MastodonAccount)):
         yield account, "access_token"
+    for bluesky in db.session.scalars(sa.select(BlueskyAccount)):
+        for name in BLUESKY_SECRETS:
+            if getattr(bluesky, name):
+                yield bluesky, name
     # Mail still to send: its links must outlive a retired key. Sent or given up, it's done.
     unsent = sa.select(MailMessage).where(
         MailMessage.state.not_in((MailState.SENT, MailState.FAILED))
@@ -70,13 +84,44 @@ def reencrypt() -> tuple[int, int]:
     """Re-encrypt every stored secret under the newest key; return (re-encrypted, unreadable)."""
     done = unreadable = 0
     for row, name in stored_secrets():
+        if isinstance(row, BlueskyAccount):
+            continue  # below, all at once, unless a renewal got there first
         try:
             setattr(row, name, crypto.rotate(getattr(row, name)))
         except InvalidToken:
             unreadable += 1
         else:
             done += 1
+    for account in db.session.scalars(sa.select(BlueskyAccount)):
+        values = {}
+        for name in BLUESKY_SECRETS:
+            if getattr(account, name):
+                try:
+                    values[name] = crypto.rotate(getattr(account, name))
+                except InvalidToken:
+                    unreadable += 1
+        done += reencrypt_bluesky(account, values)
     return done, unreadable
+
+
+def reencrypt_bluesky(account: BlueskyAccount, values: dict[str, str]) -> int:
+    """Store a connection's re-encrypted secrets unless its tokens were renewed meanwhile.
+
+    A worker renewing the tokens writes them on a connection of its own: writing back what
+    this command read would put the spent tokens back. Returns how many were re-encrypted.
+    """
+    if not values:
+        return 0
+    table = BlueskyAccount.__table__
+    result = db.session.execute(
+        sa.update(table)
+        .where(table.c.id == account.id, table.c.token_version == account.token_version)
+        .values(**values)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return 0  # renewed meanwhile, under the keys its worker had: run the rotation again
+    db.session.expire(account)
+    return len(values)
 
 
 def retire() -> str:

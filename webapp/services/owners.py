@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+import requests
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from mastodon.errors import MastodonError
@@ -27,6 +28,11 @@ from webapp.models import (
     User,
     utcnow,
 )
+from webapp.networks.bluesky import identity as bluesky_identity
+from webapp.networks.bluesky.auth import SessionEnded
+from webapp.networks.bluesky.client import Client as BlueskyClient
+from webapp.networks.bluesky.client import XrpcError
+from webapp.networks.bluesky.oauth import OAuthRefused
 from webapp.networks.mastodon import client, errors, handles, signin
 from webapp.services import businesses, site_proof
 
@@ -41,6 +47,7 @@ log = logging.getLogger(__name__)
 MANAGER_LIMIT = 5
 # How a claim is proven, and proven again: signed in as the handle, or a token on the website.
 MASTODON = "mastodon"
+BLUESKY = "bluesky"
 WEBSITE = "website"
 
 
@@ -97,6 +104,22 @@ def can_claim(business: Business, user: User | None) -> bool:
     )
 
 
+def same_bluesky_handle(business: Business, user: User | None) -> bool:
+    """Tell whether the person's connected Bluesky account goes by the business's handle."""
+    account = getattr(user, "bluesky_account", None) if user is not None else None
+    wanted = bluesky_identity.normalize_handle(business.bluesky_handle or "")
+    return bool(account is not None and wanted and account.handle == wanted)
+
+
+def can_claim_on_bluesky(business: Business, user: User | None) -> bool:
+    """Tell whether this person is signed in with the business's own Bluesky account."""
+    return bool(
+        user is not None
+        and same_bluesky_handle(business, user)
+        and business.owner_id in (None, user.id)
+    )
+
+
 def can_claim_by_website(business: Business, user: User | None) -> bool:
     """Tell whether this person may try proving the wall is theirs by its website.
 
@@ -109,7 +132,7 @@ def can_claim_by_website(business: Business, user: User | None) -> bool:
         and business.website
         and business.owner_id in (None, user.id)
         and (
-            not business.handle
+            not (business.handle or business.bluesky_handle)
             or (business.owner_id == user.id and business.claim_proof == WEBSITE)
         )
     )
@@ -121,6 +144,11 @@ def website_refusal(business: Business) -> str:
         return (
             f"{business.name} names a Mastodon account, {business.handle}: only that account "
             "can claim it, by signing in with Mastodon."
+        )
+    if business.bluesky_handle:
+        return (
+            f"{business.name} names a Bluesky account, @{business.bluesky_handle}: only that "
+            "account can claim it, by signing in with Bluesky."
         )
     return f"{business.name} has no website on Praisewall to prove it with."
 
@@ -165,7 +193,55 @@ def prove(business: Business, user: User, proof: str | None = None) -> dict:
         except site_proof.Failed as problem:
             raise Refused(str(problem)) from None
         return {"verified_link": None}
+    if (proof or business.claim_proof) == BLUESKY:
+        return prove_on_bluesky(business, user)
     return prove_on_mastodon(business, user)
+
+
+def prove_on_bluesky(business: Business, user: User) -> dict:
+    """Prove the person is the business's Bluesky handle: the handle resolves both ways to the
+    DID they signed in as, and their server still accepts that sign-in; return the profile,
+    whose verified link is the business's website when the handle is its domain.
+
+    :raise Unreachable: when their server, or the handle's domain, gave no answer just now.
+    :raise Refused: when the proof fails: no handle, another account, a revoked sign-in.
+    """
+    handle = bluesky_identity.normalize_handle(business.bluesky_handle or "")
+    if not handle:
+        raise Refused(
+            f"{business.name} has no Bluesky account on Praisewall, so nobody can claim it."
+        )
+    only = f"Only @{handle} can claim this page. Sign in with Bluesky as that account."
+    account = user.bluesky_account
+    if account is None:
+        raise Refused(only)
+    who = bluesky_identity.resolve_handle(handle)
+    if who is None:
+        # No answer and a handle that no longer names its account look alike from here:
+        # the grace period tells them apart.
+        raise Unreachable(f"We couldn't confirm @{handle} just now. Please try again.")
+    if who.did != account.did:
+        raise Refused(only)
+    expired = "Your Bluesky sign-in has expired. Sign in with Bluesky again, then claim."
+    try:
+        session = BlueskyClient(account).get("com.atproto.server.getSession")
+    except crypto.InvalidToken:
+        raise Unreachable(expired) from None
+    except SessionEnded:
+        account.needs_login = True
+        raise Refused(expired) from None
+    except XrpcError as error:
+        if error.status in (401, 403):
+            account.needs_login = True
+            raise Refused(expired) from None
+        raise Unreachable("We couldn't reach your Bluesky server. Please try again.") from None
+    except (requests.RequestException, OAuthRefused):
+        raise Unreachable("We couldn't reach your Bluesky server. Please try again.") from None
+    if session.get("did") != account.did:
+        raise Refused(only)
+    account.handle = who.handle
+    own_site = bluesky_identity.same_domain(handle, business.domain)
+    return {"verified_link": (f"https://{handle}/", utcnow()) if own_site else None}
 
 
 def prove_on_mastodon(business: Business, user: User) -> dict:

@@ -7,6 +7,9 @@ not both spend it, so renewing first claims the row by moving `token_version` fr
 odd (a compare-and-swap committed on a connection of its own), and only the winner asks the
 server; the others wait for the version to be even again and adopt what the winner stored.
 A winner that died mid-renewal is taken over after `CLAIM_WAIT` seconds.
+
+Renewals write on connections of their own, so call the network with the caller's own writes
+committed: on SQLite a write transaction left open would keep the renewal waiting on it.
 """
 
 from __future__ import annotations

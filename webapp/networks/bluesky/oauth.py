@@ -74,7 +74,7 @@ def client_metadata(site_url: str) -> dict:
         "scope": SCOPES,
         "grant_types": ["authorization_code", "refresh_token"],
         "response_types": ["code"],
-        "token_endpoint_auth_method": "none",
+        "token_endpoint_auth_method": "none",  # nosec B105 # a public client: no secret
         "application_type": "web",
         "dpop_bound_access_tokens": True,
     }
@@ -91,7 +91,10 @@ def issuer_of(pds_url: str) -> str:
     servers = document.get("authorization_servers") if isinstance(document, dict) else None
     issuer = server_url(servers[0]) if isinstance(servers, list) and servers else None
     if issuer is None:
-        raise ServerProblem("Your Bluesky server doesn't offer OAuth sign-in.")
+        raise ServerProblem(
+            "Your Bluesky server doesn't offer this way to sign in. If you have an account "
+            "here already, connect it with an app password in your settings."
+        )
     return issuer
 
 

@@ -43,7 +43,7 @@ from webapp.networks.bluesky.identity import Identity
 # An app password as Bluesky makes them: four groups of four, like `abcd-efgh-ijkl-mnop`.
 APP_PASSWORD_RE = re.compile(r"^[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}$")
 # The scope a PDS puts in a session made with the account's main password.
-MAIN_PASSWORD_SCOPE = "com.atproto.access"
+MAIN_PASSWORD_SCOPE = "com.atproto.access"  # nosec B105 # a scope's name, not a password
 SEALED = "sealed"
 
 
@@ -66,6 +66,21 @@ class Connected:
     issuer: str
 
 
+def entry_problem(text: str) -> str | None:
+    """Say what is wrong with what the person typed, before anyone is asked about it."""
+    entry = text.strip()
+    if "://" in entry:
+        if identity.server_url(entry) is None:
+            return "That isn't a server address we can use (it must be https://)."
+        return None
+    if identity.normalize_handle(entry) is None:
+        return (
+            "That isn't a Bluesky handle. Type it like alice.bsky.social, or your server's "
+            "address like https://bsky.social."
+        )
+    return None
+
+
 def parse_entry(text: str) -> tuple[Identity | None, str]:
     """Read what the person typed: a handle (resolved both ways) or their server's address.
 
@@ -73,18 +88,14 @@ def parse_entry(text: str) -> tuple[Identity | None, str]:
 
     :raise ServerProblem: if it is neither, or the handle doesn't resolve.
     """
+    problem = entry_problem(text)
+    if problem:
+        raise ServerProblem(problem)
     entry = text.strip()
-    if "://" in entry:
-        server = identity.server_url(entry)
-        if server is None:
-            raise ServerProblem("That isn't a server address we can use (it must be https://).")
+    server = identity.server_url(entry) if "://" in entry else None
+    if server is not None:
         return None, server
-    handle = identity.normalize_handle(entry)
-    if handle is None:
-        raise ServerProblem(
-            "That isn't a Bluesky handle. Type it like alice.bsky.social, or your server's "
-            "address like https://bsky.social."
-        )
+    handle = identity.normalize_handle(entry) or ""
     who = identity.resolve_handle(handle)
     if who is None:
         raise ServerProblem(
