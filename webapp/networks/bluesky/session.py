@@ -28,6 +28,7 @@ POST = "app.bsky.feed.post"
 REPLY_TEXT_MAX = 500
 THREAD_DEPTH = 6  # replies to replies: a business may answer further down the thread
 THUMB_MAX = 1_000_000  # bytes: the largest picture a link card takes
+MENTION_ID_MAX = 64  # Crosspost.mention_account_id holds the DID
 GONE = Outcome("gone", "The post is no longer on Bluesky.")
 # What a call to the PDS may fail with; `errors.failed` says what each means.
 CALL_ERRORS = (
@@ -93,7 +94,10 @@ class BlueskySession:
         """Resolve the business's handle to its DID, believed only when it resolves both ways."""
         with self.calling():
             found = identity.resolve_handle(handle)
-        return found.did if found is not None else None
+        if found is None or len(found.did) > MENTION_ID_MAX:
+            # A did:web on a very long domain doesn't fit the row: named in plain text instead.
+            return None
+        return found.did
 
     def record(self, rkey: str) -> dict | None:
         """Return our post record of this key, None when there is none."""
