@@ -391,7 +391,8 @@ def test_leaving_with_the_posts_deletes_them_on_bluesky(
     db.session.refresh(row)
     rkey = row.remote_id
     form = {"password": PASSWORD, "delete_statuses": "y"}
-    assert client.post("/settings/delete", data=form).status_code == 302
+    response = client.post("/settings/delete", data=form, follow_redirects=True)
+    assert "Your posts on Bluesky are being deleted, 1 in all." in response.text
     run_queued_tasks(scheduled=True)
     assert record_of(net, alice_there.did, rkey) is None
     # Nothing left to delete: the connection is forgotten, its session ended.

@@ -97,6 +97,8 @@ class Farewell:
     deleting: list[tuple[int, datetime]] = field(default_factory=list)
     # None while access is kept to delete statuses; it is revoked when they are gone.
     revoked: bool | None = True
+    # The networks (by name) with statuses still to delete.
+    deleting_on: list[str] = field(default_factory=list)
 
 
 def delete_account(user: User, *, delete_statuses: bool = False) -> Farewell:
@@ -130,6 +132,7 @@ def delete_account(user: User, *, delete_statuses: bool = False) -> Farewell:
         deleting = pace_deletions(account)
         if deleting:
             farewell.deleting += deleting
+            farewell.deleting_on.append(name)
             account.user = None
         else:
             revoked.append(network.disconnect(user))
