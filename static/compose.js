@@ -219,6 +219,81 @@
   form.addEventListener("change", update);
 })();
 
+// The Bluesky preview: the same story, counted as Bluesky counts (graphemes and UTF-8 bytes,
+// the link as shown). The server composes it again when the post is sent.
+(function () {
+  "use strict";
+  var preview = document.getElementById("bluesky-preview");
+  var form = document.getElementById("compose");
+  if (!preview || !form) { return; }
+  var data = preview.dataset;
+  var text = preview.querySelector(".status-text");
+  var output = document.getElementById("bluesky-count");
+  var bytesOutput = document.getElementById("bluesky-bytes");
+  var max = parseInt(data.max, 10);
+  var maxBytes = parseInt(data.maxBytes, 10);
+  var segmenter = window.Intl && Intl.Segmenter ? new Intl.Segmenter() : null;
+  var encoder = window.TextEncoder ? new TextEncoder() : null;
+  var handleShape = /^@?([a-z0-9]([a-z0-9\-]*[a-z0-9])?\.)+[a-z][a-z0-9\-]*$/i;
+
+  function graphemes(value) {
+    if (!segmenter) { return Array.from(value); }
+    var parts = [];
+    for (var part of segmenter.segment(value)) { parts.push(part.segment); }
+    return parts;
+  }
+
+  function size(value) {
+    return encoder ? encoder.encode(value).length : unescape(encodeURIComponent(value)).length;
+  }
+
+  function field(name) {
+    var element = form.elements[name];
+    return element && element.value ? element.value.trim() : "";
+  }
+
+  function about() {
+    var newName = field("new_business_name");
+    if (newName) {
+      var handle = field("new_business_bluesky");
+      return handleShape.test(handle) ? "@" + handle.replace(/^@/, "").toLowerCase() : newName;
+    }
+    return data.about;
+  }
+
+  function fits(value) {
+    return graphemes(value).length <= max && size(value) <= maxBytes;
+  }
+
+  function update() {
+    var kind = form.querySelector("input[name=kind]:checked");
+    var hashtag = kind && kind.value === "complaint" ? data.hashtagComplaint : data.hashtagPraise;
+    var end = about() + " " + hashtag + "\n" + data.link;
+    var story = field("body");
+    var post = story ? story + "\n\n" + end : end;
+    var over = !fits(post);
+    if (over) {
+      // Shorten the story with "…", never the rest, as the server will.
+      var parts = graphemes(story);
+      var low = 0;
+      var high = parts.length;
+      while (low < high) {
+        var middle = Math.floor((low + high + 1) / 2);
+        var tried = parts.slice(0, middle).join("").trimEnd() + "…\n\n" + end;
+        if (fits(tried)) { low = middle; } else { high = middle - 1; }
+      }
+      post = low ? parts.slice(0, low).join("").trimEnd() + "…\n\n" + end : end;
+    }
+    text.textContent = post;
+    output.textContent = graphemes(post).length;
+    bytesOutput.textContent = size(post).toLocaleString("en");
+    preview.classList.toggle("over", over);
+  }
+
+  form.addEventListener("input", update);
+  form.addEventListener("change", update);
+})();
+
 // Never lose a word: the draft is kept on the device as the person types, and comes back after a
 // reload, a crash or a closed tab. A post made offline waits in the outbox (app.js) and goes,
 // once, when the connection returns; the submission key makes sending it again harmless.

@@ -13,6 +13,7 @@ from webapp.infra import mail
 from webapp.infra.queue import huey, task_app
 from webapp.models import Business, CrosspostState, utcnow
 from webapp.networks import delivery, replies, rows
+from webapp.networks.bluesky import farewell as bluesky_farewell
 from webapp.networks.mastodon import signin
 from webapp.services import crosspost, notifications, owners
 
@@ -90,6 +91,8 @@ def delete_status(crosspost_id: int) -> None:
         # It may have been the last status of a deleted account: end that farewell now.
         for account_id in farewells_done():
             enqueue(end_farewell, account_id)
+        for account_id in bluesky_farewells_done():
+            enqueue(end_bluesky_farewell, account_id)
 
 
 def farewells_done() -> list[int]:
@@ -99,6 +102,25 @@ def farewells_done() -> list[int]:
             return signin.farewells_done()
         finally:
             db.session.remove()
+
+
+def bluesky_farewells_done() -> list[int]:
+    """Return deleted accounts' Bluesky connections with no posts left to delete."""
+    with task_app().app_context():
+        try:
+            return bluesky_farewell.farewells_done()
+        finally:
+            db.session.remove()
+
+
+@huey.task()
+def end_bluesky_farewell(account_id: int) -> None:
+    """End a deleted account's Bluesky session and forget it, once its posts are all deleted."""
+    commit_in_app(
+        bluesky_farewell.end_farewell,
+        account_id,
+        "could not end the farewell of Bluesky account %s",
+    )
 
 
 @huey.task()
@@ -125,6 +147,7 @@ def sweep() -> None:
             deleting = rows.due((CrosspostState.DELETING,))
             watching = replies.watch_due()
             farewells = signin.farewells_done()
+            bluesky_farewells = bluesky_farewell.farewells_done()
             letters = mail.due()
         finally:
             db.session.remove()
@@ -136,6 +159,8 @@ def sweep() -> None:
         enqueue(check_reply, crosspost_id)
     for account_id in farewells:
         enqueue(end_farewell, account_id)
+    for account_id in bluesky_farewells:
+        enqueue(end_bluesky_farewell, account_id)
     for message_id in letters:
         enqueue(send_mail, message_id)
 

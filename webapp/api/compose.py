@@ -45,6 +45,7 @@ NEW_BUSINESS_FIELDS = {
     "name": Field("new_business_name", str),
     "website": Field("new_business_website", str),
     "handle": Field("new_business_handle", str),
+    "bluesky_handle": Field("new_business_bluesky", str),
 }
 BUSINESS_KEYS = ("business", "business_name", "new_business")
 TYPE_NAMES = {str: "a string", int: "a whole number", bool: "true or false", dict: "an object"}

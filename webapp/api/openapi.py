@@ -117,7 +117,17 @@ VALIDATION_PROBLEM["properties"]["errors"] = {
 
 BUSINESS = {
     "type": "object",
-    "required": ["id", "name", "slug", "website", "handle", "category", "url", "api_url"],
+    "required": [
+        "id",
+        "name",
+        "slug",
+        "website",
+        "handle",
+        "bluesky_handle",
+        "category",
+        "url",
+        "api_url",
+    ],
     "properties": {
         "id": {"type": "integer"},
         "name": {"type": "string"},
@@ -126,6 +136,10 @@ BUSINESS = {
         "handle": {
             **NULLABLE_STRING,
             "description": "Its fediverse handle, like @support@brand.example.",
+        },
+        "bluesky_handle": {
+            **NULLABLE_STRING,
+            "description": "Its Bluesky handle, a domain name like brand.bsky.social.",
         },
         "category": NULLABLE_STRING,
         "url": {**URL, "description": "Its wall on the web."},
@@ -148,6 +162,7 @@ NUMBERS = {
         "answered_on_wall",
         "reply_rate",
         "median_reply_seconds",
+        "replied_by_network",
     ],
     "properties": {
         "praise": {"type": "integer", "minimum": 0},
@@ -159,12 +174,12 @@ NUMBERS = {
         "mentioned": {
             "type": "integer",
             "minimum": 0,
-            "description": "Statuses sent to Mastodon that mentioned the business.",
+            "description": "Statuses sent to Mastodon or Bluesky that mentioned the business.",
         },
         "replied": {
             "type": "integer",
             "minimum": 0,
-            "description": "How many of those it replied to on Mastodon.",
+            "description": "How many of those it replied to, on either network.",
         },
         "answered_on_wall": {
             "type": "integer",
@@ -181,6 +196,11 @@ NUMBERS = {
         "median_reply_seconds": {
             **NULLABLE_NUMBER,
             "description": "Median time to each post's first answer, from either source.",
+        },
+        "replied_by_network": {
+            "type": "object",
+            "description": "Of `replied`, how many on each network, by its name.",
+            "additionalProperties": {"type": "integer", "minimum": 0},
         },
     },
 }
@@ -387,6 +407,11 @@ NEW_POST = {
                 "name": {"type": "string", "maxLength": 120},
                 "website": {**NULLABLE_STRING, "maxLength": 300},
                 "handle": {**NULLABLE_STRING, "maxLength": 320, "description": "@user@server"},
+                "bluesky_handle": {
+                    **NULLABLE_STRING,
+                    "maxLength": 254,
+                    "description": "brand.bsky.social",
+                },
             },
         },
         "body": {"type": "string", "minLength": 1, "maxLength": BODY_MAX},

@@ -42,6 +42,7 @@ def numbers_json(numbers: BusinessNumbers) -> dict:
         "median_reply_seconds": (
             numbers.median_reply.total_seconds() if numbers.median_reply is not None else None
         ),
+        "replied_by_network": dict(numbers.replied_on),
     }
 
 

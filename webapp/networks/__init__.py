@@ -12,7 +12,7 @@ A network reports what happened in the words of this module (`Outcome`, `Sent`, 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -34,17 +34,37 @@ class Outcome:
 
 
 @dataclass
+class LinkCard:
+    """The link back shown as a card: where it goes, its title, first words and picture."""
+
+    uri: str
+    title: str
+    description: str
+    image: Callable[[], bytes | None] | None = None  # drawn only when the status is sent
+
+
+@dataclass
 class Status:
-    """A status ready to post, with its length as the network will count it."""
+    """A status ready to post, with its length as the network will count it.
+
+    A network that also limits the size (`size` against `max_size`, in bytes), marks parts of
+    the text (`facets`) or shows the link as a card (`card`) says so here; others leave them.
+    """
 
     text: str
     length: int
     limit: int
     shortened: bool = False
+    size: int | None = None
+    max_size: int | None = None
+    facets: list[dict] = field(default_factory=list)
+    card: LinkCard | None = None
 
     @property
     def fits(self) -> bool:
         """Tell whether the network will accept it."""
+        if self.size is not None and self.max_size is not None and self.size > self.max_size:
+            return False
         return self.length <= self.limit
 
 
@@ -58,6 +78,8 @@ class Draft:
     handle: str | None
     link: str
     spoiler_text: str = ""
+    mention_id: str | None = None  # the business's account id there, when it was found
+    image: Callable[[], bytes | None] | None = None  # the post's share card, drawn on demand
 
 
 @dataclass
@@ -99,8 +121,20 @@ class Session(Protocol):
     def find_mention(self, handle: str) -> str | None:
         """Return the business's account id on the network, None when it can't be found."""
 
-    def post(self, text: str, *, visibility: str, spoiler_text: str | None, key: str) -> Sent:
-        """Post a status with an idempotency key, so a retry never makes a second one."""
+    def post(
+        self,
+        text: str,
+        *,
+        visibility: str,
+        spoiler_text: str | None,
+        key: str,
+        status: Status | None = None,
+    ) -> Sent:
+        """Post a status with an idempotency key, so a retry never makes a second one.
+
+        `status` is the composed status the text came from, with its facets and link card
+        for a network that uses them.
+        """
 
     def find_own(
         self, link: str, *, key: str, since: datetime, texts: Sequence[str]

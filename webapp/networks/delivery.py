@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 from datetime import timedelta
 from typing import cast
 
@@ -20,7 +21,17 @@ from webapp.extensions import db
 from webapp.infra import crypto
 from webapp.infra.links import safe_remote_url
 from webapp.models import Crosspost, CrosspostState, Post, utcnow
-from webapp.networks import CallFailed, Draft, Network, Outcome, Sent, Session, Status, get
+from webapp.networks import (
+    CallFailed,
+    Draft,
+    LinkCard,
+    Network,
+    Outcome,
+    Sent,
+    Session,
+    Status,
+    get,
+)
 from webapp.networks.log import log_line, report, where
 from webapp.networks.replies import next_reply_check, schedule_next_check
 from webapp.networks.rows import load
@@ -39,6 +50,9 @@ STRICT_TOO_LONG = (
 )
 
 log = logging.getLogger(__name__)
+
+# Draws a post's share card (PNG), for a network that shows the link back as a card.
+CardImage = Callable[[Post], bytes]
 
 
 def start(
@@ -92,8 +106,11 @@ def network_of(crosspost: Crosspost) -> Network:
     return get(crosspost.network)
 
 
-def deliver(crosspost_id: int) -> str | None:
-    """Try to post the status once; record what happened and return the new state."""
+def deliver(crosspost_id: int, card_image: CardImage | None = None) -> str | None:
+    """Try to post the status once; record what happened and return the new state.
+
+    `card_image` draws the post's share card, for a network that shows the link as a card.
+    """
     crosspost = load(crosspost_id)
     if crosspost is None or crosspost.state != CrosspostState.PENDING:
         return None
@@ -135,7 +152,7 @@ def deliver(crosspost_id: int) -> str | None:
         crosspost.mention_resolved = crosspost.mention_account_id = None
     # No writes may reach SQLite while we wait on the network, or the web would wait on us.
     with db.session.no_autoflush:
-        return send(crosspost, session, attempt, earlier)
+        return send(crosspost, session, attempt, earlier, card_image)
 
 
 def changed(statement: sa.Update) -> int:
@@ -203,7 +220,13 @@ class Refused(Exception):
         self.outcome = outcome
 
 
-def send(crosspost: Crosspost, session: Session, attempt: int, earlier: str | None) -> str | None:
+def send(
+    crosspost: Crosspost,
+    session: Session,
+    attempt: int,
+    earlier: str | None,
+    card_image: CardImage | None = None,
+) -> str | None:
     """Post the status (or adopt one an earlier attempt made) and record the outcome.
 
     `earlier` is the status text as it was before this attempt's claim: not None when an
@@ -213,7 +236,7 @@ def send(crosspost: Crosspost, session: Session, attempt: int, earlier: str | No
     tried: list[str] = []  # the texts this attempt sent, in order
     try:
         resolve_mention(crosspost, session)
-        status = build_status(crosspost)
+        status = build_status(crosspost, card_image=card_image)
         sent, outcome = None, "adopted"
         if earlier is not None:
             # Only after an attempt that may have posted: the server forgets idempotency keys
@@ -223,7 +246,7 @@ def send(crosspost: Crosspost, session: Session, attempt: int, earlier: str | No
         if sent is None:
             if not status.fits:
                 raise Refused(TOO_LONG, "too long")
-            sent, outcome = post(crosspost, session, status.text, tried)
+            sent, outcome = post(crosspost, session, status, tried)
     except Refused as refused:
         if not still_claimed(crosspost, attempt):
             return moved(crosspost, session, None, None, server)
@@ -257,7 +280,9 @@ def send(crosspost: Crosspost, session: Session, attempt: int, earlier: str | No
     return crosspost.state
 
 
-def post(crosspost: Crosspost, session: Session, text: str, tried: list[str]) -> tuple[Sent, str]:
+def post(
+    crosspost: Crosspost, session: Session, status: Status, tried: list[str]
+) -> tuple[Sent, str]:
     """Post the text; if the server finds it too long, shorten it by the strictest count once.
 
     Some servers count every character although they advertise Mastodon's shorter count for
@@ -266,20 +291,18 @@ def post(crosspost: Crosspost, session: Session, text: str, tried: list[str]) ->
     :raise Refused: if even the strictly shortened status is too long for the server.
     """
     try:
-        return post_text(crosspost, session, text, tried), "HTTP 200"
+        return post_text(crosspost, session, status, tried), "HTTP 200"
     except CallFailed as failure:
         if not failure.too_long:
             raise
-        strict = build_status(crosspost, strict=True)
-        if strict.text == text or not strict.fits:
+        strict = build_status(crosspost, strict=True, card=status.card)
+        if strict.text == status.text or not strict.fits:
             raise Refused(STRICT_TOO_LONG, failure.name) from None
     # A key of its own: Pleroma and Akkoma answer a repeated key with the first answer, even a
     # refusal. Derived from the row's key, so a retry of this attempt still sends the same one.
     strict_key = f"{crosspost.idempotency_key}-strict"
     try:
-        return post_text(
-            crosspost, session, strict.text, tried, strict_key
-        ), "HTTP 200 counted strictly"
+        return post_text(crosspost, session, strict, tried, strict_key), "HTTP 200 counted strictly"
     except CallFailed as failure:
         if failure.too_long:
             raise Refused(STRICT_TOO_LONG, failure.name) from None
@@ -287,15 +310,20 @@ def post(crosspost: Crosspost, session: Session, text: str, tried: list[str]) ->
 
 
 def post_text(
-    crosspost: Crosspost, session: Session, text: str, tried: list[str], key: str | None = None
+    crosspost: Crosspost,
+    session: Session,
+    status: Status,
+    tried: list[str],
+    key: str | None = None,
 ) -> Sent:
-    """Post the text with the row's visibility, content warning and (unless given) its key."""
-    tried.append(text)
+    """Post the status with the row's visibility, content warning and (unless given) its key."""
+    tried.append(status.text)
     return session.post(
-        text,
+        status.text,
         visibility=crosspost.visibility,
         spoiler_text=crosspost.spoiler_text,
         key=key or crosspost.idempotency_key,
+        status=status,
     )
 
 
@@ -401,8 +429,17 @@ def resolve_mention(crosspost: Crosspost, session: Session) -> None:
     crosspost.mention_account_id = found
 
 
-def build_status(crosspost: Crosspost, *, strict: bool = False) -> Status:
-    """Compose the status from the post as it is now (`strict`: count every character)."""
+def build_status(
+    crosspost: Crosspost,
+    *,
+    strict: bool = False,
+    card_image: CardImage | None = None,
+    card: LinkCard | None = None,
+) -> Status:
+    """Compose the status from the post as it is now (`strict`: count every character).
+
+    `card_image` draws the post's card when the status is sent; `card` is one drawn already.
+    """
     post = crosspost.post
     handle = crosspost.mention_acct if crosspost.mention_resolved else None
     draft = Draft(
@@ -412,8 +449,13 @@ def build_status(crosspost: Crosspost, *, strict: bool = False) -> Status:
         handle=handle,
         link=crosspost.post_url,
         spoiler_text=crosspost.spoiler_text or "",
+        mention_id=crosspost.mention_account_id if crosspost.mention_resolved else None,
+        image=(lambda: card_image(post)) if card_image is not None else None,
     )
-    return network_of(crosspost).compose(draft, post.author, strict=strict)
+    status = network_of(crosspost).compose(draft, post.author, strict=strict)
+    if card is not None and status.card is not None:
+        status.card = card
+    return status
 
 
 def record_failure(crosspost: Crosspost, outcome: Outcome) -> str:

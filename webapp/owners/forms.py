@@ -30,6 +30,18 @@ class DetailsForm(Form):
         ],
         render_kw={"rows": 4},
     )
+    bluesky_handle = StringField(
+        "Bluesky handle",
+        description="Customers' posts on Bluesky mention it, so you are notified. Owner only.",
+        filters=[strip_text],
+        validators=[Length(max=254, message="That handle is too long.")],
+        render_kw={
+            "autocomplete": "off",
+            "autocapitalize": "none",
+            "spellcheck": "false",
+            "placeholder": "@brand.bsky.social",
+        },
+    )
 
 
 class ManagerForm(Form):

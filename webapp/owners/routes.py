@@ -59,7 +59,11 @@ def render_manage(
     manager_form: ManagerForm | None = None,
 ):
     """Render the manage page: details form, featured posts, and the owner's own tools."""
-    form = form or DetailsForm(website=business.website, description=business.description)
+    form = form or DetailsForm(
+        website=business.website,
+        description=business.description,
+        bluesky_handle=f"@{business.bluesky_handle}" if business.bluesky_handle else "",
+    )
     featured = owners.featured_posts(business)
     return (
         render_template(
@@ -177,7 +181,19 @@ def update(slug: str):
     except owners.Refused as refused:
         form.website.errors = [str(refused)]
         return render_manage(business, form, 422)
-    audit.record(current_user, "business.edit", business, website=business.website)
+    if owners.is_owner(business, current_user) and form.bluesky_handle.data is not None:
+        try:
+            owners.update_bluesky_handle(business, form.bluesky_handle.data)
+        except owners.Refused as refused:
+            form.bluesky_handle.errors = [str(refused)]
+            return render_manage(business, form, 422)
+    audit.record(
+        current_user,
+        "business.edit",
+        business,
+        website=business.website,
+        bluesky_handle=business.bluesky_handle,
+    )
     db.session.commit()
     flash("Saved.", "success")
     return redirect(url_for("businesses.wall", slug=business.slug))

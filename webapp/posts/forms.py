@@ -69,6 +69,12 @@ class PostForm(Form):
         validators=[Optional(), Length(max=320)],
         description="Like @support@brand.example",
     )
+    new_business_bluesky = StringField(
+        "Bluesky handle (optional)",
+        filters=[strip_text],
+        validators=[Optional(), Length(max=254)],
+        description="Like @brand.bsky.social",
+    )
     body = TextAreaField(
         "What happened?",
         filters=[strip_text],
@@ -151,6 +157,11 @@ class PostForm(Form):
         if field.data and businesses.parse_handle(field.data) is None:
             raise ValidationError("A handle looks like @support@brand.example.")
 
+    def validate_new_business_bluesky(self, field: StringField) -> None:
+        """Check the Bluesky handle looks like a domain name."""
+        if field.data and businesses.parse_bluesky_handle(field.data) is None:
+            raise ValidationError("A Bluesky handle looks like @brand.bsky.social.")
+
     def validate(self, extra_validators=None) -> bool:
         """Run the field checks, then settle which business the post is about."""
         fields_ok = super().validate(extra_validators)
@@ -166,6 +177,7 @@ class PostForm(Form):
                 self.new_business_name.data,
                 website=self.new_business_website.data or None,
                 handle=self.new_business_handle.data or None,
+                bluesky_handle=self.new_business_bluesky.data or None,
             )
         return businesses.BusinessChoice(
             picked_id=self.business_choice.data or None,
@@ -188,6 +200,7 @@ class PostForm(Form):
             self.new_business_name.data = ""
             self.new_business_website.data = ""
             self.new_business_handle.data = ""
+            self.new_business_bluesky.data = ""
         else:
             self.business_id.data = ""
         if outcome == businesses.Outcome.UNKNOWN:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     jsonify,
     redirect,
@@ -18,13 +19,14 @@ from sqlalchemy.exc import IntegrityError
 from webapp import networks, tasks
 from webapp.extensions import db
 from webapp.models import Business, Kind, Post, parse_id
+from webapp.networks.bluesky import text as bluesky_text
 from webapp.networks.mastodon import text as status_text
 from webapp.networks.mastodon.signin import limits_for
 from webapp.networks.mastodon.text import status_length
 from webapp.posts.forms import PostForm, ResolveForm
 from webapp.pwa.share import shared_story
 from webapp.services import crosspost, posts, tone, wall_replies
-from webapp.services.businesses import parse_handle
+from webapp.services.businesses import parse_bluesky_handle, parse_handle
 from webapp.services.moderation import REPORT_REASONS
 from webapp.web.caching import cacheable_page
 from webapp.web.limits import posting_limit, user_key
@@ -89,24 +91,66 @@ def saved_fields(post: Post) -> dict:
     }
 
 
-def compose_preview(form: PostForm, editing: Post | None) -> dict:
-    """Work out the status the form would post, for the preview beside it."""
+def previewed_business(form: PostForm) -> tuple[Business | None, str]:
+    """Return the business the form names (None for a new one) and its name."""
     business = form.chosen_business
     if business is None and form.business_id.data:
         wanted = parse_id(form.business_id.data)
         business = db.session.get(Business, wanted) if wanted else None
     name = business.name if business else (form.new_business_name.data or "the business")
-    handle = business.handle if business else parse_handle(form.new_business_handle.data or "")
+    return business, name
+
+
+def preview_link(editing: Post | None) -> str:
+    """Return the link back a status would carry (a new post's has the same form)."""
     if editing is not None:
-        link = url_for("posts.show", post_id=editing.id, _external=True)
+        return url_for("posts.show", post_id=editing.id, _external=True)
+    return url_for("posts.new", _external=True)
+
+
+def preview_kind(form: PostForm) -> str:
+    """Return the kind the form says, praise until it says otherwise."""
+    return form.kind.data if form.kind.data in (Kind.PRAISE, Kind.COMPLAINT) else Kind.PRAISE
+
+
+def bluesky_preview(form: PostForm, editing: Post | None) -> dict:
+    """Work out the post the form would send to Bluesky, for the preview beside it."""
+    business, name = previewed_business(form)
+    if business is not None:
+        handle = business.bluesky_handle
     else:
-        # The post has no id yet; a link of the same form counts the same.
-        link = url_for("posts.new", _external=True)
-    kind = form.kind.data if form.kind.data in (Kind.PRAISE, Kind.COMPLAINT) else Kind.PRAISE
+        handle = parse_bluesky_handle(form.new_business_bluesky.data or "")
+    link = preview_link(editing)
     status = crosspost.preview(
         {
             "body": form.body.data or "",
-            "kind": kind,
+            "kind": preview_kind(form),
+            "business_name": name,
+            "handle": handle,
+            "link": link,
+        },
+        current_user,
+        "bluesky",
+    )
+    return {
+        "bluesky_preview": status,
+        "bluesky_link": link,
+        "bluesky_shown_link": bluesky_text.shown_link(link),
+        "bluesky_handle": handle,
+        "bluesky_about": f"@{handle}" if handle else name,
+        "bluesky_hashtags": bluesky_text.HASHTAGS,
+    }
+
+
+def compose_preview(form: PostForm, editing: Post | None) -> dict:
+    """Work out the status the form would post, for the preview beside it."""
+    business, name = previewed_business(form)
+    handle = business.handle if business else parse_handle(form.new_business_handle.data or "")
+    link = preview_link(editing)
+    status = crosspost.preview(
+        {
+            "body": form.body.data or "",
+            "kind": preview_kind(form),
             "business_name": name,
             "handle": handle,
             "link": link,
@@ -130,7 +174,20 @@ def render_compose(form: PostForm, editing: Post | None):
     """Render the compose page with its status preview."""
     status = 422 if form.errors else 200
     context = compose_preview(form, editing) if current_user.mastodon_account else {}
+    if current_user.bluesky_account:
+        context |= bluesky_preview(form, editing)
+    context["bluesky_login"] = (
+        url_for("bluesky.login", next=request.full_path)
+        if "bluesky.login" in current_app.view_functions
+        else None
+    )
     return render_template("posts/new.html", form=form, editing=editing, **context), status
+
+
+def remembered_switches(form: PostForm) -> None:
+    """Start a fresh form with the networks the person chose last time."""
+    form.to_mastodon.data = current_user.post_to_mastodon
+    form.to_bluesky.data = current_user.post_to_bluesky
 
 
 def flash_tone(post: Post) -> None:
@@ -148,6 +205,7 @@ def new():
     form = PostForm()
     if request.method == "GET":
         prefill(form)
+        remembered_switches(form)
         if not form.body.data:
             form.body.data = shared_story(request.args) or None
         return render_compose(form, None)

@@ -8,8 +8,10 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from webapp import networks
 from webapp.extensions import db
 from webapp.models import (
+    BlueskyAccount,
     Crosspost,
     CrosspostState,
     MailMessage,
@@ -19,7 +21,6 @@ from webapp.models import (
     utcnow,
 )
 from webapp.networks import delivery
-from webapp.networks.mastodon import signin
 from webapp.services import api_tokens
 
 USERNAME_RE = re.compile(r"^[a-z0-9_]{3,30}$")
@@ -96,22 +97,28 @@ class Farewell:
     deleting: list[tuple[int, datetime]] = field(default_factory=list)
     # None while access is kept to delete statuses; it is revoked when they are gone.
     revoked: bool | None = True
+    # The networks (by name) with statuses still to delete.
+    deleting_on: list[str] = field(default_factory=list)
 
 
 def delete_account(user: User, *, delete_statuses: bool = False) -> Farewell:
     """Delete a user and everything they wrote; businesses they added stay, unattributed.
 
-    Their statuses on Mastodon are deleted when they ask (and those of posts they deleted
-    earlier, which they asked for then). That takes time, so their connection stays behind,
-    belonging to nobody, until the worker has deleted them all and revokes its token; with
-    nothing to delete, the token is revoked now.
+    Their statuses on Mastodon and posts on Bluesky are deleted when they ask (and those of
+    posts they deleted earlier, which they asked for then). That takes time, so each
+    connection stays behind, belonging to nobody, until the worker has deleted them all and
+    ends our access; with nothing to delete, access ends now.
     """
     farewell = Farewell()
-    account = user.mastodon_account
     others: sa.ColumnElement[bool] = Crosspost.post_id.in_(
         sa.select(Post.id).where(Post.author_id == user.id)
     )
-    if account is not None:
+    revoked: list[bool] = []
+    for name in networks.names():
+        network = networks.get(name)
+        account = network.account_of(user)
+        if account is None:
+            continue
         others = sa.and_(
             others, sa.or_(Crosspost.account_id.is_(None), ~Crosspost.of_account(account))
         )
@@ -122,12 +129,15 @@ def delete_account(user: User, *, delete_statuses: bool = False) -> Farewell:
             else:
                 db.session.delete(row)
         db.session.flush()
-        farewell.deleting = pace_deletions(account)
-        if farewell.deleting:
+        deleting = pace_deletions(account)
+        if deleting:
+            farewell.deleting += deleting
+            farewell.deleting_on.append(name)
             account.user = None
-            farewell.revoked = None
         else:
-            farewell.revoked = signin.disconnect(user)
+            revoked.append(network.disconnect(user))
+    # None while some access is kept to delete posts; else whether every server confirmed.
+    farewell.revoked = None if farewell.deleting else all(revoked)
     db.session.execute(sa.delete(Crosspost).where(others))
     # Mail for them goes too, unsent or not: their address leaves with them.
     db.session.execute(sa.delete(MailMessage).where(MailMessage.user_id == user.id))
@@ -136,11 +146,12 @@ def delete_account(user: User, *, delete_statuses: bool = False) -> Farewell:
     return farewell
 
 
-def pace_deletions(account: MastodonAccount) -> list[tuple[int, datetime]]:
+def pace_deletions(account: MastodonAccount | BlueskyAccount) -> list[tuple[int, datetime]]:
     """Spread the account's status deletions over Mastodon's limit: DELETE_BATCH per window.
 
     Returns each row's (id, due time). A 429 from the server still reschedules a row after
-    the limit resets (webapp/networks/delivery.py, remove_status).
+    the limit resets (webapp/networks/delivery.py, remove_status). Bluesky's limit is far
+    higher, and the same pace keeps well under it.
     """
     rows = db.session.scalars(
         sa.select(Crosspost)

@@ -14,6 +14,7 @@ import sqlalchemy.orm as so
 from webapp.extensions import db
 from webapp.infra.links import safe_remote_url
 from webapp.models import Business, BusinessWord, User, parse_id
+from webapp.networks.bluesky import text as bluesky_text
 from webapp.text import xml_safe
 
 HANDLE_RE = re.compile(
@@ -92,6 +93,11 @@ def parse_handle(value: str) -> str | None:
     return f"@{match['user']}@{match['domain'].lower()}"
 
 
+def parse_bluesky_handle(value: str) -> str | None:
+    """Return a Bluesky handle as its bare domain name, or None if it isn't one."""
+    return bluesky_text.parse_handle(value)
+
+
 def find_duplicate(name: str, domain: str | None) -> Business | None:
     """Find a business that already has this name (normalized) or website domain."""
     conditions = [Business.normalized_name == normalize_name(name)]
@@ -107,6 +113,7 @@ class NewBusiness:
     name: str
     website: str | None = None
     handle: str | None = None
+    bluesky_handle: str | None = None
 
 
 @dataclass(frozen=True)
@@ -225,6 +232,7 @@ def create_business(
     *,
     website: str | None = None,
     handle: str | None = None,
+    bluesky_handle: str | None = None,
     category: str | None = None,
     created_by: User | None = None,
 ) -> Business:
@@ -235,6 +243,7 @@ def create_business(
         website=site[0] if site else None,
         domain=site[1] if site else None,
         handle=parse_handle(handle) if handle else None,
+        bluesky_handle=parse_bluesky_handle(bluesky_handle) if bluesky_handle else None,
         category=category,
         created_by=created_by,
     )
@@ -348,5 +357,6 @@ def business_json(business: Business) -> dict:
         "slug": business.slug,
         "website": safe_remote_url(business.website),
         "handle": business.handle,
+        "bluesky_handle": business.bluesky_handle,
         "category": business.category,
     }

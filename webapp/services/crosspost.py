@@ -16,7 +16,7 @@ from webapp.networks.delivery import (
     start,
     start_deleting,
 )
-from webapp.services import challenge
+from webapp.services import cards, challenge
 
 __all__ = [
     "RETRYABLE",
@@ -31,7 +31,7 @@ __all__ = [
 
 def deliver(crosspost_id: int) -> str | None:
     """Try to post the status once; a praise that went out counts toward the challenge."""
-    state = delivery.deliver(crosspost_id)
+    state = delivery.deliver(crosspost_id, card_image=cards.post_card)
     if state == CrosspostState.SENT:
         row = rows.load(crosspost_id)
         if row is not None and row.post is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from xml.etree import ElementTree as ET  # nosec B405 # only builds feeds, never parses
 
 from webapp.models import Post
@@ -25,13 +25,21 @@ def entry_title(post: Post) -> str:
 
 
 def entry_text(post: Post) -> str:
-    """Return the entry's text: the post, then the business's answer on its wall, if any."""
+    """Return the entry's text: the post, where the business replied on a network, then its
+    answer on its wall, if any."""
+    text = post.body
+    answered = post.business_reply
+    if answered is not None and answered.sent_at is not None:
+        delay = max(answered.replied_at - answered.sent_at, timedelta(0))
+        text += (
+            f"\n\n{post.business.name} replied on {answered.network_label} after {duration(delay)}."
+        )
     reply = post.shown_wall_reply
     if reply is None:
-        return post.body
+        return text
     edited = " (edited)" if reply.is_edited else ""
     return (
-        f"{post.body}\n\nReply from {post.business.name} after {duration(reply.delay)}"
+        f"{text}\n\nReply from {post.business.name} after {duration(reply.delay)}"
         f"{edited}:\n{reply.body}"
     )
 

@@ -423,6 +423,17 @@ def update_details(business: Business, website: str, description: str) -> None:
     business.description = description.strip()[:DESCRIPTION_MAX] or None
 
 
+def update_bluesky_handle(business: Business, handle: str) -> None:
+    """Change the business's Bluesky handle, as its verified owner wrote it ("" removes it).
+
+    :raise Refused: when it isn't a handle.
+    """
+    parsed = businesses.parse_bluesky_handle(handle) if handle.strip() else None
+    if handle.strip() and parsed is None:
+        raise Refused("A Bluesky handle looks like @brand.bsky.social.")
+    business.bluesky_handle = parsed
+
+
 def featured_posts(business: Business) -> list[Post]:
     """Return the public praise the verified owner featured, in the order they were pinned."""
     if business.owner_id is None:

@@ -213,8 +213,17 @@ def lost_race(author: User, key: str | None, error: IntegrityError) -> Published
     return earlier
 
 
+def remember_networks(author: User, wish: Crossposting | None) -> None:
+    """Keep which connected networks the author chose, as the switches' default next time."""
+    chosen = wish.networks if wish is not None else ()
+    for name in networks.names():
+        if networks.get(name).account_of(author) is not None:
+            setattr(author, f"post_to_{name}", name in chosen)
+
+
 def start_crossposts(post: Post, wish: Crossposting | None) -> tuple[Crosspost, ...]:
     """Add a crosspost row for each network the author asked for and is connected to."""
+    remember_networks(post.author, wish)
     if wish is None:
         return ()
     started = []
@@ -222,12 +231,14 @@ def start_crossposts(post: Post, wish: Crossposting | None) -> tuple[Crosspost, 
         account = networks.get(name).account_of(post.author)
         if account is None:
             continue
+        # Only Mastodon has audiences and content warnings; a Bluesky post is public.
+        mastodon = name == "mastodon"
         started.append(
             crosspost.start(
                 post,
                 account,
-                visibility=wish.visibility,
-                spoiler_text=wish.spoiler_text,
+                visibility=wish.visibility if mastodon else Visibility.PUBLIC,
+                spoiler_text=wish.spoiler_text if mastodon else None,
                 post_url=url_for("posts.show", post_id=post.id, _external=True),
             )
         )
@@ -242,6 +253,7 @@ def business_for(draft: Draft, author: User) -> Business:
         draft.business.name,
         website=draft.business.website,
         handle=draft.business.handle,
+        bluesky_handle=draft.business.bluesky_handle,
         created_by=author,
     )
 

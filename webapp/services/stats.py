@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import cast
 
@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from webapp.models import (
+    NETWORK_LABELS,
     VISIBLE_MODERATION,
     Business,
     BusinessReply,
@@ -71,6 +72,8 @@ class BusinessNumbers:
     askable: int = 0
     answered: int = 0
     wall_replied: int = 0
+    # Of `replied`, how many on each network, by the network's name, in a stable order.
+    replied_on: dict[str, int] = field(default_factory=dict)
 
     @property
     def reply_rate(self) -> float | None:
@@ -80,7 +83,11 @@ class BusinessNumbers:
     @property
     def answers_by_source(self) -> list[tuple[str, int]]:
         """Return how many answers came from each source, those with none left out."""
-        sources = [("on the wall", self.wall_replied), ("on Mastodon", self.replied)]
+        on_networks = self.replied_on or {"mastodon": self.replied}
+        sources = [("on the wall", self.wall_replied)]
+        sources += [
+            (f"on {NETWORK_LABELS.get(name, name)}", count) for name, count in on_networks.items()
+        ]
         return [(source, count) for source, count in sources if count]
 
     @property
@@ -104,8 +111,31 @@ def is_public() -> sa.ColumnElement[bool]:
     return sa.and_(Post.is_on_wall.is_(True), Post.moderation.in_(VISIBLE_MODERATION))
 
 
+def replies_by_network(business: Business) -> dict[str, int]:
+    """Count the business's replies to public statuses naming it, by network, as `replied` does."""
+    session = so.object_session(business)
+    if session is None:
+        return {}
+    business_id = business.id
+    rows = session.execute(
+        sa.select(Crosspost.network, sa.func.count())
+        .join(Post, Crosspost.post_id == Post.id)
+        .where(
+            Crosspost.business_id == business_id,
+            Post.business_id == business_id,
+            Crosspost.replied_at.is_not(None),
+            Crosspost.sent_at.is_not(None),
+            Crosspost.mention_resolved.is_(True),
+            is_public(),
+        )
+        .group_by(Crosspost.network)
+    )
+    found = {name: count for name, count in rows}
+    return {name: found[name] for name in sorted(found)}
+
+
 def business_numbers(business: Business) -> BusinessNumbers:
-    """Read a business's numbers, all kept on its row: no query beyond loading the business."""
+    """Read a business's numbers, kept on its row; replies by network need one small query."""
     reply = business.median_reply_seconds
     return BusinessNumbers(
         praise=business.praise_count,
@@ -122,6 +152,7 @@ def business_numbers(business: Business) -> BusinessNumbers:
         askable=business.askable_count,
         answered=business.answered_count,
         wall_replied=business.wall_replied_count,
+        replied_on=replies_by_network(business) if business.replied_count else {},
     )
 
 

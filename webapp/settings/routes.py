@@ -293,7 +293,13 @@ def delete_account():
         tasks.enqueue(tasks.delete_status, crosspost_id, due_at if due_at > utcnow() else None)
     logout_user()
     flash("Your account and your posts are gone. Thank you for being here.", "info")
-    if farewell.deleting:
+    if farewell.deleting_on == ["bluesky"]:
+        flash(
+            f"Your posts on Bluesky are being deleted, {len(farewell.deleting)} in all. "
+            "Then we end our access to your account.",
+            "info",
+        )
+    elif farewell.deleting:
         flash(
             "Your statuses on Mastodon are being deleted: up to "
             f"{accounts.DELETE_BATCH} every half hour (Mastodon's limit), "

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from webapp.models import BlueskyAccount, Business, User
-from webapp.networks import Network
-from webapp.networks.bluesky import tid
+from webapp.networks import Draft, Network, Session, Status
+from webapp.networks.bluesky import signin, text, tid
+from webapp.networks.bluesky.session import BlueskySession
 
 
 class BlueskyNetwork:
@@ -25,11 +28,43 @@ class BlueskyNetwork:
         """Return the user's connected Bluesky account, if any."""
         return getattr(user, "bluesky_account", None) if user is not None else None
 
+    def session(self, account: BlueskyAccount) -> Session:
+        """Open a session signed in as the account."""
+        return BlueskySession(account)
+
     def where(self, account: BlueskyAccount | None) -> str:
         """Name the account's server (its PDS) by host, for the log."""
         if account is None or not account.pds_url:
             return "-"
         return account.pds_url.split("://", 1)[-1]
 
+    def limits(self, user: User | None) -> tuple[int, int]:
+        """Return (max graphemes, 0): a link counts as the text shown, not a fixed length."""
+        return text.MAX_GRAPHEMES, 0
 
-network: Network = BlueskyNetwork()  # type: ignore[assignment]  # posting comes next
+    def compose(self, draft: Draft, user: User | None, *, strict: bool = False) -> Status:
+        """Build the post: Bluesky counts every grapheme and byte, so `strict` changes nothing."""
+        return text.compose(
+            draft.body,
+            kind=draft.kind,
+            business_name=draft.business_name,
+            handle=draft.handle,
+            link=draft.link,
+            did=draft.mention_id,
+            image=draft.image,
+        )
+
+    def begin(self, entry: str, redirect_uri: str, website: str, *, allow_insecure: bool) -> Any:
+        """Signing in with Bluesky has its own routes (webapp.auth.bluesky_routes)."""
+        raise NotImplementedError("Bluesky sign-in has its own routes.")
+
+    def finish(self, pending: dict, code: str, redirect_uri: str, website: str) -> Any:
+        """Signing in with Bluesky has its own routes (webapp.auth.bluesky_routes)."""
+        raise NotImplementedError("Bluesky sign-in has its own routes.")
+
+    def disconnect(self, user: User) -> bool:
+        """End our session at the PDS and forget the connection."""
+        return signin.disconnect(user)
+
+
+network: Network = BlueskyNetwork()

@@ -48,8 +48,16 @@ class MastodonSession:
             found = client.find_account(self.api, handle)
         return found["id"] if found else None
 
-    def post(self, text: str, *, visibility: str, spoiler_text: str | None, key: str) -> Sent:
-        """Post a status with our idempotency key."""
+    def post(
+        self,
+        text: str,
+        *,
+        visibility: str,
+        spoiler_text: str | None,
+        key: str,
+        status: Status | None = None,
+    ) -> Sent:
+        """Post a status with our idempotency key (Mastodon has no facets or cards to add)."""
         with self.calling():
             return as_sent(
                 client.post_status(
