@@ -184,6 +184,9 @@ def publish(
     earlier = earlier_submission(author, key)
     if earlier is not None:
         return earlier
+    # Before the post joins the session: looking the connections up then writes nothing, so
+    # it happens before the write lock is taken.
+    remember_networks(author, draft.crosspost)
     post = Post()
     if written_at is not None:
         post.created_at = written_at
@@ -223,7 +226,6 @@ def remember_networks(author: User, wish: Crossposting | None) -> None:
 
 def start_crossposts(post: Post, wish: Crossposting | None) -> tuple[Crosspost, ...]:
     """Add a crosspost row for each network the author asked for and is connected to."""
-    remember_networks(post.author, wish)
     if wish is None:
         return ()
     started = []
