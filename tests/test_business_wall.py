@@ -270,7 +270,7 @@ def test_unanswered_lists_sent_praise_without_a_reply(
 def test_no_unanswered_praise_says_so(client, bakery_with_handle):
     """An empty unanswered tab says everything has an answer."""
     page = client.get("/b/corner-bakery?tab=unanswered").text
-    assert "every praise that reached them on Mastodon has an answer" in page
+    assert "every praise that reached them on Mastodon or Bluesky has an answer" in page
 
 
 # --- The business's reply, shown under the post ---
