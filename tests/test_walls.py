@@ -284,3 +284,28 @@ def test_business_facts_line(client, make_business, fields, meta):
     page = client.get("/b/beanline-coffee").text
     found = re.search(r'<p class="meta">(.*?)</p>', page)
     assert (found.group(1) if found else None) == meta
+
+
+@pytest.mark.parametrize("root", ["", "/praise"])
+@pytest.mark.parametrize("external", [False, True])
+def test_links_a_list_repeats_are_those_the_routing_map_builds(app, root, external):
+    """A post's, person's and wall's links in a list are exactly what url_for gives."""
+    from flask import url_for
+
+    from webapp.web import links
+
+    odd = ["bob", "a b", "ünï", "x/y", "50%", "q?x=1#f", "~._-!$&'()*+,;=:@", ""]
+    host = "https://praise.example:8443"
+    with app.test_request_context("/wall", base_url=host + root):
+        for value in [*odd, 7, "7"]:
+            if value != "":
+                assert links.profile_url(value, _external=external) == url_for(
+                    "main.profile", username=value, _external=external
+                )
+                assert links.wall_url(value, _external=external) == url_for(
+                    "businesses.wall", slug=value, _external=external
+                )
+        for number in (1, 42, "42", 10**12):
+            assert links.post_url(number, _external=external) == url_for(
+                "posts.show", post_id=number, _external=external
+            )

@@ -30,20 +30,27 @@ from webapp.models import (
 from webapp.services import businesses, challenge, crosspost, owners, submissions
 
 
-def with_people(stmt: sa.Select) -> sa.Select:
-    """Load each post's author, business, crosspost and wall reply in the same query."""
+def with_people(stmt: sa.Select, *, author: bool = True, business: bool = True) -> sa.Select:
+    """Load each post's author, business, crosspost and wall reply in the same query.
+
+    A list of one business's or one person's posts leaves that one out with `business=False`
+    or `author=False`: the caller holds it, so each post finds it in the session without a
+    query, and the join would only read the same row once per post.
+    """
+    people = [Post.author] * author + [Post.business] * business
     return stmt.options(
-        so.joinedload(Post.author),
-        so.joinedload(Post.business),
+        *(so.joinedload(relation) for relation in people),
         so.joinedload(Post.crosspost),
         so.joinedload(Post.wall_reply),
     )
 
 
-def public_posts() -> sa.Select:
-    """Select the posts anyone may see, with their authors and businesses."""
+def public_posts(*, author: bool = True, business: bool = True) -> sa.Select:
+    """Select the posts anyone may see, with their authors and businesses (see with_people)."""
     return with_people(
-        sa.select(Post).where(Post.is_on_wall.is_(True), Post.moderation.in_(VISIBLE_MODERATION))
+        sa.select(Post).where(Post.is_on_wall.is_(True), Post.moderation.in_(VISIBLE_MODERATION)),
+        author=author,
+        business=business,
     )
 
 
@@ -53,8 +60,8 @@ def wall_posts() -> sa.Select:
 
 
 def business_posts(business: Business, kind: str) -> sa.Select:
-    """Select a business's public praise or complaints."""
-    return public_posts().where(Post.business_id == business.id, Post.kind == kind)
+    """Select a business's public praise or complaints; the caller holds the business."""
+    return public_posts(business=False).where(Post.business_id == business.id, Post.kind == kind)
 
 
 def business_wall_posts(business: Business, kind: str) -> sa.Select:
@@ -96,13 +103,13 @@ def latest_praise(business: Business, limit: int) -> list[Post]:
 
 
 def profile_posts(user: User) -> sa.Select:
-    """Select a person's public posts that carry their name."""
-    return public_posts().where(Post.author_id == user.id, Post.shows_name.is_(True))
+    """Select a person's public posts that carry their name; the caller holds the person."""
+    return public_posts(author=False).where(Post.author_id == user.id, Post.shows_name.is_(True))
 
 
 def my_posts(user: User) -> sa.Select:
-    """Select all of a person's own posts."""
-    return with_people(sa.select(Post).where(Post.author_id == user.id))
+    """Select all of a person's own posts; the caller holds the person."""
+    return with_people(sa.select(Post).where(Post.author_id == user.id), author=False)
 
 
 def can_view(post: Post, user: User | None) -> bool:
