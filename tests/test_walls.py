@@ -309,3 +309,55 @@ def test_links_a_list_repeats_are_those_the_routing_map_builds(app, root, extern
             assert links.post_url(number, _external=external) == url_for(
                 "posts.show", post_id=number, _external=external
             )
+
+
+def test_signed_in_pages_cost_the_same_queries_for_few_or_many_posts(
+    client, signed_in_alice, bakery_with_website, make_user, make_post
+):
+    """/me, /challenge, a profile, the compose page, the wall and the feeds load per page,
+    never per post, for a signed-in person too."""
+    paths = [
+        "/me",
+        "/challenge",
+        "/posts/new",
+        "/u/alice",
+        "/wall",
+        "/b/corner-bakery",
+        "/b/corner-bakery?tab=complaints",
+        "/wall/feed.atom",
+        "/b/corner-bakery/feed.atom",
+        "/u/alice/feed.atom",
+    ]
+
+    def queries_for(path: str) -> int:
+        statements: list[str] = []
+
+        def record(conn, cursor, statement, *args):
+            statements.append(statement)
+
+        sa.event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            assert client.get(path).status_code == 200
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", record)
+        return len(statements)
+
+    def add(n: int) -> None:
+        complaint = make_post(
+            signed_in_alice,
+            bakery_with_website,
+            kind="complaint",
+            body=f"Complaint {n}",
+            complaint_status="resolved",
+            resolved_at=utc(2026, 1, 2),
+        )
+        make_post(signed_in_alice, bakery_with_website, body=f"Fixed {n}", fixes=complaint)
+        make_post(make_user(f"user{n}"), bakery_with_website, body=f"Praise {n}", rating=4)
+
+    add(0)
+    few = {path: queries_for(path) for path in paths}
+    for n in range(1, 8):
+        add(n)
+    many = {path: queries_for(path) for path in paths}
+    assert many == few
+    assert max(many.values()) <= 8, many

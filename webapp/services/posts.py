@@ -27,7 +27,7 @@ from webapp.models import (
     parse_id,
     utcnow,
 )
-from webapp.services import businesses, challenge, crosspost, owners, submissions
+from webapp.services import businesses, challenge, crosspost, owners, stats, submissions
 
 
 def with_people(stmt: sa.Select, *, author: bool = True, business: bool = True) -> sa.Select:
@@ -348,9 +348,12 @@ def arcs(page_posts: list[Post]) -> dict[int, list[tuple[Post, Post]]]:
             found[post.id] = [(complaint, post)]
     resolved = {p.id: p for p in page_posts if p.complaint_status == ComplaintStatus.RESOLVED}
     if resolved:
+        # Only each follow-up's own columns show in an arc: no author, business or replies.
         praise = db.session.scalars(
-            public_posts().where(Post.fixes_id.in_(resolved), Post.kind == Kind.PRAISE)
-        ).unique()
+            sa.select(Post).where(
+                stats.is_public(), Post.fixes_id.in_(resolved), Post.kind == Kind.PRAISE
+            )
+        )
         # Sorted here: an ORDER BY lets SQLite walk every praise by date instead of by fixes_id.
         for post in sorted(praise, key=lambda p: (p.created_at, p.id)):
             complaint = resolved[post.fixes_id]

@@ -44,10 +44,12 @@ def rating_stars(rating: int | None) -> Markup:
     """Draw a 1 to 5 rating as filled and dim stars, with its words for screen readers."""
     if not rating:
         return Markup("")
-    return Markup(
-        '<span class="stars" role="img" aria-label="Rated {0} of 5">{1}'
-        '<span class="dim">{2}</span></span>'
-    ).format(rating, "★" * rating, "★" * (5 - rating))
+    # Built by hand: Markup.format costs more than the rest of a post's header together.
+    count = int(rating)
+    return Markup(  # nosec B704 # only our own tags around a number and star characters
+        f'<span class="stars" role="img" aria-label="Rated {count} of 5">{"★" * count}'
+        f'<span class="dim">{"★" * (5 - count)}</span></span>'
+    )
 
 
 def printable(value: object) -> object:
