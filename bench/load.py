@@ -141,7 +141,7 @@ def prepare(url: str, instance: str) -> dict:
 
     from webapp import create_app
     from webapp.extensions import db
-    from webapp.models import Business, Post, User
+    from webapp.models import Business, User
     from webapp.services import api_tokens
 
     app = create_app()
@@ -151,18 +151,28 @@ def prepare(url: str, instance: str) -> dict:
         busiest = db.session.scalar(
             sa.select(Business.slug).order_by(Business.praise_count.desc()).limit(1)
         )
-        # Their own page and /me are the longest a person has.
-        person = db.session.scalar(
-            sa.select(User.username)
-            .join(Post, Post.author_id == User.id)
-            .where(Post.shows_name.is_(True))
-            .group_by(User.id, User.username)
-            .order_by(sa.func.count().desc(), User.id)
-            .limit(1)
-        )
+        person = most_named_poster()
         db.session.commit()
         db.engine.dispose()
     return {"token": token, "slug": busiest, "person": person}
+
+
+def most_named_poster() -> str:
+    """Return the username of whoever has the most posts under their name, in the app context:
+    their own page and /me are the longest a person has."""
+    import sqlalchemy as sa
+
+    from webapp.extensions import db
+    from webapp.models import Post, User
+
+    return db.session.scalar(
+        sa.select(User.username)
+        .join(Post, Post.author_id == User.id)
+        .where(Post.shows_name.is_(True))
+        .group_by(User.id, User.username)
+        .order_by(sa.func.count().desc(), User.id)
+        .limit(1)
+    )
 
 
 def sign_in(base: str, username: str) -> str:

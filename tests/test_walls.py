@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from helpers import utc
+from helpers import count_queries, utc
 
 from webapp.extensions import db
 from webapp.models import Post
@@ -161,25 +161,12 @@ def test_queries_per_wall_page_do_not_grow_with_posts(
 ):
     """Authors and businesses load with the posts: one page costs the same queries for 2 or 20."""
 
-    def queries_for(path: str) -> int:
-        statements: list[str] = []
-
-        def record(conn, cursor, statement, *args):
-            statements.append(statement)
-
-        sa.event.listen(db.engine, "before_cursor_execute", record)
-        try:
-            client.get(path)
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", record)
-        return len(statements)
-
     make_post(bob, bakery_with_website)
     make_post(make_user("carol"), bakery_with_website)
-    few = {path: queries_for(path) for path in ("/wall", "/b/corner-bakery", "/u/bob")}
+    few = {path: count_queries(client, path) for path in ("/wall", "/b/corner-bakery", "/u/bob")}
     for n in range(18):
         make_post(make_user(f"user{n}"), bakery_with_website, body=f"Post {n}")
-    many = {path: queries_for(path) for path in ("/wall", "/b/corner-bakery", "/u/bob")}
+    many = {path: count_queries(client, path) for path in ("/wall", "/b/corner-bakery", "/u/bob")}
     assert many == few
     assert max(many.values()) <= 5
 
@@ -329,19 +316,6 @@ def test_signed_in_pages_cost_the_same_queries_for_few_or_many_posts(
         "/u/alice/feed.atom",
     ]
 
-    def queries_for(path: str) -> int:
-        statements: list[str] = []
-
-        def record(conn, cursor, statement, *args):
-            statements.append(statement)
-
-        sa.event.listen(db.engine, "before_cursor_execute", record)
-        try:
-            assert client.get(path).status_code == 200
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", record)
-        return len(statements)
-
     def add(n: int) -> None:
         complaint = make_post(
             signed_in_alice,
@@ -355,9 +329,9 @@ def test_signed_in_pages_cost_the_same_queries_for_few_or_many_posts(
         make_post(make_user(f"user{n}"), bakery_with_website, body=f"Praise {n}", rating=4)
 
     add(0)
-    few = {path: queries_for(path) for path in paths}
+    few = {path: count_queries(client, path) for path in paths}
     for n in range(1, 8):
         add(n)
-    many = {path: queries_for(path) for path in paths}
+    many = {path: count_queries(client, path) for path in paths}
     assert many == few
     assert max(many.values()) <= 8, many
