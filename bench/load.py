@@ -100,6 +100,8 @@ def free_port() -> int:
 @contextmanager
 def database(url: str | None, posts: int, postgres: bool, name: str = "bench_load"):
     """Yield a database URL with `posts` generated posts; made fresh unless url is given."""
+    # The process id keeps two runs on one server (one machine, several people) apart.
+    name = f"{name}_{os.getpid()}"
     if url:
         yield url
         return
@@ -504,7 +506,7 @@ def compare(args) -> int:
             for side, r in (("before", old), ("after", new))
         ]
         print(
-            f"| `{name}` | {cells[0]} | {cells[1]} | {cpu_ratio(new['cpu_ms'], old['cpu_ms']):.2f} "
+            f"| `{name}` | {cells[0]} | {cells[1]} | {cpu_ratio(old['cpu_ms'], new['cpu_ms']):.2f} "
             f"| {old['bad']} / {new['bad']} |"
         )
     if args.json:
@@ -528,7 +530,7 @@ def growth(args) -> int:
                             continue
                         signed_in = cookie if name.endswith(SIGNED_IN) else None
                         key = name.replace(info["slug"], "<busiest>")
-                        key = key.replace(f"/u/{info['person']}", "/u/<busiest>")
+                        key = key.replace(f"/u/{info['person']}", "/u/<person>")
                         run_wrk(wrk, base, path, 2, 1, script, signed_in)
                         results.setdefault(key, {})[size] = run_wrk(
                             wrk, base, path, args.seconds, 1, script, signed_in
