@@ -1,7 +1,8 @@
 """Load test: req/s and p50/p99 latency per page under gunicorn, as ratios to a trivial floor.
 
 Serves a generated database (bench/generate.py) with gunicorn and drives it with wrk: the floor
-(`/ping`, no database, no session) first, then `/wall`, a business's wall, its feed, the
+(`/ping`, no database, no session) first, then `/wall`, a business's wall, a person's page, the
+feeds, the pages a signed-in person reads (`/me`, `/challenge`, `/posts/new`, the walls), the
 type-ahead API and posting through the JSON API, each for the same time at the same
 connections. Ratios to the floor measured in the same run cancel out the machine's speed.
 
@@ -9,6 +10,7 @@ connections. Ratios to the floor measured in the same run cancel out the machine
     .venv/bin/python bench/load.py --db sqlite:////tmp/bench.db  # one already generated
     .venv/bin/python bench/load.py --posts 100000 --postgres   # a fresh PostgreSQL database
     .venv/bin/python bench/load.py --growth --max-posts 1000000  # latency at 1,000 vs max
+    .venv/bin/python bench/load.py --db ... --page-cache 0 --before /tmp/old-checkout
 
 Needs wrk (Debian package `wrk`; installed when missing and running as root).
 """
@@ -16,6 +18,7 @@ Needs wrk (Debian package `wrk`; installed when missing and running as root).
 from __future__ import annotations
 
 import argparse
+import http.cookiejar
 import json
 import os
 import re
@@ -26,7 +29,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -34,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 VENV_BIN = Path(sys.executable).parent
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+BENCH_PASSWORD = "bench-password-1"  # every person generate.py makes has it
 TYPEAHEAD = "/api/v1/businesses"  # the script adds ?q=, a new prefix each time
 
 POST_LUA = """
@@ -93,6 +100,8 @@ def free_port() -> int:
 @contextmanager
 def database(url: str | None, posts: int, postgres: bool, name: str = "bench_load"):
     """Yield a database URL with `posts` generated posts; made fresh unless url is given."""
+    # The process id keeps two runs on one server (one machine, several people) apart.
+    name = f"{name}_{os.getpid()}"
     if url:
         yield url
         return
@@ -126,7 +135,8 @@ def generate(url: str, posts: int) -> None:
 
 
 def prepare(url: str, instance: str) -> dict:
-    """Make an API token for posting and find the busiest business; return what wrk needs."""
+    """Make an API token for posting, find the busiest business and the person who posted most
+    in public under their name; return what wrk needs."""
     os.environ["DATABASE_URL"] = url
     os.environ["WEBAPP_INSTANCE_PATH"] = instance
     import sqlalchemy as sa
@@ -143,16 +153,74 @@ def prepare(url: str, instance: str) -> dict:
         busiest = db.session.scalar(
             sa.select(Business.slug).order_by(Business.praise_count.desc()).limit(1)
         )
+        person = most_named_poster()
         db.session.commit()
         db.engine.dispose()
-    return {"token": token, "slug": busiest}
+    return {"token": token, "slug": busiest, "person": person}
+
+
+def most_named_poster() -> str:
+    """Return the username of whoever has the most posts under their name, in the app context:
+    their own page and /me are the longest a person has."""
+    import sqlalchemy as sa
+
+    from webapp.extensions import db
+    from webapp.models import Post, User
+
+    return db.session.scalar(
+        sa.select(User.username)
+        .join(Post, Post.author_id == User.id)
+        .where(Post.shows_name.is_(True))
+        .group_by(User.id, User.username)
+        .order_by(sa.func.count().desc(), User.id)
+        .limit(1)
+    )
+
+
+def sign_in(base: str, username: str) -> str:
+    """Sign in through the form as a browser does; return the Cookie header that carries it."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
+    form = opener.open(base + "/login", timeout=10).read().decode()
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form).group(1)
+    data = urllib.parse.urlencode(
+        {"username": username, "password": BENCH_PASSWORD, "csrf_token": token}
+    ).encode()
+    try:
+        opener.open(base + "/login", data=data, timeout=10)
+    except urllib.error.HTTPError as answer:
+        if answer.code != 302:
+            raise RuntimeError(f"signing in as {username} was answered {answer.code}") from None
+    cookies = "; ".join(f"{c.name}={c.value}" for c in jar)
+    me = urllib.request.Request(base + "/me", headers={"Cookie": cookies})
+    try:
+        opener.open(me, timeout=10).read()
+    except urllib.error.HTTPError as answer:
+        raise RuntimeError(f"signed in as {username}, /me was answered {answer.code}") from None
+    return cookies
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Stop at a redirect, so the answer to the login form (and its cookie) is what we read."""
+
+    def redirect_request(self, *args, **kwargs):
+        """Follow no redirect."""
+        return None
 
 
 @contextmanager
-def gunicorn(url: str, instance: str, workers: int, threads: int, page_cache: float | None = None):
+def gunicorn(
+    url: str,
+    instance: str,
+    workers: int,
+    threads: int,
+    page_cache: float | None = None,
+    root: Path = ROOT,
+):
     """Serve the app with gunicorn on a free port; yield its base URL.
 
     :param page_cache: PAGE_CACHE_SECONDS for the run; None keeps the app's default.
+    :param root: the checkout to serve (another one to compare with, say).
     """
     port = free_port()
     env = {
@@ -181,7 +249,7 @@ def gunicorn(url: str, instance: str, workers: int, threads: int, page_cache: fl
         "warning",
         "webapp:create_app()",
     ]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    process = subprocess.Popen(command, cwd=root, env=env, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):
@@ -192,16 +260,52 @@ def gunicorn(url: str, instance: str, workers: int, threads: int, page_cache: fl
                 time.sleep(0.1)
         else:
             raise RuntimeError("gunicorn did not start")
+        SERVERS[base] = process.pid
         yield base
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
 
 
+# Each running gunicorn's master process, by base URL: its workers' CPU time is read per run.
+SERVERS: dict[str, int] = {}
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_ratio(cheap: float, costly: float) -> float:
+    """Return how many times cheaper the first CPU cost is than the second (0 when unknown)."""
+    return cheap / costly if costly else 0.0
+
+
+def workers_cpu(master: int) -> float:
+    """Return the CPU seconds gunicorn's workers (the master's children) have used so far.
+
+    On a machine shared with other work, req/s falls with everyone else's load, but the CPU a
+    request costs the app hardly moves: that is what this measures.
+    """
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # After the name: state, ppid, ... utime and stime are fields 14 and 15 of the whole.
+        if int(fields[1]) == master:
+            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return total
+
+
 def run_wrk(
-    wrk: str, base: str, path: str, seconds: int, connections: int, script: str | None = None
+    wrk: str,
+    base: str,
+    path: str,
+    seconds: int,
+    connections: int,
+    script: str | None = None,
+    cookie: str | None = None,
 ) -> dict:
-    """Run wrk against one path; return req/s, p50/p99 in ms and bad responses."""
+    """Run wrk against one path, signed in when given a cookie; return req/s, p50/p99 in ms
+    and bad responses."""
     command = [
         wrk,
         "--latency",
@@ -217,14 +321,21 @@ def run_wrk(
         "--header",
         "Accept-Encoding: gzip, deflate, br",
     ]
+    if cookie:
+        command += ["--header", f"Cookie: {cookie}"]
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
         lua.write((script or "") + STATUS_LUA)
     command += ["-s", lua.name, base + path]
+    master = SERVERS.get(base)
+    cpu_before = workers_cpu(master) if master else 0.0
     try:
         out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     finally:
         os.unlink(lua.name)
+    cpu = workers_cpu(master) - cpu_before if master else 0.0
+    served = int(re.search(r"(\d+) requests in", out).group(1))
     return {
+        "cpu_ms": cpu * 1000 / served if served else 0.0,
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
         "p50": latency(out, "50%"),
         "p99": latency(out, "99%"),
@@ -244,20 +355,54 @@ SETTLE = 2  # seconds between runs
 TYPING = ("/api/v1/businesses?q= (1 connection)", TYPEAHEAD, TYPING_LUA)
 
 
+SIGNED_IN = " (signed in)"
+
+
 def endpoints(info: dict) -> list[tuple[str, str, str | None]]:
-    """Return (name, path, wrk script) for each measured endpoint, the floor first."""
-    slug = info["slug"]
+    """Return (name, path, wrk script) for each measured endpoint, the floor first.
+
+    Names ending in SIGNED_IN are asked for with the signed-in person's cookie.
+    """
+    slug, person = info["slug"], info["person"]
     post = POST_LUA.replace("__SLUG__", slug).replace("__TOKEN__", info["token"])
     return [
         ("floor /ping", "/ping", None),
         ("/wall", "/wall", None),
         (f"/b/{slug}", f"/b/{slug}", None),
         (f"/b/{slug}?tab=complaints", f"/b/{slug}?tab=complaints", None),
+        (f"/b/{slug}?tab=unanswered", f"/b/{slug}?tab=unanswered", None),
         (f"/b/{slug}?sort=rating", f"/b/{slug}?sort=rating", None),
+        (f"/u/{person}", f"/u/{person}", None),
+        ("/wall/feed.atom", "/wall/feed.atom", None),
         (f"/b/{slug}/feed.atom", f"/b/{slug}/feed.atom", None),
+        (f"/u/{person}/feed.atom", f"/u/{person}/feed.atom", None),
+        ("/wall" + SIGNED_IN, "/wall", None),
+        (f"/b/{slug}" + SIGNED_IN, f"/b/{slug}", None),
+        ("/me" + SIGNED_IN, "/me", None),
+        ("/challenge" + SIGNED_IN, "/challenge", None),
+        ("/posts/new" + SIGNED_IN, "/posts/new", None),
         ("/api/v1/businesses?q=", TYPEAHEAD, TYPING_LUA),
         ("POST /api/v1/posts", "/api/v1/posts", post),
     ]
+
+
+def rendered(name: str) -> bool:
+    """Tell whether an endpoint is a page or feed the app renders (not the floor or the API)."""
+    return not name.startswith(("floor", "/api", "POST"))
+
+
+def target(name: str, page_cache: float | None) -> tuple[str, Callable[[dict, float], bool]]:
+    """Return the target an endpoint is held to, in words and as a check of (figures, ratio)."""
+    if name == TYPING[0]:
+        return "p99 ≤ 10 ms", lambda r, ratio: r["p99"] <= 10
+    if not rendered(name):
+        return "", lambda r, ratio: True
+    # Signed-in people, and everyone when the page cache is off, get a page rendered for them.
+    if name.endswith(SIGNED_IN) or page_cache == 0:
+        return "≥ 0.3× floor", lambda r, ratio: ratio >= 0.3
+    if "feed" in name:
+        return "", lambda r, ratio: True
+    return "≥ 0.6× floor, p99 ≤ 50 ms", lambda r, ratio: ratio >= 0.6 and r["p99"] <= 50
 
 
 def load(args) -> int:
@@ -267,38 +412,105 @@ def load(args) -> int:
         info = prepare(url, inst)
         rows = []
         with gunicorn(url, inst, args.workers, args.threads, args.page_cache) as base:
+            cookie = sign_in(base, info["person"])
             runs = [(*e, args.connections) for e in endpoints(info)]
             # One person typing: the latency a keystroke waits for, with nobody else about.
             runs.append((*TYPING, 1))
             for name, path, script, connections in runs:
+                if args.only and not rendered(name) and not name.startswith("floor"):
+                    continue
+                signed_in = cookie if name.endswith(SIGNED_IN) else None
                 # Requests wrk left queued in the listen backlog would land on the next run.
                 time.sleep(SETTLE)
-                run_wrk(wrk, base, path, 2, connections, script)  # warm up
-                rows.append((name, run_wrk(wrk, base, path, args.seconds, connections, script)))
+                run_wrk(wrk, base, path, 2, connections, script, signed_in)  # warm up
+                figures = run_wrk(wrk, base, path, args.seconds, connections, script, signed_in)
+                rows.append((name, figures))
     floor = rows[0][1]["rps"]
     failed = 0
     cache = "app default" if args.page_cache is None else f"{args.page_cache:g} s"
     print(
         f"\n{args.connections} connections, {args.seconds} s each, gunicorn {args.workers} "
-        f"workers × {args.threads} threads, {url.split(':')[0]}, page cache {cache}\n"
+        f"workers × {args.threads} threads, {url.split(':')[0]}, page cache {cache}, "
+        f"load average {' '.join(f'{n:.2f}' for n in os.getloadavg())} at the end\n"
     )
-    print("| endpoint | req/s | p50 ms | p99 ms | × floor | errors | target | met |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |")
+    floor_cpu = rows[0][1]["cpu_ms"]
+    print(
+        "| endpoint | req/s | p50 ms | p99 ms | × floor | CPU ms a request | × floor (CPU) "
+        "| errors | target | met |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |")
     for name, r in rows:
         ratio = r["rps"] / floor
-        target, met = "", True
-        if name.startswith("/wall") or (name.startswith("/b/") and "feed" not in name):
-            target, met = "≥ 0.6× floor, p99 ≤ 50 ms", ratio >= 0.6 and r["p99"] <= 50
-        elif name == TYPING[0]:
-            target, met = "p99 ≤ 10 ms", r["p99"] <= 10
-        met = met and r["bad"] == 0
+        words, check = target(name, args.page_cache)
+        met = check(r, ratio) and r["bad"] == 0
         failed += not met
         print(
             f"| `{name}` | {r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {ratio:.2f} "
-            f"| {r['bad']} | {target} | {'yes' if met else 'NO'} |"
+            f"| {r['cpu_ms']:.2f} | {cpu_ratio(floor_cpu, r['cpu_ms']):.2f} "
+            f"| {r['bad']} | {words} | {'yes' if met else 'NO'} |"
         )
     if args.json:
         Path(args.json).write_text(json.dumps(dict(rows), indent=2))
+    return 1 if failed and not args.no_fail else 0
+
+
+def compare(args) -> int:
+    """Measure the pages of another checkout (before) and of this one (after), each endpoint
+    on both in turn, so a machine whose load changes during the run treats them alike."""
+    wrk = ensure_wrk()
+    roots = {"before": Path(args.before).resolve(), "after": ROOT}
+    with database(args.db, args.posts, args.postgres) as url, tempfile.TemporaryDirectory() as inst:
+        info = prepare(url, inst)
+        rows: dict[str, dict[str, dict]] = {}
+        with (
+            gunicorn(url, inst, args.workers, args.threads, args.page_cache, roots["before"]) as b,
+            gunicorn(url, inst, args.workers, args.threads, args.page_cache, roots["after"]) as a,
+        ):
+            servers = {"before": b, "after": a}
+            cookies = {side: sign_in(base, info["person"]) for side, base in servers.items()}
+            loads = [os.getloadavg()[0]]
+            for name, path, script in endpoints(info):
+                if not rendered(name) and not name.startswith("floor"):
+                    continue
+                for side, base in servers.items():
+                    signed_in = cookies[side] if name.endswith(SIGNED_IN) else None
+                    time.sleep(SETTLE)
+                    run_wrk(wrk, base, path, 2, args.connections, script, signed_in)
+                    rows.setdefault(name, {})[side] = run_wrk(
+                        wrk, base, path, args.seconds, args.connections, script, signed_in
+                    )
+                loads.append(os.getloadavg()[0])
+    floors = {side: rows["floor /ping"][side]["rps"] for side in roots}
+    print(
+        f"\n{args.connections} connections, {args.seconds} s each, gunicorn {args.workers} "
+        f"workers × {args.threads} threads, {url.split(':')[0]}, page cache "
+        f"{'app default' if args.page_cache is None else f'{args.page_cache:g} s'}, load average "
+        f"(1 min) {min(loads):.1f}–{max(loads):.1f} during the run\n"
+    )
+    floor_cpu = {side: rows["floor /ping"][side]["cpu_ms"] for side in roots}
+    print(
+        "| endpoint | before: CPU ms | × floor (CPU) | req/s | × floor | p99 ms "
+        "| after: CPU ms | × floor (CPU) | req/s | × floor | p99 ms | CPU before ÷ after "
+        "| errors |"
+    )
+    print("| --- |" + " ---: |" * 12)
+    failed = 0
+    for name, by_side in rows.items():
+        old, new = by_side["before"], by_side["after"]
+        # Held to its target by CPU: on a shared machine req/s says more about the neighbours.
+        words, check = target(name, args.page_cache)
+        failed += not check(new, cpu_ratio(floor_cpu["after"], new["cpu_ms"])) or new["bad"] > 0
+        cells = [
+            f"{r['cpu_ms']:.2f} | {cpu_ratio(floor_cpu[side], r['cpu_ms']):.2f} | {r['rps']:.0f} "
+            f"| {r['rps'] / floors[side]:.2f} | {r['p99']:.1f}"
+            for side, r in (("before", old), ("after", new))
+        ]
+        print(
+            f"| `{name}` | {cells[0]} | {cells[1]} | {cpu_ratio(old['cpu_ms'], new['cpu_ms']):.2f} "
+            f"| {old['bad']} / {new['bad']} |"
+        )
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2))
     return 1 if failed and not args.no_fail else 0
 
 
@@ -312,13 +524,16 @@ def growth(args) -> int:
                 info = prepare(url, inst)
                 # The page cache off: this measures the work each page does, not a kept copy.
                 with gunicorn(url, inst, 1, 1, page_cache=0) as base:
+                    cookie = sign_in(base, info["person"])
                     for name, path, script in endpoints(info):
                         if name.startswith("POST"):
                             continue
+                        signed_in = cookie if name.endswith(SIGNED_IN) else None
                         key = name.replace(info["slug"], "<busiest>")
-                        run_wrk(wrk, base, path, 2, 1, script)
+                        key = key.replace(f"/u/{info['person']}", "/u/<person>")
+                        run_wrk(wrk, base, path, 2, 1, script, signed_in)
                         results.setdefault(key, {})[size] = run_wrk(
-                            wrk, base, path, args.seconds, 1, script
+                            wrk, base, path, args.seconds, 1, script, signed_in
                         )
     failed = 0
     print(f"\nOne connection, {args.seconds} s each; latency in ms\n")
@@ -354,12 +569,20 @@ def main() -> None:
         type=float,
         help="PAGE_CACHE_SECONDS for the run (default: the app's own; 0 renders every request)",
     )
+    parser.add_argument(
+        "--only-pages", dest="only", action="store_true", help="the floor and the pages only"
+    )
     parser.add_argument("--growth", action="store_true", help="latency at 1,000 vs --max-posts")
+    parser.add_argument(
+        "--before", help="another checkout: measure its pages and ours side by side, in turn"
+    )
     parser.add_argument("--max-posts", type=int, default=1_000_000)
     parser.add_argument("--json", help="also write the figures here")
     parser.add_argument("--no-fail", action="store_true", help="report only; exit 0")
     args = parser.parse_args()
-    sys.exit(growth(args) if args.growth else load(args))
+    if args.growth:
+        sys.exit(growth(args))
+    sys.exit(compare(args) if args.before else load(args))
 
 
 if __name__ == "__main__":

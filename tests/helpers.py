@@ -25,6 +25,21 @@ def count(model: type) -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(model))
 
 
+def count_queries(client, path: str) -> int:
+    """Return how many SQL statements one request for path ran."""
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        assert client.get(path).status_code == 200
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    return len(statements)
+
+
 def csrf_token(html: str) -> str:
     """Pull the CSRF token out of a rendered form."""
     match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)

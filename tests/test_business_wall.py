@@ -12,7 +12,7 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 import sqlalchemy as sa
 from conftest import AuthActions, compose_form, send
-from helpers import utc
+from helpers import count_queries, utc
 
 from webapp import tasks
 from webapp.extensions import db
@@ -64,21 +64,6 @@ def sent(post, **fields) -> Crosspost:
     db.session.add(row)
     db.session.commit()
     return row
-
-
-def count_queries(client, path: str) -> int:
-    """Return how many SQL statements one request for path ran."""
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        assert client.get(path).status_code == 200
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
-    return len(statements)
 
 
 # --- The trend ---

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from helpers import utc
+from helpers import count_queries, utc
 
 from webapp.extensions import db
 from webapp.models import Post
@@ -161,25 +161,12 @@ def test_queries_per_wall_page_do_not_grow_with_posts(
 ):
     """Authors and businesses load with the posts: one page costs the same queries for 2 or 20."""
 
-    def queries_for(path: str) -> int:
-        statements: list[str] = []
-
-        def record(conn, cursor, statement, *args):
-            statements.append(statement)
-
-        sa.event.listen(db.engine, "before_cursor_execute", record)
-        try:
-            client.get(path)
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", record)
-        return len(statements)
-
     make_post(bob, bakery_with_website)
     make_post(make_user("carol"), bakery_with_website)
-    few = {path: queries_for(path) for path in ("/wall", "/b/corner-bakery", "/u/bob")}
+    few = {path: count_queries(client, path) for path in ("/wall", "/b/corner-bakery", "/u/bob")}
     for n in range(18):
         make_post(make_user(f"user{n}"), bakery_with_website, body=f"Post {n}")
-    many = {path: queries_for(path) for path in ("/wall", "/b/corner-bakery", "/u/bob")}
+    many = {path: count_queries(client, path) for path in ("/wall", "/b/corner-bakery", "/u/bob")}
     assert many == few
     assert max(many.values()) <= 5
 
@@ -284,3 +271,67 @@ def test_business_facts_line(client, make_business, fields, meta):
     page = client.get("/b/beanline-coffee").text
     found = re.search(r'<p class="meta">(.*?)</p>', page)
     assert (found.group(1) if found else None) == meta
+
+
+@pytest.mark.parametrize("root", ["", "/praise"])
+@pytest.mark.parametrize("external", [False, True])
+def test_links_a_list_repeats_are_those_the_routing_map_builds(app, root, external):
+    """A post's, person's and wall's links in a list are exactly what url_for gives."""
+    from flask import url_for
+
+    from webapp.web import links
+
+    odd = ["bob", "a b", "ünï", "x/y", "50%", "q?x=1#f", "~._-!$&'()*+,;=:@", ""]
+    host = "https://praise.example:8443"
+    with app.test_request_context("/wall", base_url=host + root):
+        for value in [*odd, 7, "7"]:
+            if value != "":
+                assert links.profile_url(value, _external=external) == url_for(
+                    "main.profile", username=value, _external=external
+                )
+                assert links.wall_url(value, _external=external) == url_for(
+                    "businesses.wall", slug=value, _external=external
+                )
+        for number in (1, 42, "42", 10**12):
+            assert links.post_url(number, _external=external) == url_for(
+                "posts.show", post_id=number, _external=external
+            )
+
+
+def test_signed_in_pages_cost_the_same_queries_for_few_or_many_posts(
+    client, signed_in_alice, bakery_with_website, make_user, make_post
+):
+    """/me, /challenge, a profile, the compose page, the wall and the feeds load per page,
+    never per post, for a signed-in person too."""
+    paths = [
+        "/me",
+        "/challenge",
+        "/posts/new",
+        "/u/alice",
+        "/wall",
+        "/b/corner-bakery",
+        "/b/corner-bakery?tab=complaints",
+        "/wall/feed.atom",
+        "/b/corner-bakery/feed.atom",
+        "/u/alice/feed.atom",
+    ]
+
+    def add(n: int) -> None:
+        complaint = make_post(
+            signed_in_alice,
+            bakery_with_website,
+            kind="complaint",
+            body=f"Complaint {n}",
+            complaint_status="resolved",
+            resolved_at=utc(2026, 1, 2),
+        )
+        make_post(signed_in_alice, bakery_with_website, body=f"Fixed {n}", fixes=complaint)
+        make_post(make_user(f"user{n}"), bakery_with_website, body=f"Praise {n}", rating=4)
+
+    add(0)
+    few = {path: count_queries(client, path) for path in paths}
+    for n in range(1, 8):
+        add(n)
+    many = {path: count_queries(client, path) for path in paths}
+    assert many == few
+    assert max(many.values()) <= 8, many

@@ -9,6 +9,7 @@ from flask import Blueprint, abort, make_response, render_template, request, url
 from webapp.extensions import db
 from webapp.models import Post
 from webapp.services import cards, challenge, feeds, posts, stats
+from webapp.web import links
 from webapp.web.caching import cacheable
 from webapp.web.lookups import business_or_404, user_or_404
 
@@ -35,7 +36,7 @@ def feed_response(title: str, specific: str, page_url: str, items: list[Post]):
         self_url=request.base_url,
         page_url=page_url,
         posts=items,
-        link_for=lambda post: url_for("posts.show", post_id=post.id, _external=True),
+        link_for=lambda post: links.post_url(post.id, _external=True),
         id_for=lambda post: feeds.tag_uri(host, post.created_at, f"post:{post.id}"),
         updated=updated,
     )
@@ -63,7 +64,7 @@ def business(slug: str):
         f"{found.name} on Praisewall",
         f"business:{found.id}",
         url_for("businesses.wall", slug=found.slug, _external=True),
-        newest(posts.public_posts().where(Post.business_id == found.id)),
+        newest(posts.public_posts(business=False).where(Post.business_id == found.id)),
     )
 
 

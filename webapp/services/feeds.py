@@ -11,6 +11,7 @@ from webapp.text import duration, xml_safe
 
 ATOM = "http://www.w3.org/2005/Atom"
 FEED_SIZE = 50
+XML_DECLARATION = b"<?xml version='1.0' encoding='utf-8'?>\n"
 
 
 def tag_uri(host: str, start: datetime, specific: str) -> str:
@@ -77,4 +78,7 @@ def atom(
         author = ET.SubElement(entry, f"{{{ATOM}}}author")
         ET.SubElement(author, f"{{{ATOM}}}name").text = xml_safe(post.shown_author) or "a customer"
         ET.SubElement(entry, f"{{{ATOM}}}content", type="text").text = xml_safe(entry_text(post))
-    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    # The same bytes as tostring(encoding="utf-8", xml_declaration=True), without its
+    # character-by-character trip through a text wrapper: that was a third of a feed's cost.
+    text = ET.tostring(feed, encoding="unicode")
+    return XML_DECLARATION + text.encode("utf-8", "xmlcharrefreplace")

@@ -28,23 +28,30 @@ from webapp.models import (
     parse_id,
     utcnow,
 )
-from webapp.services import businesses, challenge, crosspost, owners, submissions
+from webapp.services import businesses, challenge, crosspost, owners, stats, submissions
 
 
-def with_people(stmt: sa.Select) -> sa.Select:
-    """Load each post's author, business and wall reply in the same query, and its crossposts."""
+def with_people(stmt: sa.Select, *, author: bool = True, business: bool = True) -> sa.Select:
+    """Load each post's author, business and wall reply in the same query, and its crossposts.
+
+    A list of one business's or one person's posts leaves that one out with `business=False`
+    or `author=False`: the caller holds it, so each post finds it in the session without a
+    query, and the join would only read the same row once per post.
+    """
+    people = [Post.author] * author + [Post.business] * business
     return stmt.options(
-        so.joinedload(Post.author),
-        so.joinedload(Post.business),
+        *(so.joinedload(relation) for relation in people),
         so.selectinload(Post.crossposts),
         so.joinedload(Post.wall_reply),
     )
 
 
-def public_posts() -> sa.Select:
-    """Select the posts anyone may see, with their authors and businesses."""
+def public_posts(*, author: bool = True, business: bool = True) -> sa.Select:
+    """Select the posts anyone may see, with their authors and businesses (see with_people)."""
     return with_people(
-        sa.select(Post).where(Post.is_on_wall.is_(True), Post.moderation.in_(VISIBLE_MODERATION))
+        sa.select(Post).where(Post.is_on_wall.is_(True), Post.moderation.in_(VISIBLE_MODERATION)),
+        author=author,
+        business=business,
     )
 
 
@@ -54,8 +61,8 @@ def wall_posts() -> sa.Select:
 
 
 def business_posts(business: Business, kind: str) -> sa.Select:
-    """Select a business's public praise or complaints."""
-    return public_posts().where(Post.business_id == business.id, Post.kind == kind)
+    """Select a business's public praise or complaints; the caller holds the business."""
+    return public_posts(business=False).where(Post.business_id == business.id, Post.kind == kind)
 
 
 def business_wall_posts(business: Business, kind: str) -> sa.Select:
@@ -97,13 +104,13 @@ def latest_praise(business: Business, limit: int) -> list[Post]:
 
 
 def profile_posts(user: User) -> sa.Select:
-    """Select a person's public posts that carry their name."""
-    return public_posts().where(Post.author_id == user.id, Post.shows_name.is_(True))
+    """Select a person's public posts that carry their name; the caller holds the person."""
+    return public_posts(author=False).where(Post.author_id == user.id, Post.shows_name.is_(True))
 
 
 def my_posts(user: User) -> sa.Select:
-    """Select all of a person's own posts."""
-    return with_people(sa.select(Post).where(Post.author_id == user.id))
+    """Select all of a person's own posts; the caller holds the person."""
+    return with_people(sa.select(Post).where(Post.author_id == user.id), author=False)
 
 
 def can_view(post: Post, user: User | None) -> bool:
@@ -365,9 +372,12 @@ def arcs(page_posts: list[Post]) -> dict[int, list[tuple[Post, Post]]]:
             found[post.id] = [(complaint, post)]
     resolved = {p.id: p for p in page_posts if p.complaint_status == ComplaintStatus.RESOLVED}
     if resolved:
+        # Only each follow-up's own columns show in an arc: no author, business or replies.
         praise = db.session.scalars(
-            public_posts().where(Post.fixes_id.in_(resolved), Post.kind == Kind.PRAISE)
-        ).unique()
+            sa.select(Post).where(
+                stats.is_public(), Post.fixes_id.in_(resolved), Post.kind == Kind.PRAISE
+            )
+        )
         # Sorted here: an ORDER BY lets SQLite walk every praise by date instead of by fixes_id.
         for post in sorted(praise, key=lambda p: (p.created_at, p.id)):
             complaint = resolved[post.fixes_id]

@@ -14,6 +14,7 @@ from webapp.networks.replies import reply_delay
 from webapp.services.challenge import Progress
 from webapp.services.posts import latest_today
 from webapp.text import duration, xml_safe
+from webapp.web import links
 
 
 def init_app(app: Flask) -> None:
@@ -32,6 +33,23 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["ring"] = ring
     app.jinja_env.globals["latest_today"] = latest_today
     app.jinja_env.globals["reply_delay"] = reply_delay
+    app.jinja_env.globals["rating_stars"] = rating_stars
+    # The links each post in a list repeats, built without the routing map's per-call work.
+    app.jinja_env.globals["post_url"] = links.post_url
+    app.jinja_env.globals["profile_url"] = links.profile_url
+    app.jinja_env.globals["wall_url"] = links.wall_url
+
+
+def rating_stars(rating: int | None) -> Markup:
+    """Draw a 1 to 5 rating as filled and dim stars, with its words for screen readers."""
+    if not rating:
+        return Markup("")
+    # Built by hand: Markup.format costs more than the rest of a post's header together.
+    count = int(rating)
+    return Markup(  # nosec B704 # only our own tags around a number and star characters
+        f'<span class="stars" role="img" aria-label="Rated {count} of 5">{"★" * count}'
+        f'<span class="dim">{"★" * (5 - count)}</span></span>'
+    )
 
 
 def printable(value: object) -> object:
