@@ -189,6 +189,35 @@ def test_an_unresolved_handle_is_the_plain_name_and_the_person_is_told(
     assert "names Harbour Ferries in plain text" in page
 
 
+@pytest.mark.parametrize("outage", ["503", "down"])
+def test_a_handle_server_that_doesnt_answer_is_asked_again_later(
+    app, client, atproto_network, people, shop, faulty_pds: FaultProxy, outage: str
+) -> None:
+    """Not reaching the handle's server is no "no": nothing is posted yet, and the retry,
+    once it answers, mentions the business."""
+    net, shop_there = atproto_network, people[2]
+    if outage == "503":
+        faulty_pds.fail_next("/.well-known/atproto-did", status=503)
+        app.config["BLUESKY_DEV_HANDLE_SERVER"] = faulty_pds.url
+    else:
+        app.config["BLUESKY_DEV_HANDLE_SERVER"] = "http://127.0.0.1:1"  # nobody listens
+    row = compose(client, shop)
+    run_queued_tasks()
+    db.session.refresh(row)
+    assert row.state == CrosspostState.PENDING, (row.state, row.last_error)
+    assert "couldn't check the business's Bluesky handle" in row.last_error
+    assert row.mention_resolved is None
+    assert posts_of(net, people[1].did) == []
+
+    app.config["BLUESKY_DEV_HANDLE_SERVER"] = net.pds_url
+    run_queued_tasks(scheduled=True)
+    db.session.refresh(row)
+    assert row.state == CrosspostState.SENT, row.last_error
+    assert row.mention_resolved is True and row.mention_account_id == shop_there.did
+    record = record_of(net, people[1].did, row.remote_id)["value"]
+    assert marked(record, "mention")[1]["did"] == shop_there.did
+
+
 def test_delivering_again_and_at_once_makes_one_post(
     app, client, atproto_network, people, shop
 ) -> None:

@@ -23,6 +23,7 @@ from joserfc import jwt
 from joserfc.jwk import ECKey
 
 from tests.fixtures.app import TEST_DATABASE_URL
+from tests.fixtures.bluesky import bluesky_settings
 from webapp.extensions import db
 from webapp.infra import crypto
 from webapp.models import BlueskyAccount, Business, User, utcnow
@@ -32,16 +33,6 @@ from webapp.networks.bluesky.client import Client
 from webapp.services import owners
 
 APP_PASSWORD_SHAPE = "abcd-efgh-ijkl-mnop"
-
-
-def bluesky_settings(network) -> dict[str, object]:
-    """Return the settings that point the app at the local network (development mode)."""
-    return {
-        "MASTODON_ALLOW_INSECURE": True,
-        "BLUESKY_PLC_URL": network.plc_url,
-        "BLUESKY_DEV_HANDLE_SERVER": network.pds_url,
-        "BLUESKY_APPVIEW": f"{network.appview_did}#bsky_appview",
-    }
 
 
 @pytest.fixture

@@ -8,19 +8,16 @@ authorization server), revoked there, and the person is asked to reconnect.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import expect
 
-from tests.browser_support import SMALL_PHONE, LiveServer, Phone
-from tests.fixtures.app import TEST_DATABASE_URL
-from tests.fixtures.browser import add_user
+from tests.fixtures.browser import add_user, consent_on_the_pds
 from tests.fixtures.people import PASSWORD
-from tests.test_bluesky_signin import bluesky_settings, race_renewals
+from tests.test_bluesky_signin import race_renewals
 from webapp.extensions import db
 from webapp.infra import crypto
 from webapp.models import BlueskyAccount, utcnow
@@ -29,39 +26,6 @@ from webapp.networks.bluesky.auth import Binding, SessionEnded
 from webapp.networks.bluesky.client import Client
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def bluesky_site(
-    make_app: Callable[..., Flask], tmp_path, atproto_network
-) -> Iterator[tuple[Flask, LiveServer]]:
-    """Serve an app that knows the local network, on a loopback port, with CSRF on."""
-    uri = TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'test.db'}"
-    app = make_app(
-        SQLALCHEMY_DATABASE_URI=uri,
-        SERVER_NAME=None,
-        WTF_CSRF_ENABLED=True,
-        **bluesky_settings(atproto_network),
-    )
-    server = LiveServer(app).start()
-    yield app, server
-    server.stop()
-
-
-@pytest.fixture
-def small_phone(browser: Browser, bluesky_site) -> Iterator[Phone]:
-    """Return a 360 px phone on the live app."""
-    context = browser.new_context(viewport=SMALL_PHONE, is_mobile=True, has_touch=True)
-    context.set_default_timeout(15_000)
-    yield Phone(context, bluesky_site[1].url)
-    context.close()
-
-
-def consent_on_the_pds(page, password: str) -> None:
-    """Sign in on the PDS's own page (the handle is filled in already) and authorize us."""
-    page.get_by_role("textbox", name="Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("button", name="Authorize").click()
 
 
 def stored(app: Flask, did: str) -> BlueskyAccount:

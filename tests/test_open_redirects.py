@@ -200,7 +200,7 @@ def test_bluesky_sign_in_next(browser, make_app, tmp_path, atproto_network):
 
     from tests.browser_support import LiveServer
     from tests.fixtures.app import TEST_DATABASE_URL
-    from tests.test_bluesky_signin import bluesky_settings
+    from tests.fixtures.bluesky import bluesky_settings
 
     uri = TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'test.db'}"
     app = make_app(

@@ -34,6 +34,39 @@ class RefusedAddress(requests.exceptions.ConnectionError):
     """A connection we won't make: to an address inside a network, or to another host."""
 
 
+class NoAnswer(Exception):
+    """A server didn't answer for now: no connection, a timeout, or its own error (5xx)."""
+
+
+# getaddrinfo's "no such name": a domain that doesn't exist, as against DNS failing for now.
+NO_SUCH_NAME = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
+
+
+def causes(error: BaseException) -> Iterator[BaseException]:
+    """Yield an error and what it wraps: its cause, context, `reason` and exception args."""
+    seen: set[int] = set()
+    waiting = [error]
+    while waiting and len(seen) < 20:
+        current = waiting.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        inner = [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        inner.extend(current.args)
+        waiting.extend(e for e in inner if isinstance(e, BaseException))
+
+
+def no_answer(error: BaseException) -> bool:
+    """Tell whether a failed GET may succeed later: not a refused address nor a missing name."""
+    for cause in causes(error):
+        if isinstance(cause, RefusedAddress):
+            return False
+        if isinstance(cause, socket.gaierror) and cause.errno in NO_SUCH_NAME:
+            return False
+    return True
+
+
 def is_ip(host: str) -> bool:
     """Tell whether a host is written as an IP address."""
     try:
@@ -251,11 +284,16 @@ def read_body(response: requests.Response, limit: int) -> bytes:
 
 
 def fetch_json(
-    url: str, *, hops: int = 0, accept: str = "application/jrd+json, application/json"
+    url: str,
+    *,
+    hops: int = 0,
+    accept: str = "application/jrd+json, application/json",
+    strict: bool = False,
 ) -> object:
     """GET a small JSON document over the checked transport, following up to `hops` redirects.
 
     Returns None for anything but a JSON answer: no answer, an error, a refused address.
+    :raise NoAnswer: with `strict`, when the server couldn't be reached or answered 5xx.
     """
     for _ in range(hops + 1):
         if urlsplit(url).scheme != "https" and not insecure_allowed():
@@ -266,10 +304,14 @@ def fetch_json(
                     # Each hop gets a session of its own, bound to its own checked host.
                     url = urljoin(url, response.headers["location"])
                     continue
+                if strict and response.status_code >= 500:
+                    raise NoAnswer(f"HTTP {response.status_code}")
                 if not response.ok:
                     return None
                 body = read_body(response, DOCUMENT_MAX_BYTES)
-        except (requests.RequestException, urllib3.exceptions.HTTPError):
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as error:
+            if strict and no_answer(error):
+                raise NoAnswer(type(error).__name__) from error
             return None
         if len(body) > DOCUMENT_MAX_BYTES:
             return None

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import requests
 
 from webapp.infra import crypto
-from webapp.infra.http import RefusedAddress
+from webapp.infra.http import NoAnswer, RefusedAddress
 from webapp.networks import CallFailed, Outcome
 from webapp.networks.bluesky.auth import SessionEnded
 from webapp.networks.bluesky.client import TOKEN_ERRORS, XrpcError
@@ -48,6 +48,8 @@ def classify(error: BaseException) -> Outcome:
         return Outcome("failed", f"Your Bluesky sign-in service refused us: {error.error}")
     if isinstance(error, crypto.InvalidToken):
         return Outcome("retry", "The site can't read its stored sign-in (a missing key).")
+    if isinstance(error, NoAnswer):
+        return Outcome("retry", "We couldn't check the business's Bluesky handle just now.")
     if isinstance(error, requests.Timeout):
         return Outcome("retry", "Your Bluesky server didn't answer in time.")
     if isinstance(error, requests.RequestException):
@@ -61,6 +63,8 @@ def name_of(error: BaseException) -> str:
         return f"HTTP {error.status} {error.error_name}"
     if isinstance(error, OAuthRefused):
         return f"HTTP {error.status} {error.error}"
+    if isinstance(error, NoAnswer):
+        return f"NoAnswer {error}"
     return type(error).__name__
 
 
@@ -68,7 +72,9 @@ def may_have_posted(error: BaseException) -> bool:
     """Tell whether a failed write may still have been made (no answer, or a 5xx)."""
     if isinstance(error, XrpcError):
         return error.status >= 500
-    if isinstance(error, SessionEnded | OAuthRefused | crypto.InvalidToken | RefusedAddress):
+    if isinstance(
+        error, SessionEnded | OAuthRefused | crypto.InvalidToken | RefusedAddress | NoAnswer
+    ):
         return False
     return not isinstance(error, requests.ConnectTimeout)
 

@@ -19,9 +19,11 @@ import urllib3
 from flask import current_app, has_app_context
 
 from webapp.infra.http import (
+    NoAnswer,
     checked_get,
     fetch_json,
     insecure_allowed,
+    no_answer,
     read_body,
 )
 
@@ -80,16 +82,23 @@ def dev_handle_server() -> str:
     return setting("BLUESKY_DEV_HANDLE_SERVER") if insecure_allowed() else ""
 
 
-def fetch_text(url: str, headers: dict | None = None) -> str | None:
-    """GET a short text over the checked transport; None for anything but a plain answer."""
+def fetch_text(url: str, headers: dict | None = None, *, strict: bool = False) -> str | None:
+    """GET a short text over the checked transport; None for anything but a plain answer.
+
+    :raise NoAnswer: with `strict`, when the server couldn't be reached or answered 5xx.
+    """
     if urlsplit(url).scheme != "https" and not insecure_allowed():
         return None
     try:
         with checked_get(url, {"User-Agent": "Praisewall", **(headers or {})}) as response:
+            if strict and response.status_code >= 500:
+                raise NoAnswer(f"HTTP {response.status_code}")
             if not response.ok or response.is_redirect:
                 return None
             body = read_body(response, WELL_KNOWN_MAX_BYTES)
-    except (requests.RequestException, urllib3.exceptions.HTTPError):
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as error:
+        if strict and no_answer(error):
+            raise NoAnswer(type(error).__name__) from error
         return None
     if len(body) > WELL_KNOWN_MAX_BYTES:
         return None
@@ -99,32 +108,41 @@ def fetch_text(url: str, headers: dict | None = None) -> str | None:
         return None
 
 
-def handle_to_did(handle: str) -> str | None:
-    """Return the DID a handle's own domain names, by its well-known address."""
+def handle_to_did(handle: str, *, strict: bool = False) -> str | None:
+    """Return the DID a handle's own domain names, by its well-known address (see fetch_text)."""
     if handle.endswith("." + DEV_TLD):
         server = dev_handle_server()
         if not server:
             return None
         # A .test name is in no DNS: the local PDS answers for the handles it hosts, by Host.
-        text = fetch_text(f"{server.rstrip('/')}/.well-known/atproto-did", {"Host": handle})
+        text = fetch_text(
+            f"{server.rstrip('/')}/.well-known/atproto-did", {"Host": handle}, strict=strict
+        )
     else:
-        text = fetch_text(f"https://{handle}/.well-known/atproto-did")
+        text = fetch_text(f"https://{handle}/.well-known/atproto-did", strict=strict)
     if text is None:
         return None
     did = text.splitlines()[0].strip() if text else ""
     return did if is_did(did) else None
 
 
-def did_document(did: str) -> dict | None:
-    """Fetch a DID's document: from the PLC directory, or from the did:web's own domain."""
+def did_document(did: str, *, strict: bool = False) -> dict | None:
+    """Fetch a DID's document: from the PLC directory, or from the did:web's own domain.
+
+    :raise NoAnswer: with `strict`, when the server couldn't be reached or answered 5xx.
+    """
     if did.startswith("did:plc:"):
         plc = setting("BLUESKY_PLC_URL", "https://plc.directory").rstrip("/")
-        document = fetch_json(f"{plc}/{quote(did)}", accept="application/did+ld+json, */*")
+        document = fetch_json(
+            f"{plc}/{quote(did)}", accept="application/did+ld+json, */*", strict=strict
+        )
     elif did.startswith("did:web:"):
         domain = did.removeprefix("did:web:")
         if ":" in domain:  # a path (did:web:host:path) or a port isn't for accounts
             return None
-        document = fetch_json(f"https://{domain}/.well-known/did.json", accept="application/json")
+        document = fetch_json(
+            f"https://{domain}/.well-known/did.json", accept="application/json", strict=strict
+        )
     else:
         return None
     if not isinstance(document, dict) or document.get("id") != did:
@@ -172,15 +190,20 @@ def server_url(value: object) -> str | None:
     return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
 
 
-def resolve_handle(handle: str) -> Identity | None:
-    """Return the account a handle names, believed only when it resolves both ways."""
+def resolve_handle(handle: str, *, strict: bool = False) -> Identity | None:
+    """Return the account a handle names, believed only when it resolves both ways.
+
+    None when it doesn't: no DID, or a document that doesn't name the handle back.
+    :raise NoAnswer: with `strict`, when a server that would say couldn't be reached (or
+        answered 5xx), so a caller that can wait tells "not now" from "no such account".
+    """
     normal = normalize_handle(handle)
     if normal is None:
         return None
-    did = handle_to_did(normal)
+    did = handle_to_did(normal, strict=strict)
     if did is None:
         return None
-    document = did_document(did)
+    document = did_document(did, strict=strict)
     if document is None or handle_in(document) != normal:
         return None
     pds = pds_in(document)

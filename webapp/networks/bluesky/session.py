@@ -17,7 +17,7 @@ from typing import Any
 import requests
 
 from webapp.infra import crypto
-from webapp.infra.http import RefusedAddress
+from webapp.infra.http import NoAnswer, RefusedAddress
 from webapp.models import BlueskyAccount
 from webapp.networks import CallFailed, Outcome, Reply, Sent, Status
 from webapp.networks.bluesky import client, errors, identity
@@ -37,6 +37,7 @@ CALL_ERRORS = (
     SessionEnded,
     OAuthRefused,
     RefusedAddress,
+    NoAnswer,
     crypto.InvalidToken,
 )
 
@@ -93,7 +94,8 @@ class BlueskySession:
     def find_mention(self, handle: str) -> str | None:
         """Resolve the business's handle to its DID, believed only when it resolves both ways."""
         with self.calling():
-            found = identity.resolve_handle(handle)
+            # Strict: a server that didn't answer is tried again later, not taken for a "no".
+            found = identity.resolve_handle(handle, strict=True)
         if found is None or len(found.did) > MENTION_ID_MAX:
             # A did:web on a very long domain doesn't fit the row: named in plain text instead.
             return None
