@@ -1,7 +1,9 @@
 """Posting to Bluesky against the real local network: the post with its mention facet, link
 facet and link card, read back from the PDS; the business notified; exactly one post however
 often or however concurrently it is delivered, through 5xx, timeouts, 429 and lost answers;
-deletes; a post deleted elsewhere; the business's reply found by its DID."""
+deletes; a post deleted elsewhere; the business's reply found by its DID and confirmed by its
+own PDS, never taken on the poster's server's word; a thread of the wrong shape; an adopted
+post's date kept between its first attempt and now."""
 
 from __future__ import annotations
 
