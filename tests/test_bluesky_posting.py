@@ -1,7 +1,9 @@
 """Posting to Bluesky against the real local network: the post with its mention facet, link
 facet and link card, read back from the PDS; the business notified; exactly one post however
 often or however concurrently it is delivered, through 5xx, timeouts, 429 and lost answers;
-deletes; a post deleted elsewhere; the business's reply found by its DID."""
+deletes; a post deleted elsewhere; the business's reply found by its DID and confirmed by its
+own PDS, never taken on the poster's server's word; a thread of the wrong shape; an adopted
+post's date kept between its first attempt and now."""
 
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ from flask import Flask
 
 from tests.conftest import PASSWORD, AuthActions, run_queued_tasks
 from tests.fault_proxy import FaultProxy
-from tests.fixtures.bluesky import Account, AtprotoNetwork
+from tests.fixtures.bluesky import Account, AtprotoNetwork, new_tid
+from tests.fixtures.bluesky import now as fixture_now
 from webapp.extensions import db
 from webapp.models import (
     BlueskyAccount,
@@ -29,6 +32,7 @@ from webapp.models import (
     utcnow,
 )
 from webapp.networks import Status, replies
+from webapp.networks.bluesky import client as bluesky_client
 from webapp.networks.bluesky import signin, text
 from webapp.networks.bluesky.network import network as bluesky
 from webapp.services import crosspost, stats
@@ -473,3 +477,160 @@ def test_a_revoked_app_password_asks_to_reconnect(client, atproto_network, peopl
     assert posts_of(net, alice_there.did) == []
     page = client.get(f"/posts/{row.post_id}").text
     assert "Reconnect Bluesky" in page
+
+
+def thread_rewritten(monkeypatch: pytest.MonkeyPatch, rewrite: Callable[[dict], dict]) -> None:
+    """Make the poster's PDS answer every thread read as `rewrite` turns the real answer."""
+    real = bluesky_client.Client.get
+
+    def get(self, nsid: str, params: dict | None = None, *, proxy_appview: bool = False) -> dict:
+        answer = real(self, nsid, params, proxy_appview=proxy_appview)
+        return rewrite(answer) if nsid == "app.bsky.feed.getPostThread" else answer
+
+    monkeypatch.setattr(bluesky_client.Client, "get", get)
+
+
+def shown_reply(did: str, handle: str, uri: str, words: str, parent: dict) -> dict:
+    """Return a reply as the AppView shows it in a thread: by `did`, at `uri`, saying `words`."""
+    return {
+        "$type": "app.bsky.feed.defs#threadViewPost",
+        "post": {
+            "uri": uri,
+            "cid": parent["cid"],
+            "author": {"did": did, "handle": handle},
+            "record": {
+                "$type": POST,
+                "text": words,
+                "createdAt": fixture_now(),
+                "reply": {"root": parent, "parent": parent},
+            },
+            "indexedAt": fixture_now(),
+        },
+        "replies": [],
+    }
+
+
+def look_again(row: Crosspost) -> str:
+    """Check the post for a reply now, as the watch would when due."""
+    db.session.refresh(row)
+    row.next_reply_check_at = utcnow()
+    db.session.commit()
+    outcome = replies.check_reply(row.id)
+    db.session.commit()
+    db.session.refresh(row)
+    return outcome
+
+
+def test_a_reply_only_the_posters_server_claims_does_not_count(
+    client, atproto_network, people, shop, monkeypatch
+) -> None:
+    net = atproto_network
+    alice, alice_there, shop_there = people
+    row = compose(client, shop, kind="complaint", body="My order was lost.")
+    run_queued_tasks()
+    db.session.refresh(row)
+    sent = record_of(net, alice_there.did, row.remote_id)
+    parent = {"uri": sent["uri"], "cid": sent["cid"]}
+    elsewhere = net.post(shop_there, "Fresh bread at seven tomorrow.")
+    shown: list[dict] = [
+        # A record the shop's PDS doesn't have, "by" the shop's DID.
+        shown_reply(
+            shop_there.did,
+            shop_there.handle,
+            f"at://{shop_there.did}/{POST}/{new_tid()}",
+            "Sorry! Here is a refund.",
+            parent,
+        ),
+        # A real post of the shop's, but not a reply to this post.
+        shown_reply(
+            shop_there.did, shop_there.handle, elsewhere["uri"], "Sorry! Refund sent.", parent
+        ),
+    ]
+
+    def forge(answer: dict) -> dict:
+        answer["thread"]["replies"] = [*shown, *answer["thread"].get("replies", [])]
+        return answer
+
+    thread_rewritten(monkeypatch, forge)
+    net.process_all()
+    assert look_again(row) == "waiting"
+    assert row.replied_at is None and row.reply_url is None
+    assert db.session.get(Post, row.post_id).complaint_status != ComplaintStatus.REPLIED
+    page = client.get(f"/posts/{row.post_id}").text
+    assert "Corner Bakery replied" not in page
+
+    # The shop really answers; the thread's words for it are not taken, its own record's are.
+    answer = net.post(shop_there, "So sorry! It's on its way.", reply_to=parent)
+    net.process_all()
+
+    def reword(reply: dict) -> dict:
+        reply = forge(reply)
+        for branch in reply["thread"]["replies"]:
+            if branch["post"]["uri"] == answer["uri"]:
+                branch["post"]["record"]["text"] = "We admit everything."
+        return reply
+
+    thread_rewritten(monkeypatch, reword)
+    shown.clear()  # the real reply among at most as many candidates as are tried
+    assert look_again(row) == "replied"
+    assert row.reply_text == "So sorry! It's on its way."
+    rkey = answer["uri"].rsplit("/", 1)[1]
+    assert row.reply_url == f"https://bsky.app/profile/{shop_there.did}/post/{rkey}"
+    assert row.sent_at <= row.replied_at <= utcnow()
+
+
+@pytest.mark.parametrize(
+    "thread",
+    [
+        ["not", "a", "thread"],
+        {"$type": 7},
+        {
+            "$type": "app.bsky.feed.defs#threadViewPost",
+            "replies": [
+                "text",
+                {"$type": None},
+                {"$type": "app.bsky.feed.defs#threadViewPost", "post": ["x"], "replies": 5},
+                {
+                    "$type": "app.bsky.feed.defs#threadViewPost",
+                    "post": {"author": "someone", "uri": 7, "indexedAt": []},
+                    "replies": {"a": 1},
+                },
+            ],
+        },
+    ],
+    ids=["list", "bad-type", "bad-replies"],
+)
+def test_a_malformed_thread_is_no_reply(
+    client, atproto_network, people, shop, monkeypatch, thread
+) -> None:
+    row = compose(client, shop, kind="complaint", body="My order was lost.")
+    run_queued_tasks()
+    shop_did = people[2].did
+    if isinstance(thread, dict) and isinstance(thread.get("replies"), list):
+        # One more "by" the shop, its fields all of the wrong kind.
+        bad = {"author": {"did": shop_did}, "uri": None, "indexedAt": 5, "record": "x"}
+        thread["replies"].append(
+            {"$type": "app.bsky.feed.defs#threadViewPost", "post": bad, "replies": None}
+        )
+    thread_rewritten(monkeypatch, lambda answer: {"thread": thread})
+    atproto_network.process_all()
+    assert look_again(row) == "waiting"
+    assert row.replied_at is None and row.state == CrosspostState.SENT
+
+
+def test_an_adopted_post_is_dated_between_its_first_attempt_and_now(
+    client, atproto_network, people, shop
+) -> None:
+    net = atproto_network
+    alice_there = people[1]
+    for claimed in ("2001-01-01T00:00:00.000Z", "2999-01-01T00:00:00.000Z"):
+        row = compose(client, shop, body=f"Written earlier, dated {claimed[:4]}.")
+        # A record already under the row's key, as a lost answer would leave, dated anyhow.
+        record = {"$type": POST, "text": "Dated oddly.", "createdAt": claimed}
+        made = net.create_record(alice_there, POST, record, rkey=row.idempotency_key)
+        assert made.status_code == 200, made.text
+        run_queued_tasks()
+        db.session.refresh(row)
+        assert row.state == CrosspostState.SENT, row.last_error
+        assert row.remote_id == row.idempotency_key
+        assert row.created_at - timedelta(seconds=1) <= row.sent_at <= utcnow()

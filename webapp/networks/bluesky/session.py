@@ -1,10 +1,14 @@
 """A signed-in Bluesky account: posts with facets and a link card under a key fixed in
-advance, deletes, and the business's reply found by its DID.
+advance, deletes, and the business's reply found by its DID and confirmed by its own PDS.
 
 A post is an `app.bsky.feed.post` record written with `com.atproto.repo.createRecord` under the
 record key (a TID) chosen when its crosspost row was made, so every attempt writes the same
 record: a second write of that key is refused, and `getRecord` for it tells for certain whether
 an earlier attempt made the post. Never `putRecord`, which would overwrite it.
+
+The thread is read through the poster's own PDS, which can answer anything: its replies are
+only candidates. A reply counts once the business's PDS, named by the DID document we resolve
+ourselves, holds that record, by that DID, answering our post.
 """
 
 from __future__ import annotations
@@ -13,20 +17,22 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 
 from webapp.infra import crypto
-from webapp.infra.http import NoAnswer, RefusedAddress
+from webapp.infra.http import NoAnswer, RefusedAddress, fetch_json
 from webapp.models import BlueskyAccount
 from webapp.networks import CallFailed, Outcome, Reply, Sent, Status
-from webapp.networks.bluesky import client, errors, identity
+from webapp.networks.bluesky import client, errors, identity, tid
 from webapp.networks.bluesky.auth import SessionEnded
 from webapp.networks.bluesky.oauth import OAuthRefused
 
 POST = "app.bsky.feed.post"
 REPLY_TEXT_MAX = 500
 THREAD_DEPTH = 6  # replies to replies: a business may answer further down the thread
+REPLIES_TRIED = 2  # candidate replies confirmed with the business's PDS per check
 THUMB_MAX = 1_000_000  # bytes: the largest picture a link card takes
 MENTION_ID_MAX = 64  # Crosspost.mention_account_id holds the DID
 GONE = Outcome("gone", "The post is no longer on Bluesky.")
@@ -63,6 +69,23 @@ def parse_time(value: Any) -> datetime | None:
     if moment.tzinfo is None:
         return None
     return moment.astimezone(UTC)
+
+
+def tid_time(key: str) -> datetime | None:
+    """Return the moment a TID names (its microseconds since the epoch); None for no TID."""
+    if not tid.is_tid(key):
+        return None
+    number = 0
+    for character in key:
+        number = number * 32 + tid.ALPHABET.index(character)
+    return datetime.fromtimestamp((number >> 10) / 1_000_000, UTC)
+
+
+def bounded(moment: datetime | None, earliest: datetime | None) -> datetime:
+    """Keep a time a record claims between `earliest` (if known) and now."""
+    now = datetime.now(UTC)
+    moment = min(moment or now, now)
+    return max(moment, earliest) if earliest is not None and earliest <= now else moment
 
 
 def iso(moment: datetime) -> str:
@@ -114,10 +137,16 @@ class BlueskySession:
                 return None
             raise
 
-    def sent(self, rkey: str, found: dict) -> Sent:
-        """Turn a record the PDS holds into a `Sent`."""
-        value = found.get("value") or {}
-        return Sent(rkey, post_url(self.account.did, rkey), parse_time(value.get("createdAt")))
+    def sent(self, rkey: str, found: dict, since: datetime | None) -> Sent:
+        """Turn a record the PDS holds into a `Sent`, dated within [since, now].
+
+        The record's createdAt is whatever was written under our key, so it is only believed
+        between the first attempt (or, not knowing it, the moment our key names) and now.
+        """
+        value = found.get("value")
+        claimed = parse_time(value.get("createdAt")) if isinstance(value, dict) else None
+        earliest = since if since is not None else tid_time(rkey)
+        return Sent(rkey, post_url(self.account.did, rkey), bounded(claimed, earliest))
 
     def thumb(self, status: Status) -> dict | None:
         """Draw the post's share card and upload it; None when there is no picture."""
@@ -178,7 +207,7 @@ class BlueskySession:
                 raise failure from None
             if found is None:
                 raise
-            return self.sent(key, found)
+            return self.sent(key, found, None)
         return Sent(key, post_url(self.account.did, key), created_at)
 
     def find_own(
@@ -186,7 +215,7 @@ class BlueskySession:
     ) -> Sent | None:
         """Find the post an attempt of ours made without our hearing back: the record of our key."""
         found = self.record(key)
-        return self.sent(key, found) if found is not None else None
+        return self.sent(key, found, since) if found is not None else None
 
     def delete(self, remote_id: str) -> None:
         """Delete the post; one already gone counts as deleted."""
@@ -213,62 +242,126 @@ class BlueskySession:
             if not_found(failure.__cause__ or failure, "NotFound"):
                 return None
             raise
-        thread = answer.get("thread") or {}
-        return thread if thread.get("$type", "").endswith("#threadViewPost") else None
+        thread = answer.get("thread")
+        return thread if is_thread_view(thread) else None
 
     def find_reply(
         self, remote_id: str, *, mention_id: str, mention_handle: str, since: datetime
     ) -> Reply | None:
-        """Return the business's first reply in the thread, by the DID its handle resolved to.
+        """Return the business's first reply, as the business's own PDS confirms it.
 
         A post the AppView doesn't know is checked at our own PDS: gone there means deleted,
-        otherwise the AppView hasn't seen it yet and we look again later.
+        otherwise the AppView hasn't seen it yet and we look again later. The thread names
+        candidates only; a few of them are looked up at the business's PDS, and a reply its
+        PDS can't confirm now is looked for again next time.
         """
         thread = self.thread(remote_id)
         if thread is None:
             if self.record(remote_id) is None:
                 raise CallFailed(GONE, "NotFound", may_have_posted=False)
             return None
-        if not mention_id:
+        if not identity.is_did(mention_id):
             return None
-        by_business = [
-            post
-            for post in replies_in(thread)
-            if (post.get("author") or {}).get("did") == mention_id
+        candidates = sorted(
+            (c for c in (candidate(post, mention_id) for post in replies_in(thread)) if c),
+            key=lambda c: c[1] or since,
+        )
+        if not candidates:
+            return None
+        pds = business_pds(mention_id)
+        if pds is None:
+            return None
+        ours = at_uri(self.account.did, remote_id)
+        # Bounded: whoever fills a thread with fakes can't make us fetch them all.
+        answers = [
+            answer
+            for rkey, indexed_at in candidates[:REPLIES_TRIED]
+            if (answer := confirmed_reply(pds, mention_id, rkey, ours, since, indexed_at))
         ]
-        answers = [answer for answer in (as_reply(p, since) for p in by_business) if answer]
         return min(answers, key=lambda answer: answer.created_at) if answers else None
 
 
-def replies_in(thread: dict) -> Iterator[dict]:
-    """Yield every post in the replies below a thread, at any depth shown."""
-    for branch in thread.get("replies") or []:
-        if not isinstance(branch, dict) or not branch.get("$type", "").endswith("#threadViewPost"):
+def is_thread_view(value: object) -> bool:
+    """Tell whether a value from the AppView is a thread view of a post."""
+    if not isinstance(value, dict):
+        return False
+    kind = value.get("$type")
+    return isinstance(kind, str) and kind.endswith("#threadViewPost")
+
+
+def replies_in(thread: dict, depth: int = THREAD_DEPTH) -> Iterator[dict]:
+    """Yield every post in the replies below a thread, down to the depth we asked for."""
+    branches = thread.get("replies")
+    if depth <= 0 or not isinstance(branches, list):
+        return
+    for branch in branches:
+        if not is_thread_view(branch):
             continue
         post = branch.get("post")
         if isinstance(post, dict):
             yield post
-        yield from replies_in(branch)
+        yield from replies_in(branch, depth - 1)
 
 
-def as_reply(post: dict, since: datetime) -> Reply | None:
-    """Turn a reply the AppView shows into a `Reply`, timed by its record within sane bounds.
+def candidate(post: dict, did: str) -> tuple[str, datetime | None] | None:
+    """Return (record key, when the AppView says it indexed it) of a reply shown as by `did`.
 
-    The record's createdAt is the writer's word: it is kept between our post and when the
-    AppView indexed the reply.
+    Nothing here is believed yet: it only says which record to ask the business's PDS for.
     """
-    uri = post.get("uri") or ""
-    did = (post.get("author") or {}).get("did") or ""
-    record = post.get("record") or {}
-    indexed_at = parse_time(post.get("indexedAt"))
-    created_at = parse_time(record.get("createdAt")) or indexed_at
-    if created_at is None or not uri.startswith(f"at://{did}/{POST}/"):
+    author = post.get("author")
+    if not isinstance(author, dict) or author.get("did") != did:
         return None
+    uri = post.get("uri")
+    prefix = f"at://{did}/{POST}/"
+    if not isinstance(uri, str) or not uri.startswith(prefix):
+        return None
+    rkey = uri.removeprefix(prefix)
+    if not tid.is_tid(rkey):
+        return None
+    return rkey, parse_time(post.get("indexedAt"))
+
+
+def business_pds(did: str) -> str | None:
+    """Return the PDS the DID's own document names, as we resolve it."""
+    document = identity.did_document(did)
+    return identity.pds_in(document) if document is not None else None
+
+
+def confirmed_reply(
+    pds: str, did: str, rkey: str, ours: str, since: datetime, indexed_at: datetime | None
+) -> Reply | None:
+    """Return the reply the business's PDS holds under this key, if it answers our post.
+
+    Asked without signing in, over the checked transport. Its text and time come from that
+    record; the time is kept between our post and now (or when the AppView indexed it).
+    """
+    query = urlencode({"repo": did, "collection": POST, "rkey": rkey})
+    found = fetch_json(f"{pds}/xrpc/com.atproto.repo.getRecord?{query}", accept="application/json")
+    uri = at_uri(did, rkey)
+    if not isinstance(found, dict) or found.get("uri") != uri:
+        return None
+    record = found.get("value")
+    if not isinstance(record, dict) or record.get("$type") != POST:
+        return None
+    if ours not in reply_targets(record.get("reply")):
+        return None
+    created_at = parse_time(record.get("createdAt")) or indexed_at or datetime.now(UTC)
     if indexed_at is not None:
         created_at = min(created_at, indexed_at)
-    created_at = max(created_at, since)
-    rkey = uri.rsplit("/", 1)[-1]
+    created_at = max(min(created_at, datetime.now(UTC)), since)
     words = record.get("text") if isinstance(record.get("text"), str) else ""
     if len(words) > REPLY_TEXT_MAX:
         words = words[: REPLY_TEXT_MAX - 1].rstrip() + "…"
     return Reply(created_at, post_url(did, rkey), words)
+
+
+def reply_targets(reply: object) -> set[str]:
+    """Return the URIs a record's `reply` names as its root and parent."""
+    if not isinstance(reply, dict):
+        return set()
+    targets = set()
+    for name in ("root", "parent"):
+        ref = reply.get(name)
+        if isinstance(ref, dict) and isinstance(ref.get("uri"), str):
+            targets.add(ref["uri"])
+    return targets
