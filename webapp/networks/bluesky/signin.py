@@ -236,9 +236,8 @@ def attach(user: User, who: Identity) -> BlueskyAccount:
     """Return the user's row for this DID, dropping a connection to another account first."""
     account = user.bluesky_account
     if account is not None and account.did != who.did:
-        db.session.execute(
-            sa.update(Crosspost).where(Crosspost.of_account(account)).values(account_id=None)
-        )
+        # Revoked at its server before anything is written here (disconnect does both, in
+        # that order), so no write waits on another server; old posts stay with the old one.
         disconnect(user)
         account = None
     if account is None:
@@ -396,13 +395,21 @@ def disconnect(user: User) -> bool:
     if account is None:
         return True
     revoked = revoke(account)
+    forget(user)
+    return revoked
+
+
+def forget(user: User) -> None:
+    """Forget the user's connection (its session revoked, or left to end), its posts' link too."""
+    account = user.bluesky_account
+    if account is None:
+        return
     db.session.execute(
         sa.update(Crosspost).where(Crosspost.of_account(account)).values(account_id=None)
     )
     db.session.delete(account)
     db.session.flush()
     db.session.expire(user, ["bluesky_account"])
-    return revoked
 
 
 __all__ = ["Connected", "SignIn", "begin", "connect_app_password", "disconnect", "finish"]
