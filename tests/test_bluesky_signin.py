@@ -9,7 +9,9 @@ tests/test_browser_bluesky.py.
 from __future__ import annotations
 
 import json
+import secrets
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -24,13 +26,14 @@ from joserfc.jwk import ECKey
 
 from tests.fixtures.app import TEST_DATABASE_URL
 from tests.fixtures.bluesky import bluesky_settings
+from tests.fixtures.people import PASSWORD, AuthActions
 from webapp.extensions import db
 from webapp.infra import crypto
 from webapp.models import BlueskyAccount, Business, User, utcnow
 from webapp.networks.bluesky import dpop, errors, identity, oauth
 from webapp.networks.bluesky.auth import SessionEnded
 from webapp.networks.bluesky.client import Client
-from webapp.services import owners
+from webapp.services import accounts, owners
 
 APP_PASSWORD_SHAPE = "abcd-efgh-ijkl-mnop"
 
@@ -500,3 +503,261 @@ def test_the_entryways_bare_name_is_a_server(app, client, on_network):
     )
     assert response.status_code == 302, page_text(response)
     assert response.headers["Location"].startswith(f"{on_network.pds_url}/oauth/authorize?")
+
+
+def new_app_password(network, account) -> str:
+    """Make another app password for the account, under a name of its own."""
+    answer = network.call(
+        account,
+        "POST",
+        "com.atproto.server.createAppPassword",
+        json={"name": f"Praisewall {secrets.token_hex(4)}"},
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()["password"]
+
+
+def test_a_renewal_under_way_never_overwrites_a_new_sign_in(
+    shared_app, atproto_network, faulty_pds
+):
+    """The person reconnects while a worker is renewing: the worker's tokens lose, and it
+    goes on with the new sign-in's."""
+    net = atproto_network
+    gus = net.create_account("gus")
+    client = shared_app.test_client()
+    with shared_app.app_context():
+        accounts.create_user("gus", PASSWORD)
+        db.session.commit()
+    AuthActions(client).login("gus")
+    form = {"handle": gus.handle, "app_password": new_app_password(net, gus)}
+    assert client.post("/settings/bluesky/app-password", data=form).status_code == 302
+    with shared_app.app_context():
+        account = stored_account(gus.did)
+        account.pds_url = faulty_pds.url  # the renewal goes through the proxy, slowly
+        account.expires_at = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+    faulty_pds.delay_next("/xrpc/com.atproto.server.refreshSession", seconds=4, forward=True)
+    answered: list[object] = []
+
+    def worker() -> None:
+        """Call as the account, like a worker whose token has ended."""
+        with shared_app.app_context():
+            try:
+                answer = Client(stored_account(gus.did)).get("com.atproto.server.getSession")
+                answered.append(answer["did"])
+            except BaseException as failure:  # reported by the test's assertion
+                answered.append(failure)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    while "/xrpc/com.atproto.server.refreshSession" not in faulty_pds.paths():
+        assert thread.is_alive(), answered
+        time.sleep(0.05)
+    form = {"handle": gus.handle, "app_password": new_app_password(net, gus)}
+    assert client.post("/settings/bluesky/app-password", data=form).status_code == 302
+    with shared_app.app_context():
+        signed_in = stored_account(gus.did)
+        new_token, new_version = crypto.decrypt(signed_in.access_token), signed_in.token_version
+    thread.join(timeout=60)
+    assert answered == [gus.did]
+    with shared_app.app_context():
+        account = stored_account(gus.did)
+        assert crypto.decrypt(account.access_token) == new_token
+        assert account.token_version == new_version
+        assert not account.needs_login
+    assert "Connected as @" in page_text(client.get("/settings"))
+
+
+def test_a_claim_is_not_proved_by_a_server_that_no_longer_holds_the_account(
+    client, signed_in_alice, on_network, make_business, faulty_pds
+):
+    """The handle now resolves to another server than the one signed in at: no proof."""
+    shop = on_network.create_account("shop")
+    bakery = make_business("Harbour Bakery")
+    bakery.bluesky_handle = shop.handle
+    db.session.commit()
+    connect_with_app_password(client, on_network, shop)
+    response = client.post(f"/b/{bakery.slug}/claim/bluesky", follow_redirects=True)
+    assert f"Verified on Bluesky as @{shop.handle}" in page_text(response)
+    # The stored server still answers for the account (here, through a proxy to it), but
+    # the account's DID document names another: that server's word proves nothing now.
+    account = stored_account(shop.did)
+    account.pds_url = faulty_pds.url
+    db.session.commit()
+    bakery = db.session.get(Business, bakery.id)
+    assert owners.recheck(bakery) == "dropped"
+    db.session.commit()
+    assert "Verified on Bluesky" not in page_text(client.get(f"/b/{bakery.slug}"))
+    assert faulty_pds.paths() == []  # refused before the stale server was asked anything
+
+
+# --- Hostile authorization servers: answers capped in size and time, never a 500 ---
+
+
+class HostileServer:
+    """An authorization server (and PDS) on loopback that answers PAR and XRPC calls as told:
+    slowly, hugely, not JSON."""
+
+    def __init__(self) -> None:
+        """Serve on a free loopback port; PAR answers a request_uri until told otherwise."""
+        hostile = self
+        self.par_body = b'{"request_uri": "urn:ietf:params:oauth:request_uri:x"}'
+        self.trickle = 0.0  # seconds between bytes of the PAR answer (discovery is quick)
+
+        class Handler(BaseHTTPRequestHandler):
+            """Answer discovery properly and PAR as told."""
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+                """Keep quiet."""
+
+            def answer(self, body: bytes, content_type: str = "application/json") -> None:
+                """Send the answer, byte by byte if trickling."""
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if not hostile.trickle or self.command != "POST":
+                    self.wfile.write(body)
+                    return
+                for byte in body:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    if hostile.stop.wait(hostile.trickle):
+                        return
+
+            def do_GET(self) -> None:  # noqa: N802 # the name http.server calls
+                """Answer discovery."""
+                url = hostile.url
+                if self.path == "/.well-known/oauth-protected-resource":
+                    self.answer(json.dumps({"authorization_servers": [url]}).encode())
+                elif self.path == "/.well-known/oauth-authorization-server":
+                    meta = {
+                        "issuer": url,
+                        "authorization_endpoint": f"{url}/authorize",
+                        "token_endpoint": f"{url}/token",
+                        "pushed_authorization_request_endpoint": f"{url}/par",
+                        "code_challenge_methods_supported": ["S256"],
+                        "dpop_signing_alg_values_supported": ["ES256"],
+                        "scopes_supported": ["atproto"],
+                    }
+                    self.answer(json.dumps(meta).encode())
+                elif self.path.startswith("/xrpc/"):
+                    self.answer(hostile.par_body)
+                else:
+                    self.send_error(404)
+
+            def do_POST(self) -> None:  # noqa: N802
+                """Answer PAR as told."""
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                content_type = "application/json" if hostile.par_body[:1] == b"{" else "text/html"
+                self.answer(hostile.par_body, content_type)
+
+        self.stop = threading.Event()
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        """Stop serving, ending any trickle."""
+        self.stop.set()
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def hostile():
+    """Return a hostile authorization server on loopback."""
+    server = HostileServer()
+    yield server
+    server.close()
+
+
+def start_sign_in(client, server_url: str):
+    """Type the server's address into the Bluesky sign-in form."""
+    return client.post(
+        "/login/bluesky", data={"handle": server_url}, base_url="http://127.0.0.1:5000"
+    )
+
+
+def test_a_well_behaved_server_gets_the_person_sent_there(client, hostile):
+    """The hostile server's discovery is sound: by default the sign-in goes ahead."""
+    response = start_sign_in(client, hostile.url)
+    assert response.status_code == 302, page_text(response)
+    assert response.headers["Location"].startswith(f"{hostile.url}/authorize?")
+
+
+def test_an_answer_that_isnt_json_is_a_clear_refusal(client, hostile):
+    """A PAR answer that isn't JSON is refused in words, the entry kept."""
+    hostile.par_body = b"<html>Welcome!</html>"
+    response = start_sign_in(client, hostile.url)
+    assert response.status_code == 422
+    assert "Your Bluesky server refused to start the sign-in" in page_text(response)
+    assert "not JSON" in page_text(response)
+
+
+def test_a_huge_answer_is_not_read(client, hostile):
+    """An answer over a megabyte is cut off and refused, not read whole."""
+    padding = "x" * (2 * 1024 * 1024)
+    hostile.par_body = json.dumps(
+        {"request_uri": "urn:ietf:params:oauth:request_uri:x", "padding": padding}
+    ).encode()
+    response = start_sign_in(client, hostile.url)
+    assert response.status_code == 422
+    assert "Your Bluesky server didn't answer" in page_text(response)
+
+
+def test_an_answer_trickling_in_is_given_up_by_the_deadline(app, client, hostile):
+    """Each byte comes well within the read timeout, the whole answer not by the deadline."""
+    app.config["FETCH_DEADLINE"] = 1
+    hostile.trickle = 0.1
+    response = start_sign_in(client, hostile.url)
+    assert response.status_code == 422
+    assert "Your Bluesky server didn't answer" in page_text(response)
+
+
+def test_a_huge_xrpc_answer_is_not_read(app, make_user, hostile):
+    """A PDS answering a call with more than a megabyte gets no further than the cap."""
+    hostile.par_body = json.dumps({"did": "did:plc:x", "padding": "x" * (2 * 1024 * 1024)})
+    hostile.par_body = hostile.par_body.encode()
+    account = BlueskyAccount(
+        user=make_user("alice"),
+        did="did:plc:x",
+        handle="x.test",
+        pds_url=hostile.url,
+        kind="app_password",
+        access_token=crypto.encrypt("access"),
+    )
+    db.session.add(account)
+    db.session.commit()
+    with pytest.raises(requests.RequestException, match="larger than"):
+        Client(account).get("com.atproto.server.getSession")
+
+
+@pytest.mark.parametrize("expires_in", ["1e400", str(10**30), "-5", "NaN", "true"])
+def test_a_tokens_lifetime_is_believed_within_a_year(app, expires_in):
+    """An absurd expires_in neither breaks the sign-in nor makes a token last for ever."""
+    response = requests.Response()
+    response.status_code = 200
+    response._content = (
+        b'{"access_token": "a", "token_type": "DPoP", "scope": "atproto", "sub": "did:plc:x", '
+        b'"expires_in": ' + expires_in.encode() + b"}"
+    )
+    asked_at = utcnow()
+    tokens = oauth.read_tokens(response)
+    if tokens.expires_at is not None:
+        assert asked_at <= tokens.expires_at <= utcnow() + timedelta(days=365)
+
+
+def test_a_state_that_isnt_ascii_is_a_mismatch_not_a_crash(client):
+    """A callback whose state has characters beyond ASCII says the link didn't match."""
+    with client.session_transaction() as session:
+        session["bluesky_sign_in"] = {
+            "sealed": crypto.encrypt(json.dumps({"state": "s1", "issuer": "http://x"}))
+        }
+    response = client.get("/auth/bluesky/callback?code=c&state=%C3%A9t%C3%A9&iss=http://x")
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"])
+    assert "That sign-in link didn't match the one we started" in page_text(page)

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from conftest import TEST_DATABASE_URL
 
 from webapp.extensions import db
-from webapp.infra.db_setup import TurnTakingConnection, turn_for
+from webapp.infra.db_setup import TurnTakingConnection, WriteTurnHeld, turn_for
 from webapp.models import Post
 
 # Per POST /posts/new of a praise (the author's round already complete): who is signed in,
@@ -136,3 +136,45 @@ def test_a_connection_dropped_while_writing_gives_its_turn_back(instance):
     del connection
     gc.collect()
     assert not turn_for(path).locked()
+
+
+@pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="SQLite's write lock")
+def test_a_thread_writing_on_a_second_connection_is_told_at_once(instance):
+    """A thread holding the turn on one connection would wait for itself on another: refused."""
+    path = str(instance / "twice.db")
+    first, second = TurnTakingConnection(path), TurnTakingConnection(path)
+    first.execute("CREATE TABLE turns (name TEXT)")
+    first.commit()
+    first.execute("INSERT INTO turns VALUES ('first')")
+    with pytest.raises(WriteTurnHeld, match="commit or roll that back before writing here"):
+        second.execute("INSERT INTO turns VALUES ('second')")
+    first.commit()
+    second.execute("INSERT INTO turns VALUES ('second')")
+    second.commit()
+    assert [name for (name,) in first.execute("SELECT name FROM turns ORDER BY name")] == [
+        "first",
+        "second",
+    ]
+    first.close()
+    second.close()
+
+
+@pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="SQLite's write lock")
+def test_the_turn_comes_back_when_a_savepoint_ends_the_transaction(instance_app):
+    """A savepoint begun outside any transaction commits at its RELEASE: the turn goes back."""
+    engine = db.engine
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE turns (name TEXT)")
+    table = sa.table("turns", sa.column("name"))
+    turn = turn_for(engine.url.database)
+    with engine.connect() as conn:
+        with conn.begin_nested():
+            conn.execute(table.insert().values(name="nested"))
+            assert turn.locked()
+        assert not turn.locked()
+        # Another writer goes ahead at once, while this connection is still open.
+        with engine.begin() as other:
+            other.execute(table.insert().values(name="other"))
+    with engine.connect() as reader:
+        names = reader.scalars(sa.select(table.c.name).order_by(table.c.name)).all()
+    assert names == ["nested", "other"]

@@ -133,11 +133,21 @@ def callback():
         if existing is not None and existing.user_id not in (None, current_user.id):
             flash("That Bluesky account is connected to another Praisewall account.", "error")
             return redirect(url_for("settings.index"))
-        account = connect.connect_oauth(current_user, connected)
+        try:
+            account = connect.connect_oauth(current_user, connected)
+        except ValueError:  # connected to another person's account meanwhile
+            db.session.rollback()
+            flash("That Bluesky account is connected to another Praisewall account.", "error")
+            return redirect(url_for("settings.index")), 303
         db.session.commit()
         flash(f"Connected to @{account.handle}. Your posts can go to Bluesky now.", "success")
         return redirect(safe_next(next_page) if next_page else url_for("settings.index"))
-    user = connect.sign_in_user(connected)
+    try:
+        user = connect.sign_in_user(connected)
+    except ValueError:  # connected to another person's account meanwhile
+        db.session.rollback()
+        flash("That Bluesky account is connected to another Praisewall account.", "error")
+        return redirect(url_for("bluesky.login")), 303
     db.session.commit()
     login_user(user, remember=True)
     flash(f"Signed in as @{connected.who.handle}.", "success")

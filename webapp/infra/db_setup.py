@@ -16,8 +16,37 @@ from webapp.extensions import db, login_manager
 BUSY_TIMEOUT = 15  # seconds a write waits for SQLite's write lock before it is refused
 # The statements that start a write transaction (as Python's sqlite3 module begins one).
 WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
-_turns: dict[str, threading.Lock] = {}
+_turns: dict[str, Turn] = {}
 _turns_lock = threading.Lock()
+
+
+class WriteTurnHeld(sqlite3.OperationalError):
+    """A thread asked to write on a second connection while its first holds the write turn."""
+
+
+class Turn:
+    """The lock one database's writers take turns with, and which thread holds it."""
+
+    def __init__(self) -> None:
+        """Start free."""
+        self.lock = threading.Lock()
+        self.holder: int | None = None
+
+    def acquire(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for the turn; tell whether we have it."""
+        if not self.lock.acquire(timeout=timeout):
+            return False
+        self.holder = threading.get_ident()
+        return True
+
+    def release(self) -> None:
+        """Give the turn back."""
+        self.holder = None
+        self.lock.release()
+
+    def locked(self) -> bool:
+        """Tell whether some connection holds the turn."""
+        return self.lock.locked()
 
 
 def engine_options(app: Flask) -> None:
@@ -34,11 +63,11 @@ def engine_options(app: Flask) -> None:
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
-def turn_for(database: str) -> threading.Lock:
-    """Return the lock the writers of one database file take turns with, in this process."""
+def turn_for(database: str) -> Turn:
+    """Return the turn the writers of one database file take, in this process."""
     key = str(Path(database).resolve())
     with _turns_lock:
-        return _turns.setdefault(key, threading.Lock())
+        return _turns.setdefault(key, Turn())
 
 
 class TurnTakingConnection(sqlite3.Connection):
@@ -47,9 +76,12 @@ class TurnTakingConnection(sqlite3.Connection):
     SQLite gives its write lock to whoever asks at the moment it is free: the others poll,
     sleeping up to 100 ms between tries, so under a burst of posters an unlucky one waits
     seconds while later ones go first. Here a write waits on a lock in this process instead,
-    taken at its transaction's first write and given back at COMMIT or ROLLBACK, and is woken
-    the moment it is its turn. SQLite still guards the file: other processes (the `flask`
-    commands, a separate worker) wait for it as before, with the busy timeout.
+    taken at its transaction's first write and given back when the transaction ends (COMMIT,
+    ROLLBACK, or the RELEASE of a SAVEPOINT that began it), and is woken the moment it is its
+    turn. A thread that holds the turn and asks again on another connection would only wait
+    for itself: it is refused at once (WriteTurnHeld). SQLite still guards the file: other
+    processes (the `flask` commands, a separate worker) wait for it as before, with the busy
+    timeout.
     """
 
     def __init__(self, database, *args, **kwargs) -> None:
@@ -74,8 +106,18 @@ class TurnTakingConnection(sqlite3.Connection):
         """Before a transaction's first write, wait until no other connection here is writing."""
         if self.has_turn or not statement.lstrip()[:7].upper().startswith(WRITES):
             return
+        if self.turn.holder == threading.get_ident():
+            raise WriteTurnHeld(
+                "This thread is already writing on another connection to the database: commit "
+                "or roll that back before writing here (it would wait for itself)."
+            )
         # Past the busy timeout, go on and let SQLite's own wait decide.
         self.has_turn = self.turn.acquire(timeout=BUSY_TIMEOUT)
+
+    def after(self) -> None:
+        """Let the next writer go once no transaction is open (RELEASE may have ended it)."""
+        if self.has_turn and not self.in_transaction:
+            self.end_turn()
 
     def end_turn(self) -> None:
         """Let the next writer go."""
@@ -116,12 +158,18 @@ class TurnTakingCursor(sqlite3.Cursor):
     def execute(self, sql, parameters=(), /):  # type: ignore[override]
         """Run a statement, waiting for the turn first if it writes."""
         self.connection.wait_turn(sql)  # type: ignore[attr-defined]
-        return super().execute(sql, parameters)
+        try:
+            return super().execute(sql, parameters)
+        finally:
+            self.connection.after()  # type: ignore[attr-defined]
 
     def executemany(self, sql, seq_of_parameters, /):  # type: ignore[override]
         """Run a statement for each set of parameters, waiting for the turn first if it writes."""
         self.connection.wait_turn(sql)  # type: ignore[attr-defined]
-        return super().executemany(sql, seq_of_parameters)
+        try:
+            return super().executemany(sql, seq_of_parameters)
+        finally:
+            self.connection.after()  # type: ignore[attr-defined]
 
 
 def init_app(app: Flask) -> None:

@@ -193,6 +193,12 @@ class Network(Protocol):
     def disconnect(self, user: Any) -> bool:
         """Revoke our access and forget the connection; tell whether it was revoked."""
 
+    def revoke(self, account: Any) -> bool:
+        """Revoke our access at the account's server, writing nothing; tell whether it was."""
+
+    def forget(self, user: Any) -> None:
+        """Forget the user's connection, without asking its server anything."""
+
 
 def get(name: str) -> Network:
     """Return the network of this name.

@@ -355,6 +355,9 @@ def moved(
     if handed:
         log_line("deliver", crosspost_id, server, "overtaken", CrosspostState.DELETING, utcnow())
         return CrosspostState.DELETING
+    # Nothing handed over: end the transaction the UPDATE began (it holds SQLite's write lock)
+    # before the server is asked anything, as a renewal of the tokens writes on its own.
+    db.session.commit()
     current = db.session.get(Crosspost, crosspost_id)
     if current is None and sent is not None:
         try:
@@ -501,13 +504,25 @@ def start_deleting(post: Post) -> list[Crosspost]:
     return [crosspost for crosspost in marked if crosspost is not None]
 
 
+def may_exist(crosspost: Crosspost) -> bool:
+    """Tell whether the row's status is (or may be) on its server: sent, or tried unanswered."""
+    maybe_posted = crosspost.status_text is not None and crosspost.state != CrosspostState.GONE
+    return crosspost.state == CrosspostState.SENT or maybe_posted
+
+
+def to_delete(crosspost: Crosspost, delete_statuses: bool) -> bool:
+    """Tell whether leaving (deleting statuses or not) leaves this row's status to delete."""
+    if crosspost.state == CrosspostState.DELETING:
+        return True
+    return delete_statuses and may_exist(crosspost)
+
+
 def mark_for_deletion(crosspost: Crosspost) -> Crosspost | None:
     """Mark a row's status for deletion; drop the row (and return None) if there is none."""
     if crosspost.state == CrosspostState.DELETING:
         return crosspost
     # Sent, or tried without an answer (the server may have made it): it has to go.
-    maybe_posted = crosspost.status_text is not None and crosspost.state != CrosspostState.GONE
-    if crosspost.state == CrosspostState.SENT or maybe_posted:
+    if may_exist(crosspost):
         now = utcnow()
         waiting = crosspost.state == CrosspostState.PENDING and crosspost.next_attempt_at
         crosspost.state = CrosspostState.DELETING

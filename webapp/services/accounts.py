@@ -113,17 +113,26 @@ def delete_account(user: User, *, delete_statuses: bool = False) -> Farewell:
     others: sa.ColumnElement[bool] = Crosspost.post_id.in_(
         sa.select(Post.id).where(Post.author_id == user.id)
     )
-    revoked: list[bool] = []
+    connected = []
     for name in networks.names():
         network = networks.get(name)
         account = network.account_of(user)
-        if account is None:
-            continue
+        if account is not None:
+            query = sa.select(Crosspost).where(Crosspost.of_account(account))
+            rows = list(db.session.scalars(query))
+            connected.append((name, network, account, rows))
+    # Servers are asked first, before anything is written: a write transaction held open
+    # while a server takes its time would keep every other writer waiting.
+    revoked: list[bool] = [
+        network.revoke(account)
+        for _, network, account, rows in connected
+        if not any(delivery.to_delete(row, delete_statuses) for row in rows)
+    ]
+    for name, network, account, rows in connected:
         others = sa.and_(
             others, sa.or_(Crosspost.account_id.is_(None), ~Crosspost.of_account(account))
         )
-        rows = db.session.scalars(sa.select(Crosspost).where(Crosspost.of_account(account)))
-        for row in list(rows):
+        for row in rows:
             if delete_statuses or row.state == CrosspostState.DELETING:
                 delivery.mark_for_deletion(row)
             else:
@@ -135,7 +144,7 @@ def delete_account(user: User, *, delete_statuses: bool = False) -> Farewell:
             farewell.deleting_on.append(name)
             account.user = None
         else:
-            revoked.append(network.disconnect(user))
+            network.forget(user)
     # None while some access is kept to delete posts; else whether every server confirmed.
     farewell.revoked = None if farewell.deleting else all(revoked)
     db.session.execute(sa.delete(Crosspost).where(others))

@@ -223,6 +223,11 @@ def prove_on_bluesky(business: Business, user: User) -> dict:
     if who.did != account.did:
         raise Refused(only)
     expired = "Your Bluesky sign-in has expired. Sign in with Bluesky again, then claim."
+    if who.pds_url.rstrip("/") != (account.pds_url or "").rstrip("/"):
+        # The server we signed in at no longer holds the account: its word proves nothing.
+        raise Refused(
+            f"@{handle} is on another Bluesky server now. Sign in with Bluesky again, then claim."
+        )
     try:
         session = BlueskyClient(account).get("com.atproto.server.getSession")
     except crypto.InvalidToken:

@@ -27,9 +27,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from webapp.extensions import db
 from webapp.infra import crypto
-from webapp.infra.http import request_timeout, server_session
+from webapp.infra.http import server_session
 from webapp.models import BlueskyAccount, utcnow
-from webapp.networks.bluesky import dpop, oauth
+from webapp.networks.bluesky import answers, dpop, oauth
 
 # Renew this long before the server's end of the token, so a request doesn't race it.
 EXPIRY_MARGIN = timedelta(seconds=30)
@@ -192,11 +192,11 @@ class PasswordAuth(Auth):
         """Use the refresh JWT at the PDS."""
         url = f"{self.account.pds_url}/xrpc/com.atproto.server.refreshSession"
         with server_session(url) as session:
-            response = session.post(
+            response = answers.request(
+                session,
+                "POST",
                 url,
                 headers={"Authorization": f"Bearer {refresh_token}", "User-Agent": "Praisewall"},
-                timeout=request_timeout(),
-                allow_redirects=False,
             )
         body = answer_json(response)
         if response.status_code in (400, 401) and (
@@ -216,11 +216,11 @@ class PasswordAuth(Auth):
         token = crypto.decrypt(self.account.refresh_token or self.account.access_token)
         try:
             with server_session(url) as session:
-                response = session.post(
+                response = answers.request(
+                    session,
+                    "POST",
                     url,
                     headers={"Authorization": f"Bearer {token}", "User-Agent": "Praisewall"},
-                    timeout=request_timeout(),
-                    allow_redirects=False,
                 )
         except requests.RequestException:
             return False
@@ -231,7 +231,7 @@ def answer_json(response: requests.Response) -> dict:
     """Return an answer's JSON object, or {} if it has none."""
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return body if isinstance(body, dict) else {}
 
@@ -340,12 +340,16 @@ def rotate(
     if renewed.refresh_token:
         values["refresh_token"] = crypto.encrypt(renewed.refresh_token)
     while not swap(account.id, claimed, values):
-        # Taken over while the server was slow: these tokens are the ones it now honours.
         current = read_row(account.id)
         if current is None:
             return
+        if current.token_version % 2 == 0:
+            # Not ours, and no renewal under way: a new sign-in (a new chain of tokens, bound
+            # to a new key) or a finished renewal. Ours are of no use; drop them.
+            break
+        # Taken over while the server was slow: these tokens are the ones it now honours.
         claimed = current.token_version
-        values["token_version"] = claimed + (1 if claimed % 2 else 2)
+        values["token_version"] = claimed + 1
         values["needs_login"] = False
     row = read_row(account.id)
     if row is not None:

@@ -13,8 +13,9 @@ from typing import Any
 import requests
 from flask import current_app, has_app_context
 
-from webapp.infra.http import request_timeout, server_session
+from webapp.infra.http import server_session
 from webapp.models import BlueskyAccount
+from webapp.networks.bluesky import answers
 from webapp.networks.bluesky.auth import answer_json, auth_for
 
 DEFAULT_APPVIEW = "did:web:api.bsky.app#bsky_appview"
@@ -113,7 +114,8 @@ class Client:
         retried_nonce = False
         with server_session(self.base_url) as session:
             while True:
-                response = session.request(
+                response = answers.request(
+                    session,
                     method,
                     url,
                     params=params,
@@ -124,8 +126,6 @@ class Client:
                         **(headers or {}),
                         **self.auth.headers(method, url),
                     },
-                    timeout=request_timeout(),
-                    allow_redirects=False,
                 )
                 if self.auth.learn(response) and not retried_nonce:
                     retried_nonce = True

@@ -66,5 +66,13 @@ class BlueskyNetwork:
         """End our session at the PDS and forget the connection."""
         return signin.disconnect(user)
 
+    def revoke(self, account: BlueskyAccount) -> bool:
+        """End our session at the PDS, writing nothing."""
+        return signin.revoke(account)
+
+    def forget(self, user: User) -> None:
+        """Forget the connection."""
+        signin.forget(user)
+
 
 network: Network = BlueskyNetwork()

@@ -24,15 +24,15 @@ from webapp.infra.http import (
     ServerProblem,
     fetch_json,
     insecure_allowed,
-    request_timeout,
     server_session,
 )
 from webapp.models import utcnow
-from webapp.networks.bluesky import dpop
+from webapp.networks.bluesky import answers, dpop
 from webapp.networks.bluesky.identity import server_url
 
 SCOPES = "atproto transition:generic"
 CALLBACK_PATH = "/auth/bluesky/callback"
+LONGEST_TOKEN = timedelta(days=365)  # the longest a server's expires_in is believed
 METADATA_PATH = "/bluesky/client-metadata.json"
 
 
@@ -142,12 +142,12 @@ def post_with_proof(
             proof = dpop.proof(
                 key, "POST", url, nonce=nonces.get(origin), access_token=access_token
             )
-            response = session.post(
+            response = answers.request(
+                session,
+                "POST",
                 url,
                 data=data,
                 headers={"DPoP": proof, "Accept": "application/json", "User-Agent": "Praisewall"},
-                timeout=request_timeout(),
-                allow_redirects=False,
             )
             if response.headers.get("DPoP-Nonce"):
                 nonces[origin] = response.headers["DPoP-Nonce"]
@@ -160,7 +160,7 @@ def refused(response: requests.Response) -> OAuthRefused:
     """Read an authorization server's refusal."""
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         body = {}
     body = body if isinstance(body, dict) else {}
     return OAuthRefused(
@@ -199,7 +199,10 @@ def push_request(
     response = post_with_proof(meta["pushed_authorization_request_endpoint"], data, key, nonces)
     if response.status_code not in (200, 201):
         raise refused(response)
-    body = response.json()
+    try:
+        body = response.json()
+    except (ValueError, RecursionError):  # not JSON, or nested past any depth we read
+        raise OAuthRefused(response.status_code, "invalid_response", "not JSON") from None
     request_uri = body.get("request_uri") if isinstance(body, dict) else None
     if not isinstance(request_uri, str):
         raise OAuthRefused(response.status_code, "invalid_response", "no request_uri")
@@ -221,8 +224,8 @@ def read_tokens(response: requests.Response) -> Tokens:
         raise refused(response)
     try:
         body = response.json()
-    except ValueError:
-        body = None
+    except (ValueError, RecursionError):
+        raise OAuthRefused(response.status_code, "invalid_response", "not JSON") from None
     if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
         raise OAuthRefused(response.status_code, "invalid_response", "no access token")
     if str(body.get("token_type", "")).lower() != "dpop":
@@ -230,19 +233,25 @@ def read_tokens(response: requests.Response) -> Tokens:
     scopes = str(body.get("scope") or "")
     if "atproto" not in scopes.split():
         raise OAuthRefused(response.status_code, "invalid_response", "not an atproto token")
-    expires_in = body.get("expires_in")
-    expires_at = (
-        utcnow() + timedelta(seconds=int(expires_in))
-        if isinstance(expires_in, int | float)
-        else None
-    )
     return Tokens(
         body["access_token"],
         body.get("refresh_token") if isinstance(body.get("refresh_token"), str) else None,
-        expires_at,
+        expires_at_after(body.get("expires_in")),
         scopes,
         str(body.get("sub") or ""),
     )
+
+
+def expires_at_after(expires_in: object) -> datetime | None:
+    """Return when a token given `expires_in` seconds ends: a server's number is kept within
+    0 seconds to a year, and anything but a number means it didn't say."""
+    if isinstance(expires_in, bool) or not isinstance(expires_in, int | float):
+        return None
+    if expires_in != expires_in:  # NaN
+        return None
+    # Compared, never converted: a huge integer overflows a float, infinity an int.
+    seconds = min(max(expires_in, 0), LONGEST_TOKEN.total_seconds())
+    return utcnow() + timedelta(seconds=seconds)
 
 
 def exchange_code(

@@ -26,11 +26,10 @@ from webapp.infra.http import (
     ServerProblem,
     check_address,
     insecure_allowed,
-    request_timeout,
     server_session,
 )
 from webapp.models import BlueskyAccount, Crosspost, User
-from webapp.networks.bluesky import dpop, identity, oauth
+from webapp.networks.bluesky import answers, dpop, identity, oauth
 from webapp.networks.bluesky.auth import (
     Binding,
     OAuthAuth,
@@ -182,7 +181,10 @@ def finish(pending: dict | None, state: str, issuer: str, code: str) -> Connecte
     :raise ServerProblem: if anything doesn't match or the server refuses.
     """
     secret = unseal(pending)
-    if secret is None or not hmac.compare_digest(str(secret["state"]), state):
+    # Compared as bytes: compare_digest refuses str with anything but ASCII in it.
+    if secret is None or not hmac.compare_digest(
+        str(secret["state"]).encode(), state.encode("utf-8", "surrogatepass")
+    ):
         raise ServerProblem("That sign-in link didn't match the one we started. Please try again.")
     if issuer != secret["issuer"]:
         raise ServerProblem("That answer came from another sign-in service than yours.")
@@ -236,9 +238,8 @@ def attach(user: User, who: Identity) -> BlueskyAccount:
     """Return the user's row for this DID, dropping a connection to another account first."""
     account = user.bluesky_account
     if account is not None and account.did != who.did:
-        db.session.execute(
-            sa.update(Crosspost).where(Crosspost.of_account(account)).values(account_id=None)
-        )
+        # Revoked at its server before anything is written here (disconnect does both, in
+        # that order), so no write waits on another server; old posts stay with the old one.
         disconnect(user)
         account = None
     if account is None:
@@ -317,12 +318,12 @@ def connect_app_password(user: User, handle_text: str, app_password: str) -> Blu
     url = f"{who.pds_url}/xrpc/com.atproto.server.createSession"
     try:
         with server_session(url) as session:
-            response = session.post(
+            response = answers.request(
+                session,
+                "POST",
                 url,
                 json={"identifier": who.did, "password": password},
                 headers={"User-Agent": "Praisewall"},
-                timeout=request_timeout(),
-                allow_redirects=False,
             )
     except requests.RequestException:
         raise ServerProblem("Your Bluesky server didn't answer. Try again in a moment.") from None
@@ -369,11 +370,8 @@ def end_session(pds_url: str, refresh_jwt: str | None) -> None:
     url = f"{pds_url}/xrpc/com.atproto.server.deleteSession"
     try:
         with server_session(url) as session:
-            session.post(
-                url,
-                headers={"Authorization": f"Bearer {refresh_jwt}"},
-                timeout=request_timeout(),
-                allow_redirects=False,
+            answers.request(
+                session, "POST", url, headers={"Authorization": f"Bearer {refresh_jwt}"}
             )
     except requests.RequestException:
         pass
@@ -396,13 +394,21 @@ def disconnect(user: User) -> bool:
     if account is None:
         return True
     revoked = revoke(account)
+    forget(user)
+    return revoked
+
+
+def forget(user: User) -> None:
+    """Forget the user's connection (its session revoked, or left to end), its posts' link too."""
+    account = user.bluesky_account
+    if account is None:
+        return
     db.session.execute(
         sa.update(Crosspost).where(Crosspost.of_account(account)).values(account_id=None)
     )
     db.session.delete(account)
     db.session.flush()
     db.session.expire(user, ["bluesky_account"])
-    return revoked
 
 
 __all__ = ["Connected", "SignIn", "begin", "connect_app_password", "disconnect", "finish"]

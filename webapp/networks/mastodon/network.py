@@ -169,5 +169,13 @@ class MastodonNetwork:
         """Revoke the token at the server and forget the connection."""
         return signin.disconnect(user)
 
+    def revoke(self, account: MastodonAccount) -> bool:
+        """Revoke the token at the server, writing nothing."""
+        return signin.revoke(account)
+
+    def forget(self, user: User) -> None:
+        """Forget the connection."""
+        signin.forget(user)
+
 
 network: Network = MastodonNetwork()

@@ -177,10 +177,8 @@ def connect(user: User, server: MastodonServer, me: dict) -> MastodonAccount:
     """
     account = user.mastodon_account
     if account is not None and (account.server_id, account.remote_id) != (server.id, me["id"]):
-        # A different Mastodon account: old statuses stay with the old one, not the new token.
-        db.session.execute(
-            sa.update(Crosspost).where(Crosspost.of_account(account)).values(account_id=None)
-        )
+        # A different Mastodon account: old statuses stay with the old one, not the new token
+        # (disconnect revokes before it writes, so no write waits on the server).
         disconnect(user)
         account = None
     if account is None:
@@ -231,12 +229,26 @@ def disconnect(user: User) -> bool:
     account = user.mastodon_account
     if account is None:
         return True
+    revoked = revoke(account)
+    forget(user)
+    return revoked
+
+
+def revoke(account: MastodonAccount) -> bool:
+    """Revoke the connection's token at its server; tell whether the server said so."""
     server = account.server
-    revoked = oauth.revoke_token(
+    return oauth.revoke_token(
         server.revoke_url or f"{server.base_url}/oauth/revoke",
         *credentials(server),
         crypto.decrypt(account.access_token),
     )
+
+
+def forget(user: User) -> None:
+    """Forget the user's connection (its token revoked, or left to end)."""
+    account = user.mastodon_account
+    if account is None:
+        return
     # Its crossposts stop naming it: nothing may be done in its name any more, and the id
     # may name another connection one day.
     db.session.execute(
@@ -246,7 +258,6 @@ def disconnect(user: User) -> bool:
     db.session.flush()
     # The user still points at the deleted row; deleting the user next would delete it again.
     db.session.expire(user, ["mastodon_account"])
-    return revoked
 
 
 def farewells_done(account_ids: list[int] | None = None, limit: int = 100) -> list[int]:
