@@ -15,7 +15,7 @@ from webapp.extensions import db
 from webapp.infra import crypto
 from webapp.models import BlueskyAccount, Business, Crosspost, Post, User
 from webapp.networks.bluesky import text
-from webapp.networks.bluesky.session import as_reply, replies_in
+from webapp.networks.bluesky.session import candidate, replies_in
 from webapp.services import owners
 
 
@@ -250,29 +250,17 @@ def thread_reply(did: str, created_at: str, indexed_at: str, words: str = "Thank
     }
 
 
-def test_a_reply_is_timed_by_its_record_within_sane_bounds() -> None:
-    sent = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
-    # Dated in the future by its writer: it can't be later than when the AppView saw it.
-    late = as_reply(
-        thread_reply("did:plc:shop", "2030-01-01T00:00:00.000Z", "2026-12-01T13:00:00.000Z"),
-        sent,
-    )
-    assert late.created_at == datetime(2026, 12, 1, 13, 0, tzinfo=UTC)
-    assert late.url == "https://bsky.app/profile/did:plc:shop/post/3lreplyaaaaa2"
-    # Dated before our post: it can't have answered it sooner than it went out.
-    early = as_reply(
-        thread_reply("did:plc:shop", "2020-01-01T00:00:00Z", "2026-12-01T12:30:00Z"), sent
-    )
-    assert early.created_at == sent
-    honest = as_reply(
-        thread_reply("did:plc:shop", "2026-12-01T12:20:00.000Z", "2026-12-01T12:20:01.000Z"),
-        sent,
-    )
-    assert honest.created_at == datetime(2026, 12, 1, 12, 20, tzinfo=UTC)
-    # A post whose address isn't its author's own is no reply of theirs.
-    forged = thread_reply("did:plc:shop", "2026-12-01T12:20:00Z", "2026-12-01T12:20:01Z")
-    forged["uri"] = "at://did:plc:someone/app.bsky.feed.post/3lreplyaaaaa2"
-    assert as_reply(forged, sent) is None
+def test_a_thread_only_names_candidates_by_the_business_own_address() -> None:
+    """A reply shown as the business's is only a candidate when its address is the business's
+    own and its record key a TID; its words and time are read from the business's PDS later."""
+    shop = "did:plc:shop"
+    shown = thread_reply(shop, "2030-01-01T00:00:00.000Z", "2026-12-01T13:00:00.000Z")
+    assert candidate(shown, shop) == ("3lreplyaaaaa2", datetime(2026, 12, 1, 13, 0, tzinfo=UTC))
+    assert candidate(shown, "did:plc:stranger") is None
+    forged = dict(shown, uri="at://did:plc:someone/app.bsky.feed.post/3lreplyaaaaa2")
+    assert candidate(forged, shop) is None
+    not_a_key = dict(shown, uri=f"at://{shop}/app.bsky.feed.post/../../evil")
+    assert candidate(not_a_key, shop) is None
 
 
 def test_only_the_business_did_counts_at_any_depth() -> None:
