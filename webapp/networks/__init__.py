@@ -155,7 +155,7 @@ class Session(Protocol):
 
 
 class Network(Protocol):
-    """What a network does for Praisewall: sign in, count, post, delete, watch, revoke."""
+    """What a network does for Praisewall: count, post, delete, watch, revoke, forget."""
 
     name: str  # as crosspost rows store it
     label: str  # as people read it
@@ -183,15 +183,6 @@ class Network(Protocol):
 
     def compose(self, draft: Draft, user: Any | None, *, strict: bool = False) -> Status:
         """Build the status, counted against the user's limits (`strict`: every character)."""
-
-    def begin(self, entry: str, redirect_uri: str, website: str, *, allow_insecure: bool) -> Any:
-        """Start signing in with the server or handle the person typed."""
-
-    def finish(self, pending: dict, code: str, redirect_uri: str, website: str) -> Any:
-        """Finish signing in and return who signed in."""
-
-    def disconnect(self, user: Any) -> bool:
-        """Revoke our access and forget the connection; tell whether it was revoked."""
 
     def revoke(self, account: Any) -> bool:
         """Revoke our access at the account's server, writing nothing; tell whether it was."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from webapp.models import BlueskyAccount, Business, User
 from webapp.networks import Draft, Network, Session, Status
 from webapp.networks.bluesky import signin, text, tid
@@ -53,18 +51,6 @@ class BlueskyNetwork:
             did=draft.mention_id,
             image=draft.image,
         )
-
-    def begin(self, entry: str, redirect_uri: str, website: str, *, allow_insecure: bool) -> Any:
-        """Signing in with Bluesky has its own routes (webapp.auth.bluesky_routes)."""
-        raise NotImplementedError("Bluesky sign-in has its own routes.")
-
-    def finish(self, pending: dict, code: str, redirect_uri: str, website: str) -> Any:
-        """Signing in with Bluesky has its own routes (webapp.auth.bluesky_routes)."""
-        raise NotImplementedError("Bluesky sign-in has its own routes.")
-
-    def disconnect(self, user: User) -> bool:
-        """End our session at the PDS and forget the connection."""
-        return signin.disconnect(user)
 
     def revoke(self, account: BlueskyAccount) -> bool:
         """End our session at the PDS, writing nothing."""

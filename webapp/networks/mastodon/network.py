@@ -155,20 +155,6 @@ class MastodonNetwork:
             strict=strict,
         )
 
-    def begin(
-        self, entry: str, redirect_uri: str, website: str, *, allow_insecure: bool
-    ) -> signin.SignIn:
-        """Start signing in with the server named in entry."""
-        return signin.begin(entry, redirect_uri, website, allow_insecure=allow_insecure)
-
-    def finish(self, pending: dict, code: str, redirect_uri: str, website: str) -> tuple:
-        """Exchange the code; return the server and the signed-in account."""
-        return signin.finish(pending, code, redirect_uri, website)
-
-    def disconnect(self, user: User) -> bool:
-        """Revoke the token at the server and forget the connection."""
-        return signin.disconnect(user)
-
     def revoke(self, account: MastodonAccount) -> bool:
         """Revoke the token at the server, writing nothing."""
         return signin.revoke(account)
