@@ -30,6 +30,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             app.config["SQLALCHEMY_DATABASE_URI"] = database_url(os.environ["DATABASE_URL"])
         if os.environ.get("REDIS_URL"):
             app.config["RATELIMIT_STORAGE_URI"] = os.environ["REDIS_URL"]
+            app.config["FRAGMENT_CACHE_REDIS_URL"] = os.environ["REDIS_URL"]
         app.config.from_prefixed_env("WEBAPP")
         if not app.config.get("SECRET_KEY"):
             app.config["SECRET_KEY"] = instance_secret(app, "secret_key")
@@ -61,10 +62,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     extensions.login_manager.login_message_category = "info"
     errors.init_app(app)
 
-    from webapp.infra import crypto, queue
+    # fragment_scopes is imported for its listeners: they tell the cache of every change.
+    from webapp.infra import crypto, fragment_scopes, fragments, queue  # noqa: F401
 
     db_setup.init_app(app)
     crypto.init_app(app)
+    fragments.init_app(app)
     queue.init_app(app)
     from webapp import tasks  # noqa: F401  (registers the tasks with the queue)
     from webapp.api.routes import bp as api_bp

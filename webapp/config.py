@@ -67,6 +67,12 @@ class DefaultConfig:
     PER_PAGE = 20
     # Seconds each web process repeats a public page to visitors without a cookie; 0 is off.
     PAGE_CACHE_SECONDS = 5
+    # Seconds a rendered part of a page is kept at most (webapp/infra/fragments.py); 0 is off.
+    # Shared through Redis (REDIS_URL); without it, kept only where one process serves
+    # the site (`flask serve` sets ONE_PROCESS), since no other process could tell of a change.
+    FRAGMENT_CACHE_SECONDS = 60
+    FRAGMENT_CACHE_REDIS_URL = ""
+    ONE_PROCESS = False
     REPORTS_TO_HIDE = 3
     # Mail: WEBAPP_MAIL_URL like smtp://user@host:587?starttls=true or smtps://user@host, the
     # password in WEBAPP_MAIL_PASSWORD. Unset, messages are written to instance/outbox/.

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, make_response, render_template, request
 from flask_login import current_user
+from markupsafe import Markup
 
 from webapp.extensions import db, limiter
+from webapp.infra import fragments
+from webapp.infra.fragments import business_scope
 from webapp.models import Business, Kind
 from webapp.services import businesses, owners, posts, stats, trend
 from webapp.web import security
@@ -26,27 +29,53 @@ def wall(slug: str):
     tab = tab if tab in ("complaints", "unanswered") else "praise"
     # Unanswered praise is a list to work through, not to rank: always newest first.
     sort = "rating" if request.args.get("sort") == "rating" and tab != "unanswered" else "newest"
+    owner = owners.can_manage(business, current_user)
+
+    def render_body() -> str:
+        """Render the wall below its name: numbers, trend, featured praise, tabs and posts."""
+        return wall_body(business, tab, sort, owner)
+
+    # Owners get buttons on every post; everyone else gets the same part, kept.
+    body = (
+        Markup(render_body())
+        if owner
+        else fragments.cached(
+            "wall",
+            (business.id, tab, sort, request.args.get("cursor", "")),
+            (business_scope(business.id),),
+            render_body,
+        )
+    )
+    return cacheable_page(
+        render_template(
+            "businesses/wall.html",
+            business=business,
+            numbers=stats.business_numbers(business, by_network=False),
+            body=body,
+        )
+    )
+
+
+def wall_body(business: Business, tab: str, sort: str, owner: bool) -> str:
+    """Render a wall's numbers, trend, featured praise, tabs and a page of its posts."""
     if tab == "unanswered":
         stmt = posts.unanswered_praise(business)
     else:
         kind = Kind.COMPLAINT if tab == "complaints" else Kind.PRAISE
         stmt = posts.business_wall_posts(business, kind)
     page = rated_posts_page(stmt) if sort == "rating" else newest_posts_page(stmt)
-    owner = owners.can_manage(business, current_user)
-    return cacheable_page(
-        render_template(
-            "businesses/wall.html",
-            business=business,
-            tab=tab,
-            sort=sort,
-            numbers=stats.business_numbers(business),
-            trend=trend.chart(trend.weekly_counts(business)),
-            page=page,
-            arcs=posts.arcs(page.items),
-            featured=owners.featured_posts(business),
-            can_feature=owner,
-            is_owner=owner,
-        )
+    return render_template(
+        "businesses/_wall_body.html",
+        business=business,
+        tab=tab,
+        sort=sort,
+        numbers=stats.business_numbers(business),
+        trend=trend.chart(trend.weekly_counts(business)),
+        page=page,
+        arcs=posts.arcs(page.items),
+        featured=owners.featured_posts(business),
+        can_feature=owner,
+        is_owner=owner,
     )
 
 

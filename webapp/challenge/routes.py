@@ -8,6 +8,9 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from webapp.extensions import db
+from webapp.infra import fragments
+from webapp.infra.fragments import CHALLENGES, user_scope
+from webapp.models import User
 from webapp.services import challenge
 
 bp = Blueprint("challenge", __name__)
@@ -16,16 +19,26 @@ bp = Blueprint("challenge", __name__)
 @bp.get("/challenge")
 def show():
     """Show my round's progress, the posts that counted, and the community's totals."""
+    user = current_user._get_current_object() if current_user.is_authenticated else None
+    scopes = (CHALLENGES, user_scope(user.id)) if user is not None else (CHALLENGES,)
+    body = fragments.cached(
+        "challenge", (user.id if user is not None else 0,), scopes, lambda: render_body(user)
+    )
+    return render_template("challenge/show.html", body=body)
+
+
+def render_body(user: User | None) -> str:
+    """Render the challenge page's content for a person, or for a visitor."""
     progress = share_url = draft = None
-    if current_user.is_authenticated:
-        progress = challenge.latest_progress(current_user)
+    if user is not None:
+        progress = challenge.latest_progress(user)
     if progress is not None and progress.is_complete:
         draft = challenge.i_did_it(progress, url_for("challenge.show", _external=True))
-        account = current_user.mastodon_account
+        account = user.mastodon_account if user is not None else None
         if account is not None:
             share_url = f"{account.server.base_url}/share?{urlencode({'text': draft})}"
     return render_template(
-        "challenge/show.html",
+        "challenge/_body.html",
         progress=progress,
         totals=challenge.community_totals(),
         draft=draft,

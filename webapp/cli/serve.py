@@ -16,7 +16,7 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from webapp.extensions import db
-from webapp.infra import queue
+from webapp.infra import fragments, queue
 
 
 class Server(BaseApplication):
@@ -25,6 +25,9 @@ class Server(BaseApplication):
     def __init__(self, app: Flask, host: str, port: int, threads: int, workers: int) -> None:
         """Remember the app and the settings; gunicorn reads them in load_config."""
         self.app = app
+        # One process serves every request and runs the queue: it alone must hear of changes.
+        app.config["ONE_PROCESS"] = True
+        fragments.init_app(app)
         self.settings = {
             "bind": f"{host}:{port}",
             "workers": 1,

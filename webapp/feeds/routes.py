@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from flask import Blueprint, abort, make_response, render_template, request, url_for
 
 from webapp.extensions import db
+from webapp.infra import fragments
+from webapp.infra.fragments import POSTS, business_scope, user_scope
 from webapp.models import Post
 from webapp.services import cards, challenge, feeds, posts, stats
 from webapp.web import links
@@ -26,23 +29,33 @@ def newest(stmt) -> list[Post]:
     )
 
 
-def feed_response(title: str, specific: str, page_url: str, items: list[Post]):
-    """Render posts as an Atom feed, cacheable and revalidatable."""
+def feed_response(
+    title: str, specific: str, page_url: str, scope: str, items: Callable[[], list[Post]]
+):
+    """Render posts as an Atom feed, kept until its scope changes, cacheable and revalidatable."""
     host = request.host
-    updated = max((p.last_changed_at for p in items), default=SITE_START)
-    body = feeds.atom(
-        title=title,
-        feed_id=feeds.tag_uri(host, SITE_START, specific),
-        self_url=request.base_url,
-        page_url=page_url,
-        posts=items,
-        link_for=lambda post: links.post_url(post.id, _external=True),
-        id_for=lambda post: feeds.tag_uri(host, post.created_at, f"post:{post.id}"),
-        updated=updated,
-    )
-    response = make_response(body)
+
+    def render() -> str:
+        """Render the feed, its time of last change on the first line."""
+        found = items()
+        updated = max((p.last_changed_at for p in found), default=SITE_START)
+        body = feeds.atom(
+            title=title,
+            feed_id=feeds.tag_uri(host, SITE_START, specific),
+            self_url=request.base_url,
+            page_url=page_url,
+            posts=found,
+            link_for=lambda post: links.post_url(post.id, _external=True),
+            id_for=lambda post: feeds.tag_uri(host, post.created_at, f"post:{post.id}"),
+            updated=updated,
+        )
+        return f"{updated.isoformat()}\n{body.decode()}"
+
+    kept = str(fragments.cached("feed", (specific, request.base_url), (scope,), render))
+    updated, _, body = kept.partition("\n")
+    response = make_response(body.encode())
     response.mimetype = "application/atom+xml"
-    return cacheable(response, last_modified=updated)
+    return cacheable(response, last_modified=datetime.fromisoformat(updated))
 
 
 @bp.get("/wall/feed.atom")
@@ -52,7 +65,8 @@ def wall():
         "Praisewall: the latest praise",
         "wall",
         url_for("main.wall", _external=True),
-        newest(posts.wall_posts()),
+        POSTS,
+        lambda: newest(posts.wall_posts()),
     )
 
 
@@ -64,7 +78,8 @@ def business(slug: str):
         f"{found.name} on Praisewall",
         f"business:{found.id}",
         url_for("businesses.wall", slug=found.slug, _external=True),
-        newest(posts.public_posts(business=False).where(Post.business_id == found.id)),
+        business_scope(found.id),
+        lambda: newest(posts.public_posts(business=False).where(Post.business_id == found.id)),
     )
 
 
@@ -76,7 +91,8 @@ def person(username: str):
         f"{user.username} on Praisewall",
         f"user:{user.id}",
         url_for("main.profile", username=user.username, _external=True),
-        newest(posts.profile_posts(user)),
+        user_scope(user.id),
+        lambda: newest(posts.profile_posts(user)),
     )
 
 

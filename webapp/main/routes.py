@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request
 from flask_login import current_user, login_required
 
 from webapp.extensions import db
+from webapp.infra import fragments
+from webapp.infra.fragments import CHALLENGES, POSTS, user_scope
 from webapp.models import Post
 from webapp.services import challenge, posts
 from webapp.web.caching import cacheable_page
@@ -30,33 +32,51 @@ def index():
 @bp.get("/wall")
 def wall():
     """Show everyone's latest public praise."""
-    return cacheable_page(
-        render_template("main/wall.html", page=newest_posts_page(posts.wall_posts()))
+    body = fragments.cached(
+        "wall-posts",
+        (request.args.get("cursor", ""),),
+        (POSTS,),
+        lambda: render_template(
+            "main/_wall_posts.html", page=newest_posts_page(posts.wall_posts())
+        ),
     )
+    return cacheable_page(render_template("main/wall.html", body=body))
 
 
 @bp.get("/me")
 @login_required
 def me():
     """Show my posts, newest first, each with its state."""
-    progress = challenge.latest_progress(current_user)
-    return render_template(
-        "main/me.html", page=newest_posts_page(posts.my_posts(current_user)), progress=progress
+    user = current_user._get_current_object()
+    body = fragments.cached(
+        "me",
+        (user.id, request.args.get("cursor", "")),
+        (user_scope(user.id), CHALLENGES),
+        lambda: render_template(
+            "main/_me_body.html",
+            page=newest_posts_page(posts.my_posts(user)),
+            progress=challenge.latest_progress(user),
+        ),
     )
+    return render_template("main/me.html", body=body)
 
 
 @bp.get("/u/<username>")
 def profile(username: str):
     """Show a person's public posts and finished challenge rounds."""
     user = user_or_404(username)
-    return cacheable_page(
-        render_template(
-            "main/profile.html",
+    body = fragments.cached(
+        "profile",
+        (user.id, request.args.get("cursor", "")),
+        (user_scope(user.id),),
+        lambda: render_template(
+            "main/_profile_body.html",
             user=user,
             page=newest_posts_page(posts.profile_posts(user)),
             completed=challenge.completed_rounds(user),
-        )
+        ),
     )
+    return cacheable_page(render_template("main/profile.html", user=user, body=body))
 
 
 @bp.get("/ping")

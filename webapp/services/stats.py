@@ -134,7 +134,7 @@ def replies_by_network(business: Business) -> dict[str, int]:
     return {name: found[name] for name in sorted(found)}
 
 
-def business_numbers(business: Business) -> BusinessNumbers:
+def business_numbers(business: Business, by_network: bool = True) -> BusinessNumbers:
     """Read a business's numbers, kept on its row; replies by network need one small query."""
     reply = business.median_reply_seconds
     return BusinessNumbers(
@@ -152,7 +152,7 @@ def business_numbers(business: Business) -> BusinessNumbers:
         askable=business.askable_count,
         answered=business.answered_count,
         wall_replied=business.wall_replied_count,
-        replied_on=replies_by_network(business) if business.replied_count else {},
+        replied_on=replies_by_network(business) if by_network and business.replied_count else {},
     )
 
 
