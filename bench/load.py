@@ -36,6 +36,8 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
+import redis
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 VENV_BIN = Path(sys.executable).parent
@@ -216,11 +218,13 @@ def gunicorn(
     threads: int,
     page_cache: float | None = None,
     root: Path = ROOT,
+    fragments: str = "",
 ):
     """Serve the app with gunicorn on a free port; yield its base URL.
 
     :param page_cache: PAGE_CACHE_SECONDS for the run; None keeps the app's default.
     :param root: the checkout to serve (another one to compare with, say).
+    :param fragments: a Redis URL to keep rendered parts of pages in, emptied first; "" for none.
     """
     port = free_port()
     env = {
@@ -233,6 +237,9 @@ def gunicorn(
         "WEBAPP_API_RATE_LIMIT": "1000000 per minute",
     }
     env.pop("REDIS_URL", None)
+    if fragments:
+        redis.Redis.from_url(fragments).flushdb()
+        env["WEBAPP_FRAGMENT_CACHE_REDIS_URL"] = fragments
     if page_cache is not None:
         env["WEBAPP_PAGE_CACHE_SECONDS"] = str(page_cache)
     command = [
@@ -411,7 +418,9 @@ def load(args) -> int:
     with database(args.db, args.posts, args.postgres) as url, tempfile.TemporaryDirectory() as inst:
         info = prepare(url, inst)
         rows = []
-        with gunicorn(url, inst, args.workers, args.threads, args.page_cache) as base:
+        with gunicorn(
+            url, inst, args.workers, args.threads, args.page_cache, fragments=args.redis
+        ) as base:
             cookie = sign_in(base, info["person"])
             runs = [(*e, args.connections) for e in endpoints(info)]
             # One person typing: the latency a keystroke waits for, with nobody else about.
@@ -463,8 +472,12 @@ def compare(args) -> int:
         info = prepare(url, inst)
         rows: dict[str, dict[str, dict]] = {}
         with (
-            gunicorn(url, inst, args.workers, args.threads, args.page_cache, roots["before"]) as b,
-            gunicorn(url, inst, args.workers, args.threads, args.page_cache, roots["after"]) as a,
+            gunicorn(
+                url, inst, args.workers, args.threads, args.page_cache, roots["before"], args.redis
+            ) as b,
+            gunicorn(
+                url, inst, args.workers, args.threads, args.page_cache, roots["after"], args.redis
+            ) as a,
         ):
             servers = {"before": b, "after": a}
             cookies = {side: sign_in(base, info["person"]) for side, base in servers.items()}
@@ -577,6 +590,13 @@ def main() -> None:
         "--before", help="another checkout: measure its pages and ours side by side, in turn"
     )
     parser.add_argument("--max-posts", type=int, default=1_000_000)
+    parser.add_argument(
+        "--redis",
+        nargs="?",
+        const="redis://127.0.0.1:6379/14",
+        default="",
+        help="keep rendered parts of pages in this Redis (emptied first), as with REDIS_URL",
+    )
     parser.add_argument("--json", help="also write the figures here")
     parser.add_argument("--no-fail", action="store_true", help="report only; exit 0")
     args = parser.parse_args()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 import sqlite3
 import threading
 from pathlib import Path
 
+import sqlalchemy.orm as so
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -193,6 +195,17 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     cursor.close()
 
 
+@functools.cache
+def with_accounts() -> list:
+    """Loader options reading a person's network accounts with them, built once.
+
+    Every page asks whether either network wants a new sign-in (base.html's banners).
+    """
+    from webapp.models import User
+
+    return [so.joinedload(User.mastodon_account), so.joinedload(User.bluesky_account)]
+
+
 @login_manager.user_loader
 def load_user(cookie_id: str):
     """Load the user from "id:token"; a stale token (new password, deleted user) is nobody."""
@@ -200,7 +213,7 @@ def load_user(cookie_id: str):
 
     user_id, _, token = cookie_id.partition(":")
     number = parse_id(user_id)
-    user = db.session.get(User, number) if number else None
+    user = db.session.get(User, number, options=with_accounts()) if number else None
     if user is None or not secrets.compare_digest(user.session_token, token):
         return None
     return user

@@ -7,6 +7,7 @@ from werkzeug.routing import BaseConverter, IntegerConverter, Map, UnicodeConver
 
 # Host names a process remembers prefixes for; a flood of made-up Host headers stops here.
 MAX_PREFIXES = 64
+MAX_FIXED = 2048  # links times script roots
 
 
 class PathBuilder:
@@ -47,6 +48,29 @@ class PathBuilder:
         return prefix
 
 
+class FixedLinks:
+    """URLs that never change while the process lives (the layout's links and its static
+    files), worked out once per script root: every page repeats about fifteen of them."""
+
+    def __init__(self) -> None:
+        """Start with none known."""
+        self.known: dict[tuple[str, str, str], str] = {}
+
+    def __call__(self, endpoint: str, filename: str = "") -> str:
+        """Return url_for(endpoint), or url_for("static", filename=...) for a static file."""
+        values = {"filename": filename} if filename else {}
+        if not has_request_context():
+            return url_for(endpoint, **values)
+        key = (request.script_root, endpoint, filename)
+        found = self.known.get(key)
+        if found is None:
+            found = url_for(endpoint, **values)
+            if len(self.known) < MAX_FIXED:
+                self.known[key] = found
+        return found
+
+
+fixed_url = FixedLinks()
 post_url = PathBuilder("posts.show", "post_id", IntegerConverter)
 profile_url = PathBuilder("main.profile", "username", UnicodeConverter)
 wall_url = PathBuilder("businesses.wall", "slug", UnicodeConverter)

@@ -35,6 +35,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["reply_delay"] = reply_delay
     app.jinja_env.globals["rating_stars"] = rating_stars
     # The links each post in a list repeats, built without the routing map's per-call work.
+    app.jinja_env.globals["fixed_url"] = links.fixed_url
     app.jinja_env.globals["post_url"] = links.post_url
     app.jinja_env.globals["profile_url"] = links.profile_url
     app.jinja_env.globals["wall_url"] = links.wall_url
