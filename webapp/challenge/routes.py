@@ -29,12 +29,13 @@ def show():
 
 def render_body(user: User | None) -> str:
     """Render the challenge page's content for a person, or for a visitor."""
-    progress = share_url = draft = None
+    progress = share_url = draft = account = None
     if user is not None:
         progress = challenge.latest_progress(user)
+        # Read whatever the round's state, so the page costs the same queries in each.
+        account = user.mastodon_account
     if progress is not None and progress.is_complete:
         draft = challenge.i_did_it(progress, url_for("challenge.show", _external=True))
-        account = user.mastodon_account if user is not None else None
         if account is not None:
             share_url = f"{account.server.base_url}/share?{urlencode({'text': draft})}"
     return render_template(

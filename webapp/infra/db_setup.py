@@ -8,7 +8,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-import sqlalchemy.orm as so
+import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -196,24 +196,21 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
 
 
 @functools.cache
-def with_accounts() -> list:
-    """Loader options reading a person's network accounts with them, built once.
-
-    Every page asks whether either network wants a new sign-in (base.html's banners).
-    """
+def user_by_id() -> sa.Select:
+    """Return the statement that reads a signed-in person, built once: every page runs it."""
     from webapp.models import User
 
-    return [so.joinedload(User.mastodon_account), so.joinedload(User.bluesky_account)]
+    return sa.select(User).where(User.id == sa.bindparam("id"))
 
 
 @login_manager.user_loader
 def load_user(cookie_id: str):
     """Load the user from "id:token"; a stale token (new password, deleted user) is nobody."""
-    from webapp.models import User, parse_id
+    from webapp.models import parse_id
 
     user_id, _, token = cookie_id.partition(":")
     number = parse_id(user_id)
-    user = db.session.get(User, number, options=with_accounts()) if number else None
+    user = db.session.scalar(user_by_id(), {"id": number}) if number else None
     if user is None or not secrets.compare_digest(user.session_token, token):
         return None
     return user

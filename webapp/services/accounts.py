@@ -64,9 +64,13 @@ def password_problem(password: str, username: str = "") -> str | None:
     return None
 
 
+# Built once: every profile, feed and sign-in looks a person up by name.
+USER_BY_NAME = sa.select(User).where(User.username == sa.bindparam("username"))
+
+
 def find_user(username: str) -> User | None:
     """Look a user up by name."""
-    return db.session.scalar(sa.select(User).where(User.username == normalize_username(username)))
+    return db.session.scalar(USER_BY_NAME, {"username": normalize_username(username)})
 
 
 def create_user(username: str, password: str | None, *, is_admin: bool = False) -> User:

@@ -69,18 +69,19 @@ def is_owner(business: Business, user: User | None) -> bool:
     )
 
 
+# Built once: a signed-in person's every look at a claimed wall asks it.
+MANAGER = sa.select(BusinessManager.id).where(
+    BusinessManager.business_id == sa.bindparam("business_id"),
+    BusinessManager.user_id == sa.bindparam("user_id"),
+)
+
+
 def is_manager(business: Business, user: User | None) -> bool:
     """Tell whether the verified owner lets this person manage the wall with them."""
     if user is None or not getattr(user, "is_authenticated", False) or business.owner_id is None:
         return False
-    return (
-        db.session.scalar(
-            sa.select(BusinessManager.id).where(
-                BusinessManager.business_id == business.id, BusinessManager.user_id == user.id
-            )
-        )
-        is not None
-    )
+    found = db.session.scalar(MANAGER, {"business_id": business.id, "user_id": user.id})
+    return found is not None
 
 
 def can_manage(business: Business, user: User | None) -> bool:

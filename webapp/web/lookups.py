@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import abort
 
 from webapp.extensions import db
 from webapp.models import Business, User
 from webapp.services import accounts
+
+# Built once: every wall, feed and badge looks its business up, and building the statement
+# cost as much as running it.
+BUSINESS_BY_SLUG = sa.select(Business).where(Business.slug == sa.bindparam("slug"))
 
 
 def user_or_404(username: str) -> User:
@@ -25,7 +30,7 @@ def business_or_404(slug: str) -> Business:
 
     :raise 404: if there is none.
     """
-    return db.one_or_404(
-        db.select(Business).where(Business.slug == slug),
-        description="We don't know a business at that address.",
-    )
+    business = db.session.scalar(BUSINESS_BY_SLUG, {"slug": slug})
+    if business is None:
+        abort(404, description="We don't know a business at that address.")
+    return business
