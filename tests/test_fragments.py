@@ -14,6 +14,7 @@ from datetime import date
 import pytest
 import redis
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 from conftest import (
     BAKERY_ACCT,
     PASSWORD,
@@ -28,6 +29,7 @@ from test_crosspost import make_row
 
 from webapp import tasks
 from webapp.extensions import db
+from webapp.infra import fragments
 from webapp.infra.fragments import PREFIX
 from webapp.models import Business, utcnow
 from webapp.services import accounts, businesses, owners
@@ -344,6 +346,18 @@ def test_featuring_shows_at_once_to_a_visitor(app, writer, visitor, claimed_shop
     assert featured_section(visitor.get(wall).text) == ""
 
 
+def test_the_owner_s_wall_is_never_the_visitor_s_kept_part(app, writer, visitor, claimed_shop):
+    """Whichever reads first, the owner gets their buttons and a visitor never does."""
+    write(writer, claimed_shop, body="Quick and friendly.")
+    owner = browser(app, "zebra")
+    wall = f"/b/{claimed_shop.slug}"
+    for _ in range(2):
+        assert "Feature this" not in seen(visitor, wall)
+        assert "Feature this" not in seen(writer, wall)
+        assert "Feature this" in seen(owner, wall)
+        assert "Manage this page" in seen(owner, wall)
+
+
 def test_the_owner_s_details_show_at_once_to_a_visitor(app, visitor, claimed_shop):
     """The description the owner saves on the manage page shows on the wall at once."""
     wall = f"/b/{claimed_shop.slug}"
@@ -432,6 +446,33 @@ def test_taking_the_challenge_moves_the_count_a_visitor_sees(writer, visitor):
     assert writer.post("/challenge/start").status_code == 302
 
     assert "1 person has taken the challenge" in seen(visitor, "/challenge")
+
+
+@pytest.mark.parametrize(
+    ("path", "part"), [("/b/zebra-cycles", "wall"), ("/b/zebra-cycles/feed.atom", "feed")]
+)
+def test_a_change_made_while_a_page_is_read_is_not_kept_stale(
+    visitor, shop, monkeypatch, path, part
+):
+    """A rename another process commits after the page looked the business up, but before
+    its part was looked for, shows on the next read: the part is not kept with the old name."""
+    real_key = fragments.Fragments.key
+    renamed: list[str] = []
+
+    def key_after_a_rename(self, name, parts, scopes):
+        """Look for the part only once another process has renamed the business."""
+        if name == part and not renamed:
+            with so.Session(db.engine) as other:
+                businesses.rename_business(other.get(Business, shop.id), "Zebra Bicycles")
+                other.commit()
+            renamed.append(name)
+        return real_key(self, name, parts, scopes)
+
+    monkeypatch.setattr(fragments.Fragments, "key", key_after_a_rename)
+    visitor.get(path)
+
+    words = seen(visitor, path)
+    assert renamed and "Zebra Bicycles" in words and "Zebra Cycles" not in words
 
 
 # --- across processes ---
