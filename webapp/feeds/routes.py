@@ -30,9 +30,16 @@ def newest(stmt) -> list[Post]:
 
 
 def feed_response(
-    title: str, specific: str, page_url: str, scope: str, items: Callable[[], list[Post]]
+    title: Callable[[], str],
+    specific: str,
+    page_url: Callable[[], str],
+    scope: str,
+    items: Callable[[], list[Post]],
 ):
-    """Render posts as an Atom feed, kept until its scope changes, cacheable and revalidatable."""
+    """Render posts as an Atom feed, kept until its scope changes, cacheable and revalidatable.
+
+    The title and page address are read while rendering, from what the kept feed's key stands for.
+    """
     host = request.host
 
     def render() -> str:
@@ -40,10 +47,10 @@ def feed_response(
         found = items()
         updated = max((p.last_changed_at for p in found), default=SITE_START)
         body = feeds.atom(
-            title=title,
+            title=title(),
             feed_id=feeds.tag_uri(host, SITE_START, specific),
             self_url=request.base_url,
-            page_url=page_url,
+            page_url=page_url(),
             posts=found,
             link_for=lambda post: links.post_url(post.id, _external=True),
             id_for=lambda post: feeds.tag_uri(host, post.created_at, f"post:{post.id}"),
@@ -62,9 +69,9 @@ def feed_response(
 def wall():
     """Everyone's latest public praise, as Atom."""
     return feed_response(
-        "Praisewall: the latest praise",
+        lambda: "Praisewall: the latest praise",
         "wall",
-        url_for("main.wall", _external=True),
+        lambda: url_for("main.wall", _external=True),
         POSTS,
         lambda: newest(posts.wall_posts()),
     )
@@ -75,9 +82,9 @@ def business(slug: str):
     """A business's public praise and complaints, as Atom."""
     found = business_or_404(slug)
     return feed_response(
-        f"{found.name} on Praisewall",
+        lambda: f"{found.name} on Praisewall",
         f"business:{found.id}",
-        url_for("businesses.wall", slug=found.slug, _external=True),
+        lambda: url_for("businesses.wall", slug=found.slug, _external=True),
         business_scope(found.id),
         lambda: newest(posts.public_posts(business=False).where(Post.business_id == found.id)),
     )
@@ -88,9 +95,9 @@ def person(username: str):
     """A person's public, named posts, as Atom."""
     user = user_or_404(username)
     return feed_response(
-        f"{user.username} on Praisewall",
+        lambda: f"{user.username} on Praisewall",
         f"user:{user.id}",
-        url_for("main.profile", username=user.username, _external=True),
+        lambda: url_for("main.profile", username=user.username, _external=True),
         user_scope(user.id),
         lambda: newest(posts.profile_posts(user)),
     )

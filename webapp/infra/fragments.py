@@ -28,6 +28,8 @@ from flask import Flask, current_app, g, has_app_context
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
+from webapp.extensions import db
+
 log = logging.getLogger(__name__)
 
 ALL = "all"  # moved on by what every page may show: a business renamed, a person renamed
@@ -152,6 +154,9 @@ def cached(name: str, parts: Sequence[object], scopes: Sequence[str], render: Ca
         if CSRF_MARK in html:
             html = html.replace(CSRF_MARK, generate_csrf())
         return Markup(html)
+    # What the view loaded before the key was read may predate a change that moved these
+    # scopes on since: read it afresh, so the part kept under this key shows what it stands for.
+    db.session.expire_all()
     html = render()
     token = g.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
     try:
