@@ -156,7 +156,11 @@ def cached(name: str, parts: Sequence[object], scopes: Sequence[str], render: Ca
         return Markup(html)
     # What the view loaded before the key was read may predate a change that moved these
     # scopes on since: read it afresh, so the part kept under this key shows what it stands for.
-    db.session.expire_all()
+    # Once a request: a later part's window is then a render long at most, and anything kept
+    # stale through it lasts FRAGMENT_CACHE_SECONDS at most.
+    if not g.get("fragments_reloaded"):
+        db.session.expire_all()
+        g.fragments_reloaded = True
     html = render()
     token = g.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
     try:
