@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -197,10 +198,18 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
 
 @functools.cache
 def user_by_id() -> sa.Select:
-    """Return the statement that reads a signed-in person, built once: every page runs it."""
+    """Return the statement that reads a signed-in person, built once: every page runs it.
+
+    Their network accounts come in the same query: every page asks whether either wants a new
+    sign-in (base.html's banners), and a wall whether this person may claim it.
+    """
     from webapp.models import User
 
-    return sa.select(User).where(User.id == sa.bindparam("id"))
+    return (
+        sa.select(User)
+        .options(so.joinedload(User.mastodon_account), so.joinedload(User.bluesky_account))
+        .where(User.id == sa.bindparam("id"))
+    )
 
 
 @login_manager.user_loader

@@ -29,6 +29,7 @@ from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
 from webapp.extensions import db
+from webapp.models import Business
 
 log = logging.getLogger(__name__)
 
@@ -154,13 +155,13 @@ def cached(name: str, parts: Sequence[object], scopes: Sequence[str], render: Ca
         if CSRF_MARK in html:
             html = html.replace(CSRF_MARK, generate_csrf())
         return Markup(html)
-    # What the view loaded before the key was read may predate a change that moved these
-    # scopes on since: read it afresh, so the part kept under this key shows what it stands for.
-    # Once a request: a later part's window is then a render long at most, and anything kept
-    # stale through it lasts FRAGMENT_CACHE_SECONDS at most.
-    if not g.get("fragments_reloaded"):
-        db.session.expire_all()
-        g.fragments_reloaded = True
+    # A business the view loaded before the key was read may predate a post that moved its
+    # counters and these scopes on since: read it afresh, so the part kept under this key shows
+    # what it stands for. (A person renamed in that instant is the same race, rare enough to
+    # leave to FRAGMENT_CACHE_SECONDS; their row stays as loaded, with their accounts.)
+    for loaded in list(db.session.identity_map.values()):
+        if isinstance(loaded, Business):
+            db.session.expire(loaded)
     html = render()
     token = g.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
     try:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from urllib.parse import urlencode
 
 from flask import Flask, request
 from markupsafe import Markup
 
-from webapp.infra import fragments
 from webapp.infra.links import safe_remote_url
 from webapp.models import CHALLENGE_GOAL
 from webapp.networks.replies import reply_delay
@@ -36,20 +34,11 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["latest_today"] = latest_today
     app.jinja_env.globals["reply_delay"] = reply_delay
     app.jinja_env.globals["rating_stars"] = rating_stars
-    app.jinja_env.globals["kept"] = kept
-    app.jinja_env.globals["user_scope"] = fragments.user_scope
-    app.jinja_env.globals["business_scope"] = fragments.business_scope
     # The links each post in a list repeats, built without the routing map's per-call work.
     app.jinja_env.globals["fixed_url"] = links.fixed_url
     app.jinja_env.globals["post_url"] = links.post_url
     app.jinja_env.globals["profile_url"] = links.profile_url
     app.jinja_env.globals["wall_url"] = links.wall_url
-
-
-def kept(name: str, *parts: object, scopes: Sequence[str] = (), caller: Callable[[], str]):
-    """Keep what a `{% call kept(name, parts..., scopes=[...]) %}` block renders, until one of
-    its scopes changes (webapp/infra/fragments.py); the block must depend on nothing else."""
-    return fragments.cached(name, parts, scopes, caller)
 
 
 def rating_stars(rating: int | None) -> Markup:
