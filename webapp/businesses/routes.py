@@ -27,7 +27,7 @@ def wall(slug: str):
     # Unanswered praise is a list to work through, not to rank: always newest first.
     sort = "rating" if request.args.get("sort") == "rating" and tab != "unanswered" else "newest"
     if tab == "unanswered":
-        stmt = posts.unanswered_praise(business)
+        stmt = posts.unanswered_praise(business, current_app.config["PER_PAGE"])
     else:
         kind = Kind.COMPLAINT if tab == "complaints" else Kind.PRAISE
         stmt = posts.business_wall_posts(business, kind)
