@@ -350,6 +350,20 @@ class BusinessWeek(db.Model):
     complaints: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
 
 
+class BusinessNetwork(db.Model):
+    """A business's replies on one network to the public statuses that named it, for its wall.
+
+    Kept up to date with the counters (webapp/services/stats.py), so the wall reads a row per
+    network however many replies there are.
+    """
+
+    business_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("business.id", ondelete="CASCADE"), primary_key=True
+    )
+    network: so.Mapped[str] = so.mapped_column(sa.String(20), primary_key=True)
+    replied: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+
+
 class BusinessWord(db.Model):
     """One word of a business's normalized name, so "a word starts with" is an index range."""
 
