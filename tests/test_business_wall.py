@@ -18,7 +18,7 @@ from webapp import tasks
 from webapp.extensions import db
 from webapp.models import Crosspost, Post, utcnow
 from webapp.networks.mastodon.text import plain_text
-from webapp.services import trend
+from webapp.services import posts, trend
 
 BUSINESS_ACCT = "support@cornerbakery.example"
 
@@ -218,8 +218,14 @@ def test_a_cursor_from_another_sort_is_a_400(app, client, bob, bakery_with_handl
 # --- Unanswered praise ---
 
 
+@pytest.fixture(params=["few waiting", "many waiting"])
+def unanswered_shape(request, monkeypatch) -> None:
+    """Have the unanswered tab read the waiting statuses first, or walk the praise."""
+    monkeypatch.setattr(posts, "few_unanswered", lambda *args: request.param == "few waiting")
+
+
 def test_unanswered_lists_sent_praise_without_a_reply(
-    client, bob, bakery_with_handle, make_business, make_post
+    client, bob, bakery_with_handle, make_business, make_post, unanswered_shape
 ):
     """Only public praise whose public status named the found handle and has no reply yet."""
     waiting_old = make_post(
@@ -250,6 +256,39 @@ def test_unanswered_lists_sent_praise_without_a_reply(
         assert f'href="https://social.example/@bob/{post.id}"' in page
     assert page.count("Reply on Mastodon") == 2
     assert 'aria-current="page">Unanswered' in page
+
+
+def test_unanswered_praise_on_two_networks_is_listed_once(
+    client, bob, bakery_with_handle, make_post, unanswered_shape
+):
+    """Praise waiting for an answer on Mastodon and on Bluesky is one post, listed once."""
+    for n in range(21):
+        post = make_post(
+            bob, bakery_with_handle, body=f"Waiting {n}", created_at=utc(2026, 2, n + 1)
+        )
+        sent(post)
+        sent(post, network="bluesky", remote_url=f"https://bsky.example/{post.id}")
+    seen = all_pages(client, "/b/corner-bakery?tab=unanswered")
+    assert seen == [f"Waiting {n}" for n in reversed(range(21))]
+
+
+def test_unanswered_reads_only_the_waiting_statuses(app, bob, bakery_with_handle, make_post):
+    """With few statuses waiting, the tab reads them from their index: it never walks the
+    praise to find them (on SQLite, whose plan is checked without statistics, as the app
+    never gathers them; bench/load.py --growth checks a generated database's, which has).
+    """
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("the plan is checked on SQLite")
+    for n in range(40):
+        sent(make_post(bob, bakery_with_handle, body=f"Answered {n}"), replied_at=utcnow())
+    sent(make_post(bob, bakery_with_handle, body="Waiting"))
+    stmt = posts.unanswered_praise(bakery_with_handle, app.config["PER_PAGE"])
+    stmt = stmt.order_by(Post.created_at.desc(), Post.id.desc()).limit(21)
+    sql = str(stmt.compile(db.engine, compile_kwargs={"literal_binds": True}))
+    plan = [row[-1] for row in db.session.execute(sa.text("EXPLAIN QUERY PLAN " + sql))]
+    assert any("ix_crosspost_business_unanswered (business_id=?)" in step for step in plan), plan
+    assert not any(step.startswith(("SCAN post", "SEARCH post USING INDEX")) for step in plan), plan
+    assert [p.body for p in db.session.scalars(stmt).unique()] == ["Waiting"]
 
 
 def test_no_unanswered_praise_says_so(client, bakery_with_handle):

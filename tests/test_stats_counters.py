@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from webapp.extensions import db
 from webapp.models import (
     Business,
+    BusinessNetwork,
     BusinessReply,
     BusinessWeek,
     Crosspost,
@@ -35,6 +36,12 @@ def assert_counters_match() -> None:
         if row.praise or row.complaints
     }
     assert weeks == stats.tally_weeks(connection)
+    networks = {
+        (row.business_id, row.network): row.replied
+        for row in db.session.scalars(sa.select(BusinessNetwork))
+        if row.replied
+    }
+    assert networks == stats.tally_networks(connection)
     medians = {b.id: (b.median_resolve_days, b.median_reply_seconds) for b in all_businesses()}
     stats.refresh_medians(connection)
     db.session.expire_all()
@@ -98,6 +105,28 @@ def test_counters_follow_every_change(app, make_user, make_business, make_post):
     assert shop.replied_count == 1
     assert stats.business_numbers(shop).median_reply == timedelta(hours=2)
     assert db.session.get(Crosspost, sent.id).business_id == shop.id
+    skeet = Crosspost(
+        post=complaint,
+        network="bluesky",
+        idempotency_key="k2",
+        post_url="https://praisewall.example/posts/1",
+        state=CrosspostState.SENT,
+        sent_at=utcnow(),
+        mention_resolved=True,
+        replied_at=sent.replied_at + timedelta(hours=1),
+    )
+    db.session.add(skeet)
+    db.session.commit()
+    assert_counters_match()
+    assert stats.business_numbers(shop).replied_on == {"bluesky": 1, "mastodon": 1}
+    moderation.hide(complaint)
+    db.session.commit()
+    assert_counters_match()
+    assert stats.replies_by_network(shop) == {}
+    moderation.restore(complaint)
+    db.session.commit()
+    assert_counters_match()
+    assert stats.replies_by_network(shop) == {"bluesky": 1, "mastodon": 1}
 
     posts.delete_post(complaint)
     db.session.commit()

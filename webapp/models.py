@@ -350,6 +350,20 @@ class BusinessWeek(db.Model):
     complaints: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
 
 
+class BusinessNetwork(db.Model):
+    """A business's replies on one network to the public statuses that named it, for its wall.
+
+    Kept up to date with the counters (webapp/services/stats.py), so the wall reads a row per
+    network however many replies there are.
+    """
+
+    business_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("business.id", ondelete="CASCADE"), primary_key=True
+    )
+    network: so.Mapped[str] = so.mapped_column(sa.String(20), primary_key=True)
+    replied: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+
+
 class BusinessWord(db.Model):
     """One word of a business's normalized name, so "a word starts with" is an index range."""
 
@@ -844,6 +858,12 @@ class BlueskyAccount(db.Model):
         return xml_safe(value)
 
 
+# The statuses ix_crosspost_business_unanswered holds, each written as the dialect's compiler
+# writes the query's own conditions, so the planners see the query implies them.
+UNANSWERED_SQLITE = "sent_at IS NOT NULL AND mention_resolved IS 1 AND replied_at IS NULL"
+UNANSWERED_POSTGRESQL = "sent_at IS NOT NULL AND mention_resolved IS true AND replied_at IS NULL"
+
+
 class Crosspost(db.Model):
     """One post's status on its author's account on a network, and the watch for a reply.
 
@@ -862,6 +882,16 @@ class Crosspost(db.Model):
             "replied_at",
             sqlite_where=sa.text("replied_at IS NOT NULL"),
             postgresql_where=sa.text("replied_at IS NOT NULL"),
+        ),
+        # A business's statuses still waiting for its answer, for the wall's "Unanswered" tab:
+        # only those are indexed, so a business that answers finds the few left without
+        # walking all its praise.
+        sa.Index(
+            "ix_crosspost_business_unanswered",
+            "business_id",
+            "post_id",
+            sqlite_where=sa.text(UNANSWERED_SQLITE),
+            postgresql_where=sa.text(UNANSWERED_POSTGRESQL),
         ),
         # One status per post on each network.
         sa.Index("uq_crosspost_post_network", "post_id", "network", unique=True),

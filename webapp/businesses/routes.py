@@ -59,7 +59,7 @@ def wall(slug: str):
 def wall_body(business: Business, tab: str, sort: str, owner: bool) -> str:
     """Render a wall's numbers, trend, featured praise, tabs and a page of its posts."""
     if tab == "unanswered":
-        stmt = posts.unanswered_praise(business)
+        stmt = posts.unanswered_praise(business, current_app.config["PER_PAGE"])
     else:
         kind = Kind.COMPLAINT if tab == "complaints" else Kind.PRAISE
         stmt = posts.business_wall_posts(business, kind)

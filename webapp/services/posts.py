@@ -70,26 +70,49 @@ def business_wall_posts(business: Business, kind: str) -> sa.Select:
     return business_posts(business, kind).options(so.joinedload(Post.fixes))
 
 
-def unanswered_praise(business: Business) -> sa.Select:
+def unanswered_praise(business: Business, per_page: int) -> sa.Select:
     """Select public, named praise whose public status named the business, still unanswered
     there or on the wall.
 
     Anonymous praise is left out: its link to the status would name its author.
     """
-    return (
-        business_wall_posts(business, Kind.PRAISE)
-        .join(Crosspost, Crosspost.post_id == Post.id)
-        .where(
-            Post.shows_name.is_(True),
-            Crosspost.state == CrosspostState.SENT,
-            Crosspost.visibility == Visibility.PUBLIC,
-            Crosspost.mention_resolved.is_(True),
-            Crosspost.sent_at.is_not(None),
-            Crosspost.remote_url.is_not(None),
-            Crosspost.replied_at.is_(None),
-            ~sa.exists().where(BusinessReply.post_id == Post.id),
-        )
+    waiting = sa.and_(
+        Crosspost.business_id == business.id,
+        Crosspost.state == CrosspostState.SENT,
+        Crosspost.visibility == Visibility.PUBLIC,
+        Crosspost.mention_resolved.is_(True),
+        Crosspost.sent_at.is_not(None),
+        Crosspost.remote_url.is_not(None),
+        Crosspost.replied_at.is_(None),
     )
+    named = public_posts(business=False).where(
+        Post.shows_name.is_(True), ~sa.exists().where(BusinessReply.post_id == Post.id)
+    )
+    named = named.options(so.joinedload(Post.fixes))
+    if few_unanswered(business, per_page):
+        # Read the few from ix_crosspost_business_unanswered and sort them, rather than walk
+        # the praise to find them. Nothing here may lead a planner to a post index instead:
+        # a crosspost's business is its post's (kept in step by webapp/services/stats.py), and
+        # the kind is compared as an expression. SQLite without statistics guesses any
+        # indexed equality finds ten rows, and would walk every praise newest first.
+        return named.where(
+            Post.id.in_(sa.select(Crosspost.post_id).where(waiting)),
+            Post.kind.concat("") == Kind.PRAISE,
+        )
+    # Many wait: walking the business's praise newest first finds a page of them soon.
+    return named.where(
+        Post.business_id == business.id,
+        Post.kind == Kind.PRAISE,
+        sa.exists().where(Crosspost.post_id == Post.id, waiting),
+    )
+
+
+def few_unanswered(business: Business, per_page: int) -> bool:
+    """Tell whether reading all the business's unanswered statuses costs less than walking its
+    praise until a page of them is found, judged by its counters."""
+    waiting = max(business.mentioned_count - business.replied_count, 0)
+    # Sorting all `waiting` against walking about per_page × praise ÷ waiting posts.
+    return waiting * waiting <= per_page * business.praise_count
 
 
 def latest_praise(business: Business, limit: int) -> list[Post]:

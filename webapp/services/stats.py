@@ -1,11 +1,12 @@
 """A business's numbers: praise, complaints, how many got resolved and how fast, ratings.
 
-The counts live on the business row, and the praise and complaints of each week in
-business_week; both are kept up to date whenever posts or crossposts change, by the session
-hooks at the end of this module: every flush counts what the posts it touches contributed before
-and after, and adds the difference. The medians, of the latest MEDIAN_SAMPLE resolved complaints
-and replies, are worked out again when a flush adds or removes a resolution or a reply, and
-kept on the row too. So a wall with a million posts costs no more to show than one with ten.
+The counts live on the business row, the praise and complaints of each week in business_week,
+and the replies on each network in business_network; all are kept up to date whenever posts or
+crossposts change, by the session hooks at the end of this module: every flush counts what the
+posts it touches contributed before and after, and adds the difference. The medians, of the
+latest MEDIAN_SAMPLE resolved complaints and replies, are worked out again when a flush adds or
+removes a resolution or a reply, and kept on the row too. So a wall with a million posts costs
+no more to show than one with ten.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from webapp.models import (
     NETWORK_LABELS,
     VISIBLE_MODERATION,
     Business,
+    BusinessNetwork,
     BusinessReply,
     BusinessWeek,
     ComplaintStatus,
@@ -112,26 +114,17 @@ def is_public() -> sa.ColumnElement[bool]:
 
 
 def replies_by_network(business: Business) -> dict[str, int]:
-    """Count the business's replies to public statuses naming it, by network, as `replied` does."""
+    """Read the business's replies to public statuses naming it, by network, as `replied`
+    counts them: a row per network, kept with the counters."""
     session = so.object_session(business)
     if session is None:
         return {}
-    business_id = business.id
     rows = session.execute(
-        sa.select(Crosspost.network, sa.func.count())
-        .join(Post, Crosspost.post_id == Post.id)
-        .where(
-            Crosspost.business_id == business_id,
-            Post.business_id == business_id,
-            Crosspost.replied_at.is_not(None),
-            Crosspost.sent_at.is_not(None),
-            Crosspost.mention_resolved.is_(True),
-            is_public(),
-        )
-        .group_by(Crosspost.network)
+        sa.select(BusinessNetwork.network, BusinessNetwork.replied)
+        .where(BusinessNetwork.business_id == business.id, BusinessNetwork.replied > 0)
+        .order_by(BusinessNetwork.network)
     )
-    found = {name: count for name, count in rows}
-    return {name: found[name] for name in sorted(found)}
+    return {name: count for name, count in rows}
 
 
 def business_numbers(business: Business, by_network: bool = True) -> BusinessNumbers:
@@ -355,10 +348,35 @@ def apply_week_change(
     connection.execute(stmt, rows)
 
 
+def apply_network_change(
+    connection: sa.Connection,
+    before: dict[tuple[int, str], int],
+    after: dict[tuple[int, str], int],
+) -> None:
+    """Add the difference between two tallies of replies by network to the businesses' rows."""
+    rows = [
+        {"business_id": business_id, "network": network, "replied": change}
+        for business_id, network in sorted(set(before) | set(after))
+        if (change := after.get((business_id, network), 0) - before.get((business_id, network), 0))
+    ]
+    if not rows:
+        return
+    table = BusinessNetwork.__table__
+    insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.business_id, table.c.network],
+        set_={"replied": table.c.replied + stmt.excluded.replied},
+    )
+    connection.execute(stmt, rows)
+
+
 def apply_all_changes(connection: sa.Connection, before: Tallies, after: Tallies) -> set[int]:
-    """Apply counters, weeks and medians between two tallies; return the businesses changed."""
+    """Apply counters, weeks, replies by network and medians between two tallies; return the
+    businesses changed."""
     changed = apply_change(connection, before.counters, after.counters)
     apply_week_change(connection, before.weeks, after.weeks)
+    apply_network_change(connection, before.networks, after.networks)
     touched = medians_touched(before.counters, after.counters)
     refresh_medians(connection, touched)
     return changed | touched
@@ -384,10 +402,11 @@ def medians_touched(before: dict[int, list[int]], after: dict[int, list[int]]) -
 
 @dataclass
 class Tallies:
-    """What some posts contribute: to their businesses' counters and to their weeks."""
+    """What some posts contribute: to their businesses' counters, weeks and replies by network."""
 
     counters: dict[int, list[int]]
     weeks: dict[tuple[int, date], list[int]]
+    networks: dict[tuple[int, str], int] = field(default_factory=dict)
 
 
 def tally_all(connection: sa.Connection, post_ids: Iterable[int] | None) -> Tallies:
@@ -397,12 +416,44 @@ def tally_all(connection: sa.Connection, post_ids: Iterable[int] | None) -> Tall
     each in a single query and counted here, as `tally` and `tally_weeks` would count them.
     """
     if post_ids is None:
-        return Tallies(tally(connection), tally_weeks(connection))
+        return Tallies(tally(connection), tally_weeks(connection), tally_networks(connection))
     found = Tallies({}, {})
     for wanted in id_chunks(post_ids):
         for row in connection.execute(contributions(wanted)):
             add_contribution(found, row)
+        add_networks(found.networks, connection, wanted)
     return found
+
+
+def tally_networks(
+    connection: sa.Connection, post_ids: Iterable[int] | None = None
+) -> dict[tuple[int, str], int]:
+    """Count replies to posts' public statuses that named the business, by (business, network)."""
+    found: dict[tuple[int, str], int] = {}
+    for wanted in id_chunks(post_ids):
+        add_networks(found, connection, wanted)
+    return found
+
+
+def add_networks(
+    found: dict[tuple[int, str], int], connection: sa.Connection, wanted: sa.ColumnElement[bool]
+) -> None:
+    """Add the wanted posts' replies, by (business, network), to found, as `replied` counts."""
+    rows = connection.execute(
+        sa.select(Post.business_id, Crosspost.network, sa.func.count())
+        .select_from(Crosspost)
+        .join(Post, Crosspost.post_id == Post.id)
+        .where(
+            wanted,
+            is_public(),
+            Crosspost.sent_at.is_not(None),
+            Crosspost.mention_resolved.is_(True),
+            Crosspost.replied_at.is_not(None),
+        )
+        .group_by(Post.business_id, Crosspost.network)
+    )
+    for business_id, network, replied in rows:
+        found[(business_id, network)] = found.get((business_id, network), 0) + replied
 
 
 def add_contribution(tallies: Tallies, row) -> None:
@@ -600,6 +651,8 @@ def rebuild_counters(connection: sa.Connection) -> None:
         )
     connection.execute(BusinessWeek.__table__.delete())
     apply_week_change(connection, {}, tally_weeks(connection))
+    connection.execute(BusinessNetwork.__table__.delete())
+    apply_network_change(connection, {}, tally_networks(connection))
     refresh_medians(connection)
 
 
