@@ -17,12 +17,13 @@ from webapp.infra.db_setup import TurnTakingConnection, WriteTurnHeld, turn_for
 from webapp.models import Post
 
 # Per POST /posts/new of a praise (the author's round already complete): who is signed in,
-# the earlier-submission check (form, then publish), the business picked, the author's
-# connections on each network (to remember the compose switches); then, from the
+# with their connections on each network (read together, for the layout's banners and the
+# compose switches), the earlier-submission check (form, then publish), the business picked;
+# then, from the
 # INSERT on, holding the write lock: the INSERT, the business's counters, its week and the
 # round; after the COMMIT, the post again for the page. Lower these when a change saves a
 # statement; raise them only for a good reason.
-STATEMENTS_PER_POST = 11
+STATEMENTS_PER_POST = 9
 STATEMENTS_HOLDING_THE_LOCK = 4
 COMMIT = "-- commit"
 
