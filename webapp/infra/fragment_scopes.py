@@ -92,7 +92,9 @@ def flushed_scopes(session: so.Session) -> set[str]:
         elif isinstance(obj, ON_A_POST):
             post_ids |= values_of(obj, "post_id")
             scopes |= {business_scope(b) for b in values_of(obj, "business_id")}
-        elif isinstance(obj, Business | User) and (obj in session.deleted or renamed(obj)):
+        elif isinstance(obj, Business | User) and (
+            obj in session.deleted or (obj not in session.new and renamed(obj))
+        ):
             scopes.add(ALL)
         elif isinstance(obj, Business):
             scopes.add(business_scope(obj.id))
@@ -131,7 +133,7 @@ def _note_bulk(state: so.ORMExecuteState) -> None:
     table = statement.table
     where = statement.whereclause
     connection = state.session.connection()
-    if table is Post.__table__:
+    if table == Post.__table__:
         query = sa.select(Post.business_id, Post.author_id)
     elif table in (model.__table__ for model in ON_A_POST):
         query = sa.select(Post.business_id, Post.author_id).join_from(
@@ -156,8 +158,8 @@ def _bump(session: so.Session) -> None:
     fragments.bump(session.info.pop(PENDING, set()))
 
 
-@sa.event.listens_for(so.Session, "after_rollback")
-def _forget(session: so.Session) -> None:
-    """Forget the noted scopes once the whole transaction is undone."""
-    if not session.in_transaction():
+@sa.event.listens_for(so.Session, "after_transaction_end")
+def _forget(session: so.Session, transaction: so.SessionTransaction) -> None:
+    """Forget the noted scopes once the outermost transaction ends (after any commit's bump)."""
+    if transaction.parent is None:
         session.info.pop(PENDING, None)

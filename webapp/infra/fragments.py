@@ -17,6 +17,7 @@ such as "3 minutes ago".
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections import OrderedDict
@@ -24,7 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from time import monotonic
 
 import redis
-from flask import Flask, current_app, g, has_app_context
+from flask import Flask, current_app, g, has_app_context, has_request_context, request
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
@@ -57,10 +58,12 @@ def user_scope(user_id: int) -> str:
 class Fragments:
     """Scope generations and rendered parts: in Redis when given one, else in this process."""
 
-    def __init__(self, seconds: float, shared: redis.Redis | None) -> None:
-        """Keep parts for `seconds`; share generations and parts through `shared` when given."""
+    def __init__(self, seconds: float, shared: redis.Redis | None, site: str = "") -> None:
+        """Keep parts for `seconds`; share generations and parts through `shared` when given,
+        under a prefix of `site`'s own, so two sites on one Redis never see each other's."""
         self.seconds = seconds
         self.shared = shared
+        self.prefix = f"{PREFIX}{hashlib.sha256(site.encode()).hexdigest()[:12]}:"
         self.generations: dict[str, int] = {}
         self.kept: OrderedDict[str, tuple[float, str]] = OrderedDict()
         self.size = 0
@@ -72,7 +75,7 @@ class Fragments:
         if self.shared is None:
             numbers = [self.generations.get(scope, 0) for scope in scopes]
         else:
-            found = self.shared.mget([PREFIX + "gen:" + scope for scope in scopes])
+            found = self.shared.mget([self.prefix + "gen:" + scope for scope in scopes])
             numbers = [int(value or 0) for value in found]
         return "|".join([name, *map(str, parts), *map(str, numbers)])
 
@@ -88,7 +91,7 @@ class Fragments:
             return
         pipe = self.shared.pipeline(transaction=False)
         for scope in scopes:
-            pipe.incr(PREFIX + "gen:" + scope)
+            pipe.incr(self.prefix + "gen:" + scope)
         pipe.execute()
 
     def get(self, key: str) -> str | None:
@@ -99,7 +102,7 @@ class Fragments:
             return entry[1]
         if self.shared is None:
             return None
-        found = self.shared.get(PREFIX + key)
+        found = self.shared.get(self.prefix + key)
         if found is None:
             return None
         html = found.decode()
@@ -110,7 +113,7 @@ class Fragments:
         """Keep a part here, and in Redis for the other processes."""
         self.keep_here(key, html, monotonic())
         if self.shared is not None:
-            self.shared.set(PREFIX + key, html.encode(), ex=max(1, int(self.seconds)))
+            self.shared.set(self.prefix + key, html.encode(), ex=max(1, int(self.seconds)))
 
     def keep_here(self, key: str, html: str, made: float) -> None:
         """Keep a part in this process, dropping the oldest when full."""
@@ -145,6 +148,10 @@ def cached(name: str, parts: Sequence[object], scopes: Sequence[str], render: Ca
     store = current()
     if store is None:
         return Markup(render())  # nosec B704 # rendered by our templates, escaped by Jinja
+    if has_request_context():
+        # Links in a part carry the host and the request's own arguments (the pager keeps
+        # them): a part is kept for exactly the address it was rendered for.
+        parts = (request.host_url, request.query_string.decode("latin-1"), *parts)
     try:
         key = store.key(name, parts, scopes)
         html = store.get(key)
@@ -194,4 +201,5 @@ def init_app(app: Flask) -> None:
     shared = None
     if url:
         shared = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
-    app.extensions["fragments"] = Fragments(seconds, shared)
+    site = str(app.config.get("SQLALCHEMY_DATABASE_URI", ""))
+    app.extensions["fragments"] = Fragments(seconds, shared, site)
