@@ -8,11 +8,13 @@ import re
 from pathlib import Path
 
 import brotli
+import flask_compress
 import pytest
 import sqlalchemy as sa
 
 from webapp.extensions import db
 from webapp.models import Post
+from webapp.web.compression import CompressedCopies
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -115,6 +117,50 @@ def test_a_plain_etag_does_not_match_the_compressed_copy(client, wall):
     assert mixed.status_code == 200 and mixed.headers["Content-Encoding"] == "gzip"
     assert client.get("/wall", headers={"If-None-Match": packed.headers["ETag"]}).status_code == 200
     assert plain.headers["ETag"] != mixed.headers["ETag"] != packed.headers["ETag"]
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "br"])
+def test_the_same_page_is_compressed_once_and_a_changed_one_afresh(
+    client, wall, monkeypatch, encoding
+):
+    """A page sent again byte for byte reuses its compressed copy; after an edit the browser
+    gets the new page, never the old copy, and each encoding keeps a copy of its own."""
+    compressed = []
+    real = flask_compress.flask_compress._compress_data
+
+    def counting(app, data, algorithm):
+        compressed.append(algorithm)
+        return real(app, data, algorithm)
+
+    monkeypatch.setattr(flask_compress.flask_compress, "_compress_data", counting)
+    ask = {"Accept-Encoding": encoding}
+    first, second = client.get("/wall", headers=ask), client.get("/wall", headers=ask)
+    assert decoded(first) == decoded(second) and b"Praise number 4" in decoded(second)
+    assert compressed == [encoding]
+
+    post = db.session.scalar(sa.select(Post).where(Post.body.startswith("Praise number 4")))
+    post.body = "Praise number 4, edited: the bread was still warm."
+    db.session.commit()
+    edited = client.get("/wall", headers=ask)
+    assert b"the bread was still warm" in decoded(edited)
+    assert compressed == [encoding, encoding]
+    other = "gzip" if encoding == "br" else "br"
+    assert b"the bread was still warm" in decoded(
+        client.get("/wall", headers={"Accept-Encoding": other})
+    )
+
+
+def test_compressed_copies_keep_the_newest_within_their_size():
+    """Past its size the store drops the copy used least lately, and never keeps unhashed ones."""
+    copies = CompressedCopies(max_bytes=10)
+    copies.set("br;a", b"12345")
+    copies.set("br;b", b"12345")
+    assert copies.get("br;a") == b"12345"
+    copies.set("br;c", b"12345")
+    assert copies.get("br;b") is None
+    assert copies.get("br;a") == copies.get("br;c") == b"12345"
+    copies.set("br;", b"1")
+    assert copies.get("br;") is None
 
 
 def test_small_bodies_and_pngs_are_sent_as_they_are(client, wall):
