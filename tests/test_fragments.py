@@ -12,13 +12,11 @@ import re
 from datetime import date
 
 import pytest
-import redis
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from conftest import (
     BAKERY_ACCT,
     PASSWORD,
-    TEST_DATABASE_URL,
     AuthActions,
     run_queued_tasks,
     send,
@@ -30,7 +28,6 @@ from test_crosspost import make_row
 from webapp import tasks
 from webapp.extensions import db
 from webapp.infra import fragments
-from webapp.infra.fragments import PREFIX
 from webapp.models import Business, utcnow
 from webapp.services import accounts, businesses, owners
 
@@ -478,42 +475,14 @@ def test_a_change_made_while_a_page_is_read_is_not_kept_stale(
 # --- across processes ---
 
 
-@pytest.fixture
-def fresh_redis(redis_url: str):
-    """Return the Redis URL with no kept parts or generations in it, and leave none behind."""
-    client = redis.Redis.from_url(redis_url)
-
-    def clear() -> None:
-        for key in client.scan_iter(match=PREFIX + "*"):
-            client.delete(key)
-
-    clear()
-    yield redis_url
-    clear()
-    client.close()
-
-
-def shared_database(tmp_path) -> dict[str, str]:
-    """Return settings that put two app instances on one database."""
-    if TEST_DATABASE_URL:
-        return {}
-    return {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'shared.db'}"}
-
-
-def test_an_edit_in_one_process_shows_at_once_in_another(make_app, fresh_redis, tmp_path):
+def test_an_edit_in_one_process_shows_at_once_in_another(two_processes):
     """App A keeps the wall; app B takes the edit; app A shows it on its next read."""
-    settings = {**shared_database(tmp_path), "FRAGMENT_CACHE_REDIS_URL": fresh_redis}
-    first, second = make_app(**settings), make_app(**settings)
-    assert first.extensions["fragments"].shared is not None
+    first, second, shop_id = two_processes
     with first.app_context():
-        accounts.create_user("alice", PASSWORD)
-        shop = businesses.create_business("Zebra Cycles")
-        db.session.commit()
-        slug, shop_id = shop.slug, shop.id
         author = browser(first, "alice")
         post_id = write(author, shop_id, body="Seen in the first process.")
     reader = first.test_client()
-    for path in (f"/b/{slug}", "/wall", "/u/alice"):
+    for path in ("/b/zebra-cycles", "/wall", "/u/alice"):
         assert "Seen in the first process." in seen(reader, path)
 
     with second.app_context():
@@ -524,26 +493,21 @@ def test_an_edit_in_one_process_shows_at_once_in_another(make_app, fresh_redis, 
         assert response.status_code == 302
 
     with first.app_context():
-        for path in (f"/b/{slug}", "/wall", "/u/alice"):
+        for path in ("/b/zebra-cycles", "/wall", "/u/alice"):
             words = seen(reader, path)
             assert "Changed in the second process." in words, path
             assert "Seen in the first process." not in words, path
 
 
-def test_a_part_kept_by_one_process_is_served_by_another(make_app, fresh_redis, tmp_path):
+def test_a_part_kept_by_one_process_is_served_by_another(two_processes):
     """A part app A rendered is read from Redis by app B, which then runs fewer statements."""
-    settings = {**shared_database(tmp_path), "FRAGMENT_CACHE_REDIS_URL": fresh_redis}
-    first, second = make_app(**settings), make_app(**settings)
+    first, second, shop_id = two_processes
     with first.app_context():
-        accounts.create_user("alice", PASSWORD)
-        shop = businesses.create_business("Zebra Cycles")
-        db.session.commit()
-        slug, shop_id = shop.slug, shop.id
         write(browser(first, "alice"), shop_id, body="Shared through Redis.")
     with first.app_context():
-        cold, rendered = read_counting(first.test_client(), f"/b/{slug}")
+        cold, rendered = read_counting(first.test_client(), "/b/zebra-cycles")
     with second.app_context():
-        warm, words = read_counting(second.test_client(), f"/b/{slug}")
+        warm, words = read_counting(second.test_client(), "/b/zebra-cycles")
     assert "Shared through Redis." in words and words == rendered
     assert warm < cold
 

@@ -11,7 +11,7 @@ from webapp.infra import fragments
 from webapp.infra.fragments import business_scope
 from webapp.models import Business, Kind
 from webapp.services import businesses, owners, posts, stats, trend
-from webapp.web import security
+from webapp.web import kept_pages, lookups, security
 from webapp.web.caching import cacheable, cacheable_page
 from webapp.web.limits import setting
 from webapp.web.lookups import business_or_404
@@ -21,7 +21,14 @@ bp = Blueprint("businesses", __name__)
 EMBED_PRAISE = 3  # praise snippets in the widget; more would crowd a sidebar
 
 
+def wall_scopes(slug: str) -> tuple[str, ...] | None:
+    """Name what a business's wall shows: its own posts, numbers and details."""
+    found = lookups.business_id(slug)
+    return None if found is None else (business_scope(found),)
+
+
 @bp.get("/b/<slug>")
+@kept_pages.for_person("business", wall_scopes)
 def wall(slug: str):
     """Show a business's praise, complaints or unanswered praise, its numbers and trend."""
     business = business_or_404(slug)
@@ -30,6 +37,9 @@ def wall(slug: str):
     # Unanswered praise is a list to work through, not to rank: always newest first.
     sort = "rating" if request.args.get("sort") == "rating" and tab != "unanswered" else "newest"
     owner = owners.can_manage(business, current_user)
+    if owner:
+        # Who manages a wall is not the person's own scope: their page is made each time.
+        kept_pages.not_for_keeping()
 
     def render_body() -> str:
         """Render the wall below its name: numbers, trend, featured praise, tabs and posts."""

@@ -12,11 +12,13 @@ from webapp.infra import fragments
 from webapp.infra.fragments import CHALLENGES, user_scope
 from webapp.models import User
 from webapp.services import challenge
+from webapp.web import kept_pages
 
 bp = Blueprint("challenge", __name__)
 
 
 @bp.get("/challenge")
+@kept_pages.for_person("challenge", lambda: (CHALLENGES,))
 def show():
     """Show my round's progress, the posts that counted, and the community's totals."""
     user = current_user._get_current_object() if current_user.is_authenticated else None

@@ -159,10 +159,8 @@ def cached(name: str, parts: Sequence[object], scopes: Sequence[str], render: Ca
         log.warning("fragment cache unavailable, rendering afresh: %s", error)
         return Markup(render())  # nosec B704 # rendered by our templates, escaped by Jinja
     if html is not None:
-        if CSRF_MARK in html:
-            html = html.replace(CSRF_MARK, generate_csrf())
         # Kept as our templates rendered it, in this process or our own Redis.
-        return Markup(html)  # nosec B704 # rendered by our templates, escaped by Jinja
+        return Markup(with_csrf(html))  # nosec B704 # rendered by our templates, escaped by Jinja
     # A business the view loaded before the key was read may predate a post that moved its
     # counters and these scopes on since: read it afresh, so the part kept under this key shows
     # what it stands for. (A person renamed in that instant is the same race, rare enough to
@@ -171,12 +169,22 @@ def cached(name: str, parts: Sequence[object], scopes: Sequence[str], render: Ca
         if isinstance(loaded, Business):
             db.session.expire(loaded)
     html = render()
-    token = g.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
     try:
-        store.put(key, html.replace(token, CSRF_MARK) if token else html)
+        store.put(key, without_csrf(html))
     except redis.RedisError as error:
         log.warning("fragment cache unavailable, not keeping a part: %s", error)
     return Markup(html)  # nosec B704 # rendered by our templates, escaped by Jinja
+
+
+def without_csrf(html: str) -> str:
+    """Return rendered HTML with this request's CSRF token, if it used one, swapped for a mark."""
+    token = g.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
+    return html.replace(token, CSRF_MARK) if token else html
+
+
+def with_csrf(html: str) -> str:
+    """Return kept HTML with this request's own CSRF token where the mark stands."""
+    return html.replace(CSRF_MARK, generate_csrf()) if CSRF_MARK in html else html
 
 
 def bump(scopes: Iterable[str]) -> None:

@@ -11,6 +11,7 @@ from webapp.infra import fragments
 from webapp.infra.fragments import CHALLENGES, POSTS, user_scope
 from webapp.models import Post
 from webapp.services import challenge, posts
+from webapp.web import kept_pages, lookups
 from webapp.web.caching import cacheable_page
 from webapp.web.lookups import user_or_404
 from webapp.web.pagination import newest_posts_page
@@ -30,6 +31,7 @@ def index():
 
 
 @bp.get("/wall")
+@kept_pages.for_person("wall", lambda: (POSTS,))
 def wall():
     """Show everyone's latest public praise."""
     body = fragments.cached(
@@ -44,6 +46,7 @@ def wall():
 
 
 @bp.get("/me")
+@kept_pages.for_person("me", lambda: (CHALLENGES,))
 @login_required
 def me():
     """Show my posts, newest first, each with its state."""
@@ -61,7 +64,14 @@ def me():
     return render_template("main/me.html", body=body)
 
 
+def profile_scopes(username: str) -> tuple[str, ...] | None:
+    """Name what a person's public page shows: their own posts and rounds."""
+    found = lookups.user_id(username)
+    return None if found is None else (user_scope(found),)
+
+
 @bp.get("/u/<username>")
+@kept_pages.for_person("profile", profile_scopes)
 def profile(username: str):
     """Show a person's public posts and finished challenge rounds."""
     user = user_or_404(username)
