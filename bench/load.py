@@ -18,6 +18,7 @@ Needs wrk (Debian package `wrk`; installed when missing and running as root).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.cookiejar
 import json
 import os
@@ -25,6 +26,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -528,40 +530,61 @@ def compare(args) -> int:
 
 
 def growth(args) -> int:
-    """Compare each page's latency with 1,000 posts and with --max-posts, one connection."""
+    """Compare each page at 1,000 posts and at --max-posts, one connection: both servers run at
+    once and each page is asked of one, then the other, round after round, so a machine whose
+    load changes during the run treats both sizes alike."""
     wrk = ensure_wrk()
-    results = {}
-    for size in (1000, args.max_posts):
-        with database(None, size, args.postgres, name=f"bench_growth_{size}") as url:
-            with tempfile.TemporaryDirectory() as inst:
-                info = prepare(url, inst)
-                # The page cache off: this measures the work each page does, not a kept copy.
-                with gunicorn(url, inst, 1, 1, page_cache=0) as base:
-                    cookie = sign_in(base, info["person"])
-                    for name, path, script in endpoints(info):
-                        if name.startswith("POST"):
-                            continue
-                        signed_in = cookie if name.endswith(SIGNED_IN) else None
-                        key = name.replace(info["slug"], "<busiest>")
-                        key = key.replace(f"/u/{info['person']}", "/u/<person>")
-                        run_wrk(wrk, base, path, 2, 1, script, signed_in)
-                        results.setdefault(key, {})[size] = run_wrk(
-                            wrk, base, path, args.seconds, 1, script, signed_in
-                        )
+    sizes = (1000, args.max_posts)
+    runs: dict[str, dict[int, list[dict]]] = {}
+    with contextlib.ExitStack() as stack:
+        served = {}
+        for size in sizes:
+            url = stack.enter_context(
+                database(None, size, args.postgres, name=f"bench_growth_{size}")
+            )
+            instance = stack.enter_context(tempfile.TemporaryDirectory())
+            info = prepare(url, instance)
+            # The page cache off: this measures the work each page does, not a kept copy.
+            base = stack.enter_context(gunicorn(url, instance, 1, 1, page_cache=0))
+            pages = [e for e in endpoints(info) if not e[0].startswith("POST")]
+            served[size] = (base, info, sign_in(base, info["person"]), pages)
+        loads = [os.getloadavg()[0]]
+        for _ in range(args.rounds):
+            for index in range(len(served[sizes[0]][3])):
+                for size in sizes:
+                    base, info, cookie, pages = served[size]
+                    name, path, script = pages[index]
+                    signed_in = cookie if name.endswith(SIGNED_IN) else None
+                    key = name.replace(info["slug"], "<busiest>")
+                    key = key.replace(f"/u/{info['person']}", "/u/<person>")
+                    run_wrk(wrk, base, path, 1, 1, script, signed_in)  # warm up
+                    figures = run_wrk(wrk, base, path, args.seconds, 1, script, signed_in)
+                    runs.setdefault(key, {}).setdefault(size, []).append(figures)
+            loads.append(os.getloadavg()[0])
     failed = 0
-    print(f"\nOne connection, {args.seconds} s each; latency in ms\n")
     print(
-        f"| page | p50 at 1,000 | p50 at {args.max_posts:,} | ratio | "
-        f"p99 at 1,000 | p99 at {args.max_posts:,} | ≤ 1.2× |"
+        f"\nOne connection, {args.rounds} rounds of {args.seconds} s a page and size, the two "
+        f"sizes in turn; median of the rounds; load average (1 min) {min(loads):.1f}–"
+        f"{max(loads):.1f} during the run\n"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
-    for name, by_size in results.items():
-        small, big = by_size[1000], by_size[args.max_posts]
+    print(
+        f"| page | p50 ms at 1,000 | p50 ms at {args.max_posts:,} | ratio | CPU ms at 1,000 | "
+        f"CPU ms at {args.max_posts:,} | CPU ratio | p99 ms at 1,000 | p99 ms at "
+        f"{args.max_posts:,} | ≤ 1.2× |"
+    )
+    print("| --- |" + " ---: |" * 8 + " --- |")
+    for name, by_size in runs.items():
+        small, big = (
+            {k: statistics.median(r[k] for r in by_size[size]) for k in ("p50", "p99", "cpu_ms")}
+            for size in sizes
+        )
         ratio = big["p50"] / small["p50"]
         met = name.startswith("floor") or ratio <= 1.2
         failed += not met
         print(
             f"| `{name}` | {small['p50']:.2f} | {big['p50']:.2f} | {ratio:.2f} | "
+            f"{small['cpu_ms']:.2f} | {big['cpu_ms']:.2f} | "
+            f"{big['cpu_ms'] / small['cpu_ms'] if small['cpu_ms'] else 0:.2f} | "
             f"{small['p99']:.2f} | {big['p99']:.2f} | {'yes' if met else 'NO'} |"
         )
     return 1 if failed and not args.no_fail else 0
@@ -590,6 +613,7 @@ def main() -> None:
         "--before", help="another checkout: measure its pages and ours side by side, in turn"
     )
     parser.add_argument("--max-posts", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=3, help="--growth: rounds of each page")
     parser.add_argument(
         "--redis",
         nargs="?",
