@@ -31,39 +31,59 @@ def wall_scopes(slug: str) -> tuple[str, ...] | None:
 @kept_pages.for_person("business", wall_scopes)
 def wall(slug: str):
     """Show a business's praise, complaints or unanswered praise, its numbers and trend."""
-    business = business_or_404(slug)
+    business_id = lookups.business_id_or_404(slug)
     tab = request.args.get("tab")
     tab = tab if tab in ("complaints", "unanswered") else "praise"
     # Unanswered praise is a list to work through, not to rank: always newest first.
     sort = "rating" if request.args.get("sort") == "rating" and tab != "unanswered" else "newest"
+    shown = (business_id, tab, sort, request.args.get("cursor", ""))
+    scope = business_scope(business_id)
+    if not current_user.is_authenticated:
+        # The same for every visitor: all of the wall inside the layout is kept.
+        parts = fragments.cached(
+            "wall", shown, (scope,), lambda: render_parts(business_or_404(slug), tab, sort)
+        )
+        return cacheable_page(render_template("businesses/wall.html", **parts_by_name(parts)))
+    # A signed-in person's claim button and an owner's buttons are theirs alone.
+    business = business_or_404(slug)
     owner = owners.can_manage(business, current_user)
     if owner:
         # Who manages a wall is not the person's own scope: their page is made each time.
         kept_pages.not_for_keeping()
-
-    def render_body() -> str:
-        """Render the wall below its name: numbers, trend, featured praise, tabs and posts."""
-        return wall_body(business, tab, sort, owner)
-
-    # Owners get buttons on every post; everyone else gets the same part, kept.
-    body = (
-        Markup(render_body())  # nosec B704 # rendered by our template, escaped by Jinja
-        if owner
-        else fragments.cached(
-            "wall",
-            (business.id, tab, sort, request.args.get("cursor", "")),
-            (business_scope(business.id),),
-            render_body,
+        body = wall_body(business, tab, sort, owner=True)
+    else:
+        body = fragments.cached(
+            "wall-body", shown, (scope,), lambda: wall_body(business, tab, sort, owner=False)
         )
+    parts = render_outer(business) + PART_CUT + str(body)
+    return cacheable_page(render_template("businesses/wall.html", **parts_by_name(parts)))
+
+
+# Cuts a wall's parts apart: what the page shows can't hold it, since Jinja escapes "<".
+PART_CUT = "<!--cut-->"
+PARTS = ("title", "description", "head", "claim", "body")
+
+
+def render_parts(business: Business, tab: str, sort: str) -> str:
+    """Render all of a wall inside the layout for a visitor, its parts cut apart."""
+    return render_outer(business) + PART_CUT + wall_body(business, tab, sort, owner=False)
+
+
+def render_outer(business: Business) -> str:
+    """Render a wall's name, description, head links and claim section, cut apart."""
+    return render_template(
+        "businesses/_wall_outer.html",
+        business=business,
+        numbers=stats.business_numbers(business, by_network=False),
     )
-    return cacheable_page(
-        render_template(
-            "businesses/wall.html",
-            business=business,
-            numbers=stats.business_numbers(business, by_network=False),
-            body=body,
-        )
-    )
+
+
+def parts_by_name(parts: str) -> dict[str, Markup]:
+    """Return a wall's rendered parts by name."""
+    # As plain text: Markup would escape the cut before looking for it.
+    pieces = (piece.strip() for piece in str(parts).split(PART_CUT))
+    # Rendered by our templates, escaped by Jinja.
+    return {name: Markup(piece) for name, piece in zip(PARTS, pieces, strict=True)}  # nosec B704
 
 
 def wall_body(business: Business, tab: str, sort: str, owner: bool) -> str:

@@ -10,9 +10,9 @@ from flask import Blueprint, abort, make_response, render_template, request, url
 from webapp.extensions import db
 from webapp.infra import fragments
 from webapp.infra.fragments import POSTS, business_scope, user_scope
-from webapp.models import Post
+from webapp.models import Business, Post, User
 from webapp.services import cards, challenge, feeds, posts, stats
-from webapp.web import links
+from webapp.web import links, lookups
 from webapp.web.caching import cacheable
 from webapp.web.lookups import business_or_404, user_or_404
 
@@ -80,26 +80,33 @@ def wall():
 @bp.get("/b/<slug>/feed.atom")
 def business(slug: str):
     """A business's public praise and complaints, as Atom."""
-    found = business_or_404(slug)
+    # Only a feed rendered afresh reads the business; a kept one needs its id alone.
+    business_id = lookups.business_id_or_404(slug)
     return feed_response(
-        lambda: f"{found.name} on Praisewall",
-        f"business:{found.id}",
-        lambda: url_for("businesses.wall", slug=found.slug, _external=True),
-        business_scope(found.id),
-        lambda: newest(posts.public_posts(business=False).where(Post.business_id == found.id)),
+        lambda: f"{db.session.get(Business, business_id).name} on Praisewall",
+        f"business:{business_id}",
+        lambda: url_for("businesses.wall", slug=slug, _external=True),
+        business_scope(business_id),
+        lambda: newest(posts.public_posts(business=False).where(Post.business_id == business_id)),
     )
 
 
 @bp.get("/u/<username>/feed.atom")
 def person(username: str):
     """A person's public, named posts, as Atom."""
-    user = user_or_404(username)
+    # Only a feed rendered afresh reads the person; a kept one needs their id alone.
+    user_id = lookups.user_id_or_404(username)
+
+    def user() -> User:
+        """Read the person, for a feed rendered afresh."""
+        return db.session.get(User, user_id)
+
     return feed_response(
-        lambda: f"{user.username} on Praisewall",
-        f"user:{user.id}",
-        lambda: url_for("main.profile", username=user.username, _external=True),
-        user_scope(user.id),
-        lambda: newest(posts.profile_posts(user)),
+        lambda: f"{user().username} on Praisewall",
+        f"user:{user_id}",
+        lambda: url_for("main.profile", username=user().username, _external=True),
+        user_scope(user_id),
+        lambda: newest(posts.profile_posts(user())),
     )
 
 

@@ -139,41 +139,61 @@ def current() -> Fragments | None:
     return current_app.extensions.get("fragments")
 
 
+def remembered(
+    name: str, parts: Sequence[object], scopes: Sequence[str], find: Callable[[], str | None]
+) -> str | None:
+    """Return the value named by `name` and `parts`, finding it only when none is kept fresh.
+
+    `scopes` are what it depends on, besides everything (ALL). Nothing found is never kept,
+    so something made after a look that found nothing is found on the next.
+    """
+    store = current()
+    if store is None:
+        return find()
+    try:
+        key = store.key(name, parts, scopes)
+        value = store.get(key)
+    except redis.RedisError as error:
+        log.warning("fragment cache unavailable, finding afresh: %s", error)
+        return find()
+    if value is not None:
+        return value
+    value = find()
+    if value is not None:
+        try:
+            store.put(key, value)
+        except redis.RedisError as error:
+            log.warning("fragment cache unavailable, not keeping a part: %s", error)
+    return value
+
+
 def cached(name: str, parts: Sequence[object], scopes: Sequence[str], render: Callable[[], str]):
     """Return the part named by `name` and `parts`, rendering it only when none is kept fresh.
 
     `scopes` are what the part shows; `render` must depend on nothing else (the person looking
     included, unless their id is among `parts`).
     """
-    store = current()
-    if store is None:
+    if current() is None:
         return Markup(render())  # nosec B704 # rendered by our templates, escaped by Jinja
     if has_request_context():
         # Links in a part carry the host and the request's own arguments (the pager keeps
         # them): a part is kept for exactly the address it was rendered for.
         parts = (request.host_url, request.query_string.decode("latin-1"), *parts)
-    try:
-        key = store.key(name, parts, scopes)
-        html = store.get(key)
-    except redis.RedisError as error:
-        log.warning("fragment cache unavailable, rendering afresh: %s", error)
-        return Markup(render())  # nosec B704 # rendered by our templates, escaped by Jinja
-    if html is not None:
-        # Kept as our templates rendered it, in this process or our own Redis.
-        return Markup(with_csrf(html))  # nosec B704 # rendered by our templates, escaped by Jinja
-    # A business the view loaded before the key was read may predate a post that moved its
-    # counters and these scopes on since: read it afresh, so the part kept under this key shows
-    # what it stands for. (A person renamed in that instant is the same race, rare enough to
-    # leave to FRAGMENT_CACHE_SECONDS; their row stays as loaded, with their accounts.)
-    for loaded in list(db.session.identity_map.values()):
-        if isinstance(loaded, Business):
-            db.session.expire(loaded)
-    html = render()
-    try:
-        store.put(key, without_csrf(html))
-    except redis.RedisError as error:
-        log.warning("fragment cache unavailable, not keeping a part: %s", error)
-    return Markup(html)  # nosec B704 # rendered by our templates, escaped by Jinja
+
+    def fresh() -> str:
+        """Render the part, for keeping: the reader's CSRF token swapped for the mark."""
+        # A business the view loaded before the key was read may predate a post that moved
+        # its counters and these scopes on since: read it afresh, so the part kept under this
+        # key shows what it stands for. (A person renamed in that instant is the same race,
+        # rare enough to leave to FRAGMENT_CACHE_SECONDS; their row stays as loaded.)
+        for loaded in list(db.session.identity_map.values()):
+            if isinstance(loaded, Business):
+                db.session.expire(loaded)
+        return without_csrf(render())
+
+    html = remembered(name, parts, scopes, fresh) or ""
+    # Kept as our templates rendered it, in this process or our own Redis.
+    return Markup(with_csrf(html))  # nosec B704 # rendered by our templates, escaped by Jinja
 
 
 def without_csrf(html: str) -> str:

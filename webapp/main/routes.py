@@ -9,11 +9,10 @@ from flask_login import current_user, login_required
 from webapp.extensions import db
 from webapp.infra import fragments
 from webapp.infra.fragments import CHALLENGES, POSTS, user_scope
-from webapp.models import Post
-from webapp.services import challenge, posts
+from webapp.models import Post, User
+from webapp.services import accounts, challenge, posts
 from webapp.web import kept_pages, lookups
 from webapp.web.caching import cacheable_page
-from webapp.web.lookups import user_or_404
 from webapp.web.pagination import newest_posts_page
 
 bp = Blueprint("main", __name__)
@@ -74,19 +73,24 @@ def profile_scopes(username: str) -> tuple[str, ...] | None:
 @kept_pages.for_person("profile", profile_scopes)
 def profile(username: str):
     """Show a person's public posts and finished challenge rounds."""
-    user = user_or_404(username)
-    body = fragments.cached(
-        "profile",
-        (user.id, request.args.get("cursor", "")),
-        (user_scope(user.id),),
-        lambda: render_template(
+    # Found by exactly this name: it is theirs, as stored. Only a part rendered afresh reads them.
+    user_id = lookups.user_id_or_404(username)
+    name = accounts.normalize_username(username)
+
+    def render_body() -> str:
+        """Render the person's public posts and rounds."""
+        user = db.session.get(User, user_id)
+        return render_template(
             "main/_profile_body.html",
             user=user,
             page=newest_posts_page(posts.profile_posts(user)),
             completed=challenge.completed_rounds(user),
-        ),
+        )
+
+    body = fragments.cached(
+        "profile", (user_id, request.args.get("cursor", "")), (user_scope(user_id),), render_body
     )
-    return cacheable_page(render_template("main/profile.html", user=user, body=body))
+    return cacheable_page(render_template("main/profile.html", username=name, body=body))
 
 
 @bp.get("/ping")
