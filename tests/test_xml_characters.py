@@ -33,7 +33,8 @@ def assert_every_surface_parses(client, business: Business, username: str) -> No
     well_formed(client.get(f"/b/{business.slug}/feed.atom"))
     well_formed(client.get(f"/u/{username}/feed.atom"))
     well_formed(client.get(f"/b/{business.slug}/badge.svg"))
-    for path in ("/wall", f"/b/{business.slug}", f"/b/{business.slug}/embed", f"/u/{username}"):
+    pages = ("/wall", f"/b/{business.slug}", f"/b/{business.slug}/embed", f"/u/{username}")
+    for path in pages * 2:  # rendered, then as kept
         page = client.get(path)
         assert page.status_code == 200
         assert not XML_FORBIDDEN.search(page.text), path

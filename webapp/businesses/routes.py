@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, make_response, render_template, request
 from flask_login import current_user
-from markupsafe import Markup
 
 from webapp.extensions import db, limiter
 from webapp.infra import fragments
-from webapp.infra.fragments import business_scope
+from webapp.infra.fragments import Rendered, business_scope
 from webapp.models import Business, Kind
 from webapp.services import businesses, owners, posts, stats, trend
 from webapp.web import kept_pages, lookups, security
@@ -78,12 +77,12 @@ def render_outer(business: Business) -> str:
     )
 
 
-def parts_by_name(parts: str) -> dict[str, Markup]:
+def parts_by_name(parts: str) -> dict[str, Rendered]:
     """Return a wall's rendered parts by name."""
     # As plain text: Markup would escape the cut before looking for it.
     pieces = (piece.strip() for piece in str(parts).split(PART_CUT))
     # Rendered by our templates, escaped by Jinja.
-    return {name: Markup(piece) for name, piece in zip(PARTS, pieces, strict=True)}  # nosec B704
+    return {name: Rendered(piece) for name, piece in zip(PARTS, pieces, strict=True)}  # nosec B704
 
 
 def wall_body(business: Business, tab: str, sort: str, owner: bool) -> str:

@@ -45,6 +45,17 @@ CSRF_MARK = "\x00csrf\x00"
 PREFIX = "praisewall:fragments:"
 
 
+class Rendered(Markup):
+    """HTML our templates rendered: each value in it was made printable as it was printed.
+
+    Printing it again inside a page needs no second look at its characters
+    (webapp.web.template_helpers.printable), which cost as much as the rest of a kept page.
+    Only ever print it whole: joined to other text, it would vouch for what it never saw.
+    """
+
+    __slots__ = ()
+
+
 def business_scope(business_id: int) -> str:
     """Name the scope of one business's wall."""
     return f"b{business_id}"
@@ -174,7 +185,7 @@ def cached(name: str, parts: Sequence[object], scopes: Sequence[str], render: Ca
     included, unless their id is among `parts`).
     """
     if current() is None:
-        return Markup(render())  # nosec B704 # rendered by our templates, escaped by Jinja
+        return Rendered(render())  # nosec B704 # rendered by our templates, escaped by Jinja
     if has_request_context():
         # Links in a part carry the host and the request's own arguments (the pager keeps
         # them): a part is kept for exactly the address it was rendered for.
@@ -193,7 +204,7 @@ def cached(name: str, parts: Sequence[object], scopes: Sequence[str], render: Ca
 
     html = remembered(name, parts, scopes, fresh) or ""
     # Kept as our templates rendered it, in this process or our own Redis.
-    return Markup(with_csrf(html))  # nosec B704 # rendered by our templates, escaped by Jinja
+    return Rendered(with_csrf(html))  # nosec B704 # rendered by our templates, escaped by Jinja
 
 
 def without_csrf(html: str) -> str:

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from flask import Flask, request
 from markupsafe import Markup
 
+from webapp.infra.fragments import Rendered
 from webapp.infra.links import safe_remote_url
 from webapp.models import CHALLENGE_GOAL
 from webapp.networks.replies import reply_delay
@@ -56,6 +57,8 @@ def rating_stars(rating: int | None) -> Markup:
 def printable(value: object) -> object:
     """Drop characters XML forbids from what a template prints."""
     # Rows written before such characters were refused may still hold them.
+    if type(value) is Rendered:
+        return value  # printed once already, value by value
     if isinstance(value, Markup):
         return Markup(xml_safe(str(value)))  # nosec B704 # already-escaped markup, characters only dropped
     return xml_safe(value) if isinstance(value, str) else value
