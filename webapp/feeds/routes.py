@@ -83,7 +83,7 @@ def business(slug: str):
     # Only a feed rendered afresh reads the business; a kept one needs its id alone.
     business_id = lookups.business_id_or_404(slug)
     return feed_response(
-        lambda: f"{db.session.get(Business, business_id).name} on Praisewall",
+        lambda: f"{db.get_or_404(Business, business_id).name} on Praisewall",
         f"business:{business_id}",
         lambda: url_for("businesses.wall", slug=slug, _external=True),
         business_scope(business_id),
@@ -99,7 +99,7 @@ def person(username: str):
 
     def user() -> User:
         """Read the person, for a feed rendered afresh."""
-        return db.session.get(User, user_id)
+        return db.get_or_404(User, user_id)
 
     return feed_response(
         lambda: f"{user().username} on Praisewall",

@@ -79,7 +79,7 @@ def profile(username: str):
 
     def render_body() -> str:
         """Render the person's public posts and rounds."""
-        user = db.session.get(User, user_id)
+        user = db.get_or_404(User, user_id)
         return render_template(
             "main/_profile_body.html",
             user=user,

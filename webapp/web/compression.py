@@ -85,6 +85,7 @@ class CarefulCompress(Compress):
         if response is not None and (response.status_code == 206 or refused):
             response.vary.add("Accept-Encoding")
             return response
+        g.pop("compressed_body_hash", None)  # never one left by an earlier response
         if (
             response is not None
             and response.mimetype in self.compress_mimetypes_set

@@ -74,9 +74,11 @@ def for_person(name: str, scopes: Callable[..., Sequence[str] | None]):
                 return view(**kwargs)
             person_id, signed = person
             try:
+                # The query as bytes read: a byte that isn't UTF-8 must not stop the page.
+                query = request.query_string.decode("latin-1")
                 key = store.key(
                     "page:" + name,
-                    (request.host_url, request.full_path, person_id),
+                    (request.host_url, request.path, query, person_id),
                     (*shown, user_scope(person_id)),
                 )
                 kept = store.get(key)
@@ -90,7 +92,7 @@ def for_person(name: str, scopes: Callable[..., Sequence[str] | None]):
                     return cacheable(page, shared=False)
             g.keep_page = True
             response = make_response(view(**kwargs))
-            if not keepable(response, person_id):
+            if not keepable(response, signed):
                 return response
             if response.get_etag() == (None, None):
                 # As the kept copy will be answered: checked by the person's browser each time.
@@ -107,8 +109,9 @@ def for_person(name: str, scopes: Callable[..., Sequence[str] | None]):
     return decorate
 
 
-def keepable(response: Response, person_id: int) -> bool:
-    """Tell whether a page just rendered may be kept for the person the cookie names."""
+def keepable(response: Response, signed: str) -> bool:
+    """Tell whether a page just rendered may be kept for the sign-in the cookie holds: the
+    person who saw it signed in by that very cookie value, not by another way in."""
     return bool(
         g.pop("keep_page", False)
         and response.status_code == 200
@@ -116,5 +119,5 @@ def keepable(response: Response, person_id: int) -> bool:
         and not response.direct_passthrough
         and FLASHES not in session
         and current_user.is_authenticated
-        and current_user.id == person_id
+        and hmac.compare_digest(hashlib.sha256(current_user.get_id().encode()).hexdigest(), signed)
     )
