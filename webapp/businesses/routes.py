@@ -38,10 +38,14 @@ def wall(slug: str):
     shown = (business_id, tab, sort, request.args.get("cursor", ""))
     scope = business_scope(business_id)
     if not current_user.is_authenticated:
+
+        def render_for_visitors() -> str:
+            """Render all of the wall inside the layout, as any visitor sees it."""
+            business = business_or_404(slug)
+            return render_parts(business, wall_body(business, tab, sort, owner=False))
+
         # The same for every visitor: all of the wall inside the layout is kept.
-        parts = fragments.cached(
-            "wall", shown, (scope,), lambda: render_parts(business_or_404(slug), tab, sort)
-        )
+        parts = fragments.cached("wall", shown, (scope,), render_for_visitors)
         return cacheable_page(render_template("businesses/wall.html", **parts_by_name(parts)))
     # A signed-in person's claim button and an owner's buttons are theirs alone.
     business = business_or_404(slug)
@@ -54,7 +58,7 @@ def wall(slug: str):
         body = fragments.cached(
             "wall-body", shown, (scope,), lambda: wall_body(business, tab, sort, owner=False)
         )
-    parts = render_outer(business) + PART_CUT + str(body)
+    parts = render_parts(business, str(body))
     return cacheable_page(render_template("businesses/wall.html", **parts_by_name(parts)))
 
 
@@ -63,9 +67,9 @@ PART_CUT = "<!--cut-->"
 PARTS = ("title", "description", "head", "claim", "body")
 
 
-def render_parts(business: Business, tab: str, sort: str) -> str:
-    """Render all of a wall inside the layout for a visitor, its parts cut apart."""
-    return render_outer(business) + PART_CUT + wall_body(business, tab, sort, owner=False)
+def render_parts(business: Business, body: str) -> str:
+    """Join a wall's outer parts, rendered now, to its body, all cut apart."""
+    return render_outer(business) + PART_CUT + body
 
 
 def render_outer(business: Business) -> str:
