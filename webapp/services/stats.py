@@ -11,6 +11,7 @@ no more to show than one with ten.
 
 from __future__ import annotations
 
+import functools
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -333,19 +334,16 @@ def apply_week_change(
                     "complaints": new[1] - old[1],
                 }
             )
-    if not rows:
-        return
-    table = BusinessWeek.__table__
-    insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[table.c.business_id, table.c.week],
-        set_={
-            "praise": table.c.praise + stmt.excluded.praise,
-            "complaints": table.c.complaints + stmt.excluded.complaints,
-        },
-    )
-    connection.execute(stmt, rows)
+    if rows:
+        connection.execute(
+            adding_upsert(
+                BusinessWeek.__table__,
+                ("business_id", "week"),
+                ("praise", "complaints"),
+                connection.dialect.name,
+            ),
+            rows,
+        )
 
 
 def apply_network_change(
@@ -359,16 +357,32 @@ def apply_network_change(
         for business_id, network in sorted(set(before) | set(after))
         if (change := after.get((business_id, network), 0) - before.get((business_id, network), 0))
     ]
-    if not rows:
-        return
-    table = BusinessNetwork.__table__
-    insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    if rows:
+        connection.execute(
+            adding_upsert(
+                BusinessNetwork.__table__,
+                ("business_id", "network"),
+                ("replied",),
+                connection.dialect.name,
+            ),
+            rows,
+        )
+
+
+@functools.cache
+def adding_upsert(
+    table: sa.Table, keys: tuple[str, ...], counted: tuple[str, ...], dialect: str
+) -> sa.Insert:
+    """Return the INSERT of counts that adds them to the row with the same keys if there is one.
+
+    Built once per table: making the statement (its `excluded` alias) costs more than running it.
+    """
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     stmt = insert(table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[table.c.business_id, table.c.network],
-        set_={"replied": table.c.replied + stmt.excluded.replied},
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c[key] for key in keys],
+        set_={name: table.c[name] + stmt.excluded[name] for name in counted},
     )
-    connection.execute(stmt, rows)
 
 
 def apply_all_changes(connection: sa.Connection, before: Tallies, after: Tallies) -> set[int]:
