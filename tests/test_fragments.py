@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
+import flask
 import pytest
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -606,3 +607,56 @@ def test_posts_of_others_are_not_shown_on_my_kept_page(app, writer, shop, make_u
         alice_words, bob_words = seen(writer, "/me"), seen(bob, "/me")
         assert "Alice wrote this." in alice_words and "Bob wrote this." not in alice_words
         assert "Bob wrote this." in bob_words and "Alice wrote this." not in bob_words
+
+
+def compose_fields(page: str) -> str:
+    """Return the markup of a compose page's own fields: from the kind to "Show my name"."""
+    start = page.index('<fieldset class="kind-toggle">')
+    return page[start : page.index("</div>", page.index('name="shows_name"'))]
+
+
+def test_an_empty_compose_form_s_fields_are_made_once_for_everyone(app, writer, shop, make_user):
+    """Alice's empty form keeps its fields; Bob's is the same, without making them again, and
+    each carries its own token, which posts."""
+    make_user("bob")
+    bob = browser(app, "bob")
+    app.config["WTF_CSRF_ENABLED"] = True
+    made: list[str] = []
+
+    def note(sender, template, context, **extra):
+        made.append(template.name)
+
+    with flask.template_rendered.connected_to(note, app):
+        alice_page = writer.get("/posts/new").text
+        bob_page = bob.get("/posts/new").text
+    assert made.count("posts/_compose_fields.html") == 1
+    assert compose_fields(bob_page) == compose_fields(alice_page)
+    assert csrf_token(bob_page) != csrf_token(alice_page)
+    sent = bob.post("/posts/new", data={**compose(shop), "csrf_token": csrf_token(bob_page)})
+    assert sent.status_code == 302
+
+
+def test_a_prefilled_or_refused_form_shows_its_own_values(app, writer, shop):
+    """After an empty form's fields are kept, a form for one business names it, and a refused
+    form keeps what was typed."""
+    writer.get("/posts/new")
+    prefilled = writer.get("/posts/new?business=zebra-cycles&kind=complaint").text
+    assert 'value="Zebra Cycles"' in compose_fields(prefilled)
+    assert re.search(r'<input checked[^>]*value="complaint"', compose_fields(prefilled))
+    refused = writer.post("/posts/new", data=compose(shop, body="", make_right="A new chain."))
+    assert refused.status_code == 422
+    fields = compose_fields(refused.text)
+    assert "A new chain." in fields and 'aria-invalid="true"' in fields
+    assert compose_fields(writer.get("/posts/new").text) != fields
+
+
+def test_a_form_following_up_my_complaint_is_never_another_s(app, writer, shop, make_user):
+    """Alice's form to praise the fix of her resolved complaint names its business; Bob asking
+    for the same address gets an empty form."""
+    make_user("bob")
+    bob = browser(app, "bob")
+    complaint = write(writer, shop, kind="complaint", rating="1", make_right="A new chain.")
+    assert writer.post(f"/posts/{complaint}/resolve", data={"note": "Fixed."}).status_code == 302
+    address = f"/posts/new?fixes={complaint}"
+    assert 'value="Zebra Cycles"' in compose_fields(writer.get(address).text)
+    assert "Zebra Cycles" not in compose_fields(bob.get(address).text)

@@ -21,9 +21,9 @@ from webapp.models import Post
 # compose switches), the earlier-submission check (form, then publish), the business picked;
 # then, from the
 # INSERT on, holding the write lock: the INSERT, the business's counters, its week and the
-# round; after the COMMIT, the post again for the page. Lower these when a change saves a
-# statement; raise them only for a good reason.
-STATEMENTS_PER_POST = 9
+# round; nothing after the COMMIT: what the redirect needs is read before it. Lower these
+# when a change saves a statement; raise them only for a good reason.
+STATEMENTS_PER_POST = 8
 STATEMENTS_HOLDING_THE_LOCK = 4
 COMMIT = "-- commit"
 

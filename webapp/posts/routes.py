@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlalchemy.orm as so
 from flask import (
     Blueprint,
     abort,
@@ -18,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from webapp import networks, tasks
 from webapp.extensions import db
+from webapp.infra import fragments
 from webapp.models import Business, Kind, Post, parse_id
 from webapp.networks.bluesky import text as bluesky_text
 from webapp.networks.mastodon import text as status_text
@@ -34,6 +36,10 @@ from webapp.web.limits import posting_limit, user_key
 bp = Blueprint("posts", __name__)
 
 
+# What a post's page shows of it besides its statuses, read with the post in one query.
+SHOWN_WITH_POST = (so.joinedload(Post.business), so.joinedload(Post.wall_reply))
+
+
 def get_post(post_id: int, check_author: bool = True) -> Post:
     """Fetch a post the current user may see.
 
@@ -41,7 +47,7 @@ def get_post(post_id: int, check_author: bool = True) -> Post:
     :raise 404: if the post doesn't exist or the user may not see it.
     :raise 403: if check_author is set and the user isn't the author.
     """
-    post = db.get_or_404(Post, post_id)
+    post = db.get_or_404(Post, post_id, options=SHOWN_WITH_POST)
     if not posts.can_view(post, current_user):
         abort(404)
     if check_author and post.author_id != current_user.id:
@@ -170,10 +176,23 @@ def compose_preview(form: PostForm, editing: Post | None) -> dict:
     }
 
 
+def kept_fields(form: PostForm, editing: Post | None) -> str | None:
+    """Return a fresh, empty form's fields, the same for everyone and kept; None for any other."""
+    if editing is not None or request.method != "GET" or request.args:
+        return None
+    return fragments.cached(
+        "compose-fields",
+        (form.happened_on.data.isoformat(), posts.latest_today().isoformat()),
+        (),
+        lambda: render_template("posts/_compose_fields.html", form=form, editing=None),
+    )
+
+
 def render_compose(form: PostForm, editing: Post | None):
     """Render the compose page with its status preview."""
     status = 422 if form.errors else 200
     context = compose_preview(form, editing) if current_user.mastodon_account else {}
+    context["kept_fields"] = kept_fields(form, editing)
     if current_user.bluesky_account:
         context |= bluesky_preview(form, editing)
     context["bluesky_login"] = (
@@ -190,10 +209,10 @@ def remembered_switches(form: PostForm) -> None:
     form.to_bluesky.data = current_user.post_to_bluesky
 
 
-def flash_tone(post: Post) -> None:
+def flash_tone(kind: str, body: str) -> None:
     """Offer calmer wording for a heated complaint, without blocking it."""
-    if post.kind == Kind.COMPLAINT:
-        for suggestion in tone.tone_suggestions(post.body):
+    if kind == Kind.COMPLAINT:
+        for suggestion in tone.tone_suggestions(body):
             flash(suggestion, "tone")
 
 
@@ -213,29 +232,33 @@ def new():
     # Checked before the form: what was valid then may not be now (its new business exists).
     earlier = posts.earlier_submission(current_user, request.form.get("submission_key"))
     if earlier is not None:
-        return posted(earlier.post)
+        return posted(earlier.post.id)
     if form.validate_on_submit():
         key = form.submission_key.data
+        draft = form.draft()
         try:
-            published = posts.publish(current_user, form.draft(), key)
+            published = posts.publish(current_user, draft, key)
+            # Read before the commit, which would make the next read of them a query.
+            post_id, sending = published.post.id, [started.id for started in published.crossposts]
             db.session.commit()
         except IntegrityError as error:
             published = posts.lost_race(current_user, key, error)
+            post_id, sending = published.post.id, []
         if not published.is_new:
-            return posted(published.post)
-        for started in published.crossposts:
-            tasks.enqueue(tasks.deliver, started.id)
+            return posted(post_id)
+        for crosspost_id in sending:
+            tasks.enqueue(tasks.deliver, crosspost_id)
         flash("Posted. Thank you for saying it in public.", "success")
-        flash_tone(published.post)
-        return posted(published.post)
+        flash_tone(draft.kind, draft.body)
+        return posted(post_id)
     return render_compose(form, None)
 
 
-def posted(post: Post):
+def posted(post_id: int):
     """Go to a just-made post: a redirect for a form, its address for the outbox's fetch."""
-    target = url_for("posts.show", post_id=post.id)
+    target = url_for("posts.show", post_id=post_id)
     if request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json":
-        response = jsonify(url=target, id=post.id)
+        response = jsonify(url=target, id=post_id)
         response.headers["Cache-Control"] = "no-store"
         return response
     return redirect(target)
@@ -275,11 +298,12 @@ def edit(post_id: int):
     post = get_post(post_id)
     form = PostForm(data=saved_fields(post)) if request.method == "GET" else PostForm()
     if request.method == "POST" and form.validate_on_submit():
-        posts.update_post(post, form.draft())
+        draft = form.draft()
+        posts.update_post(post, draft)
         db.session.commit()
         flash("Saved.", "success")
-        flash_tone(post)
-        return redirect(url_for("posts.show", post_id=post.id))
+        flash_tone(draft.kind, draft.body)
+        return redirect(url_for("posts.show", post_id=post_id))
     return render_compose(form, post)
 
 
