@@ -7,9 +7,11 @@ whether they live in instance/fernet_keys (as after `make run`) or in WEBAPP_FER
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import requests
 import sqlalchemy as sa
 from conftest import PASSWORD, AuthActions, mastodon_sign_in, send
 from cryptography.fernet import Fernet, InvalidToken
@@ -171,6 +174,73 @@ def test_serve_is_a_production_server_with_its_own_queue_worker(
     assert "gunicorn" in output
     assert "development server" not in output.lower()
     assert "Do not use it in a production deployment" not in output
+
+
+class SilentServer:
+    """A server that takes connections and never answers them, until it is closed."""
+
+    def __init__(self) -> None:
+        """Listen on a loopback port and hold every connection made to it."""
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.held: list[socket.socket] = []
+        self.holding = threading.Thread(target=self.hold, daemon=True)
+        self.holding.start()
+
+    def hold(self) -> None:
+        """Accept connections and keep them open, saying nothing."""
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            self.held.append(connection)
+
+    def close(self) -> None:
+        """Stop listening and drop every connection, so whoever waits gets an answer."""
+        self.listener.shutdown(socket.SHUT_RDWR)
+        self.listener.close()
+        self.holding.join()
+        for connection in self.held:
+            connection.close()
+
+
+def start_mastodon_sign_in(site: Site, handle: str) -> threading.Thread:
+    """Ask the site, from a browser of its own, to sign in with this handle; don't wait."""
+    browser = requests.Session()
+    page = browser.get(f"{site.url}/login/mastodon", timeout=30).text
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+
+    def sign_in() -> None:
+        """Send the form and wait for the answer, however long it takes."""
+        with browser:
+            browser.post(
+                f"{site.url}/login/mastodon",
+                data={"csrf_token": token, "handle": handle},
+                timeout=60,
+            )
+
+    thread = threading.Thread(target=sign_in, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_people_waiting_on_a_silent_server_do_not_hold_up_the_site(site):
+    """Three sign-ins wait on a Mastodon server that never answers; meanwhile the site answers
+    everyone else: only a few requests run at once, and one waiting elsewhere gives up its turn."""
+    silent = SilentServer()
+    try:
+        waiting = [
+            start_mastodon_sign_in(site, f"person{n}@127.0.0.1:{silent.port}") for n in range(3)
+        ]
+        wait_for(lambda: len(silent.held) == 3, "three sign-ins asking the silent server", site)
+        with urllib.request.urlopen(f"{site.url}/", timeout=30) as response:
+            assert response.status == 200
+        assert all(thread.is_alive() for thread in waiting), "the sign-ins were answered first"
+    finally:
+        silent.close()
+    for thread in waiting:
+        thread.join(WAIT_SECONDS)
 
 
 # --- Key rotation ---

@@ -37,14 +37,17 @@ def init_app(app: Flask) -> None:
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, envvar="PORT", type=int)
-@click.option("--threads", default=8, show_default=True, help="Request threads.")
+@click.option("--threads", default=64, show_default=True, help="Request threads.")
+@click.option(
+    "--running", default=2, show_default=True, help="Requests running at once; others wait."
+)
 @click.option("--workers", default=2, show_default=True, help="Queue worker threads.")
-def serve(host: str, port: int, threads: int, workers: int) -> None:
+def serve(host: str, port: int, threads: int, running: int, workers: int) -> None:
     """Serve the site with gunicorn on one machine, with the queue worker in the same process."""
     from webapp.cli.serve import Server
 
     click.echo(f"Praisewall is running at http://{host}:{port}  (Ctrl-C stops it)")
-    Server(current_app._get_current_object(), host, port, threads, workers).run()
+    Server(current_app._get_current_object(), host, port, threads, workers, running).run()
 
 
 @click.command("worker")

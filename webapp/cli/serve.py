@@ -6,6 +6,10 @@ periodic sweeps), and the SQLite database and queue take their writes best from 
 The consumer starts in the worker after the fork, never in the master: threads don't survive a
 fork, and a worker that gunicorn replaces takes its consumer with it and the new one starts its
 own. For more than one machine's worth, run gunicorn and `flask worker` apart (see README).
+
+Requests take turns to run (webapp/web/admission.py): a few at once, pages before posts. The
+threads are many so that a request waits in that line, which is ordered, rather than in
+gunicorn's, which is not.
 """
 
 from __future__ import annotations
@@ -17,14 +21,18 @@ from gunicorn.app.base import BaseApplication
 
 from webapp.extensions import db
 from webapp.infra import fragments, queue
+from webapp.web.admission import Admission
 
 
 class Server(BaseApplication):
     """The app served by one threaded gunicorn worker that also runs the queue consumer."""
 
-    def __init__(self, app: Flask, host: str, port: int, threads: int, workers: int) -> None:
+    def __init__(
+        self, app: Flask, host: str, port: int, threads: int, workers: int, running: int
+    ) -> None:
         """Remember the app and the settings; gunicorn reads them in load_config."""
         self.app = app
+        app.wsgi_app = Admission(app.wsgi_app, running)  # type: ignore[method-assign]
         # One process serves every request and runs the queue: it alone must hear of changes.
         app.config["ONE_PROCESS"] = True
         fragments.init_app(app)

@@ -1,0 +1,99 @@
+"""Turns for requests in one process: a few run at once, and pages go before posts.
+
+`flask serve` answers every request in one process, and Python runs one thread at a time in
+it. Eight requests running at once only take turns at the CPU, each finishing late, and a post
+holding SQLite's write lock waits behind pages for its turn. So at most `running` requests run
+at a time and the rest wait in line, not for the CPU but here, where the line can be ordered:
+
+- each request is due some time after it arrives: a page someone is waiting to see (GET,
+  HEAD) soon, a change (POST and the rest), which a person expects to take a moment, later;
+  whichever is due first runs next, so pages go before changes, but a change that has waited
+  long goes before a page that has only just come;
+- a request that has run longer than `stalled` is waiting on something else (another server,
+  the database) and no longer counts as running, so a slow server elsewhere can't hold the
+  site up.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from time import monotonic
+
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
+PAGE_DUE = 0.25  # seconds after it arrives
+CHANGE_DUE = 1.0
+
+StartResponse = Callable[..., object]
+
+
+@dataclass(eq=False)
+class Turn:
+    """One request: when it is due, when it started running, and its wake-up call."""
+
+    due: float
+    started: float = 0.0
+    woken: threading.Event = field(default_factory=threading.Event)
+
+
+class Admission:
+    """WSGI middleware that lets `running` requests run at once, pages first."""
+
+    def __init__(
+        self,
+        app: Callable,
+        running: int = 2,
+        page_due: float = PAGE_DUE,
+        change_due: float = CHANGE_DUE,
+        stalled: float = 0.25,
+    ) -> None:
+        """Wrap a WSGI app (times in seconds)."""
+        self.app = app
+        self.running = running
+        self.page_due = page_due
+        self.change_due = change_due
+        self.stalled = stalled
+        self.lock = threading.Lock()
+        self.active: set[Turn] = set()
+        self.line: list[tuple[float, int, Turn]] = []  # a heap: the first due first
+        self.arrivals = itertools.count()
+
+    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        """Wait for this request's turn, run it, and hand the turn on."""
+        turn = self.enter(environ.get("REQUEST_METHOD", "GET") in READS)
+        try:
+            return self.app(environ, start_response)
+        finally:
+            self.leave(turn)
+
+    def enter(self, read: bool) -> Turn:
+        """Return once this request may run."""
+        now = monotonic()
+        turn = Turn(now + (self.page_due if read else self.change_due))
+        with self.lock:
+            heapq.heappush(self.line, (turn.due, next(self.arrivals), turn))
+            self.admit(now)
+        # Woken when a turn is handed on; looking again now and then notices stalled requests.
+        while not turn.woken.wait(self.stalled):
+            with self.lock:
+                self.admit(monotonic())
+        return turn
+
+    def leave(self, turn: Turn) -> None:
+        """Give the turn back and let the next in line run."""
+        with self.lock:
+            self.active.discard(turn)
+            self.admit(monotonic())
+
+    def admit(self, now: float) -> None:
+        """Let the next in line run while fewer than `running` are (call with the lock held)."""
+        busy = sum(1 for turn in self.active if now - turn.started < self.stalled)
+        while busy < self.running and self.line:
+            _, _, turn = heapq.heappop(self.line)
+            turn.started = now
+            self.active.add(turn)
+            turn.woken.set()
+            busy += 1
