@@ -546,7 +546,14 @@ def growth(args) -> int:
             info = prepare(url, instance)
             # The page cache off: this measures the work each page does, not a kept copy.
             base = stack.enter_context(gunicorn(url, instance, 1, 1, page_cache=0))
-            pages = [e for e in endpoints(info) if not e[0].startswith("POST")]
+            pages = [
+                e
+                for e in endpoints(info)
+                if not e[0].startswith("POST")
+                and (
+                    e[0].startswith("floor") or not args.pages or any(p in e[0] for p in args.pages)
+                )
+            ]
             served[size] = (base, info, sign_in(base, info["person"]), pages)
         loads = [os.getloadavg()[0]]
         for _ in range(args.rounds):
@@ -598,6 +605,9 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true", help="generate into PostgreSQL")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument(
+        "--pages", nargs="+", help="--growth: only the pages whose names contain one of these"
+    )
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument(
