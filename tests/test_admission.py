@@ -1,5 +1,6 @@
 """Requests take turns in `flask serve`: a few run at once, the one due first runs next (pages
-soon, posts later), and a request stuck on something else stops holding its turn.
+soon, posts later), and a request stuck on something else stops holding its turn, while one
+busy on the CPU keeps it.
 
 Driven through the WSGI middleware itself with an app that runs until the test lets it finish,
 so each test decides exactly who is running and who is waiting.
@@ -35,6 +36,10 @@ class Held:
             done = self.finish.setdefault(name, threading.Event())
         if name.startswith("broken"):
             raise RuntimeError("the app failed")
+        if name.startswith("busy"):
+            # Works on the CPU until told to stop, as a long page would.
+            while not done.is_set():
+                sum(range(1000))
         done.wait(SETTLE_SECONDS)
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [name.encode()]
@@ -141,6 +146,19 @@ def test_a_request_stuck_elsewhere_stops_holding_its_turn(held):
     until(lambda: held.running() == ["stuck"], "the stuck request running")
     ask(site, "GET", "next")
     until(lambda: held.running() == ["stuck", "next"], "the next request running")
+
+
+def test_a_request_busy_on_the_cpu_keeps_its_turn_however_long(held):
+    """A request working past `stalled` still counts: the next one waits until it is done."""
+    site = Admission(held, running=1, stalled=0.05)
+    ask(site, "GET", "busy")
+    until(lambda: held.running() == ["busy"], "the busy request running")
+    ask(site, "GET", "next")
+    until(lambda: waiting(site) == 1, "the next request waiting")
+    time.sleep(0.3)
+    assert held.running() == ["busy"]
+    held.let_finish("busy")
+    until(lambda: held.running() == ["busy", "next"], "the next request running")
 
 
 def test_a_failing_request_gives_its_turn_back(held):

@@ -15,6 +15,7 @@ gunicorn's, which is not.
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
@@ -22,6 +23,16 @@ from gunicorn.app.base import BaseApplication
 from webapp.extensions import db
 from webapp.infra import fragments, queue
 from webapp.web.admission import Admission
+
+
+def around_flask(app: Flask, middleware: Callable[[Callable], Callable]) -> None:
+    """Wrap the app's own WSGI callable in a middleware, inside the page cache and proxy fix."""
+    holder: object = app
+    name = "wsgi_app"
+    inner = app.wsgi_app
+    while hasattr(inner, "app"):
+        holder, name, inner = inner, "app", inner.app
+    setattr(holder, name, middleware(inner))
 
 
 class Server(BaseApplication):
@@ -32,7 +43,7 @@ class Server(BaseApplication):
     ) -> None:
         """Remember the app and the settings; gunicorn reads them in load_config."""
         self.app = app
-        app.wsgi_app = Admission(app.wsgi_app, running)  # type: ignore[method-assign]
+        around_flask(app, lambda inner: Admission(inner, running))
         # One process serves every request and runs the queue: it alone must hear of changes.
         app.config["ONE_PROCESS"] = True
         fragments.init_app(app)

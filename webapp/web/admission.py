@@ -9,9 +9,12 @@ at a time and the rest wait in line, not for the CPU but here, where the line ca
   HEAD) soon, a change (POST and the rest), which a person expects to take a moment, later;
   whichever is due first runs next, so pages go before changes, but a change that has waited
   long goes before a page that has only just come;
-- a request that has run longer than `stalled` is waiting on something else (another server,
-  the database) and no longer counts as running, so a slow server elsewhere can't hold the
-  site up.
+- a request that has run for `stalled` seconds while its thread used little of the CPU is
+  waiting on something else (another server, the database, SQLite's write lock) and no longer
+  counts as running, so a slow server elsewhere can't hold the site up. A request busy on the
+  CPU keeps its turn however long it takes: letting more in would only slow it down.
+
+It sits inside the page cache, so a page kept for visitors is answered without waiting.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from time import monotonic
@@ -26,17 +30,37 @@ from time import monotonic
 READS = frozenset({"GET", "HEAD", "OPTIONS"})
 PAGE_DUE = 0.25  # seconds after it arrives
 CHANGE_DUE = 1.0
+# A request whose thread used less than this share of the time since it started is waiting.
+BUSY_SHARE = 0.25
 
 StartResponse = Callable[..., object]
 
 
 @dataclass(eq=False)
 class Turn:
-    """One request: when it is due, when it started running, and its wake-up call."""
+    """One request: when it is due, when it started running, its thread's CPU clock then, and
+    its wake-up call."""
 
     due: float
     started: float = 0.0
+    clock: int | None = None
+    cpu_at_start: float = 0.0
     woken: threading.Event = field(default_factory=threading.Event)
+
+    def run_here(self) -> None:
+        """Note the CPU clock of the thread that runs the request, now that it runs."""
+        if hasattr(time, "pthread_getcpuclockid"):
+            clock = time.pthread_getcpuclockid(threading.get_ident())
+            self.cpu_at_start = time.clock_gettime(clock)
+            self.clock = clock
+
+    def waiting_elsewhere(self, now: float, stalled: float) -> bool:
+        """Tell whether the request has run `stalled` seconds with its thread mostly idle."""
+        elapsed = now - self.started
+        if elapsed < stalled or self.clock is None:
+            return False
+        used = time.clock_gettime(self.clock) - self.cpu_at_start
+        return used < elapsed * BUSY_SHARE
 
 
 class Admission:
@@ -64,6 +88,7 @@ class Admission:
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         """Wait for this request's turn, run it, and hand the turn on."""
         turn = self.enter(environ.get("REQUEST_METHOD", "GET") in READS)
+        turn.run_here()
         try:
             return self.app(environ, start_response)
         finally:
@@ -76,7 +101,7 @@ class Admission:
         with self.lock:
             heapq.heappush(self.line, (turn.due, next(self.arrivals), turn))
             self.admit(now)
-        # Woken when a turn is handed on; looking again now and then notices stalled requests.
+        # Woken when a turn is handed on; looking again now and then notices requests that wait.
         while not turn.woken.wait(self.stalled):
             with self.lock:
                 self.admit(monotonic())
@@ -90,7 +115,7 @@ class Admission:
 
     def admit(self, now: float) -> None:
         """Let the next in line run while fewer than `running` are (call with the lock held)."""
-        busy = sum(1 for turn in self.active if now - turn.started < self.stalled)
+        busy = sum(1 for turn in self.active if not turn.waiting_elsewhere(now, self.stalled))
         while busy < self.running and self.line:
             _, _, turn = heapq.heappop(self.line)
             turn.started = now
