@@ -80,6 +80,12 @@ def ask(site: Admission, method: str, name: str) -> threading.Thread:
     return thread
 
 
+def start(site: Admission, held: Held, name: str) -> None:
+    """Send a page request that runs at once (nothing else is running or waiting); see it run."""
+    ask(site, "GET", name)
+    until(lambda: held.running()[-1:] == [name], f"{name} running")
+
+
 def until(condition, what: str) -> None:
     """Wait until the condition holds, or fail saying what never happened."""
     deadline = time.monotonic() + SETTLE_SECONDS
@@ -111,8 +117,7 @@ def test_no_more_than_running_requests_run_at_once(held):
 def test_a_page_goes_before_a_post_that_came_first(held):
     """While one request runs, a POST and then a GET arrive: the GET runs first."""
     site = Admission(held, running=1, stalled=60)
-    ask(site, "GET", "first")
-    until(lambda: held.running() == ["first"], "the first request running")
+    start(site, held, "first")
     ask(site, "POST", "post")
     until(lambda: waiting(site) == 1, "the post waiting")
     ask(site, "GET", "page")
@@ -127,8 +132,7 @@ def test_a_page_goes_before_a_post_that_came_first(held):
 def test_a_post_that_has_waited_long_goes_before_a_page_just_come(held):
     """A POST due before a later page (it came more than the difference earlier) runs first."""
     site = Admission(held, running=1, page_due=0.25, change_due=0.3, stalled=60)
-    ask(site, "GET", "first")
-    until(lambda: held.running() == ["first"], "the first request running")
+    start(site, held, "first")
     ask(site, "POST", "post")
     until(lambda: waiting(site) == 1, "the post waiting")
     time.sleep(0.1)
@@ -142,8 +146,7 @@ def test_a_post_that_has_waited_long_goes_before_a_page_just_come(held):
 def test_a_request_stuck_elsewhere_stops_holding_its_turn(held):
     """A request that runs past `stalled` (waiting on another server) lets the next one run."""
     site = Admission(held, running=1, stalled=0.05)
-    ask(site, "GET", "stuck")
-    until(lambda: held.running() == ["stuck"], "the stuck request running")
+    start(site, held, "stuck")
     ask(site, "GET", "next")
     until(lambda: held.running() == ["stuck", "next"], "the next request running")
 
@@ -151,8 +154,7 @@ def test_a_request_stuck_elsewhere_stops_holding_its_turn(held):
 def test_a_request_busy_on_the_cpu_keeps_its_turn_however_long(held):
     """A request working past `stalled` still counts: the next one waits until it is done."""
     site = Admission(held, running=1, stalled=0.05)
-    ask(site, "GET", "busy")
-    until(lambda: held.running() == ["busy"], "the busy request running")
+    start(site, held, "busy")
     ask(site, "GET", "next")
     until(lambda: waiting(site) == 1, "the next request waiting")
     time.sleep(0.3)
@@ -164,8 +166,7 @@ def test_a_request_busy_on_the_cpu_keeps_its_turn_however_long(held):
 def test_a_failing_request_gives_its_turn_back(held):
     """An app that raises still hands the turn on to whoever waits."""
     site = Admission(held, running=1, stalled=60)
-    ask(site, "GET", "first")
-    until(lambda: held.running() == ["first"], "the first request running")
+    start(site, held, "first")
     ask(site, "GET", "broken")
     ask(site, "GET", "after")
     until(lambda: waiting(site) == 2, "two requests waiting")

@@ -38,10 +38,8 @@ StartResponse = Callable[..., object]
 
 @dataclass(eq=False)
 class Turn:
-    """One request: when it is due, when it started running, its thread's CPU clock then, and
-    its wake-up call."""
+    """One request: when it started running, its thread's CPU clock then, and its wake-up call."""
 
-    due: float
     started: float = 0.0
     clock: int | None = None
     cpu_at_start: float = 0.0
@@ -97,9 +95,10 @@ class Admission:
     def enter(self, read: bool) -> Turn:
         """Return once this request may run."""
         now = monotonic()
-        turn = Turn(now + (self.page_due if read else self.change_due))
+        turn = Turn()
+        due = now + (self.page_due if read else self.change_due)
         with self.lock:
-            heapq.heappush(self.line, (turn.due, next(self.arrivals), turn))
+            heapq.heappush(self.line, (due, next(self.arrivals), turn))
             self.admit(now)
         # Woken when a turn is handed on; looking again now and then notices requests that wait.
         while not turn.woken.wait(self.stalled):
