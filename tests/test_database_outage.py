@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -19,7 +20,9 @@ from test_faults import author_and_bakery, new_crosspost
 
 from webapp import tasks
 from webapp.extensions import db
+from webapp.infra import db_setup
 from webapp.models import Crosspost, CrosspostState, Post
+from webapp.services import businesses
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -175,3 +178,84 @@ def test_the_web_answers_503_while_the_database_is_away_and_nothing_is_lost(
     statuses = [s for s in fake_mastodon.statuses if not s["deleted"]]
     assert sorted(s["idempotency_key"] for s in statuses) == sorted(r.idempotency_key for r in rows)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Post)) == 2
+
+
+def end_sessions(database: str) -> int:
+    """End every session on the database, as a restart of PostgreSQL does; return how many.
+
+    Returns once they are gone, so each has said goodbye and closed its socket.
+    """
+    sessions = "FROM pg_stat_activity WHERE datname = %s"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        ended = admin.execute(f"SELECT pg_terminate_backend(pid) {sessions}", (database,))
+        count = len(ended.fetchall())
+        deadline = time.monotonic() + 10
+        while admin.execute(f"SELECT count(*) {sessions}", (database,)).fetchone() != (0,):
+            assert time.monotonic() < deadline, "the sessions did not end"
+            time.sleep(0.01)
+    return count
+
+
+@pytest.fixture
+def direct_app(make_app, database: str):
+    """Return the app on its own PostgreSQL database, reached directly, with a business.
+
+    No context is left pushed: each request checks a connection out of the pool and back in.
+    """
+    app = make_app(
+        with_tables=False,
+        SQLALCHEMY_DATABASE_URI=f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}",
+    )
+    with app.app_context():
+        db.create_all()
+        businesses.create_business("Harbour Bikes")
+        db.session.commit()
+        db.session.remove()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def pings(direct_app, monkeypatch) -> list[int]:
+    """Count the pings the app's pool sends before handing out a connection."""
+    with direct_app.app_context():
+        dialect = db.engine.dialect
+    sent: list[int] = []
+    ping = dialect.do_ping
+
+    def counted(dbapi_connection):
+        """Ping, and count it."""
+        sent.append(1)
+        return ping(dbapi_connection)
+
+    monkeypatch.setattr(dialect, "do_ping", counted)
+    return sent
+
+
+def test_connections_in_steady_use_are_not_pinged_but_ended_ones_are_replaced_unseen(
+    direct_app, database, pings
+):
+    """Requests one after another cost no ping; after a restart's goodbye, pages answer as ever."""
+    client = direct_app.test_client()
+    AuthActions(client).register("ines")
+    for _ in range(5):
+        assert client.get("/me").status_code == 200
+        assert client.get("/healthz").status_code == 200
+    assert pings == []
+
+    assert end_sessions(database) >= 1
+    for path in ("/healthz", "/me", "/b/harbour-bikes", "/challenge"):
+        page = client.get(path)
+        assert page.status_code == 200, (path, page.text[:300])
+    assert pings, "a connection the database ended must be pinged before use"
+
+
+def test_a_connection_left_quiet_long_is_pinged_before_use(direct_app, pings, monkeypatch):
+    """One that sat unused past the quiet limit may have been dropped on the way: it is pinged."""
+    client = direct_app.test_client()
+    assert client.get("/healthz").status_code == 200
+    assert pings == []
+    monkeypatch.setattr(db_setup, "QUIET_BEFORE_PING", 0.0)
+    assert client.get("/healthz").status_code == 200
+    assert pings == [1]

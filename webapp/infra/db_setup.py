@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import functools
 import secrets
+import select
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -17,6 +19,9 @@ from sqlalchemy.engine import make_url
 from webapp.extensions import db, login_manager
 
 BUSY_TIMEOUT = 15  # seconds a write waits for SQLite's write lock before it is refused
+# A pooled connection to a server left unused this long is pinged before it is used again: a
+# firewall or NAT in between may have dropped it without a word.
+QUIET_BEFORE_PING = 30.0
 # The statements that start a write transaction (as Python's sqlite3 module begins one).
 WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 _turns: dict[str, Turn] = {}
@@ -55,9 +60,16 @@ class Turn:
 def engine_options(app: Flask) -> None:
     """Make a SQLite file's connections take turns at writing; call before the engine is made.
 
-    On a file, no ping before each use either: a file can't drop the connection.
+    On a file, no ping before each use either: a file can't drop the connection. PostgreSQL's
+    connections are pinged only when in doubt (see ping_when_in_doubt).
     """
     url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() == "postgresql":
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            **(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}),
+            "pool_pre_ping": False,
+        }
+        return
     if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
         return
     options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
@@ -176,11 +188,54 @@ class TurnTakingCursor(sqlite3.Cursor):
 
 
 def init_app(app: Flask) -> None:
-    """Set up SQLite for real use (see _sqlite_pragmas) and teach Flask-Login to load users."""
+    """Set up SQLite for real use (see _sqlite_pragmas), or PostgreSQL's pings (see below)."""
     with app.app_context():
         engine = db.engine
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
+        elif engine.dialect.name == "postgresql":
+            ping_when_in_doubt(engine)
+
+
+def ping_when_in_doubt(engine: sa.Engine) -> None:
+    """Before a pooled connection is used, ping it only if it sat quiet long or the server spoke.
+
+    A ping before every use (pool_pre_ping) is a round trip per request. PostgreSQL says so when
+    it ends a session (a restart, a terminated backend) and closes the socket, so a connection
+    it has dropped has something to read: a poll finds that without a round trip. One left quiet
+    past QUIET_BEFORE_PING may have been dropped in between without a word, and is pinged.
+    A connection that fails its ping is replaced before the request uses it.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def note_return(dbapi_connection, record) -> None:
+        """Remember when the connection went back to the pool."""
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def ping_if_in_doubt(dbapi_connection, record, proxy) -> None:
+        """Ping a connection that sat quiet long or has something to read; replace a dead one."""
+        returned_at = record.info.get("returned_at")
+        if returned_at is None:
+            return  # just opened
+        quiet = time.monotonic() - returned_at > QUIET_BEFORE_PING
+        errors = engine.dialect.loaded_dbapi.Error
+        if not quiet and not _has_something_to_read(dbapi_connection, errors):
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except errors as exc:
+            raise sa.exc.DisconnectionError("The database closed this connection.") from exc
+
+
+def _has_something_to_read(dbapi_connection, errors: type[Exception]) -> bool:
+    """Tell whether the server sent anything (a goodbye, the socket's end) to an idle connection."""
+    try:
+        poll = select.poll()
+        poll.register(dbapi_connection.fileno(), select.POLLIN)
+    except (OSError, ValueError, errors):
+        return True
+    return bool(poll.poll(0))
 
 
 def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
