@@ -36,8 +36,13 @@ from webapp.web.limits import posting_limit, user_key
 bp = Blueprint("posts", __name__)
 
 
-# What a post's page shows of it besides its statuses, read with the post in one query.
-SHOWN_WITH_POST = (so.joinedload(Post.business), so.joinedload(Post.wall_reply))
+# What a post's page shows of it, read with the post in one query: its business, the
+# business's answer and the post's statuses on the networks (none to a few).
+SHOWN_WITH_POST = (
+    so.joinedload(Post.business),
+    so.joinedload(Post.wall_reply),
+    so.joinedload(Post.crossposts),
+)
 
 
 def get_post(post_id: int, check_author: bool = True) -> Post:
