@@ -35,6 +35,24 @@ def around_flask(app: Flask, middleware: Callable[[Callable], Callable]) -> None
     setattr(holder, name, middleware(inner))
 
 
+# Objects allocated between young-generation collections (Python's default is 700). A request
+# makes thousands (ORM rows, forms, template contexts) that are nearly all gone when it ends;
+# collecting every 700 walked the same short-lived objects again and again (0.5 ms of CPU per
+# post in the burst bench, 0.2 ms at 10,000).
+YOUNG_COLLECTION_EVERY = 10_000
+
+
+def settle_collector() -> None:
+    """In a serving process once loaded: hide start-up objects from the collector, collect less.
+
+    The app's modules, templates and settings live as long as the process; left in view, every
+    full collection walks all of them again, a 40 ms pause that lands on somebody's request.
+    """
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_COLLECTION_EVERY, middle, old)
+
+
 class Server(BaseApplication):
     """The app served by one threaded gunicorn worker that also runs the queue consumer."""
 
@@ -76,8 +94,7 @@ class Server(BaseApplication):
             # Connections opened by the master must not be shared with the worker.
             db.engine.dispose(close=False)
         self.consumer = queue.start_in_process(self.queue_workers)
-        # As gunicorn.conf.py does: keep what was loaded at start-up out of every collection.
-        gc.freeze()
+        settle_collector()
 
     def stop_consumer(self) -> None:
         """Let the consumer finish the tasks it is running before the worker exits."""
