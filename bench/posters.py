@@ -265,6 +265,23 @@ def load_average() -> str:
         return "?"
 
 
+def machine_pace() -> float:
+    """Return the milliseconds a fixed piece of pure-Python work takes here, best of five.
+
+    The same code's CPU per post has been seen to move by a third from one minute to the next
+    on a shared machine; this tells a slow spell from a slow change.
+    """
+    best = float("inf")
+    for _ in range(5):
+        started = time.process_time()
+        words = {}
+        for i in range(200_000):
+            key = f"w{i % 997}"
+            words[key] = words.get(key, 0) + len(key)
+        best = min(best, time.process_time() - started)
+    return best * 1000
+
+
 def cpu_seconds(pid: int) -> float:
     """Return the CPU time (user + system) a process and its children have used so far.
 
@@ -329,6 +346,7 @@ def main() -> None:
                 start_new_session=True,
             )
         base = f"http://127.0.0.1:{port}"
+        pace_before = machine_pace()
         load_before = load_average()
         try:
             for _ in range(300):
@@ -350,6 +368,7 @@ def main() -> None:
             elapsed = time.perf_counter() - start.started
             cpu = cpu_seconds(server.pid) - start.cpu
             load_after = load_average()
+            pace_after = machine_pace()
             walls, problems = on_walls(base, shops)
         finally:
             os.killpg(server.pid, signal.SIGINT)
@@ -381,7 +400,9 @@ def main() -> None:
         f"posting for {elapsed:.1f} s: {requests_made} requests ({requests_made / elapsed:.0f} "
         f"req/s); posts accepted: {len(accepted)} ({len(accepted) / elapsed:.1f}/s)\n"
         f"server CPU while posting: {cpu:.1f} s, "
-        f"{cpu * 1000 / max(len(accepted), 1):.1f} ms per post (form, post and its page)"
+        f"{cpu * 1000 / max(len(accepted), 1):.1f} ms per post (form, post and its page)\n"
+        f"machine pace (fixed work, lower is faster): {pace_before:.0f} ms before, "
+        f"{pace_after:.0f} ms after"
     )
     print("| request | count | p50 ms | p99 ms | mean ms |")
     print("| --- | ---: | ---: | ---: | ---: |")
