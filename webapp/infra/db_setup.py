@@ -58,22 +58,22 @@ class Turn:
 
 
 def engine_options(app: Flask) -> None:
-    """Make a SQLite file's connections take turns at writing; call before the engine is made.
+    """Set the pool's options for the database; call before the engine is made.
 
-    On a file, no ping before each use either: a file can't drop the connection. PostgreSQL's
-    connections are pinged only when in doubt (see ping_when_in_doubt).
+    A SQLite file's connections take turns at writing, and aren't pinged before each use: a
+    file can't drop the connection. PostgreSQL's aren't either: they are pinged only when in
+    doubt (see ping_when_in_doubt).
     """
     url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
-    if url.get_backend_name() == "postgresql":
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
-            **(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}),
-            "pool_pre_ping": False,
-        }
-        return
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
-        return
+    backend = url.get_backend_name()
     options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
-    options["connect_args"] = {**options.get("connect_args", {}), "factory": TurnTakingConnection}
+    if backend == "sqlite" and url.database not in (None, "", ":memory:"):
+        options["connect_args"] = {
+            **options.get("connect_args", {}),
+            "factory": TurnTakingConnection,
+        }
+    elif backend != "postgresql":
+        return
     options["pool_pre_ping"] = False
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
@@ -207,6 +207,8 @@ def ping_when_in_doubt(engine: sa.Engine) -> None:
     A connection that fails its ping is replaced before the request uses it.
     """
 
+    errors = engine.dialect.loaded_dbapi.Error
+
     @event.listens_for(engine, "checkin")
     def note_return(dbapi_connection, record) -> None:
         """Remember when the connection went back to the pool."""
@@ -219,7 +221,6 @@ def ping_when_in_doubt(engine: sa.Engine) -> None:
         if returned_at is None:
             return  # just opened
         quiet = time.monotonic() - returned_at > QUIET_BEFORE_PING
-        errors = engine.dialect.loaded_dbapi.Error
         if not quiet and not _has_something_to_read(dbapi_connection, errors):
             return
         try:
