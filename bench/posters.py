@@ -257,6 +257,25 @@ def stored_posts(env: dict) -> dict[int, int]:
         engine.dispose()
 
 
+def cycle_line(people: int, posts_per_second: float, tally: Tally) -> str:
+    """Tell how long a cycle lasts and how its three waits add up to it.
+
+    Everyone posts back to back, so a cycle (the form, the post, the post's page) lasts the
+    people divided by posts per second; the server's line only shares that time out.
+    """
+    if not posts_per_second:
+        return "a cycle: no post accepted"
+    waits = sum(
+        statistics.fmean(tally.latencies[kind]) * 1000
+        for kind in ("GET /posts/new", "POST /posts/new", "GET /posts/<id>")
+        if tally.latencies[kind]
+    )
+    return (
+        f"a cycle: {people} people / {posts_per_second:.1f} posts/s = "
+        f"{people * 1000 / posts_per_second:.0f} ms; its three mean waits add up to {waits:.0f} ms"
+    )
+
+
 def load_average() -> str:
     """Return the machine's 1-minute load average, as the kernel reports it."""
     try:
@@ -399,8 +418,9 @@ def main() -> None:
         f"load average {load_before} before, {load_after} after\n"
         f"posting for {elapsed:.1f} s: {requests_made} requests ({requests_made / elapsed:.0f} "
         f"req/s); posts accepted: {len(accepted)} ({len(accepted) / elapsed:.1f}/s)\n"
-        f"server CPU while posting: {cpu:.1f} s, "
+        f"server CPU while posting: {cpu:.1f} s ({cpu / elapsed:.0%} of a core), "
         f"{cpu * 1000 / max(len(accepted), 1):.1f} ms per post (form, post and its page)\n"
+        f"{cycle_line(args.people, len(accepted) / elapsed, tally)}\n"
         f"machine pace (fixed work, lower is faster): {pace_before:.0f} ms before, "
         f"{pace_after:.0f} ms after"
     )
