@@ -7,7 +7,6 @@ class DefaultConfig:
     """Settings that suit a laptop: SQLite in instance/, memory rate limits."""
 
     SQLALCHEMY_DATABASE_URI = "sqlite:///praisewall.db"
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     RATELIMIT_STORAGE_URI = "memory://"
     # Stated, not left out: Flask-Limiter otherwise carries the last app's choice over to the next.
     RATELIMIT_ENABLED = True

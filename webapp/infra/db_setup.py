@@ -58,23 +58,12 @@ class Turn:
 
 
 def engine_options(app: Flask) -> None:
-    """Set the pool's options for the database; call before the engine is made.
-
-    A SQLite file's connections take turns at writing, and aren't pinged before each use: a
-    file can't drop the connection. PostgreSQL's aren't either: they are pinged only when in
-    doubt (see ping_when_in_doubt).
-    """
+    """Make a SQLite file's connections take turns at writing; call before the engine is made."""
     url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
-    backend = url.get_backend_name()
-    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
-    if backend == "sqlite" and url.database not in (None, "", ":memory:"):
-        options["connect_args"] = {
-            **options.get("connect_args", {}),
-            "factory": TurnTakingConnection,
-        }
-    elif backend != "postgresql":
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
         return
-    options["pool_pre_ping"] = False
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    options["connect_args"] = {**options.get("connect_args", {}), "factory": TurnTakingConnection}
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
