@@ -2,7 +2,8 @@
 
 
 def post_worker_init(worker) -> None:
-    """Settle the garbage collector once the worker has loaded the app (see settle_collector)."""
-    from webapp.cli.serve import settle_collector
+    """Once the worker has loaded the app: compile its templates, then settle the collector."""
+    from webapp.cli.serve import compile_templates, settle_collector
 
+    compile_templates(worker.wsgi)
     settle_collector()

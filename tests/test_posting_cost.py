@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import TEST_DATABASE_URL
 
+from webapp.cli.serve import compile_templates
 from webapp.extensions import db
 from webapp.infra.db_setup import TurnTakingConnection, WriteTurnHeld, turn_for
 from webapp.models import Post
@@ -87,6 +88,29 @@ def test_sending_the_same_post_again_writes_nothing(client, signed_in_alice, bak
         again = client.post("/posts/new", data=praise(business_id, 1))
     assert again.headers["Location"] == first.headers["Location"]
     assert not [sql for sql in sent if not sql.startswith("SELECT")]
+
+
+def test_a_started_server_compiles_no_template_while_people_post(
+    app, client, signed_in_alice, bakery, monkeypatch
+):
+    """`flask serve` compiles every template as it starts: the first people to open the form,
+    post and see their post don't wait for it, nor does anyone on the business's wall."""
+    compile_templates(app)
+    compiled: list[str] = []
+    compile_now = app.jinja_env.compile
+
+    def compile_and_note(source, name=None, *args, **kwargs):
+        compiled.append(name)
+        return compile_now(source, name, *args, **kwargs)
+
+    monkeypatch.setattr(app.jinja_env, "compile", compile_and_note)
+    assert client.get("/posts/new").status_code == 200
+    posted = client.post("/posts/new", data=praise(bakery.id, 1))
+    assert posted.status_code == 302
+    page = client.get(posted.headers["Location"])
+    assert "Quick, kind and patient" in page.text
+    assert client.get(f"/b/{bakery.slug}").status_code == 200
+    assert compiled == []
 
 
 @pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="SQLite's write lock")

@@ -26,7 +26,7 @@ def init_app(app: Flask) -> None:
     """Register the commands."""
     app.cli.add_command(create_admin)
     app.cli.add_command(demo_data)
-    app.cli.add_command(serve)
+    app.cli.add_command(serve_site)
     app.cli.add_command(worker)
     app.cli.add_command(rotate_keys)
     app.cli.add_command(backup)
@@ -42,7 +42,7 @@ def init_app(app: Flask) -> None:
     "--running", default=2, show_default=True, help="Requests running at once; others wait."
 )
 @click.option("--workers", default=2, show_default=True, help="Queue worker threads.")
-def serve(host: str, port: int, threads: int, running: int, workers: int) -> None:
+def serve_site(host: str, port: int, threads: int, running: int, workers: int) -> None:
     """Serve the site with gunicorn on one machine, with the queue worker in the same process."""
     from webapp.cli.serve import Server
 
