@@ -7,8 +7,9 @@ form; once all have, each posts praise for 30 seconds the way a browser does: GE
 for the form token, POST it, follow the redirect to the post. Sign-ups and posting are timed
 apart. Afterwards every accepted post (a 302 to /posts/<id>) must be in the database and on its
 business's wall (paged through the JSON API with its cursors), and the first page of each wall
-must show its newest post. --trace-writes also times every write transaction the server makes
-(see write_trace.py).
+must show its newest post. Each posting request's p99 is also given for the burst's first 10 s
+and for the rest. --trace-writes also times every write transaction the server makes (see
+write_trace.py).
 
     .venv/bin/python bench/posters.py [--people 50] [--seconds 30] [--trace-writes]
         [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/EMPTY_DATABASE]
@@ -39,6 +40,9 @@ VENV_BIN = Path(sys.executable).parent
 PASSWORD = "posters bench password 1"
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 POST_RE = re.compile(r"/posts/(\d+)$")
+# Seconds from the start of posting that count as the burst's onset. Everyone starts at once,
+# so for the first few cycles people move in step and the line fills in waves.
+ONSET = 10.0
 SHOPS = ["Corner Bakery", "Daily Basket", "River Books", "Golden Optician", "Harbour Bikes"]
 
 
@@ -83,6 +87,7 @@ class Tally:
             "POST /posts/new": [],
             "GET /posts/<id>": [],
         }
+        self.sent_at: dict[str, list[float]] = {kind: [] for kind in self.latencies}
         self.accepted: list[tuple[int, int]] = []  # (post id, business id)
         self.errors: Counter = Counter()
         self.refused: Counter = Counter()
@@ -102,6 +107,7 @@ class Tally:
         elapsed = time.perf_counter() - started
         with self.lock:
             self.latencies[kind].append(elapsed)
+            self.sent_at[kind].append(started)
             if response.status_code >= 500:
                 self.errors[f"{kind}: HTTP {response.status_code}"] += 1
         return response
@@ -240,6 +246,14 @@ def percentile(values: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))] * 1000
+
+
+def p99_onset_and_after(tally: Tally, kind: str, started: float) -> tuple[float, float]:
+    """Return the p99 of the requests sent in the burst's first ONSET seconds, and after them."""
+    onset, after = [], []
+    for latency, sent in zip(tally.latencies[kind], tally.sent_at[kind], strict=True):
+        (onset if sent - started < ONSET else after).append(latency)
+    return percentile(onset, 99), percentile(after, 99)
 
 
 def stored_posts(env: dict) -> dict[int, int]:
@@ -424,13 +438,20 @@ def main() -> None:
         f"machine pace (fixed work, lower is faster): {pace_before:.0f} ms before, "
         f"{pace_after:.0f} ms after"
     )
-    print("| request | count | p50 ms | p99 ms | mean ms |")
-    print("| --- | ---: | ---: | ---: | ---: |")
+    print(
+        f"| request | count | p50 ms | p99 ms | mean ms | p99 ms, first {ONSET:.0f} s "
+        f"| p99 ms, after |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for kind, values in tally.latencies.items():
         mean = statistics.fmean(values) * 1000 if values else float("nan")
+        onset, after = (
+            p99_onset_and_after(tally, kind, start.started) if kind in posting else (None, None)
+        )
         print(
             f"| {kind} | {len(values)} | {percentile(values, 50):.1f} | "
-            f"{percentile(values, 99):.1f} | {mean:.1f} |"
+            f"{percentile(values, 99):.1f} | {mean:.1f} | "
+            + (f"{onset:.1f} | {after:.1f} |" if onset is not None else "– | – |")
         )
     print(
         f"errors (5xx, exceptions, tracebacks in the server log): {errors} {dict(tally.errors)}\n"
