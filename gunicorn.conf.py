@@ -5,5 +5,7 @@ def post_worker_init(worker) -> None:
     """Once the worker has loaded the app: compile its templates, then settle the collector."""
     from webapp.cli.serve import compile_templates, settle_collector
 
-    compile_templates(worker.wsgi)
+    # With --reload and a broken module, gunicorn serves its own error page instead of the app.
+    if hasattr(worker.wsgi, "jinja_env"):
+        compile_templates(worker.wsgi)
     settle_collector()

@@ -40,6 +40,19 @@ def count_queries(client, path: str) -> int:
     return len(statements)
 
 
+def templates_compiled(app, monkeypatch) -> list[str]:
+    """Return a list that fills with the name of every template the app compiles from now on."""
+    compiled: list[str] = []
+    compile_now = app.jinja_env.compile
+
+    def compile_and_note(source, name=None, *args, **kwargs):
+        compiled.append(name)
+        return compile_now(source, name, *args, **kwargs)
+
+    monkeypatch.setattr(app.jinja_env, "compile", compile_and_note)
+    return compiled
+
+
 def csrf_token(html: str) -> str:
     """Pull the CSRF token out of a rendered form."""
     match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)

@@ -11,6 +11,7 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 from conftest import TEST_DATABASE_URL
+from helpers import templates_compiled
 
 from webapp.cli.serve import compile_templates
 from webapp.extensions import db
@@ -90,20 +91,13 @@ def test_sending_the_same_post_again_writes_nothing(client, signed_in_alice, bak
     assert not [sql for sql in sent if not sql.startswith("SELECT")]
 
 
-def test_a_started_server_compiles_no_template_while_people_post(
+def test_templates_compiled_at_start_leave_nothing_to_compile_while_people_post(
     app, client, signed_in_alice, bakery, monkeypatch
 ):
-    """`flask serve` compiles every template as it starts: the first people to open the form,
-    post and see their post don't wait for it, nor does anyone on the business's wall."""
+    """What a serving process compiles as it starts is all a burst needs: the first people to
+    open the form, post and see their post don't wait for a template, nor does the wall."""
     compile_templates(app)
-    compiled: list[str] = []
-    compile_now = app.jinja_env.compile
-
-    def compile_and_note(source, name=None, *args, **kwargs):
-        compiled.append(name)
-        return compile_now(source, name, *args, **kwargs)
-
-    monkeypatch.setattr(app.jinja_env, "compile", compile_and_note)
+    compiled = templates_compiled(app, monkeypatch)
     assert client.get("/posts/new").status_code == 200
     posted = client.post("/posts/new", data=praise(bakery.id, 1))
     assert posted.status_code == 302

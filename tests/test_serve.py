@@ -7,6 +7,7 @@ whether they live in instance/fernet_keys (as after `make run`) or in WEBAPP_FER
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import socket
 import subprocess
@@ -18,16 +19,18 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import requests
 import sqlalchemy as sa
 from conftest import PASSWORD, AuthActions, mastodon_sign_in, send
 from cryptography.fernet import Fernet, InvalidToken
-from helpers import clean_env, stop
+from helpers import clean_env, stop, templates_compiled
 from test_faults import author_and_bakery, new_crosspost
 
 from webapp import ROOT, tasks
+from webapp.cli import serve
 from webapp.extensions import db
 from webapp.infra import crypto
 from webapp.models import Crosspost, CrosspostState, MastodonAccount, MastodonServer
@@ -160,6 +163,34 @@ def deliver(site: Site, fake_mastodon, person, number: int) -> Crosspost:
     assert len(fake_mastodon.statuses) == before + 1
     assert f"Praise number {number}" in fake_mastodon.statuses[-1]["status"]
     return row
+
+
+def flask_serve_worker(app) -> None:
+    """Start `flask serve`'s worker as gunicorn does after the fork (its consumer left out)."""
+    serve.Server.start_consumer(SimpleNamespace(app=app, queue_workers=1))
+
+
+def gunicorn_worker(app) -> None:
+    """Run gunicorn.conf.py's hook, as each gunicorn worker does once it has loaded the app."""
+    spec = importlib.util.spec_from_file_location("gunicorn_settings", ROOT / "gunicorn.conf.py")
+    settings = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(settings)
+    settings.post_worker_init(SimpleNamespace(wsgi=app))
+
+
+@pytest.mark.parametrize("start", [flask_serve_worker, gunicorn_worker], ids=["serve", "gunicorn"])
+def test_a_worker_compiles_every_template_before_its_first_request(make_app, monkeypatch, start):
+    """However the site is served, a worker compiles its templates as it starts: no visitor waits
+    for a template to compile."""
+    monkeypatch.setattr(serve.queue, "start_in_process", lambda workers: None)
+    # The collector's settings are the test run's own; only the templates matter here.
+    monkeypatch.setattr(serve, "settle_collector", lambda: None)
+    app = make_app(with_tables=False)
+    start(app)
+    compiled = templates_compiled(app, monkeypatch)
+    for name in app.jinja_env.list_templates(extensions=serve.TEMPLATE_KINDS):
+        app.jinja_env.get_template(name)
+    assert compiled == []
 
 
 def test_serve_is_a_production_server_with_its_own_queue_worker(
