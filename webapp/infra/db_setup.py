@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import secrets
 import select
 import sqlite3
@@ -11,7 +10,6 @@ import time
 from pathlib import Path
 
 import sqlalchemy as sa
-import sqlalchemy.orm as so
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -241,30 +239,15 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     cursor.close()
 
 
-@functools.cache
-def user_by_id() -> sa.Select:
-    """Return the statement that reads a signed-in person, built once: every page runs it.
-
-    Their network accounts come in the same query: every page asks whether either wants a new
-    sign-in (base.html's banners), and a wall whether this person may claim it.
-    """
-    from webapp.models import User
-
-    return (
-        sa.select(User)
-        .options(so.joinedload(User.mastodon_account), so.joinedload(User.bluesky_account))
-        .where(User.id == sa.bindparam("id"))
-    )
-
-
 @login_manager.user_loader
 def load_user(cookie_id: str):
     """Load the user from "id:token"; a stale token (new password, deleted user) is nobody."""
+    from webapp.infra import kept_people
     from webapp.models import parse_id
 
     user_id, _, token = cookie_id.partition(":")
     number = parse_id(user_id)
-    user = db.session.scalar(user_by_id(), {"id": number}) if number else None
+    user = kept_people.person(number) if number else None
     if user is None or not secrets.compare_digest(user.session_token, token):
         return None
     return user

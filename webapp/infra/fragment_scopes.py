@@ -3,8 +3,11 @@
 Every flush and every bulk UPDATE or DELETE through the session is read for the rows it
 touches: a post moves its business, its author and the list of all posts on; a reply or status
 on a network moves its post's; a business or person moves its own, and everything when renamed,
-since its name is shown beside posts everywhere. The scopes are gathered in the session and
-moved on right after the commit, so a person who changed something sees it on their next page.
+since its name is shown beside posts everywhere. A person's row and network accounts also move
+their account scope on, which their posts and rounds leave be (the compose form shows only
+those); a Mastodon server's new limits move everything on, as nothing says whose form shows
+them. The scopes are gathered in the session and moved on right after the commit, so a person
+who changed something sees it on their next page.
 """
 
 from __future__ import annotations
@@ -15,7 +18,14 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from webapp.infra import fragments
-from webapp.infra.fragments import ALL, CHALLENGES, POSTS, business_scope, user_scope
+from webapp.infra.fragments import (
+    ALL,
+    CHALLENGES,
+    POSTS,
+    account_scope,
+    business_scope,
+    user_scope,
+)
 from webapp.models import (
     BlueskyAccount,
     Business,
@@ -24,6 +34,7 @@ from webapp.models import (
     ChallengeRound,
     Crosspost,
     MastodonAccount,
+    MastodonServer,
     Post,
     User,
 )
@@ -31,10 +42,20 @@ from webapp.models import (
 PENDING = "fragments.scopes"
 # Columns shown beside posts on every page: a change to one of them moves everything on.
 SHOWN_EVERYWHERE = {Business: ("name", "slug"), User: ("username",)}
+# A server's limits, shown on the compose form of each person there.
+SERVER_LIMITS = ("max_characters", "url_length")
 # Tables whose rows hang off a post: what they show is their post's.
 ON_A_POST = (Crosspost, BusinessReply)
 # Tables whose bulk changes are rare enough to move everything on.
-OF_THEIR_OWN = (Business, User, ChallengeRound, MastodonAccount, BlueskyAccount, BusinessManager)
+OF_THEIR_OWN = (
+    Business,
+    User,
+    ChallengeRound,
+    MastodonAccount,
+    BlueskyAccount,
+    BusinessManager,
+    MastodonServer,
+)
 
 
 def post_scopes(business_id: int | None, author_id: int | None) -> set[str]:
@@ -53,12 +74,14 @@ def values_of(obj: object, attribute: str) -> set:
     return {v for v in (*history.unchanged, *history.deleted, *history.added) if v is not None}
 
 
+def changes_any(obj: object, attributes: tuple[str, ...]) -> bool:
+    """Tell whether a flush changes any of these attributes of the object."""
+    return any(so.attributes.get_history(obj, attribute).has_changes() for attribute in attributes)
+
+
 def renamed(obj: object) -> bool:
     """Tell whether a flush changes a name shown beside posts everywhere."""
-    return any(
-        so.attributes.get_history(obj, attribute).has_changes()
-        for attribute in SHOWN_EVERYWHERE.get(type(obj), ())
-    )
+    return changes_any(obj, SHOWN_EVERYWHERE.get(type(obj), ()))
 
 
 def of_posts(connection: sa.Connection, session: so.Session, post_ids: set[int]) -> set[str]:
@@ -100,10 +123,15 @@ def flushed_scopes(session: so.Session) -> set[str]:
             scopes.add(business_scope(obj.id))
         elif isinstance(obj, User):
             scopes.add(user_scope(obj.id))
+            if obj in session.new or session.is_modified(obj, include_collections=False):
+                scopes.add(account_scope(obj.id))
         elif isinstance(obj, ChallengeRound):
             scopes |= {CHALLENGES, user_scope(obj.user_id)}
         elif isinstance(obj, MastodonAccount | BlueskyAccount):
-            scopes.add(user_scope(obj.user_id))
+            for user_id in values_of(obj, "user_id"):
+                scopes |= {user_scope(user_id), account_scope(user_id)}
+        elif isinstance(obj, MastodonServer) and changes_any(obj, SERVER_LIMITS):
+            scopes.add(ALL)
         elif isinstance(obj, BusinessManager):
             scopes.add(business_scope(obj.business_id))
     if post_ids:

@@ -66,6 +66,11 @@ def user_scope(user_id: int) -> str:
     return f"u{user_id}"
 
 
+def account_scope(user_id: int) -> str:
+    """Name the scope of a person's own row and network accounts, which their posts leave be."""
+    return f"a{user_id}"
+
+
 class Fragments:
     """Scope generations and rendered parts: in Redis when given one, else in this process."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import sqlalchemy.orm as so
 from flask import (
     Blueprint,
@@ -20,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from webapp import networks, tasks
 from webapp.extensions import db
 from webapp.infra import fragments
+from webapp.infra.fragments import account_scope
 from webapp.models import Business, Kind, Post, parse_id
 from webapp.networks.bluesky import text as bluesky_text
 from webapp.networks.mastodon import text as status_text
@@ -30,6 +33,7 @@ from webapp.pwa.share import shared_story
 from webapp.services import crosspost, posts, tone, wall_replies
 from webapp.services.businesses import parse_bluesky_handle, parse_handle
 from webapp.services.moderation import REPORT_REASONS
+from webapp.web import kept_pages
 from webapp.web.caching import cacheable_page
 from webapp.web.limits import posting_limit, user_key
 
@@ -221,7 +225,19 @@ def flash_tone(kind: str, body: str) -> None:
             flash(suggestion, "tone")
 
 
+def fresh_form() -> tuple[str, ...] | None:
+    """Name the scopes a fresh compose form shows besides the person's own row and accounts:
+    none. A form sent, or filled in from the address, is rendered as usual (None)."""
+    return None if request.method == "POST" or request.args else ()
+
+
+def compose_dates() -> tuple[str, str]:
+    """Return the dates a fresh compose form shows: its default (today) and the latest allowed."""
+    return datetime.now(UTC).date().isoformat(), posts.latest_today().isoformat()
+
+
 @bp.route("/posts/new", methods=["GET", "POST"])
+@kept_pages.for_person("compose", fresh_form, whose=account_scope, parts=compose_dates)
 @login_required
 @posting_limit(user_key)
 def new():
@@ -271,11 +287,13 @@ def posted(post_id: int):
 
 def render_post(post: Post, resolve_form: ResolveForm | None = None, status: int = 200):
     """Render a post's page with the forms its reader may use."""
+    if resolve_form is None and post.is_unresolved:
+        resolve_form = ResolveForm()
     return (
         render_template(
             "posts/show.html",
             post=post,
-            resolve_form=resolve_form or ResolveForm(),
+            resolve_form=resolve_form,
             follow_ups=posts.follow_ups(post) if post.kind == Kind.COMPLAINT else [],
             fixed_complaint=posts.fixed_complaint(post) if post.fixes_id else None,
             report_reasons=REPORT_REASONS,

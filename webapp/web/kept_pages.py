@@ -9,8 +9,9 @@ rendered afresh when either moves on, and after FRAGMENT_CACHE_SECONDS at the la
 The person is recognised by the signed session cookie alone ("id:token", as Flask-Login keeps
 it), without reading them: the page is kept with a hash of the cookie value that saw it and
 served only to a cookie with that same value. A new password, signing out everywhere or a
-deleted account changes the person's row, which moves their scope on, so a kept page is never
-served to a cookie that no longer signs them in. A page with a message to show once (a flash)
+deleted account changes the person's row, which moves their scopes on (both the scope of all
+their pages and the narrower one of their row and accounts), so a kept page is never served to
+a cookie that no longer signs them in. A page with a message to show once (a flash)
 is rendered, not kept, and each reader's own CSRF token is put back on the way out.
 """
 
@@ -53,12 +54,19 @@ def not_for_keeping() -> None:
     g.keep_page = False
 
 
-def for_person(name: str, scopes: Callable[..., Sequence[str] | None]):
+def for_person(
+    name: str,
+    scopes: Callable[..., Sequence[str] | None],
+    whose: Callable[[int], str] = user_scope,
+    parts: Callable[[], Sequence[object]] = tuple,
+):
     """Keep the view's page whole for each signed-in person, under their scope and `scopes`.
 
     `scopes` takes the view's arguments and names the scopes the page shows, or returns None
-    to have it rendered as usual (an address that names nothing). Visitors are left to the
-    page cache and the kept parts.
+    to have it rendered as usual (an address that names nothing). `whose` names the person's
+    scope the page shows: all of their pages (user_scope), or only their own row and accounts
+    (account_scope). `parts` gives anything else the page shows that no scope covers, such as
+    today's date. Visitors are left to the page cache and the kept parts.
     """
 
     def decorate(view: Callable[..., Response | str]):
@@ -78,8 +86,8 @@ def for_person(name: str, scopes: Callable[..., Sequence[str] | None]):
                 query = request.query_string.decode("latin-1")
                 key = store.key(
                     "page:" + name,
-                    (request.host_url, request.path, query, person_id),
-                    (*shown, user_scope(person_id)),
+                    (request.host_url, request.path, query, person_id, *parts()),
+                    (*shown, whose(person_id)),
                 )
                 kept = store.get(key)
             except redis.RedisError as error:

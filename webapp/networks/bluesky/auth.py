@@ -26,7 +26,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
 
 from webapp.extensions import db
-from webapp.infra import crypto
+from webapp.infra import crypto, fragments
+from webapp.infra.fragments import account_scope, user_scope
 from webapp.infra.http import server_session
 from webapp.models import BlueskyAccount, utcnow
 from webapp.networks.bluesky import answers, dpop, oauth
@@ -266,12 +267,16 @@ def swap(account_id: int, version: int, values: dict) -> bool:
     """Write values if the row's token_version is still `version`, committed at once."""
     table = BlueskyAccount.__table__
     with db.engine.begin() as connection:
-        result = connection.execute(
+        written = connection.execute(
             sa.update(table)
             .where(table.c.id == account_id, table.c.token_version == version)
             .values(**values)
-        )
-    return result.rowcount == 1
+            .returning(table.c.user_id)
+        ).first()
+    if written is not None and "needs_login" in values and written.user_id is not None:
+        # Written beside the session, whose commits tell the pages that show the banner.
+        fragments.bump({user_scope(written.user_id), account_scope(written.user_id)})
+    return written is not None
 
 
 def adopt(account: BlueskyAccount, row: sa.Row) -> None:

@@ -1,0 +1,175 @@
+"""The signed-in person's row and network accounts, kept in the process between requests.
+
+Every request from a signed-in person reads them (Flask-Login's user loader): to know who the
+cookie names, whether its token still signs them in, and what the layout shows them. Posting a
+form and seeing the post took three such reads, as much of the server's time as the post's own
+writes. So the rows are kept here, under the generations of the person's account scope and of
+everything (webapp/infra/fragments.py). Every change to the person's row or accounts moves that
+scope on when it commits, in this process or, with REDIS_URL, in every process, so the next
+request reads afresh: a new password or signing out everywhere (a new token), a new name, an
+account connected, lost or asking for a new sign-in. A kept row also ends after
+FRAGMENT_CACHE_SECONDS, and nothing is kept while the fragment cache is off.
+
+A kept row is never handed out itself: each request gets its own copy in its own session
+(merged without loading), which it may change and commit as if it had read it. Secrets stay
+out of memory between requests: the password hash and the networks' tokens are left unloaded
+in the copy and read from the database by whatever needs them.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections import OrderedDict
+from time import monotonic
+
+import redis
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask import current_app
+
+from webapp.extensions import db
+from webapp.infra import fragments
+from webapp.infra.fragments import account_scope
+from webapp.models import BlueskyAccount, MastodonAccount, User
+
+log = logging.getLogger(__name__)
+
+ACCOUNTS = ("mastodon_account", "bluesky_account")
+# Columns left out of a kept row: read from the database when something asks for them.
+SECRETS: dict[type, tuple[str, ...]] = {
+    User: ("password_hash",),
+    MastodonAccount: ("access_token",),
+    # Bluesky's tokens are renewed on a connection of their own (networks/bluesky/auth.py).
+    BlueskyAccount: (
+        "access_token",
+        "refresh_token",
+        "dpop_key",
+        "dpop_nonces",
+        "expires_at",
+        "token_version",
+    ),
+}
+MAX_PEOPLE = 5000  # kept at most in one process; past that, the longest unused go first
+
+
+@functools.cache
+def person_by_id() -> sa.Select:
+    """Return the statement that reads a signed-in person, built once: every request runs it.
+
+    Their network accounts come in the same query: every page asks whether either wants a new
+    sign-in (base.html's banners), and a wall whether this person may claim it.
+    """
+    return (
+        sa.select(User)
+        .options(so.joinedload(User.mastodon_account), so.joinedload(User.bluesky_account))
+        .where(User.id == sa.bindparam("id"))
+    )
+
+
+class KeptPeople:
+    """Detached copies of people's rows by key, each with the time it was kept."""
+
+    def __init__(self, seconds: float) -> None:
+        """Keep each row for at most `seconds`."""
+        self.seconds = seconds
+        self.rows: OrderedDict[str, tuple[float, User]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: str) -> User | None:
+        """Return the row kept under this key, if still fresh."""
+        with self.lock:
+            entry = self.rows.get(key)
+            if entry is None or monotonic() - entry[0] >= self.seconds:
+                return None
+            self.rows.move_to_end(key)
+            return entry[1]
+
+    def put(self, key: str, person: User) -> None:
+        """Keep a detached copy of the person under this key."""
+        with self.lock:
+            self.rows[key] = (monotonic(), person)
+            self.rows.move_to_end(key)
+            while len(self.rows) > MAX_PEOPLE:
+                self.rows.popitem(last=False)
+
+
+def current() -> KeptPeople | None:
+    """Return this app's kept people, or None while the fragment cache is off."""
+    store = fragments.current()
+    if store is None:
+        return None
+    kept = current_app.extensions.get("kept_people")
+    if kept is None:
+        kept = current_app.extensions.setdefault("kept_people", KeptPeople(store.seconds))
+    return kept
+
+
+def person(person_id: int) -> User | None:
+    """Return the person with this id in the request's session, from the kept copy when fresh."""
+    store = fragments.current()
+    kept = current()
+    if store is None or kept is None:
+        return read(person_id)
+    try:
+        key = store.key("person", (person_id,), (account_scope(person_id),))
+    except redis.RedisError as error:
+        log.warning("fragment cache unavailable, reading the person afresh: %s", error)
+        return read(person_id)
+    copy = kept.get(key)
+    if copy is not None and not in_session(copy):
+        return attach(copy)
+    found = read(person_id)
+    if found is not None:
+        # Under the key read before the query: a change committed in between moved the
+        # scope on, so this copy is never served under the newer key.
+        kept.put(key, detached_copy(found))
+    return found
+
+
+def read(person_id: int) -> User | None:
+    """Read the person and their accounts from the database."""
+    return db.session.scalar(person_by_id(), {"id": person_id})
+
+
+def in_session(copy: User) -> bool:
+    """Tell whether the request already holds the person or an account of theirs.
+
+    What it holds may carry changes of its own not yet written; merging the kept copy would
+    write over them, so the person is read (and the held rows kept as they are) instead.
+    """
+    held = db.session.identity_map
+    rows = [copy, *(getattr(copy, name) for name in ACCOUNTS)]
+    return any(held.get(sa.inspect(row).key) is not None for row in rows if row is not None)
+
+
+def attach(copy: User) -> User:
+    """Return the request's own copy of a kept person, its secrets left to load on use."""
+    # A column the kept copy lacks is left expired in the merged one, so it loads on use.
+    return db.session.merge(copy, load=False)
+
+
+def detached_copy(found: User) -> User:
+    """Return a copy of the person and accounts as read, in no session, without secrets."""
+    copy = copied_columns(found)
+    for name in ACCOUNTS:
+        account = getattr(found, name)
+        so.attributes.set_committed_value(
+            copy, name, copied_columns(account) if account is not None else None
+        )
+    for row in (copy, *(getattr(copy, name) for name in ACCOUNTS)):
+        if row is not None:
+            so.make_transient_to_detached(row)
+    return copy
+
+
+def copied_columns(row: object) -> object:
+    """Return a new, unattached object of the row's class holding its columns but secrets."""
+    mapper = sa.inspect(row).mapper
+    copy = mapper.class_manager.new_instance()
+    secrets = SECRETS.get(mapper.class_, ())
+    for column in mapper.column_attrs:
+        if column.key not in secrets:
+            so.attributes.set_committed_value(copy, column.key, getattr(row, column.key))
+    return copy
