@@ -23,7 +23,7 @@ from test_fragments import browser, read_counting, seen, write
 
 from webapp.cli import create_admin
 from webapp.extensions import db
-from webapp.infra import crypto, kept_people
+from webapp.infra import crypto, fragments, kept_people
 from webapp.models import BlueskyAccount, Business, MastodonAccount, User
 from webapp.networks.bluesky import auth as bluesky_auth
 from webapp.services import posts
@@ -248,6 +248,7 @@ def test_a_person_kept_in_one_process_is_dropped_by_a_change_in_another(two_proc
     """Process B keeps alice; her new password, set in process A, signs B's cookie out."""
     first, second, _ = two_processes
     with second.app_context():
+        assert kept_people.current().seconds == kept_people.SHARED_SECONDS
         on_second = browser(second, "alice")
         assert "Log out" in seen(on_second, "/settings")
         with recording() as statements:
@@ -277,3 +278,50 @@ def test_a_person_the_request_already_holds_is_left_as_it_holds_them(app, alice)
         db.session.commit()
     stored = db.session.scalar(sa.select(User.post_to_mastodon).where(User.id == user_id))
     assert stored is False
+
+
+def test_a_person_held_before_a_change_elsewhere_is_not_kept_past_it(app, alice):
+    """A request that read alice's row itself, before her other browser set a new password,
+    goes on with the row it holds, but keeps no copy of it: the next request reads the new
+    token, and the old cookie signs nobody in."""
+    user_id = db.session.scalar(sa.select(User.id).where(User.username == "alice"))
+    with app.test_request_context():
+        db.session.expunge_all()
+        held = db.session.get(User, user_id)
+        assert held is not None
+        old_token = held.session_token
+        with app.app_context():
+            elsewhere = db.session.get(User, user_id)
+            assert elsewhere is not None
+            elsewhere.end_sessions()
+            db.session.commit()
+        assert kept_people.person(user_id) is held
+        db.session.rollback()
+    db.session.expunge_all()
+    with app.test_request_context():
+        read_next = kept_people.person(user_id)
+        assert read_next is not None and read_next.session_token != old_token
+    assert alice.get("/settings").status_code == 302
+
+
+def test_asking_for_the_form_s_headers_leaves_the_kept_form_whole(alice):
+    """A HEAD of /posts/new (whose form lacks what only a GET's carries) isn't kept for GETs."""
+    assert alice.head("/posts/new").status_code == 200
+    assert "data-fresh" in alice.get("/posts/new").text
+    assert "data-fresh" in alice.get("/posts/new").text
+
+
+def test_a_change_redis_was_not_told_of_makes_this_process_read_afresh(app, alice, monkeypatch):
+    """When moving the scopes on fails, this process forgets the people it kept."""
+    assert "Log out" in seen(alice, "/settings")
+    assert app.extensions.get("kept_people") is not None
+
+    def refuse(self, scopes):
+        raise fragments.redis.RedisError("connection refused")
+
+    monkeypatch.setattr(fragments.Fragments, "bump", refuse)
+    result = app.test_cli_runner().invoke(create_admin, ["alice"])
+    assert result.exit_code == 0, result.output
+    assert app.extensions.get("kept_people") is None
+    monkeypatch.undo()
+    assert "Reports" in seen(alice, "/settings")

@@ -130,7 +130,11 @@ def flushed_scopes(session: so.Session) -> set[str]:
         elif isinstance(obj, MastodonAccount | BlueskyAccount):
             for user_id in values_of(obj, "user_id"):
                 scopes |= {user_scope(user_id), account_scope(user_id)}
-        elif isinstance(obj, MastodonServer) and changes_any(obj, SERVER_LIMITS):
+        elif (
+            isinstance(obj, MastodonServer)
+            and obj not in session.new
+            and changes_any(obj, SERVER_LIMITS)
+        ):
             scopes.add(ALL)
         elif isinstance(obj, BusinessManager):
             scopes.add(business_scope(obj.business_id))

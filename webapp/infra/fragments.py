@@ -231,7 +231,10 @@ def bump(scopes: Iterable[str]) -> None:
     try:
         store.bump(scopes)
     except redis.RedisError as error:
-        # Other processes may show the old part until it expires (FRAGMENT_CACHE_SECONDS).
+        # Other processes may show the old part until it expires (FRAGMENT_CACHE_SECONDS),
+        # and keep the people they read for a few seconds (kept_people.SHARED_SECONDS); this
+        # one forgets its people now, as the change may be a new password.
+        current_app.extensions.pop("kept_people", None)
         log.warning("fragment cache could not be told of a change: %s", error)
 
 

@@ -8,7 +8,10 @@ everything (webapp/infra/fragments.py). Every change to the person's row or acco
 scope on when it commits, in this process or, with REDIS_URL, in every process, so the next
 request reads afresh: a new password or signing out everywhere (a new token), a new name, an
 account connected, lost or asking for a new sign-in. A kept row also ends after
-FRAGMENT_CACHE_SECONDS, and nothing is kept while the fragment cache is off.
+FRAGMENT_CACHE_SECONDS (5 s at most with Redis, whose bumps can fail), so a change made
+outside the app, in SQL by hand, shows within that; nothing is kept while the fragment cache
+is off. Only a row read afresh is kept: not one the request already held, nor one read by a
+request that has written something.
 
 A kept row is never handed out itself: each request gets its own copy in its own session
 (merged without loading), which it may change and commit as if it had read it. Secrets stay
@@ -31,6 +34,7 @@ from flask import current_app
 
 from webapp.extensions import db
 from webapp.infra import fragments
+from webapp.infra.fragment_scopes import PENDING
 from webapp.infra.fragments import account_scope
 from webapp.models import BlueskyAccount, MastodonAccount, User
 
@@ -52,6 +56,9 @@ SECRETS: dict[type, tuple[str, ...]] = {
     ),
 }
 MAX_PEOPLE = 5000  # kept at most in one process; past that, the longest unused go first
+# With generations in Redis, a change whose bump Redis missed (an outage at that moment) is
+# heard by no process: a person is kept this long at most there, not FRAGMENT_CACHE_SECONDS.
+SHARED_SECONDS = 5.0
 
 
 @functools.cache
@@ -86,6 +93,11 @@ class KeptPeople:
             self.rows.move_to_end(key)
             return entry[1]
 
+    def clear(self) -> None:
+        """Forget every kept person."""
+        with self.lock:
+            self.rows.clear()
+
     def put(self, key: str, person: User) -> None:
         """Keep a detached copy of the person under this key."""
         with self.lock:
@@ -102,7 +114,8 @@ def current() -> KeptPeople | None:
         return None
     kept = current_app.extensions.get("kept_people")
     if kept is None:
-        kept = current_app.extensions.setdefault("kept_people", KeptPeople(store.seconds))
+        seconds = store.seconds if store.shared is None else min(store.seconds, SHARED_SECONDS)
+        kept = current_app.extensions.setdefault("kept_people", KeptPeople(seconds))
     return kept
 
 
@@ -120,8 +133,9 @@ def person(person_id: int) -> User | None:
     copy = kept.get(key)
     if copy is not None and not in_session(copy):
         return attach(copy)
+    held = held_keys()
     found = read(person_id)
-    if found is not None:
+    if found is not None and read_afresh(found, held):
         # Under the key read before the query: a change committed in between moved the
         # scope on, so this copy is never served under the newer key.
         kept.put(key, detached_copy(found))
@@ -131,6 +145,24 @@ def person(person_id: int) -> User | None:
 def read(person_id: int) -> User | None:
     """Read the person and their accounts from the database."""
     return db.session.scalar(person_by_id(), {"id": person_id})
+
+
+def held_keys() -> set:
+    """Return the identities of the people and accounts the request's session holds."""
+    return {key for key in db.session.identity_map.keys() if key[0] in SECRETS}
+
+
+def read_afresh(found: User, held: set) -> bool:
+    """Tell whether the person just read is the database's committed word, fit to keep.
+
+    Rows the session already held come back as held, not as read (with the token they had
+    before a change committed since, or with changes of the request's own), and a request
+    that has written anything may have written them.
+    """
+    rows = [found, *(getattr(found, name) for name in ACCOUNTS)]
+    return not db.session.info.get(PENDING) and not any(
+        sa.inspect(row).key in held for row in rows if row is not None
+    )
 
 
 def in_session(copy: User) -> bool:

@@ -227,8 +227,9 @@ def flash_tone(kind: str, body: str) -> None:
 
 def fresh_form() -> tuple[str, ...] | None:
     """Name the scopes a fresh compose form shows besides the person's own row and accounts:
-    none. A form sent, or filled in from the address, is rendered as usual (None)."""
-    return None if request.method == "POST" or request.args else ()
+    none. A form sent, filled in from the address, or asked for without its body (HEAD, which
+    leaves out what only a GET's form carries) is rendered as usual (None)."""
+    return () if request.method == "GET" and not request.args else None
 
 
 def compose_dates() -> tuple[str, str]:

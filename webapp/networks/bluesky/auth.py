@@ -273,8 +273,9 @@ def swap(account_id: int, version: int, values: dict) -> bool:
             .values(**values)
             .returning(table.c.user_id)
         ).first()
-    if written is not None and "needs_login" in values and written.user_id is not None:
-        # Written beside the session, whose commits tell the pages that show the banner.
+    if written is not None and values.get("needs_login") and written.user_id is not None:
+        # Written beside the session, whose commits tell the pages that show the banner. (A
+        # renewal writes False over the False it read: no news, so no page is dropped.)
         fragments.bump({user_scope(written.user_id), account_scope(written.user_id)})
     return written is not None
 
