@@ -24,6 +24,7 @@ from webapp.infra.fragments import (
     POSTS,
     account_scope,
     business_scope,
+    person_scopes,
     user_scope,
 )
 from webapp.models import (
@@ -129,7 +130,7 @@ def flushed_scopes(session: so.Session) -> set[str]:
             scopes |= {CHALLENGES, user_scope(obj.user_id)}
         elif isinstance(obj, MastodonAccount | BlueskyAccount):
             for user_id in values_of(obj, "user_id"):
-                scopes |= {user_scope(user_id), account_scope(user_id)}
+                scopes |= person_scopes(user_id)
         elif (
             isinstance(obj, MastodonServer)
             and obj not in session.new

@@ -71,6 +71,11 @@ def account_scope(user_id: int) -> str:
     return f"a{user_id}"
 
 
+def person_scopes(user_id: int) -> set[str]:
+    """Name both scopes of a person: all of their pages, and their own row and accounts."""
+    return {user_scope(user_id), account_scope(user_id)}
+
+
 class Fragments:
     """Scope generations and rendered parts: in Redis when given one, else in this process."""
 

@@ -25,6 +25,7 @@ import functools
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Container
 from time import monotonic
 
 import redis
@@ -93,11 +94,6 @@ class KeptPeople:
             self.rows.move_to_end(key)
             return entry[1]
 
-    def clear(self) -> None:
-        """Forget every kept person."""
-        with self.lock:
-            self.rows.clear()
-
     def put(self, key: str, person: User) -> None:
         """Keep a detached copy of the person under this key."""
         with self.lock:
@@ -110,8 +106,11 @@ class KeptPeople:
 def current() -> KeptPeople | None:
     """Return this app's kept people, or None while the fragment cache is off."""
     store = fragments.current()
-    if store is None:
-        return None
+    return kept_beside(store) if store is not None else None
+
+
+def kept_beside(store: fragments.Fragments) -> KeptPeople:
+    """Return the people this app keeps beside its fragment cache, made on first use."""
     kept = current_app.extensions.get("kept_people")
     if kept is None:
         seconds = store.seconds if store.shared is None else min(store.seconds, SHARED_SECONDS)
@@ -122,20 +121,24 @@ def current() -> KeptPeople | None:
 def person(person_id: int) -> User | None:
     """Return the person with this id in the request's session, from the kept copy when fresh."""
     store = fragments.current()
-    kept = current()
-    if store is None or kept is None:
+    if store is None:
         return read(person_id)
+    kept = kept_beside(store)
     try:
         key = store.key("person", (person_id,), (account_scope(person_id),))
     except redis.RedisError as error:
         log.warning("fragment cache unavailable, reading the person afresh: %s", error)
         return read(person_id)
     copy = kept.get(key)
-    if copy is not None and not in_session(copy):
+    if copy is not None and not any_held(copy, db.session.identity_map):
+        # Merging over rows the request holds would write over changes of its own.
         return attach(copy)
     held = held_keys()
     found = read(person_id)
-    if found is not None and read_afresh(found, held):
+    # Rows the session held before come back as held, not as read (with the token they had
+    # before a change committed since, or with the request's own changes), and a request that
+    # has written anything may have written them: only the database's committed word is kept.
+    if found is not None and not any_held(found, held) and not db.session.info.get(PENDING):
         # Under the key read before the query: a change committed in between moved the
         # scope on, so this copy is never served under the newer key.
         kept.put(key, detached_copy(found))
@@ -152,28 +155,15 @@ def held_keys() -> set:
     return {key for key in db.session.identity_map.keys() if key[0] in SECRETS}
 
 
-def read_afresh(found: User, held: set) -> bool:
-    """Tell whether the person just read is the database's committed word, fit to keep.
-
-    Rows the session already held come back as held, not as read (with the token they had
-    before a change committed since, or with changes of the request's own), and a request
-    that has written anything may have written them.
-    """
-    rows = [found, *(getattr(found, name) for name in ACCOUNTS)]
-    return not db.session.info.get(PENDING) and not any(
-        sa.inspect(row).key in held for row in rows if row is not None
-    )
+def rows_of(found: User) -> list:
+    """Return the person's row and those of their network accounts."""
+    accounts = (getattr(found, name) for name in ACCOUNTS)
+    return [found, *(account for account in accounts if account is not None)]
 
 
-def in_session(copy: User) -> bool:
-    """Tell whether the request already holds the person or an account of theirs.
-
-    What it holds may carry changes of its own not yet written; merging the kept copy would
-    write over them, so the person is read (and the held rows kept as they are) instead.
-    """
-    held = db.session.identity_map
-    rows = [copy, *(getattr(copy, name) for name in ACCOUNTS)]
-    return any(held.get(sa.inspect(row).key) is not None for row in rows if row is not None)
+def any_held(found: User, held: Container) -> bool:
+    """Tell whether any of the person's rows is among the identities held."""
+    return any(sa.inspect(row).key in held for row in rows_of(found))
 
 
 def attach(copy: User) -> User:
@@ -190,9 +180,8 @@ def detached_copy(found: User) -> User:
         so.attributes.set_committed_value(
             copy, name, copied_columns(account) if account is not None else None
         )
-    for row in (copy, *(getattr(copy, name) for name in ACCOUNTS)):
-        if row is not None:
-            so.make_transient_to_detached(row)
+    for row in rows_of(copy):
+        so.make_transient_to_detached(row)
     return copy
 
 

@@ -27,7 +27,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from webapp.extensions import db
 from webapp.infra import crypto, fragments
-from webapp.infra.fragments import account_scope, user_scope
+from webapp.infra.fragments import person_scopes
 from webapp.infra.http import server_session
 from webapp.models import BlueskyAccount, utcnow
 from webapp.networks.bluesky import answers, dpop, oauth
@@ -276,7 +276,7 @@ def swap(account_id: int, version: int, values: dict) -> bool:
     if written is not None and values.get("needs_login") and written.user_id is not None:
         # Written beside the session, whose commits tell the pages that show the banner. (A
         # renewal writes False over the False it read: no news, so no page is dropped.)
-        fragments.bump({user_scope(written.user_id), account_scope(written.user_id)})
+        fragments.bump(person_scopes(written.user_id))
     return written is not None
 
 
